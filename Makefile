@@ -1,0 +1,36 @@
+# Two commands for a fresh machine:
+#   make demo   set up .venv (when missing) and run the main job on the built-in sample data
+#   make test   set up .venv (when missing) and run the test suite
+VENV    ?= .venv
+PYTHON  ?= python3
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+DEMO    ?= build/demo
+# torch/torchvision are pinned where this project's wheels are known to come from local disk
+# (Linux x86_64, Python 3.11); elsewhere pip picks the build for the platform.
+TORCH   ?= $(shell [ "$$(uname -sm)" = "Linux x86_64" ] && echo "torch==2.14.1 torchvision==0.29.1" || echo "torch torchvision")
+
+.PHONY: setup demo test test-fast clean-demo
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -e '.[test]'
+	# facenet-pytorch pins an old torch; its code runs on current torch, so skip its dependency pins.
+	$(PY) -m pip install -q --no-deps facenet-pytorch==2.6.0
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/augment demo --out $(DEMO)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+clean-demo:
+	rm -rf $(DEMO)
