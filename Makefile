@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/augment demo --out $(DEMO)
+	$(VENV)/bin/augment-demo --out $(DEMO)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

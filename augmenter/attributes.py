@@ -15,8 +15,10 @@ Expressions: the six Multi-PIE expressions are the synthesis vocabulary; AffectN
 the eight basic emotions (FER's ``angry`` is stored as ``anger``).
 
 Example:
-    >>> nearest_lighting(-35, 20)
+    >>> nearest_lighting(-35, 0)
     'flash05'
+    >>> nearest_lighting(-35, 20)   # 16 deg from flash15 (-30, 35), 21 deg from flash05 (-30, 0)
+    'flash15'
     >>> multipie_lighting("19")
     'ambient'
     >>> emotion_to_expression("happy")

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 UNKNOWN = "unknown"
 """Value of an attribute that a dataset does not label."""
 
@@ -21,8 +23,8 @@ class FaceRecord:
         expression: a name from ``augmenter.attributes.EXPRESSIONS`` or ``UNKNOWN``.
         split: ``"train"``, ``"val"``, ``"test"`` or ``UNKNOWN``.
         bbox: face box ``(x, y, w, h)`` in pixels of the original image, when the dataset gives one.
-        landmarks: ``((x, y), ...)`` in pixels of the original image, when given (68 for AffectNet,
-            5 for aligned sets).
+        landmarks: ``(N, 2)`` float32 array of ``(x, y)`` in pixels of the original image, when given
+            (68 for AffectNet, 5 for aligned sets).
         extra: the dataset's raw labels kept as strings (e.g. ``{"azimuth": "-35", "elevation": "20"}``,
             ``{"emotion_code": "5"}``), so nothing the source said is lost by the mapping.
 
@@ -39,5 +41,5 @@ class FaceRecord:
     expression: str = UNKNOWN
     split: str = UNKNOWN
     bbox: tuple[float, float, float, float] | None = None
-    landmarks: tuple[tuple[float, float], ...] | None = None
+    landmarks: np.ndarray | None = None
     extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,74 @@
+"""The ``augment`` command: a thin click layer over the library.
+
+Each command turns its options into a config object and calls one library function.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from augmenter import __version__
+from augmenter.cli_util import not_landed, one_line_errors
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="augment")
+def main() -> None:
+    """Synthesize lighting and expression variants of faces, judge them with Q, keep the natural ones."""
+
+
+@main.command()
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("dst", type=click.Path(path_type=Path))
+@click.option("--size", "image_size", default=112, show_default=True, help="Side of the square crop in pixels (112, 128, ...).")
+@click.option("--device", default="cpu", show_default=True, help="Torch device for MTCNN: cpu, cuda, cuda:1.")
+@click.option("--min-score", default=0.9, show_default=True, help="Detections below this probability count as no face.")
+@click.option("--batch-size", default=16, show_default=True)
+@click.option("--select", type=click.Choice(["largest", "best"]), default="largest", show_default=True,
+              help="Which face to keep when an image has several.")
+@click.option("--detect-pad", default=0.25, show_default=True,
+              help="Black border (fraction of the longer side) added for detection; helps MTCNN on tight "
+                   "face crops. Use 0 for full photos.")
+@click.option("--overwrite", is_flag=True, help="Redo everything instead of resuming a previous run.")
+@one_line_errors
+def align(src: Path, dst: Path, image_size: int, device: str, min_score: float, batch_size: int, select: str,
+          detect_pad: float, overwrite: bool) -> None:
+    """Detect and align every face image under SRC into a mirror tree under DST.
+
+    Writes one crop per image with a face (five-point similarity alignment to the canonical
+    template) and DST/landmarks.csv with the detection score, box and landmarks of every image.
+    Interrupted runs resume where they stopped.
+    """
+    from tqdm import tqdm
+
+    from augmenter.align import AlignConfig, align_tree
+
+    config = AlignConfig(image_size=image_size, device=device, min_score=min_score, batch_size=batch_size,
+                         select=select, detect_pad=detect_pad, overwrite=overwrite)
+    with tqdm(unit="img", desc="align", disable=None) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        summary = align_tree(src, dst, config, progress=progress)
+    click.echo(summary.describe())
+
+
+for _name, _issue, _what in [
+    ("sample", 3, "render the built-in 3D face sample with known identity, lighting and expression"),
+    ("train-q", 4, "train the perceptual quality model Q"),
+    ("score", 4, "score images with Q"),
+    ("eval-q", 4, "measure Q against human or simulated ratings"),
+    ("train-legan", 5, "train LEGAN or the StarGAN baseline"),
+    ("translate", 5, "relight or change the expression of faces with a trained generator"),
+    ("eval-gan", 5, "FID, attribute accuracy and identity metrics of a generator"),
+    ("train-attr", 5, "train the attribute classifier used by eval-gan"),
+    ("expand", 6, "expand a dataset with Q-filtered synthetic variants"),
+    ("merge", 6, "merge the shards of a sharded expand run"),
+    ("embed", 7, "compute face embeddings of a folder or list"),
+]:
+    main.add_command(not_landed(_name, _issue, _what))
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Reading a labelled CSV as text, with its header checked and each row's line number kept.
+
+Rows with too many fields are counted as skips (``"wrong field count"``) instead of stopping the
+read; rows with too few get ``""`` in the missing cells, which the reader's own checks reject.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from augmenter.skips import SkipReport
+from augmenter.errors import DatasetFormatError
+
+WRONG_FIELDS = "wrong field count"
+_SKIPPED_LINE = re.compile(r"Skipping line (\d+): (.*)")
+
+
+def read_header(path: Path) -> list[str]:
+    """The first line of ``path`` split on commas (BOM and surrounding spaces removed)."""
+    if not path.is_file():
+        raise DatasetFormatError(path, "file does not exist" if not path.exists() else "not a file")
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        line = f.readline().strip()
+    if not line:
+        raise DatasetFormatError(path, "empty file: no header line")
+    return [c.strip().strip('"') for c in line.split(",")]
+
+
+def check_header(path: Path, expected: tuple[str, ...], *, any_order: bool = False) -> None:
+    """:class:`DatasetFormatError` unless the header names exactly ``expected`` (in order unless ``any_order``)."""
+    got = read_header(path)
+    ok = sorted(got) == sorted(expected) if any_order else got == list(expected)
+    if not ok:
+        shown = ",".join(got)
+        shown = shown if len(shown) <= 120 else shown[:117] + "..."
+        raise DatasetFormatError(path, f"wrong header: expected {','.join(expected)}; got {shown}")
+
+
+def read_rows(path: Path, skips: SkipReport):
+    """``(DataFrame of str, line numbers)`` for the data rows of ``path``; header checked by the caller.
+
+    Every cell is a string (``""`` when empty); ``lines[i]`` is the 1-based file line of row ``i``.
+    """
+    import pandas as pd  # imported here so that importing the readers stays cheap
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            df = pd.read_csv(
+                path, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False,
+                on_bad_lines="warn", encoding="utf-8-sig", encoding_errors="replace",
+            )
+        except (ValueError, pd.errors.ParserError) as e:  # e.g. an unterminated quote
+            raise DatasetFormatError(path, f"unreadable CSV: {str(e).splitlines()[0]}") from None
+    bad: dict[int, str] = {}
+    for w in caught:
+        for m in _SKIPPED_LINE.finditer(str(w.message)):
+            bad[int(m.group(1))] = m.group(2).strip()
+    for line, why in sorted(bad.items()):
+        skips.add(WRONG_FIELDS, f"{path.name} line {line}: {why}")
+    # Data rows are lines 2, 3, ... minus the rejected ones (blank lines are kept as rows).
+    lines = np.arange(2, 2 + len(df) + len(bad))
+    if bad:
+        lines = lines[~np.isin(lines, list(bad))]
+    if len(lines) != len(df):  # pandas worded its warning differently: line numbers are approximate
+        lines = np.arange(2, 2 + len(df))
+    return df.reset_index(drop=True), lines
+
+
+def add_many(skips: SkipReport, reason: str, count: int, examples: list[str]) -> None:
+    """Count ``count`` skips of one reason at once, keeping the given (first few) examples."""
+    if count:
+        skips.merge(SkipReport(counts=Counter({reason: count}), examples={reason: examples[: skips.max_examples]}))
