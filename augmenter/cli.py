@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from augmenter import __version__
+from augmenter.attributes import LIGHTING, MULTIPIE_EXPRESSIONS
 from augmenter.cli_util import not_landed, one_line_errors
 
 
@@ -55,8 +56,58 @@ def align(src: Path, dst: Path, image_size: int, device: str, min_score: float, 
     click.echo(summary.describe())
 
 
+def _name_list(vocabulary: tuple[str, ...]):
+    """A click callback: ``"all"`` or comma-separated names from ``vocabulary`` -> tuple of names."""
+
+    def parse(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+        if value.strip() == "all":
+            return vocabulary
+        names = tuple(n.strip() for n in value.split(",") if n.strip())
+        unknown = [n for n in names if n not in vocabulary]
+        if unknown or not names:
+            raise click.BadParameter(
+                f"unknown name(s) {', '.join(unknown) or '(none given)'}; use 'all' or a comma-separated list "
+                f"of {', '.join(vocabulary)}"
+            )
+        return tuple(dict.fromkeys(names))  # repeats dropped, order kept
+
+    return parse
+
+
+@main.command()
+@click.option("--identities", type=click.IntRange(1, 999), required=True, help="Number of faces (subjects 001...).")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder of the sample (Multi-PIE layout).")
+@click.option("--size", type=click.Choice(["64", "128"]), default="64", show_default=True, help="Image side in pixels.")
+@click.option("--seed", default=0, show_default=True, help="Picks the faces; the same seed gives the same pixels.")
+@click.option("--expressions", default="all", show_default=True, callback=_name_list(MULTIPIE_EXPRESSIONS),
+              help=f"'all' or a comma-separated list of {', '.join(MULTIPIE_EXPRESSIONS)}.")
+@click.option("--lighting", default="all", show_default=True, callback=_name_list(LIGHTING),
+              help="'all' or a comma-separated list of ambient, flash01 ... flash18.")
+@click.option("--overwrite", is_flag=True, help="Start over in a folder that holds a sample of another config.")
+@one_line_errors
+def sample(identities: int, out: Path, size: str, seed: int, expressions: tuple[str, ...], lighting: tuple[str, ...],
+           overwrite: bool) -> None:
+    """Render the built-in 3D face sample (known identity, lighting, expression) into the --out folder.
+
+    It gets the Multi-PIE layout (read it with the "sample" dataset), labels.csv and sample.json.
+    Interrupted runs resume where they stopped.
+    """
+    from tqdm import tqdm
+
+    from augmenter.sample.tree import SampleConfig, render_sample
+
+    config = SampleConfig(identities=identities, size=int(size), seed=seed, expressions=expressions,
+                          lighting=lighting, overwrite=overwrite)
+    with tqdm(unit="img", desc="sample", disable=None) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        summary = render_sample(out, config, progress=progress)
+    click.echo(summary.describe())
+
+
 for _name, _issue, _what in [
-    ("sample", 3, "render the built-in 3D face sample with known identity, lighting and expression"),
     ("train-q", 4, "train the perceptual quality model Q"),
     ("score", 4, "score images with Q"),
     ("eval-q", 4, "measure Q against human or simulated ratings"),

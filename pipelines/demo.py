@@ -1,47 +1,62 @@
 """The README's main job on built-in data.
 
-Until the renderer (issue #3) and ``augment expand`` (issue #6) land, the most useful verb that exists
-is ``augment align``: the demo aligns real photos that ship inside scikit-image (a face, the same face
-rotated and mirrored, and a photo with no face) so a new user sees detection, five-point alignment,
-the explicit "no face" result and the landmarks CSV.
+Until ``augment expand`` (issue #6) lands, the most useful verb that exists is ``augment sample``: the
+demo renders the built-in sample (identities x the six expressions x the 19 lighting conditions),
+reads it back as the dataset ``sample`` the rest of the toolkit consumes, and writes a contact sheet
+to look at.
 """
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-
-def write_demo_photos(folder: Path) -> list[Path]:
-    """Write the demo's source photos under ``folder`` and return their paths.
-
-    ``people/astronaut.jpg`` (512x512, one face), ``people/astronaut_tilted.png`` (mirrored and
-    rotated by 25 degrees, so alignment has to undo an in-plane rotation) and ``objects/coffee.jpg``
-    (no face).
-    """
-    import cv2
-    from skimage import data
-
-    from augmenter.io import write_image_atomic
-
-    astronaut = data.astronaut()
-    h, w = astronaut.shape[:2]
-    rotation = cv2.getRotationMatrix2D((w / 2, h / 2), 25, 1.0)
-    tilted = cv2.warpAffine(np.ascontiguousarray(astronaut[:, ::-1]), rotation, (w, h), borderMode=cv2.BORDER_REFLECT)
-    photos = {
-        folder / "people" / "astronaut.jpg": astronaut,
-        folder / "people" / "astronaut_tilted.png": tilted,
-        folder / "objects" / "coffee.jpg": data.coffee(),
-    }
-    for path, image in photos.items():
-        write_image_atomic(path, image)
-    return list(photos)
+from augmenter.attributes import LIGHTING, MULTIPIE_EXPRESSIONS
+from augmenter.datasets import read_dataset
+from augmenter.io import decode_image, write_image_atomic
+from augmenter.sample.tree import SampleConfig, SampleSummary, render_sample
 
 
-def run_alignment_demo(out: Path, device: str = "cpu"):
-    """Write the demo photos to ``out/photos`` and align them into ``out/aligned``; return the summary."""
-    from augmenter.align import AlignConfig, align_tree
+@dataclass
+class DemoResult:
+    render: SampleSummary
+    n_records: int
+    n_skipped: int
+    per_expression: Counter
+    grid_path: Path
 
-    photos = out / "photos"
-    write_demo_photos(photos)
-    return align_tree(photos, out / "aligned", AlignConfig(image_size=112, device=device))
+    def describe(self) -> str:
+        return "\n".join([
+            self.render.describe(),
+            f"read back as dataset 'sample': {self.n_records} records, {self.n_skipped} skipped; "
+            f"per expression: {dict(sorted(self.per_expression.items()))}",
+            f"contact sheet (rows: identities; columns: the 19 lighting conditions, then the six "
+            f"expressions under frontal flash07): {self.grid_path}",
+        ])
+
+
+def contact_sheet(root: Path, out_png: Path, identities: int | None = None) -> Path:
+    """A PNG grid of a rendered sample: one row per identity, 19 lights (neutral) then 6 expressions."""
+    listing = read_dataset("sample", root)
+    by_key = {(r.identity, r.expression, r.lighting): r.path for r in listing.records}
+    names = sorted({r.identity for r in listing.records})[:identities]
+    cells = [("neutral", light) for light in LIGHTING] + [(e, "flash07") for e in MULTIPIE_EXPRESSIONS]
+    rows = []
+    for name in names:
+        images = [decode_image(by_key[(name, e, light)]) if (name, e, light) in by_key else None for e, light in cells]
+        size = next(img.shape[0] for img in images if img is not None)
+        blank = np.full((size, size, 3), 255, np.uint8)
+        rows.append(np.concatenate([blank if img is None else img for img in images], axis=1))
+    write_image_atomic(out_png, np.concatenate(rows, axis=0))
+    return out_png
+
+
+def run_demo(out: Path, identities: int = 4, size: int = 64, progress=None) -> DemoResult:
+    """Render the sample under ``out/sample`` (resuming), read it back and write ``out/sample_grid.png``."""
+    summary = render_sample(out / "sample", SampleConfig(identities=identities, size=size), progress=progress)
+    listing = read_dataset("sample", out / "sample")
+    grid = contact_sheet(out / "sample", out / "sample_grid.png")
+    return DemoResult(summary, len(listing.records), listing.skips.total,
+                      Counter(r.expression for r in listing.records), grid)

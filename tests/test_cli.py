@@ -11,7 +11,7 @@ from pipelines.cli import rebalance_affectnet
 from recognition.cli import train_expression, train_verifier
 
 
-@pytest.mark.parametrize("args", [["expand", "--dataset", "casia", "--q-min", "0.6"], ["sample", "--help"],
+@pytest.mark.parametrize("args", [["expand", "--dataset", "casia", "--q-min", "0.6"], ["score", "--help"],
                                   ["train-q"], ["translate", "x.jpg"], ["merge"], ["embed"]])
 def test_unlanded_augment_verbs_fail_and_say_which_issue(args):
     result = CliRunner().invoke(main, args)

@@ -60,8 +60,13 @@ def read_multipie(
     *,
     cameras: Iterable[str] = (FRONTAL_CAMERA,),
     dataset: str = "multipie",
+    ignore: Iterable[str] = (),
 ) -> DatasetListing:
-    """List the Multi-PIE images of ``cameras`` (folder names like ``"05_1"``, ``"19_0"``) under ``root``."""
+    """List the Multi-PIE images of ``cameras`` (folder names like ``"05_1"``, ``"19_0"``) under ``root``.
+
+    ``ignore`` names root-level entries that belong to the tree without being part of the layout
+    (the built-in sample's ``labels.csv`` and ``sample.json``): they are neither listed nor counted.
+    """
     cameras = frozenset([cameras] if isinstance(cameras, str) else cameras)
     odd = sorted(c for c in cameras if not _CAMERA.fullmatch(c))
     if odd or not cameras:
@@ -69,7 +74,7 @@ def read_multipie(
     root = require_dir(root)
     skips = SkipReport()
     records: list[FaceRecord] = []
-    for session, subject, recording, camera in _camera_folders(root, skips):
+    for session, subject, recording, camera in _camera_folders(root, skips, frozenset(ignore)):
         if camera.name not in cameras:
             skip_entry(camera, root, skips, "camera not selected")
             continue
@@ -81,18 +86,21 @@ def read_multipie(
     return finish(records, skips, dataset, root)
 
 
-def _subfolders(folder: os.DirEntry | Path, pattern: re.Pattern, root: Path, skips: SkipReport):
+def _subfolders(folder: os.DirEntry | Path, pattern: re.Pattern, root: Path, skips: SkipReport,
+                ignore: frozenset[str] = frozenset()):
     """The subfolders of ``folder`` named like ``pattern``; anything else is counted as off-layout."""
     for entry in entries(folder):
+        if entry.name in ignore:
+            continue
         if entry.is_dir() and pattern.fullmatch(entry.name):
             yield entry
         else:
             skip_entry(entry, root, skips, LAYOUT)
 
 
-def _camera_folders(root: Path, skips: SkipReport):
+def _camera_folders(root: Path, skips: SkipReport, ignore: frozenset[str]):
     """Yield ``(session id, subject, recording, camera)`` for every camera folder of the layout."""
-    for session in _subfolders(root, _SESSION, root, skips):
+    for session in _subfolders(root, _SESSION, root, skips, ignore):
         for multiview in _subfolders(session.path, _MULTIVIEW, root, skips):
             for subject in _subfolders(multiview.path, _SUBJECT, root, skips):
                 for recording in _subfolders(subject.path, _RECORDING, root, skips):

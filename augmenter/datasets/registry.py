@@ -41,8 +41,11 @@ Reader = Callable[..., DatasetListing]
 
 
 def read_sample(root: str | os.PathLike, **options) -> DatasetListing:
-    """The built-in rendered sample data: Multi-PIE layout, records with ``dataset="sample"``."""
-    return read_multipie(root, dataset="sample", **options)
+    """The built-in rendered sample data: Multi-PIE layout, records with ``dataset="sample"``.
+
+    Its ``labels.csv`` and ``sample.json`` (written by ``augmenter.sample.tree``) are not images.
+    """
+    return read_multipie(root, dataset="sample", ignore=("labels.csv", "sample.json"), **options)
 
 
 def read_manifest_listing(root: str | os.PathLike, **options) -> DatasetListing:
