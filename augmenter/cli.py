@@ -10,6 +10,7 @@ import click
 
 from augmenter import __version__
 from augmenter.attributes import LIGHTING, MULTIPIE_EXPRESSIONS
+from augmenter.cli_quality import eval_q_command, score_command, train_q_command
 from augmenter.cli_util import not_landed, one_line_errors
 
 
@@ -108,9 +109,6 @@ def sample(identities: int, out: Path, size: str, seed: int, expressions: tuple[
 
 
 for _name, _issue, _what in [
-    ("train-q", 4, "train the perceptual quality model Q"),
-    ("score", 4, "score images with Q"),
-    ("eval-q", 4, "measure Q against human or simulated ratings"),
     ("train-legan", 5, "train LEGAN or the StarGAN baseline"),
     ("translate", 5, "relight or change the expression of faces with a trained generator"),
     ("eval-gan", 5, "FID, attribute accuracy and identity metrics of a generator"),
@@ -120,6 +118,10 @@ for _name, _issue, _what in [
     ("embed", 7, "compute face embeddings of a folder or list"),
 ]:
     main.add_command(not_landed(_name, _issue, _what))
+
+main.add_command(train_q_command)
+main.add_command(score_command)
+main.add_command(eval_q_command)
 
 if __name__ == "__main__":
     main()

@@ -28,3 +28,25 @@ def demo(out: Path, identities: int, size: str) -> None:
 
         result = run_demo(out, identities=identities, size=int(size), progress=progress)
     click.echo(result.describe())
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--work", type=click.Path(path_type=Path), default=Path("build/demo_q"), show_default=True,
+              help="Where the simulated-rater set and the training run go (rerun to resume).")
+@click.option("--identities", default=16, show_default=True)
+@click.option("--epochs", default=30, show_default=True)
+@click.option("--asset", type=click.Path(path_type=Path), default=None,
+              help="Where to write the exported demo Q (default: the package's augmenter/assets/demo_q.pt).")
+@one_line_errors
+def train_demo_q(work: Path, identities: int, epochs: int, asset: Path | None) -> None:
+    """Rebuild the built-in demo Q: simulated-rater set from the rendered sample, then train-q."""
+    from tqdm import tqdm
+
+    from augmenter.quality.model import DEMO_Q
+    from pipelines.demo_models import DemoQRecipe, train_demo_q as run
+
+    with tqdm(unit="step", desc="train demo Q", disable=None) as bar:
+        result = run(work, DemoQRecipe(identities=identities, epochs=epochs), asset or DEMO_Q,
+                     progress=lambda s: bar.update(1))
+    click.echo(result.describe())
+    click.echo(f"exported to {asset or DEMO_Q}")

@@ -40,10 +40,11 @@ def check_header(path: Path, expected: tuple[str, ...], *, any_order: bool = Fal
         raise DatasetFormatError(path, f"wrong header: expected {','.join(expected)}; got {shown}")
 
 
-def read_rows(path: Path, skips: SkipReport):
+def read_rows(path: Path, skips: SkipReport, sep: str = ","):
     """``(DataFrame of str, line numbers)`` for the data rows of ``path``; header checked by the caller.
 
-    Every cell is a string (``""`` when empty); ``lines[i]`` is the 1-based file line of row ``i``.
+    Every cell is a string (``""`` when empty); ``lines[i]`` is the 1-based file line of row ``i``;
+    column names are stripped of spaces and quotes. Rows with too many fields are counted as skips.
     """
     import pandas as pd  # imported here so that importing the readers stays cheap
 
@@ -51,7 +52,7 @@ def read_rows(path: Path, skips: SkipReport):
         warnings.simplefilter("always")
         try:
             df = pd.read_csv(
-                path, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False,
+                path, sep=sep, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False,
                 on_bad_lines="warn", encoding="utf-8-sig", encoding_errors="replace",
             )
         except (ValueError, pd.errors.ParserError) as e:  # e.g. an unterminated quote
@@ -68,7 +69,31 @@ def read_rows(path: Path, skips: SkipReport):
         lines = lines[~np.isin(lines, list(bad))]
     if len(lines) != len(df):  # pandas worded its warning differently: line numbers are approximate
         lines = np.arange(2, 2 + len(df))
+    df.columns = [str(c).strip().strip('"') for c in df.columns]
     return df.reset_index(drop=True), lines
+
+
+class RowFilter:
+    """Which rows of a parsed file are still usable; each rejection is counted once per row.
+
+    Example:
+        >>> rows = RowFilter(3, "a.csv", np.array([2, 3, 4]), skips := SkipReport())
+        >>> rows.reject(np.array([False, True, True]), "bad bbox", lambda i: f"row {i}")
+        >>> rows.ok.tolist(), skips.examples["bad bbox"]
+        ([True, False, False], ['a.csv line 3: row 1', 'a.csv line 4: row 2'])
+    """
+
+    def __init__(self, n: int, file_name: str, lines: np.ndarray, skips: SkipReport):
+        self.ok = np.ones(n, bool)
+        self.file_name, self.lines, self.skips = file_name, lines, skips
+
+    def reject(self, bad, reason: str, describe) -> None:
+        """Reject the still-usable rows where ``bad`` is true; ``describe(i)`` explains row ``i``."""
+        bad = self.ok & np.asarray(bad, bool)
+        where = np.flatnonzero(bad)
+        examples = [f"{self.file_name} line {self.lines[i]}: {describe(i)}" for i in where[: self.skips.max_examples]]
+        add_many(self.skips, reason, len(where), examples)
+        self.ok &= ~bad
 
 
 def add_many(skips: SkipReport, reason: str, count: int, examples: list[str]) -> None:

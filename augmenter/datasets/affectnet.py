@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from augmenter.attributes import AFFECTNET_CODES, AFFECTNET_EXCLUDED_CODES
-from augmenter.datasets._csv import add_many, check_header, read_rows
+from augmenter.datasets._csv import RowFilter, check_header, read_rows
 from augmenter.datasets._tree import NOT_IMAGE, absolute, finish, is_image_name, require_dir
 from augmenter.datasets.listing import DatasetListing
 from augmenter.datasets.record import UNKNOWN, FaceRecord
@@ -154,15 +154,8 @@ def _read_csv(path, split, images, skips, drop_contempt, with_landmarks, files, 
     import pandas as pd
 
     df, lines = read_rows(path, skips)
-    ok = np.ones(len(df), bool)
-
-    def reject(bad: np.ndarray, reason: str, describe) -> None:
-        nonlocal ok
-        bad = ok & np.asarray(bad, bool)
-        where = np.flatnonzero(bad)
-        examples = [f"{path.name} line {lines[i]}: {describe(i)}" for i in where[: skips.max_examples]]
-        add_many(skips, reason, len(where), examples)
-        ok &= ~bad
+    rows = RowFilter(len(df), path.name, lines, skips)
+    reject, ok = rows.reject, rows.ok  # rows.ok is updated in place by reject
 
     col = {c: df[c] if c == "facial_landmarks" else df[c].str.strip() for c in COLUMNS}
     rel = col["subDirectory_filePath"].to_numpy(object)

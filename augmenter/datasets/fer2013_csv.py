@@ -27,7 +27,7 @@ import os
 import numpy as np
 
 from augmenter.attributes import FER_CSV_CODES, FER_NAMES
-from augmenter.datasets._csv import add_many, check_header, read_rows
+from augmenter.datasets._csv import RowFilter, check_header, read_rows
 from augmenter.datasets._tree import absolute, finish
 from augmenter.datasets.listing import DatasetListing
 from augmenter.datasets.record import FaceRecord
@@ -65,13 +65,8 @@ def extract_fer2013_csv(
     skips = SkipReport()
     df, lines = read_rows(csv_path, skips)
     code_text, usage, pixels = (df[c].str.strip() for c in ("emotion", "Usage", "pixels"))
-    ok = np.ones(len(df), bool)
-
-    def reject(bad, reason: str, describe) -> None:
-        where = np.flatnonzero(ok & np.asarray(bad, bool))
-        examples = [f"{csv_path.name} line {lines[i]}: {describe(i)}" for i in where[: skips.max_examples]]
-        add_many(skips, reason, len(where), examples)
-        ok[where] = False
+    rows = RowFilter(len(df), csv_path.name, lines, skips)
+    reject, ok = rows.reject, rows.ok  # rows.ok is updated in place by reject
 
     known = code_text.isin([str(i) for i in range(len(FER_CSV_CODES))]).to_numpy(bool)
     reject(~known, "unknown emotion code", lambda i: f"emotion={code_text.iat[i]!r}")

@@ -1,0 +1,142 @@
+"""``augment train-q``, ``augment score`` and ``augment eval-q``: thin click commands over augmenter.quality."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from augmenter.cli_util import one_line_errors
+
+_Q_HELP = "Q checkpoint (kind 'q'); without it the built-in demo Q is used."
+
+
+def _progress_bar(desc: str, unit: str = "img"):
+    from tqdm import tqdm
+
+    bar = tqdm(unit=unit, desc=desc, disable=None)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    return bar, update
+
+
+@click.command("train-q")
+@click.option("--data", required=True, help="Ratings CSV/TSV, or a folder holding ratings.csv.")
+@click.option("--val", default=None, help="Separate validation ratings (default: the data's val split).")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (rerun to resume).")
+@click.option("--image-size", default=64, show_default=True, help="Q input size (128 = the paper's).")
+@click.option("--base-width", default=16, show_default=True, help="Filters of the first conv (64 = the paper's).")
+@click.option("--epochs", default=20, show_default=True)
+@click.option("--batch-size", default=64, show_default=True)
+@click.option("--lr", default=3e-4, show_default=True)
+@click.option("--margin-scale", default=1.0, show_default=True, help="Tolerance in rater stds of the margin loss.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--workers", default=2, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--path-col", default="image", show_default=True, help="Column of image paths in the ratings file.")
+@click.option("--mean-col", default="mean", show_default=True)
+@click.option("--std-col", default="std", show_default=True)
+@one_line_errors
+def train_q_command(data, val, out, image_size, base_width, epochs, batch_size, lr, margin_scale, seed, workers,
+                    device, path_col, mean_col, std_col):
+    """Train Q on images with mean and std of their naturalness ratings (1-10)."""
+    from tqdm import tqdm
+
+    from augmenter.quality.train import QTrainConfig, train_q
+
+    config = QTrainConfig(data=str(data), val=val, out=str(out), image_size=image_size, base_width=base_width,
+                          epochs=epochs, batch_size=batch_size, lr=lr, margin_scale=margin_scale, seed=seed,
+                          workers=workers, device=device,
+                          columns={"path_col": path_col, "mean_col": mean_col, "std_col": std_col})
+    with tqdm(unit="step", desc="train-q", disable=None) as bar:
+        result = train_q(config, progress=lambda s: (bar.update(1), bar.set_postfix(epoch=s["epoch"], loss=f"{s['loss']:.3f}")))
+    click.echo(result.describe())
+
+
+@click.command("score")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--q", "q_path", default=None, type=click.Path(path_type=Path), help=_Q_HELP)
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="CSV to write: path,q_score,rating.")
+@click.option("--batch-size", default=64, show_default=True)
+@click.option("--workers", default=2, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@one_line_errors
+def score_command(inputs, q_path, out, batch_size, workers, device):
+    """Score images, folders (recursive) or manifests with Q; q_score = predicted rating / 10."""
+    import numpy as np
+
+    from augmenter.atomic import atomic_path
+    from augmenter.quality.model import DEMO_NOTICE, load_q
+    from augmenter.quality.score import collect_inputs, predict_ratings, scores_table
+
+    if q_path is None:
+        click.echo(DEMO_NOTICE, err=True)
+    net, _ = load_q(q_path, device)
+    paths = collect_inputs(inputs)
+    bar, update = _progress_bar("score")
+    with bar:
+        ratings, failed = predict_ratings(net, paths, batch_size=batch_size, workers=workers, progress=update)
+    table = scores_table(paths, ratings)
+    with atomic_path(out) as tmp:
+        table.to_csv(tmp, index=False)
+    click.echo(f"scored {len(table)} of {len(paths)} image(s) into {out}; mean q_score "
+               f"{table['q_score'].mean():.3f}, {np.mean(table['q_score'] >= 0.6):.1%} at 0.6 or above"
+               if len(table) else f"no image could be scored; wrote an empty {out}")
+    if failed:
+        skipped = out.with_name(out.stem + "_unreadable.txt")
+        with atomic_path(skipped) as tmp:
+            tmp.write_text("\n".join(failed) + "\n", encoding="utf-8")
+        click.echo(f"{len(failed)} unreadable file(s), listed with reasons in {skipped}; e.g. {failed[0]}", err=True)
+
+
+@click.command("eval-q")
+@click.option("--q", "q_path", default=None, type=click.Path(path_type=Path), help=_Q_HELP)
+@click.option("--data", required=True, help="Ratings CSV/TSV (or folder with ratings.csv) with mean and std.")
+@click.option("--split", default="auto", show_default=True,
+              help="Rows to evaluate: test, val, train, all; auto = test when the file has a test split, else all.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for q_eval.json and q_scatter.png.")
+@click.option("--batch-size", default=128, show_default=True)
+@click.option("--workers", default=2, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--path-col", default="image", show_default=True)
+@click.option("--mean-col", default="mean", show_default=True)
+@click.option("--std-col", default="std", show_default=True)
+@one_line_errors
+def eval_q_command(q_path, data, split, out, batch_size, workers, device, path_col, mean_col, std_col):
+    """Measure Q against rated images: SROCC, PLCC, KROCC, RMSE, within-spread share, 5/10 accuracy."""
+    import json
+
+    import numpy as np
+
+    from augmenter.quality.metrics import write_quality_report
+    from augmenter.quality.model import DEMO_NOTICE, load_q
+    from augmenter.quality.ratings import read_ratings
+    from augmenter.quality.score import predict_ratings
+
+    if q_path is None:
+        click.echo(DEMO_NOTICE, err=True)
+    net, _ = load_q(q_path, device)
+    listing = read_ratings(data, path_col=path_col, mean_col=mean_col, std_col=std_col)
+    table = listing.table
+    if split == "auto":
+        split = "test" if (table["split"] == "test").any() else "all"
+    if split != "all":
+        table = table[table["split"] == split]
+        if not len(table):
+            raise click.BadParameter(f"{listing.file} has no rows in split {split!r}", param_hint="--split")
+    bar, update = _progress_bar("eval-q")
+    with bar:
+        ratings, failed = predict_ratings(net, table["path"].tolist(), batch_size=batch_size, workers=workers,
+                                          progress=update)
+    ok = ~np.isnan(ratings)
+    metrics = write_quality_report(out, ratings[ok], table["mean"].to_numpy()[ok], table["std"].to_numpy()[ok],
+                                   paths=table["path"].to_numpy()[ok].tolist(),
+                                   sources=table["source"].to_numpy()[ok].tolist())
+    click.echo(json.dumps({"split": split, "n": int(ok.sum()), "unreadable": len(failed),
+                           **{k: metrics[k] for k in ("srocc", "plcc", "plcc_logistic", "krocc", "rmse",
+                                                      "within_spread", "accuracy_at_threshold")}}, default=str))
+    click.echo(f"report: {out / 'q_eval.json'}, {out / 'q_scatter.png'}")
+    if listing.skips.total:
+        click.echo(listing.skips.summary(), err=True)

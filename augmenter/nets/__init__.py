@@ -1,0 +1,1 @@
+"""Networks: Q (perceptual quality), and later LEGAN, StarGAN and identity networks."""

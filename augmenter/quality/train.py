@@ -1,0 +1,238 @@
+"""Training Q on rated images: seeded, resumable, validated every epoch, best checkpoint by SROCC.
+
+Outputs under ``config.out``:
+
+- ``config.json``: the full :class:`QTrainConfig`, written before training starts;
+- ``splits.csv``: the ratings table with the train/val/test split used (when the data had no split);
+- ``last.pt``: the latest state (weights, optimizer, scheduler, step, epoch, position in the epoch),
+  saved every ``checkpoint_every`` steps, at the end of every epoch and when interrupted;
+- ``best.pt``: the weights with the best validation SROCC so far, ``best.json`` its metrics;
+- ``log.jsonl``: one line per epoch (train loss, validation metrics, wall time).
+
+Rerunning the same command resumes from ``last.pt``: the epoch's shuffling and flips come from
+generators seeded by ``(seed, epoch)``, so a resumed run sees exactly the batches an uninterrupted
+run would. Changing anything but ``epochs``, ``workers``, ``device`` or ``checkpoint_every`` while a
+``last.pt`` exists is refused.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+
+from augmenter.attributes import EXPRESSIONS, LIGHTING
+from augmenter.atomic import write_text_atomic
+from augmenter.checkpoint import load_checkpoint, save_checkpoint, save_config_json
+from augmenter.errors import CheckpointError
+from augmenter.losses import rating_margin_loss
+from augmenter.nets.quality import QNet, QNetConfig
+from augmenter.quality.images import FaceImages, collate_faces, to_model_input
+from augmenter.quality.metrics import quality_metrics
+from augmenter.quality.model import q_checkpoint_config, resolve_device
+from augmenter.quality.ratings import assign_splits, read_ratings, write_ratings
+from augmenter.quality.score import predict_ratings
+from augmenter.skips import SkipReport
+
+_RESUMABLE_CHANGES = {"epochs", "workers", "device", "checkpoint_every"}
+
+
+@dataclass
+class QTrainConfig:
+    """Everything a Q training run depends on (saved as ``config.json`` and inside checkpoints).
+
+    ``data`` is a ratings CSV/TSV or a folder holding ``ratings.csv``. Without ``val``, the data's own
+    ``split`` column is used, or a seeded split stratified by source and rating is made and saved.
+    Defaults train the CPU-size Q (64 px, base width 16); the paper's Q is ``image_size=128,
+    base_width=64``.
+    """
+
+    data: str
+    out: str
+    val: str | None = None
+    image_size: int = 64
+    base_width: int = 16
+    hidden: int = 256
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    margin_scale: float = 1.0
+    flip: bool = True
+    seed: int = 0
+    workers: int = 2
+    device: str = "auto"
+    checkpoint_every: int = 200
+    columns: dict = field(default_factory=dict)  # read_ratings column options, e.g. {"path_col": "file"}
+
+    @property
+    def net(self) -> QNetConfig:
+        return QNetConfig(image_size=self.image_size, base_width=self.base_width, hidden=self.hidden)
+
+
+@dataclass
+class QTrainResult:
+    best_metrics: dict
+    best_epoch: int
+    epochs_run: int
+    wall_s: float
+    out: Path
+    skips: SkipReport
+
+    def describe(self) -> str:
+        m = self.best_metrics
+        lines = [f"best epoch {self.best_epoch}: val SROCC {m.get('srocc', float('nan')):.4f}, "
+                 f"PLCC {m.get('plcc', float('nan')):.4f}, RMSE {m.get('rmse', float('nan')):.3f} "
+                 f"({self.epochs_run} epoch(s) run in {self.wall_s:.0f} s); checkpoint {self.out / 'best.pt'}"]
+        if self.skips.total:
+            lines.append(self.skips.summary())
+        return "\n".join(lines)
+
+
+def _tables(config: QTrainConfig, out: Path) -> tuple[pd.DataFrame, pd.DataFrame, SkipReport]:
+    listing = read_ratings(config.data, **config.columns)
+    skips = listing.skips
+    table = listing.table
+    if config.val is not None:
+        val = read_ratings(config.val, **config.columns)
+        skips.merge(val.skips)
+        return table.reset_index(drop=True), val.table.reset_index(drop=True), skips
+    if (table["split"] == "unknown").all():
+        table = assign_splits(table, seed=config.seed)
+        write_ratings(table, out / "splits.csv")
+    train, val = table[table["split"] == "train"], table[table["split"] == "val"]
+    if not len(train) or not len(val):
+        raise ValueError(f"{listing.file}: needs rows in both the train and val splits "
+                         f"(has {len(train)} train, {len(val)} val)")
+    return train.reset_index(drop=True), val.reset_index(drop=True), skips
+
+
+def _check_resumable(saved: dict, config: QTrainConfig, path: Path) -> None:
+    now = asdict(config)
+    changed = sorted(k for k in now if k not in _RESUMABLE_CHANGES and saved.get(k) != now[k])
+    if changed:
+        raise CheckpointError(path, f"was trained with other settings ({', '.join(changed)}); "
+                                    "use another --out or the same settings to resume")
+
+
+def train_q(config: QTrainConfig, progress: Callable[[dict], None] | None = None) -> QTrainResult:
+    """Train (or resume training) Q; ``progress`` gets a dict after every step (epoch, step, loss)."""
+    start = time.perf_counter()
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    device = resolve_device(config.device)
+    train, val, skips = _tables(config, out)
+
+    net = QNet(config.net).to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.epochs * steps_per_epoch))
+    state = {"epoch": 0, "batch": 0, "step": 0, "best_srocc": -math.inf, "best_epoch": -1, "best_metrics": {}}
+
+    last = out / "last.pt"
+    if last.exists():
+        ckpt = load_checkpoint(last, kind="q", map_location=device)
+        _check_resumable(ckpt.config.get("train", {}), config, last)
+        net.load_state_dict(ckpt.model)
+        optimizer.load_state_dict(ckpt.optimizer)
+        scheduler.load_state_dict(ckpt.scheduler)
+        state.update(ckpt.extra["progress"])
+    save_config_json(out / "config.json", asdict(config))
+
+    def save(path: Path) -> None:
+        save_checkpoint(path, kind="q", model=net.state_dict(), optimizer=optimizer.state_dict(),
+                        scheduler=scheduler.state_dict(), step=state["step"],
+                        config={**q_checkpoint_config(config.net), "train": asdict(config)},
+                        vocabularies={"lighting": list(LIGHTING), "expression": list(EXPRESSIONS)},
+                        extra={"progress": {k: (v if k != "best_metrics" else _json_safe(v)) for k, v in state.items()}})
+
+    dataset = FaceImages(train["path"].tolist(), config.image_size)
+    means = torch.tensor(train["mean"].to_numpy(np.float32))
+    stds = torch.tensor(train["std"].to_numpy(np.float32))
+    seen_failures: set[str] = set()
+
+    def note_failure(message: str) -> None:  # an unreadable file is counted once, not once per epoch
+        if message not in seen_failures:
+            seen_failures.add(message)
+            skips.add("unreadable image", message)
+
+    epochs_run = 0
+    try:
+        while state["epoch"] < config.epochs:
+            epoch = state["epoch"]
+            order = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
+            flips = torch.rand(len(train), generator=torch.Generator().manual_seed(config.seed * 100_019 + epoch)) < 0.5
+            first = state["batch"] * config.batch_size
+            loader = DataLoader(dataset, batch_size=config.batch_size, sampler=order[first:].tolist(),
+                                num_workers=config.workers, collate_fn=collate_faces,
+                                pin_memory=device.type == "cuda", persistent_workers=False)
+            net.train()
+            losses = []
+            for indices, images, failures in loader:
+                for _, message in failures:
+                    note_failure(message)
+                if len(indices):
+                    x = to_model_input(images, device)
+                    if config.flip:
+                        flip = flips[indices].to(device)
+                        x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+                    loss = rating_margin_loss(net(x), means[indices].to(device), stds[indices].to(device),
+                                              config.margin_scale)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    losses.append(loss.detach().item())
+                scheduler.step()
+                state["batch"] += 1
+                state["step"] += 1
+                if progress:
+                    progress({"epoch": epoch, "step": state["step"], "loss": losses[-1] if losses else float("nan")})
+                if state["step"] % config.checkpoint_every == 0:
+                    save(last)
+            net.eval()
+            predicted, failed = predict_ratings(net, val["path"].tolist(), batch_size=config.batch_size * 2,
+                                                workers=config.workers)
+            for message in failed:
+                note_failure(message)
+            ok = ~np.isnan(predicted)
+            metrics = quality_metrics(predicted[ok], val["mean"].to_numpy()[ok], val["std"].to_numpy()[ok])
+            state.update(epoch=epoch + 1, batch=0)
+            if metrics["srocc"] > state["best_srocc"]:
+                state.update(best_srocc=float(metrics["srocc"]), best_epoch=epoch, best_metrics=_json_safe(metrics))
+                save(out / "best.pt")
+                write_text_atomic(out / "best.json", json.dumps({"epoch": epoch, **_json_safe(metrics)}, indent=2))
+            save(last)
+            epochs_run += 1
+            record = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else None,
+                      "wall_s": round(time.perf_counter() - start, 2), **_json_safe(metrics)}
+            with open(out / "log.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+    except KeyboardInterrupt:
+        save(last)
+        raise
+    return QTrainResult(state["best_metrics"], state["best_epoch"], epochs_run, time.perf_counter() - start, out, skips)
+
+
+def _json_safe(metrics: dict) -> dict:
+    """Plain floats, NaN as None, lists for arrays: JSON and checkpoint friendly."""
+    safe = {}
+    for key, value in metrics.items():
+        if isinstance(value, (np.floating, float)):
+            safe[key] = None if math.isnan(float(value)) else float(value)
+        elif isinstance(value, (np.integer, int, bool, np.bool_)):
+            safe[key] = value.item() if hasattr(value, "item") else value
+        elif isinstance(value, (list, tuple, np.ndarray)):
+            safe[key] = [float(v) for v in np.asarray(value, float).ravel()]
+        elif isinstance(value, dict):
+            safe[key] = _json_safe(value)
+        else:
+            safe[key] = value
+    return safe

@@ -1,0 +1,344 @@
+"""Tests of augmenter.quality.metrics: Q's predicted ratings against the raters' mean and spread.
+
+The small cases are computed by hand in the comments; scipy is used only as a cross-check on
+random data. Reports are written to tmp_path.
+"""
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from augmenter.quality.metrics import (
+    FIT_MAX_POINTS,
+    fit_logistic4,
+    logistic4,
+    quality_metrics,
+    write_quality_report,
+)
+
+KEYS = {
+    "n", "srocc", "krocc", "plcc", "plcc_logistic", "rmse", "rmse_logistic", "within_spread",
+    "accuracy_at_threshold", "natural_share_true", "natural_share_pred", "logistic_params",
+    "logistic_fallback",
+}
+
+
+# --------------------------------------------------------------------------------------------- #
+# logistic4 / fit_logistic4
+
+
+def test_logistic4_formula():
+    # At x = b3 the curve is half-way: b2 + (b1 - b2) / 2.
+    assert logistic4(5.0, 9.0, 1.0, 5.0, 2.0) == pytest.approx(5.0)
+    # One width above the midpoint: 1 + 8 / (1 + e^-1).
+    assert logistic4(7.0, 9.0, 1.0, 5.0, 2.0) == pytest.approx(1 + 8 / (1 + math.exp(-1)))
+    # |b4|: a negative width gives the same curve.
+    x = np.linspace(-3, 12, 7)
+    np.testing.assert_allclose(logistic4(x, 9, 1, 5, -2), logistic4(x, 9, 1, 5, 2))
+    # Far tails reach the asymptotes without overflow warnings.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(logistic4(np.array([-1e6, 1e6]), 9, 1, 5, 1e-3), [1.0, 9.0])
+        assert logistic4(5.0, 9, 1, 5, 0.0) == pytest.approx(5.0)  # b4 = 0: a step, midpoint at b3
+
+
+def test_fit_recovers_known_logistic():
+    x = np.linspace(0, 10, 60)
+    y = logistic4(x, 9.0, 1.5, 4.0, 1.2)
+    fit = fit_logistic4(x, y)
+    assert fit.kind == "logistic" and not fit.fallback and fit.note == ""
+    p = fit.params
+    assert [p["b1"], p["b2"], p["b3"], p["b4"]] == pytest.approx([9.0, 1.5, 4.0, 1.2], abs=1e-4)
+    np.testing.assert_allclose(fit.predict(x), y, atol=1e-5)
+
+
+def test_fit_decreasing_relation():
+    x = np.linspace(0, 10, 40)
+    y = logistic4(x, 2.0, 8.0, 5.0, 1.0)  # falls from 8 to 2
+    fit = fit_logistic4(x, y)
+    assert fit.kind == "logistic"
+    np.testing.assert_allclose(fit(x), y, atol=1e-4)
+
+
+def test_fit_few_points_falls_back_to_linear():
+    # 4 points on y = 2x + 1: too few for 4 parameters; the line is exact.
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    fit = fit_logistic4(x, 2 * x + 1)
+    assert fit.fallback and fit.kind == "linear"
+    assert "only 4 items" in fit.note
+    assert fit.params["slope"] == pytest.approx(2.0)
+    assert fit.params["intercept"] == pytest.approx(1.0)
+
+
+def test_fit_constant_predictions_falls_back():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = fit_logistic4(np.full(8, 3.0), np.arange(8.0))
+    assert fit.fallback and fit.kind == "constant"
+    assert fit.params == {"value": pytest.approx(3.5)}
+    assert "constant" in fit.note
+    np.testing.assert_allclose(fit.predict([0.0, 100.0]), [3.5, 3.5])
+
+
+def test_fit_subsamples_large_inputs_reproducibly():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 10, FIT_MAX_POINTS + 5000)
+    y = logistic4(x, 9, 1, 5, 1.5) + rng.normal(0, 0.3, x.size)
+    a, b = fit_logistic4(x, y), fit_logistic4(x, y)
+    assert a.n_fit == FIT_MAX_POINTS
+    assert f"{FIT_MAX_POINTS} of {x.size}" in a.note
+    assert not a.fallback
+    assert a.params == b.params  # fixed seed: same subsample, same fit
+    assert a.params["b3"] == pytest.approx(5.0, abs=0.1)
+
+
+# --------------------------------------------------------------------------------------------- #
+# quality_metrics
+
+
+def test_hand_computed_case():
+    m = np.array([2.0, 4.0, 5.0, 6.0, 8.0])
+    s = np.array([1.0, 0.0, 0.5, 1.0, 0.5])
+    p = np.array([3.0, 4.0, 4.5, 7.5, 7.0])
+    r = quality_metrics(p, m, s)
+    assert KEYS <= r.keys()
+    assert r["n"] == 5
+    # Ranks of m: 1 2 3 4 5; of p: 1 2 3 5 4. sum d^2 = 2 -> rho = 1 - 6*2 / (5*(25-1)) = 0.9.
+    assert r["srocc"] == pytest.approx(0.9)
+    # 10 pairs, only (4th, 5th) discordant, no ties: tau = (9 - 1) / 10 = 0.8.
+    assert r["krocc"] == pytest.approx(0.8)
+    # Centred m: -3 -1 0 1 3 (ss 20); centred p (mean 5.2): -2.2 -1.2 -0.7 2.3 1.8 (ss 15.3);
+    # cross 6.6 + 1.2 + 0 + 2.3 + 5.4 = 15.5 -> r = 15.5 / sqrt(20 * 15.3).
+    assert r["plcc"] == pytest.approx(15.5 / math.sqrt(20 * 15.3))
+    # Errors 1, 0, -0.5, 1.5, -1 -> squares 1, 0, 0.25, 2.25, 1 = 4.5 -> rmse = sqrt(0.9).
+    assert r["rmse"] == pytest.approx(math.sqrt(0.9))
+    # |err| <= s: 1<=1 yes, 0<=0 yes, 0.5<=0.5 yes, 1.5<=1 no, 1<=0.5 no -> 3/5.
+    assert r["within_spread"] == pytest.approx(0.6)
+    # p >= 5: F F F T T; m >= 5: F F T T T -> agree on 4 of 5.
+    assert r["accuracy_at_threshold"] == pytest.approx(0.8)
+    assert r["natural_share_true"] == pytest.approx(0.6)
+    assert r["natural_share_pred"] == pytest.approx(0.4)
+    # 5 points: the logistic is fitted; it can only do at least as well as the line through them.
+    assert r["rmse_logistic"] <= r["rmse"]
+    assert r["plcc_logistic"] >= r["plcc"] - 1e-9
+
+
+def test_ties_tau_b_and_average_ranks():
+    p = np.array([1.0, 1.0, 2.0, 3.0])
+    m = np.array([1.0, 2.0, 2.0, 3.0])
+    r = quality_metrics(p, m, np.zeros(4))
+    # Pairs: (1,2) tie in p, (2,3) tie in m, the other 4 concordant.
+    # tau-b = (4 - 0) / sqrt((6 - 1) * (6 - 1)) = 0.8.
+    assert r["krocc"] == pytest.approx(0.8)
+    # Average ranks: p 1.5 1.5 3 4, m 1 2.5 2.5 4; centred a = -1 -1 .5 1.5, b = -1.5 0 0 1.5;
+    # sum ab = 3.75, sum a^2 = sum b^2 = 4.5 -> rho = 3.75 / 4.5.
+    assert r["srocc"] == pytest.approx(3.75 / 4.5)
+
+
+def test_matches_scipy_on_random_data():
+    rng = np.random.default_rng(0)
+    m = rng.integers(3, 31, 300) / 3
+    p = m + rng.normal(0, 1, 300)
+    r = quality_metrics(p, m, rng.uniform(0, 2, 300))
+    assert r["srocc"] == pytest.approx(stats.spearmanr(p, m).statistic)
+    assert r["krocc"] == pytest.approx(stats.kendalltau(p, m).statistic)
+    assert r["plcc"] == pytest.approx(stats.pearsonr(p, m).statistic)
+
+
+def test_monotone_nonlinear_predictions():
+    m = np.linspace(1, 10, 30)
+    p = np.exp(m / 3)  # same order, strongly convex
+    r = quality_metrics(p, m, np.full(30, 0.5))
+    assert r["srocc"] == pytest.approx(1.0)
+    assert r["krocc"] == pytest.approx(1.0)
+    assert r["plcc"] < 0.95
+    assert not r["logistic_fallback"]
+    assert r["plcc_logistic"] > 0.99
+    assert r["rmse_logistic"] < 0.5 < r["rmse"]
+
+
+def test_perfect_predictions():
+    m = np.array([1.0, 3.0, 5.0, 7.0, 9.0, 10.0])
+    r = quality_metrics(m.copy(), m, np.zeros(6))
+    assert r["srocc"] == pytest.approx(1.0) and r["krocc"] == pytest.approx(1.0)
+    assert r["plcc"] == pytest.approx(1.0)
+    assert r["rmse"] == 0.0
+    assert r["within_spread"] == 1.0
+    assert r["accuracy_at_threshold"] == 1.0
+
+
+def test_within_spread_zero_std_means_equal():
+    m = np.full(4, 5.0)
+    p = np.array([5.0, 5.0 + 1e-12, 5.0 - 1e-10, 5.1])  # equal, equal up to 1e-9 twice, not equal
+    r = quality_metrics(p, m, np.zeros(4))
+    assert r["within_spread"] == pytest.approx(0.75)
+    assert quality_metrics([5.0, 5.0 + 1e-6], [5.0, 5.0], [0.0, 0.0])["within_spread"] == 0.5
+
+
+def test_accuracy_at_exact_threshold():
+    p = np.array([5.0, 4.999, 5.0, 6.0])
+    m = np.array([5.0, 5.0, 4.999, 4.0])
+    r = quality_metrics(p, m, np.ones(4))
+    # p >= 5: T F T T; m >= 5: T T F F -> only the first agrees.
+    assert r["accuracy_at_threshold"] == pytest.approx(0.25)
+    assert r["natural_share_pred"] == pytest.approx(0.75)
+    assert r["natural_share_true"] == pytest.approx(0.5)
+    # Another threshold moves the split: at 4.5, p: T T T T, m: T T T F.
+    assert quality_metrics(p, m, np.ones(4), natural_threshold=4.5)["accuracy_at_threshold"] == 0.75
+
+
+def test_constant_predictions_give_nan_without_warnings():
+    m = np.array([2.0, 4.0, 5.0, 6.0, 8.0, 9.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = quality_metrics(np.full(6, 5.0), m, np.ones(6))
+    for key in ("srocc", "krocc", "plcc", "plcc_logistic"):
+        assert math.isnan(r[key]), key
+    assert r["logistic_fallback"] is True
+    assert r["logistic_params"] == {"value": pytest.approx(m.mean())}
+    assert r["rmse"] == pytest.approx(math.sqrt(np.mean((5.0 - m) ** 2)))
+    assert r["rmse_logistic"] == pytest.approx(m.std())
+    assert r["natural_share_pred"] == 1.0
+
+
+def test_constant_ratings_give_nan_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = quality_metrics([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], np.full(6, 7.0), np.zeros(6))
+    for key in ("srocc", "krocc", "plcc", "plcc_logistic"):
+        assert math.isnan(r[key]), key
+    assert r["rmse_logistic"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_two_items_work_with_linear_fallback():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = quality_metrics([3.0, 6.0], [2.0, 8.0], [1.0, 1.0])
+    assert r["logistic_fallback"] is True
+    assert set(r["logistic_params"]) == {"slope", "intercept"}
+    assert r["rmse_logistic"] == pytest.approx(0.0)
+    assert r["srocc"] == pytest.approx(1.0) and r["krocc"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("args, match", [
+    (([1, 2, 3], [1, 2], [0, 0, 0]), "same length"),
+    (([1, np.nan, 3], [1, 2, 3], [0, 0, 0]), "pred has 1 non-finite"),
+    (([1, 2, 3], [1, 2, np.inf], [0, 0, 0]), "mean has 1 non-finite"),
+    (([1.0], [1.0], [0.0]), "at least 2"),
+    (([], [], []), "at least 2"),
+    (([[1, 2], [3, 4]], [1, 2], [0, 0]), "1-D"),
+    (([1, 2, 3], [1, 2, 3], [0, -1, 0]), "std must be >= 0"),
+    ((["a", "b"], [1, 2], [0, 0]), "numeric"),
+])
+def test_bad_input_raises_value_error(args, match):
+    with pytest.raises(ValueError, match=match):
+        quality_metrics(*args)
+
+
+def test_large_input_fits_on_a_subsample():
+    rng = np.random.default_rng(1)
+    m = rng.integers(3, 31, 100_000) / 3
+    p = m + rng.normal(0, 1, m.size)
+    r = quality_metrics(p, m, rng.uniform(0, 2, m.size))
+    assert r["n"] == 100_000 and not r["logistic_fallback"]
+    assert "20000 of 100000" in r["logistic_note"]
+
+
+# --------------------------------------------------------------------------------------------- #
+# write_quality_report
+
+
+def _report_data(n_a: int = 12, n_b: int = 3, n_c: int = 6):
+    rng = np.random.default_rng(7)
+    n = n_a + n_b + n_c
+    m = rng.integers(3, 31, n) / 3
+    p = m + rng.normal(0, 0.8, n)
+    p[n_a + n_b:] = 6.0  # source "c": constant predictions -> NaN correlations there
+    s = rng.uniform(0, 1.5, n)
+    sources = ["a"] * n_a + ["b"] * n_b + ["c"] * n_c
+    paths = [f"faces/{i:03d}.png" for i in range(n)]
+    return p, m, s, sources, paths
+
+
+def test_report_writes_three_files(tmp_path):
+    p, m, s, sources, paths = _report_data()
+    out = tmp_path / "eval"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = write_quality_report(out, p, m, s, paths=paths, sources=sources, title="Q v1")
+    assert sorted(f.name for f in out.iterdir()) == ["q_eval.json", "q_predictions.csv", "q_scatter.png"]
+
+    data = json.loads((out / "q_eval.json").read_text(encoding="utf-8"))
+    assert KEYS <= data.keys()
+    assert data["n"] == len(p) and data["title"] == "Q v1"
+    assert data["srocc"] == pytest.approx(r["srocc"])
+    assert data["per_source_counts"] == {"a": 12, "b": 3, "c": 6}
+    # Sources with >= 5 items get their own metrics; "b" (3 items) does not.
+    assert set(data["per_source"]) == {"a", "c"}
+    a_only = quality_metrics(p[:12], m[:12], s[:12])
+    assert data["per_source"]["a"]["srocc"] == pytest.approx(a_only["srocc"])
+    # NaN (constant predictions of "c") is written as null; the returned dict keeps NaN.
+    assert data["per_source"]["c"]["srocc"] is None and data["per_source"]["c"]["plcc"] is None
+    assert data["per_source"]["c"]["logistic_fallback"] is True
+    assert math.isnan(r["per_source"]["c"]["srocc"])
+
+    png = (out / "q_scatter.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
+    import matplotlib.image as mpimg
+    img = mpimg.imread(out / "q_scatter.png")
+    assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100
+
+    df = pd.read_csv(out / "q_predictions.csv")
+    assert list(df.columns) == ["path", "source", "mean", "std", "pred"]
+    assert df["path"].tolist() == paths and df["source"].tolist() == sources
+    np.testing.assert_allclose(df["pred"], p)
+    np.testing.assert_allclose(df["mean"], m)
+    np.testing.assert_allclose(df["std"], s)
+
+
+def test_report_nan_top_level_is_null_and_no_csv_without_paths(tmp_path):
+    m = np.array([2.0, 4.0, 5.0, 6.0, 8.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = write_quality_report(tmp_path, np.full(5, 5.0), m, np.ones(5))
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["q_eval.json", "q_scatter.png"]  # no temp files
+    text = (tmp_path / "q_eval.json").read_text(encoding="utf-8")
+    assert "NaN" not in text
+    data = json.loads(text)
+    assert data["srocc"] is None and data["krocc"] is None and data["plcc"] is None
+    assert data["logistic_fallback"] is True
+    assert "per_source" not in data and "per_source" not in r
+    assert (tmp_path / "q_scatter.png").stat().st_size > 0
+
+
+def test_report_csv_without_sources_has_empty_source(tmp_path):
+    p, m, s, _, paths = _report_data()
+    write_quality_report(tmp_path, p, m, s, paths=paths)
+    df = pd.read_csv(tmp_path / "q_predictions.csv", keep_default_na=False)
+    assert (df["source"] == "").all() and len(df) == len(p)
+
+
+def test_report_rejects_mismatched_labels(tmp_path):
+    p, m, s, sources, paths = _report_data()
+    with pytest.raises(ValueError, match="sources"):
+        write_quality_report(tmp_path, p, m, s, sources=sources[:-1])
+    with pytest.raises(ValueError, match="paths"):
+        write_quality_report(tmp_path, p, m, s, paths=paths[1:])
+    with pytest.raises(ValueError, match="same length"):
+        write_quality_report(tmp_path, p[:-1], m, s)
+    assert list(tmp_path.iterdir()) == []  # nothing written on bad input
+
+
+def test_report_replaces_previous_files(tmp_path):
+    p, m, s, _, _ = _report_data()
+    write_quality_report(tmp_path, p, m, s, title="first")
+    write_quality_report(tmp_path, p[:10], m[:10], s[:10], title="second")
+    data = json.loads((tmp_path / "q_eval.json").read_text(encoding="utf-8"))
+    assert data["title"] == "second" and data["n"] == 10
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["q_eval.json", "q_scatter.png"]
