@@ -76,11 +76,30 @@ def multipie_lighting(illumination: str | int) -> str:
     raise ValueError(f"Multi-PIE illumination id out of range 00-19: {illumination!r}")
 
 
-def _angle_between(a: tuple[float, float], b: tuple[float, float]) -> float:
+def angle_between(a: tuple[float, float], b: tuple[float, float]) -> float:
     """Great-circle angle in degrees between two (azimuth, elevation) directions."""
     (az1, el1), (az2, el2) = (map(math.radians, a), map(math.radians, b))
     cos = math.sin(el1) * math.sin(el2) + math.cos(el1) * math.cos(el2) * math.cos(az1 - az2)
     return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
+
+
+def lighting_neighbours(name: str, table: Mapping[str, tuple[float, float]] = FLASH_DIRECTIONS) -> frozenset[str]:
+    """The other flashes of ``table`` nearest to flash ``name`` on the sphere (all of them on a tie).
+
+    Used to score "within one light" (the target or a nearest neighbour). ``"ambient"`` and names not
+    in ``table`` have none.
+
+    Example:
+        >>> sorted(lighting_neighbours("flash07")), sorted(lighting_neighbours("flash01"))
+        (['flash06', 'flash08'], ['flash02'])
+    """
+    if name not in table:
+        return frozenset()
+    angles = {other: angle_between(table[name], d) for other, d in table.items() if other != name}
+    if not angles:
+        return frozenset()
+    best = min(angles.values())
+    return frozenset(other for other, angle in angles.items() if angle <= best + 1e-6)
 
 
 def nearest_lighting(
@@ -100,7 +119,7 @@ def nearest_lighting(
     """
     best, best_angle = None, math.inf
     for name, direction in table.items():
-        angle = _angle_between((azimuth, elevation), direction)
+        angle = angle_between((azimuth, elevation), direction)
         if angle < best_angle - 1e-9:
             best, best_angle = name, angle
     if best is None:

@@ -405,3 +405,15 @@ def load_weights(
         return module.load_state_dict(state_dict, strict=strict)
     except RuntimeError as e:
         raise CheckpointError(source, f"does not fit {type(module).__name__}: {_first_line(e)}") from None
+
+
+def check_resumable(saved: Mapping, now: Mapping, resumable: set[str], path: str | os.PathLike) -> None:
+    """Refuse to resume a run whose settings changed, except the ``resumable`` ones (budget, workers...).
+
+    ``saved`` is the training config stored in the checkpoint at ``path``, ``now`` the new one (plain
+    dicts). Raises :class:`CheckpointError` naming the changed settings.
+    """
+    changed = sorted(k for k in now if k not in resumable and saved.get(k) != now[k])
+    if changed:
+        raise CheckpointError(path, f"was trained with other settings ({', '.join(changed)}); "
+                                    "use another --out or the same settings to resume")

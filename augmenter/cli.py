@@ -10,6 +10,8 @@ import click
 
 from augmenter import __version__
 from augmenter.attributes import LIGHTING, MULTIPIE_EXPRESSIONS
+from augmenter.cli_attr import train_attr_command
+from augmenter.cli_gan import eval_gan_command, train_legan_command, translate_command
 from augmenter.cli_quality import eval_q_command, score_command, train_q_command
 from augmenter.cli_util import not_landed, one_line_errors
 
@@ -109,10 +111,6 @@ def sample(identities: int, out: Path, size: str, seed: int, expressions: tuple[
 
 
 for _name, _issue, _what in [
-    ("train-legan", 5, "train LEGAN or the StarGAN baseline"),
-    ("translate", 5, "relight or change the expression of faces with a trained generator"),
-    ("eval-gan", 5, "FID, attribute accuracy and identity metrics of a generator"),
-    ("train-attr", 5, "train the attribute classifier used by eval-gan"),
     ("expand", 6, "expand a dataset with Q-filtered synthetic variants"),
     ("merge", 6, "merge the shards of a sharded expand run"),
     ("embed", 7, "compute face embeddings of a folder or list"),
@@ -122,6 +120,10 @@ for _name, _issue, _what in [
 main.add_command(train_q_command)
 main.add_command(score_command)
 main.add_command(eval_q_command)
+main.add_command(train_legan_command)
+main.add_command(translate_command)
+main.add_command(train_attr_command)
+main.add_command(eval_gan_command)
 
 if __name__ == "__main__":
     main()

@@ -24,3 +24,77 @@ def rating_margin_loss(pred: torch.Tensor, mean: torch.Tensor, std: torch.Tensor
         tensor(1.7500)
     """
     return torch.clamp((pred - mean).abs() - margin_scale * std, min=0).mean()
+
+
+# --- GAN losses (LEGAN and StarGAN) -------------------------------------------------------------
+# Conventions: critic outputs are raw scores (WGAN), images are in [-1, 1], attribute labels are class
+# indices with -1 meaning "not labelled" (masked out, StarGAN's mask vector for partial labels).
+
+
+def wgan_critic_loss(real_score: torch.Tensor, fake_score: torch.Tensor) -> torch.Tensor:
+    """WGAN critic loss ``E[D(fake)] - E[D(real)]`` (minimised by the discriminator).
+
+    Example:
+        >>> wgan_critic_loss(torch.tensor([2.0, 4.0]), torch.tensor([1.0, -1.0]))
+        tensor(-3.)
+    """
+    return fake_score.mean() - real_score.mean()
+
+
+def wgan_generator_loss(fake_score: torch.Tensor) -> torch.Tensor:
+    """WGAN generator loss ``-E[D(fake)]``."""
+    return -fake_score.mean()
+
+
+def gradient_penalty(score: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP term ``E[(||grad_x D(x)||_2 - 1)^2]`` at ``points`` (which must require grad).
+
+    ``score`` is D's output on ``points`` (interpolates of real and fake images); the gradient is taken
+    with ``create_graph=True`` so the penalty trains D. The weight (10 by default) is the caller's.
+    """
+    grad, = torch.autograd.grad(score.sum(), points, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def masked_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy over the samples whose label is not -1; exactly 0 (with a graph) when none is.
+
+    Example:
+        >>> logits = torch.tensor([[2.0, 0.0], [0.0, 2.0]])
+        >>> round(masked_cross_entropy(logits, torch.tensor([0, -1])).item(), 4)   # only row 0 counts
+        0.1269
+        >>> masked_cross_entropy(logits, torch.tensor([-1, -1])).item()
+        0.0
+    """
+    known = labels >= 0
+    if not bool(known.any()):
+        return logits.sum() * 0.0
+    return torch.nn.functional.cross_entropy(logits[known], labels[known])
+
+
+def l1_loss(output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean absolute error; with ``weight`` ``(B,)`` in {0, 1}, averaged over the weighted samples only.
+
+    Used for the cycle reconstruction (input vs input rebuilt from the output with the source
+    attributes) and for the paired term (output vs the true image under the target attributes, where
+    the dataset has it: ``weight`` marks those samples). 0 when no sample is weighted.
+    """
+    per_sample = (output - target).abs().flatten(1).mean(dim=1)
+    if weight is None:
+        return per_sample.mean()
+    return (per_sample * weight).sum() / weight.sum().clamp(min=1.0)
+
+
+def identity_loss(input_embedding: torch.Tensor, output_embedding: torch.Tensor) -> torch.Tensor:
+    """``1 - cos`` between L2-normalised embeddings of input and output, averaged: 0 keeps identity."""
+    cos = torch.nn.functional.cosine_similarity(input_embedding, output_embedding, dim=1)
+    return (1 - cos).mean()
+
+
+def quality_loss(rating: torch.Tensor, rating_max: float = 10.0, rating_min: float = 1.0) -> torch.Tensor:
+    """Push Q's predicted rating up: ``mean(max(0, rating_max - r)) / (rating_max - rating_min)``.
+
+    In [0, 1] for ratings on the 1-10 scale: 0 when Q rates the image 10/10. Applied (summed) to the
+    translated output and to the cyclic reconstruction, with Q frozen.
+    """
+    return torch.clamp(rating_max - rating, min=0).mean() / (rating_max - rating_min)

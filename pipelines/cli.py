@@ -50,3 +50,17 @@ def train_demo_q(work: Path, identities: int, epochs: int, asset: Path | None) -
                      progress=lambda s: bar.update(1))
     click.echo(result.describe())
     click.echo(f"exported to {asset or DEMO_Q}")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--work", type=click.Path(path_type=Path), default=Path("build/legan_demo"), show_default=True)
+@click.option("--minutes", default=45.0, show_default=True, help="Training budget of the LEGAN run.")
+@click.option("--asset", type=click.Path(path_type=Path), default=None,
+              help="Where to write the exported demo LEGAN (default: the package's augmenter/assets/demo_legan.pt).")
+@one_line_errors
+def train_demo_legan(work: Path, minutes: float, asset: Path | None) -> None:
+    """Rebuild the built-in demo LEGAN: render the sample, train-attr, train-legan (paired, with the demo Q)."""
+    from pipelines.demo_models import DemoLeganRecipe, train_demo_legan as run
+
+    path = run(work, DemoLeganRecipe(minutes=minutes), asset, log=click.echo)
+    click.echo(f"exported to {path}")

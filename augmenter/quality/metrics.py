@@ -35,6 +35,7 @@ import numpy as np
 from scipy import optimize, special, stats
 
 from augmenter.atomic import atomic_path
+from augmenter.jsonsafe import json_safe
 
 NATURAL_THRESHOLD = 5.0
 """A face whose mean rating is at least this fooled the raters (the paper's threshold)."""
@@ -319,24 +320,6 @@ def _metrics_and_fit(pred, mean, std, natural_threshold: float) -> tuple[dict, L
 # report
 
 
-def _json_safe(obj):
-    """Plain JSON types; NaN and inf become ``None`` (``null``)."""
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if obj is None or isinstance(obj, str):
-        return obj
-    return str(obj)
-
-
 def _fmt(v: float) -> str:
     return "n/a" if v is None or not math.isfinite(v) else f"{v:.3f}"
 
@@ -433,7 +416,7 @@ def write_quality_report(out_dir: str | os.PathLike, pred, mean, std, *, paths: 
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(_json_safe(metrics), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+    text = json.dumps(json_safe(metrics), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
     with atomic_path(out / "q_eval.json") as tmp:
         tmp.write_text(text, encoding="utf-8")
 

@@ -30,8 +30,9 @@ from torch.utils.data import DataLoader
 
 from augmenter.attributes import EXPRESSIONS, LIGHTING
 from augmenter.atomic import write_text_atomic
-from augmenter.checkpoint import load_checkpoint, save_checkpoint, save_config_json
-from augmenter.errors import CheckpointError
+from augmenter.checkpoint import check_resumable, load_checkpoint, save_checkpoint, save_config_json
+from augmenter.interrupt import deferred_interrupt
+from augmenter.jsonsafe import json_safe
 from augmenter.losses import rating_margin_loss
 from augmenter.nets.quality import QNet, QNetConfig
 from augmenter.quality.images import FaceImages, collate_faces, to_model_input
@@ -114,14 +115,6 @@ def _tables(config: QTrainConfig, out: Path) -> tuple[pd.DataFrame, pd.DataFrame
     return train.reset_index(drop=True), val.reset_index(drop=True), skips
 
 
-def _check_resumable(saved: dict, config: QTrainConfig, path: Path) -> None:
-    now = asdict(config)
-    changed = sorted(k for k in now if k not in _RESUMABLE_CHANGES and saved.get(k) != now[k])
-    if changed:
-        raise CheckpointError(path, f"was trained with other settings ({', '.join(changed)}); "
-                                    "use another --out or the same settings to resume")
-
-
 def train_q(config: QTrainConfig, progress: Callable[[dict], None] | None = None) -> QTrainResult:
     """Train (or resume training) Q; ``progress`` gets a dict after every step (epoch, step, loss)."""
     start = time.perf_counter()
@@ -140,7 +133,7 @@ def train_q(config: QTrainConfig, progress: Callable[[dict], None] | None = None
     last = out / "last.pt"
     if last.exists():
         ckpt = load_checkpoint(last, kind="q", map_location=device)
-        _check_resumable(ckpt.config.get("train", {}), config, last)
+        check_resumable(ckpt.config.get("train", {}), asdict(config), _RESUMABLE_CHANGES, last)
         net.load_state_dict(ckpt.model)
         optimizer.load_state_dict(ckpt.optimizer)
         scheduler.load_state_dict(ckpt.scheduler)
@@ -152,7 +145,7 @@ def train_q(config: QTrainConfig, progress: Callable[[dict], None] | None = None
                         scheduler=scheduler.state_dict(), step=state["step"],
                         config={**q_checkpoint_config(config.net), "train": asdict(config)},
                         vocabularies={"lighting": list(LIGHTING), "expression": list(EXPRESSIONS)},
-                        extra={"progress": {k: (v if k != "best_metrics" else _json_safe(v)) for k, v in state.items()}})
+                        extra={"progress": {k: (v if k != "best_metrics" else json_safe(v)) for k, v in state.items()}})
 
     dataset = FaceImages(train["path"].tolist(), config.image_size)
     means = torch.tensor(train["mean"].to_numpy(np.float32))
@@ -166,73 +159,59 @@ def train_q(config: QTrainConfig, progress: Callable[[dict], None] | None = None
 
     epochs_run = 0
     try:
-        while state["epoch"] < config.epochs:
-            epoch = state["epoch"]
-            order = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
-            flips = torch.rand(len(train), generator=torch.Generator().manual_seed(config.seed * 100_019 + epoch)) < 0.5
-            first = state["batch"] * config.batch_size
-            loader = DataLoader(dataset, batch_size=config.batch_size, sampler=order[first:].tolist(),
-                                num_workers=config.workers, collate_fn=collate_faces,
-                                pin_memory=device.type == "cuda", persistent_workers=False)
-            net.train()
-            losses = []
-            for indices, images, failures in loader:
-                for _, message in failures:
+        with deferred_interrupt() as stop:  # Ctrl-C takes effect between batches
+            while state["epoch"] < config.epochs:
+                epoch = state["epoch"]
+                order = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
+                flips = torch.rand(len(train), generator=torch.Generator().manual_seed(config.seed * 100_019 + epoch)) < 0.5
+                first = state["batch"] * config.batch_size
+                loader = DataLoader(dataset, batch_size=config.batch_size, sampler=order[first:].tolist(),
+                                    num_workers=config.workers, collate_fn=collate_faces,
+                                    pin_memory=device.type == "cuda", persistent_workers=False)
+                net.train()
+                losses = []
+                for indices, images, failures in loader:
+                    if stop.requested:
+                        raise KeyboardInterrupt
+                    for _, message in failures:
+                        note_failure(message)
+                    if len(indices):
+                        x = to_model_input(images, device)
+                        if config.flip:
+                            flip = flips[indices].to(device)
+                            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+                        loss = rating_margin_loss(net(x), means[indices].to(device), stds[indices].to(device),
+                                                  config.margin_scale)
+                        optimizer.zero_grad(set_to_none=True)
+                        loss.backward()
+                        optimizer.step()
+                        losses.append(loss.detach().item())
+                    scheduler.step()
+                    state["batch"] += 1
+                    state["step"] += 1
+                    if progress:
+                        progress({"epoch": epoch, "step": state["step"], "loss": losses[-1] if losses else float("nan")})
+                    if state["step"] % config.checkpoint_every == 0:
+                        save(last)
+                net.eval()
+                predicted, failed = predict_ratings(net, val["path"].tolist(), batch_size=config.batch_size * 2,
+                                                    workers=config.workers)
+                for message in failed:
                     note_failure(message)
-                if len(indices):
-                    x = to_model_input(images, device)
-                    if config.flip:
-                        flip = flips[indices].to(device)
-                        x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-                    loss = rating_margin_loss(net(x), means[indices].to(device), stds[indices].to(device),
-                                              config.margin_scale)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    losses.append(loss.detach().item())
-                scheduler.step()
-                state["batch"] += 1
-                state["step"] += 1
-                if progress:
-                    progress({"epoch": epoch, "step": state["step"], "loss": losses[-1] if losses else float("nan")})
-                if state["step"] % config.checkpoint_every == 0:
-                    save(last)
-            net.eval()
-            predicted, failed = predict_ratings(net, val["path"].tolist(), batch_size=config.batch_size * 2,
-                                                workers=config.workers)
-            for message in failed:
-                note_failure(message)
-            ok = ~np.isnan(predicted)
-            metrics = quality_metrics(predicted[ok], val["mean"].to_numpy()[ok], val["std"].to_numpy()[ok])
-            state.update(epoch=epoch + 1, batch=0)
-            if metrics["srocc"] > state["best_srocc"]:
-                state.update(best_srocc=float(metrics["srocc"]), best_epoch=epoch, best_metrics=_json_safe(metrics))
-                save(out / "best.pt")
-                write_text_atomic(out / "best.json", json.dumps({"epoch": epoch, **_json_safe(metrics)}, indent=2))
-            save(last)
-            epochs_run += 1
-            record = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else None,
-                      "wall_s": round(time.perf_counter() - start, 2), **_json_safe(metrics)}
-            with open(out / "log.jsonl", "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+                ok = ~np.isnan(predicted)
+                metrics = quality_metrics(predicted[ok], val["mean"].to_numpy()[ok], val["std"].to_numpy()[ok])
+                state.update(epoch=epoch + 1, batch=0)
+                if metrics["srocc"] > state["best_srocc"]:
+                    state.update(best_srocc=float(metrics["srocc"]), best_epoch=epoch, best_metrics=json_safe(metrics))
+                    save(out / "best.pt")
+                    write_text_atomic(out / "best.json", json.dumps({"epoch": epoch, **json_safe(metrics)}, indent=2))
+                save(last)
+                epochs_run += 1
+                record = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else None,
+                          "wall_s": round(time.perf_counter() - start, 2), **json_safe(metrics)}
+                with open(out / "log.jsonl", "a", encoding="utf-8") as f:
+                    f.write(json.dumps(record) + "\n")
     except KeyboardInterrupt:
         save(last)
         raise
     return QTrainResult(state["best_metrics"], state["best_epoch"], epochs_run, time.perf_counter() - start, out, skips)
-
-
-def _json_safe(metrics: dict) -> dict:
-    """Plain floats, NaN as None, lists for arrays: JSON and checkpoint friendly."""
-    safe = {}
-    for key, value in metrics.items():
-        if isinstance(value, (np.floating, float)):
-            safe[key] = None if math.isnan(float(value)) else float(value)
-        elif isinstance(value, (np.integer, int, bool, np.bool_)):
-            safe[key] = value.item() if hasattr(value, "item") else value
-        elif isinstance(value, (list, tuple, np.ndarray)):
-            safe[key] = [float(v) for v in np.asarray(value, float).ravel()]
-        elif isinstance(value, dict):
-            safe[key] = _json_safe(value)
-        else:
-            safe[key] = value
-    return safe

@@ -1,0 +1,108 @@
+"""``augment train-legan`` and ``augment translate``: thin click commands over augmenter.gan."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from augmenter.cli_util import one_line_errors
+
+
+@click.command("train-legan")
+@click.option("--data", "data", multiple=True, required=True,
+              help="Dataset spec NAME:ROOT (repeatable), e.g. sample:build/sample, yaleb:DIR, fer2013:DIR.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (rerun to resume).")
+@click.option("--arch", type=click.Choice(["legan", "stargan"]), default="legan", show_default=True)
+@click.option("--q", "q_path", default=None, help="Frozen Q checkpoint for the quality loss (off without it).")
+@click.option("--identity-net", default=None,
+              help="LightCNN-29 v2 weight file or a toolkit 'attr'/'verifier' checkpoint (identity loss off without it).")
+@click.option("--attr", default=None, help="Attribute classifier checkpoint for held-out figures during training.")
+@click.option("--image-size", default=64, show_default=True)
+@click.option("--g-width", default=None, type=int, help="Generator width (default 24 for LEGAN, 32 for StarGAN).")
+@click.option("--steps", default=20_000, show_default=True)
+@click.option("--minutes", default=None, type=float, help="Stop (and save) after this much training time.")
+@click.option("--batch-size", default=16, show_default=True)
+@click.option("--n-critic", default=1, show_default=True)
+@click.option("--paired-weight", default=0.0, show_default=True,
+              help="Weight of the paired L1 to the true image under the target (0 = paper-faithful, unpaired).")
+@click.option("--quality-weight", default=1.0, show_default=True)
+@click.option("--identity-weight", default=1.0, show_default=True)
+@click.option("--holdout", default=0.2, show_default=True, help="Share of identities held out for evaluation.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--grid-every", default=500, show_default=True)
+@click.option("--eval-every", default=500, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--workers", default=2, show_default=True)
+@one_line_errors
+def train_legan_command(data, out, arch, q_path, identity_net, attr, image_size, g_width, steps, minutes, batch_size,
+                        n_critic, paired_weight, quality_weight, identity_weight, holdout, seed, grid_every,
+                        eval_every, device, workers):
+    """Train LEGAN (or the StarGAN baseline) for lighting and expression translation."""
+    from tqdm import tqdm
+
+    from augmenter.gan.train import GanTrainConfig, LossWeights, train_gan
+
+    weights = LossWeights(paired=paired_weight, quality=quality_weight, identity=identity_weight)
+    config = GanTrainConfig(data=list(data), out=str(out), arch=arch, image_size=image_size,
+                            g_width=g_width or (24 if arch == "legan" else 32), steps=steps, minutes=minutes,
+                            batch_size=batch_size, n_critic=n_critic, weights=weights, q=q_path,
+                            identity_net=identity_net, attr=attr, holdout=holdout, seed=seed,
+                            grid_every=grid_every, eval_every=eval_every, device=device, workers=workers)
+    with tqdm(total=steps, unit="step", desc=f"train {arch}", disable=None) as bar:
+        def progress(s: dict) -> None:
+            bar.n = s["step"]
+            bar.set_postfix({k: f"{v:.3f}" for k, v in s.items() if k in ("d_adv", "g_adv", "g_cls", "g_cycle", "g_paired")},
+                            refresh=False)
+            bar.refresh()
+
+        result = train_gan(config, progress=progress, log=lambda m: tqdm.write(m))
+    click.echo(result.describe())
+
+
+@click.command("translate")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--legan", "legan_path", default=None, type=click.Path(path_type=Path),
+              help="Generator checkpoint (legan or stargan); the built-in demo LEGAN without it.")
+@click.option("--lighting", default=None, help="Target lighting (a name from the checkpoint's vocabulary).")
+@click.option("--expression", default=None, help="Target expression.")
+@click.option("--out", required=True, type=click.Path(path_type=Path))
+@click.option("--batch-size", default=32, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@one_line_errors
+def translate_command(inputs, legan_path, lighting, expression, out, batch_size, device):
+    """Relight and/or change the expression of images or folders; every target when none is given."""
+    from augmenter.gan.translate import translate_paths
+    from augmenter.quality.model import resolve_device
+    from augmenter.quality.score import collect_inputs
+
+    if legan_path is None:
+        click.echo("using the built-in demo LEGAN (trained on rendered faces only): a demonstration, "
+                   "not a model for real photographs; pass --legan CKPT", err=True)
+    summary = translate_paths(collect_inputs(inputs), out, legan_path, lighting=lighting, expression=expression,
+                              batch_size=batch_size, device=resolve_device(device))
+    click.echo(summary)
+
+
+@click.command("eval-gan")
+@click.option("--legan", "legan_path", default=None, type=click.Path(path_type=Path),
+              help="Generator checkpoint (legan or stargan); the built-in demo LEGAN without it.")
+@click.option("--data", "data", multiple=True, required=True, help="Dataset spec NAME:ROOT (repeatable).")
+@click.option("--attr", "attr_path", required=True, type=click.Path(path_type=Path),
+              help="Attribute classifier trained on real images (augment train-attr).")
+@click.option("--q", "q_path", default=None, type=click.Path(path_type=Path), help="Q for the mean Q score.")
+@click.option("--holdout", default=0.2, show_default=True, help="The same held-out share as in training.")
+@click.option("--max-inputs", default=48, show_default=True)
+@click.option("--out", required=True, type=click.Path(path_type=Path))
+@click.option("--device", default="auto", show_default=True)
+@one_line_errors
+def eval_gan_command(legan_path, data, attr_path, q_path, holdout, max_inputs, out, device):
+    """Translate held-out faces to every target; attribute accuracy, ground-truth L1, identity, FID/KID, Q."""
+    import json
+
+    from augmenter.gan.eval_run import run_gan_evaluation
+    from augmenter.quality.model import resolve_device
+
+    metrics = run_gan_evaluation(legan_path, list(data), attr_path, out, holdout=holdout, q_path=q_path,
+                                 max_inputs=max_inputs, device=resolve_device(device))
+    click.echo(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}, indent=1))
+    click.echo(f"report: {out / 'gan_eval.json'}, examples: {out / 'gan_examples.png'}")

@@ -1,0 +1,1 @@
+"""LEGAN and StarGAN: data bank, model building, training, translation and evaluation."""

@@ -1,0 +1,346 @@
+"""One trainer for LEGAN and the StarGAN baseline, each with or without Q, unpaired or paired.
+
+Per step (``n_critic`` discriminator updates per generator update, WGAN-GP):
+
+- D: ``E[D(fake)] - E[D(real)] + w_gp * GP + w_cls * CE(D_cls(real), source labels)``;
+- G: ``-E[D(fake)] + w_cls * CE(D_cls(fake), targets) + w_cycle * |G(fake, source) - x|_1
+  + w_id * (1 - cos(E(x), E(fake))) + w_q * (Qloss(fake) + Qloss(G(fake, source)))
+  + w_paired * |fake - true image under the targets|_1``.
+
+Labels are class indices with -1 for "not labelled"; such an attribute's losses are masked out and its
+target is "keep" (an all-zero vector): StarGAN's mask-vector training on datasets that label one
+attribute each (Yale B lighting, FER-2013 expression). Targets are drawn uniformly over the
+vocabulary; each attribute is instead kept as it is with probability ``keep_probability`` so the
+generator also learns single-attribute edits.
+
+Default weights and why: adversarial 1, gradient penalty 10, classification 1 and cycle 10 are
+StarGAN's published values (the paper builds LEGAN on them); identity 1 puts ``1 - cos`` (in [0, 2])
+on the scale of the classification term; quality 1 likewise (the Q loss is in [0, 1]); paired 0 for
+paper-faithful runs (the demo model uses 10, the cycle weight, since both are pixel L1 terms).
+
+Determinism and resuming: the batch, the targets and the gradient-penalty mixing of step ``t`` come
+from a generator seeded by ``(seed, t)``, so a run resumed from ``last.pt`` continues exactly as an
+uninterrupted one. Outputs in ``out``: ``config.json``, ``losses.csv`` (every ``log_every`` steps),
+``evals.csv`` (held-out figures every ``eval_every`` steps when an attribute classifier is given),
+``samples/step_XXXXXX.png`` grids, ``last.pt`` (weights, EMA generator, optimizers, schedulers, step).
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import csv
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+from augmenter.checkpoint import check_resumable, load_checkpoint, save_checkpoint, save_config_json
+from augmenter.datasets.spec import read_specs, split_held_out
+from augmenter.gan.bank import build_bank, vocabularies_of
+from augmenter.interrupt import deferred_interrupt
+from augmenter.gan.models import build_discriminator, build_generator, generator_config, one_hot
+from augmenter.losses import (gradient_penalty, identity_loss, l1_loss, masked_cross_entropy, quality_loss,
+                              wgan_critic_loss, wgan_generator_loss)
+from augmenter.quality.model import resolve_device
+from augmenter.skips import SkipReport
+
+_RESUMABLE_CHANGES = {"steps", "minutes", "workers", "device", "log_every", "grid_every", "eval_every",
+                      "checkpoint_every", "attr"}
+
+
+@dataclass
+class LossWeights:
+    adversarial: float = 1.0
+    gradient_penalty: float = 10.0
+    classification: float = 1.0
+    cycle: float = 10.0
+    identity: float = 1.0
+    quality: float = 1.0
+    paired: float = 0.0
+
+
+@dataclass
+class GanTrainConfig:
+    """Everything a GAN run depends on; saved as ``config.json`` and in every checkpoint."""
+
+    data: list[str]
+    out: str
+    arch: str = "legan"
+    image_size: int = 64
+    g_width: int = 24
+    d_width: int = 32
+    steps: int = 20_000
+    minutes: float | None = None
+    batch_size: int = 16
+    lr_g: float = 1e-4
+    lr_d: float = 1e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    n_critic: int = 1
+    decay_start: float = 0.5
+    ema_decay: float = 0.999
+    keep_probability: float = 1 / 3
+    weights: LossWeights = field(default_factory=LossWeights)
+    q: str | None = None
+    identity_net: str | None = None
+    attr: str | None = None
+    holdout: float = 0.2
+    seed: int = 0
+    log_every: int = 25
+    grid_every: int = 500
+    eval_every: int = 500
+    checkpoint_every: int = 250
+    device: str = "auto"
+    workers: int = 2
+    amp: bool = True  # bfloat16 autocast on CUDA (no effect on the CPU)
+
+
+@dataclass
+class GanTrainResult:
+    steps_done: int
+    wall_s: float
+    out: Path
+    last_eval: dict
+    skips: SkipReport
+    notes: list[str]
+
+    def describe(self) -> str:
+        lines = [f"{self.steps_done} step(s), {self.wall_s / 60:.1f} min; checkpoint {self.out / 'last.pt'}"]
+        if self.last_eval:
+            lines.append("held-out: " + ", ".join(f"{k} {v:.3f}" for k, v in self.last_eval.items()
+                                                   if isinstance(v, float)))
+        lines += self.notes
+        if self.skips.total:
+            lines.append(self.skips.summary())
+        return "\n".join(lines)
+
+
+def _to_float(images: torch.Tensor, device) -> torch.Tensor:
+    return images.to(device).float().div_(127.5).sub_(1.0)
+
+
+class _CsvLog:
+    def __init__(self, path: Path, columns: list[str]):
+        self.path, self.columns = path, columns
+
+    def write(self, row: dict) -> None:
+        new = not self.path.exists()
+        with open(self.path, "a", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, self.columns, extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+
+
+def sample_targets(source: torch.Tensor, n: int, keep_probability: float, gen: torch.Generator) -> torch.Tensor:
+    """Random target per row: uniform over ``n`` classes, the source with ``keep_probability``; -1 stays -1."""
+    target = torch.randint(n, source.shape, generator=gen)
+    keep = torch.rand(source.shape, generator=gen) < keep_probability
+    target = torch.where(keep, source, target)
+    return torch.where(source >= 0, target, torch.full_like(source, -1))
+
+
+def train_gan(config: GanTrainConfig, progress: Callable[[dict], None] | None = None,
+              log: Callable[[str], None] = print) -> GanTrainResult:
+    """Train or resume a LEGAN / StarGAN run; ``progress`` gets the step's losses after every step."""
+    from augmenter.gan.evaluate import EvalSet, evaluate_generator
+    from augmenter.gan.grid import sample_grid
+
+    start = time.perf_counter()
+    out = Path(config.out)
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    notes: list[str] = []
+
+    records, skips = read_specs(config.data)
+    train_records, held_records = split_held_out(records, config.holdout)
+    lighting_names, expression_names = vocabularies_of(records)
+    n_l, n_e = len(lighting_names), len(expression_names)
+    if not n_l or not n_e:
+        raise ValueError("the data must label lighting in some images and expression in some images "
+                         f"(found lighting {lighting_names or 'none'}, expression {expression_names or 'none'})")
+    log(f"data: {len(train_records)} training and {len(held_records)} held-out images; "
+        f"{n_l} lighting and {n_e} expression classes")
+    bank = build_bank(train_records, config.image_size, lighting_names, expression_names, workers=config.workers)
+    skips.merge(bank.skips)
+    held = build_bank(held_records, config.image_size, lighting_names, expression_names,
+                      workers=config.workers) if held_records else None
+
+    G = build_generator(config.arch, n_l, n_e, config.g_width).to(device)
+    D = build_discriminator(config.image_size, n_l, n_e, config.d_width).to(device)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    opt_g = torch.optim.Adam(G.parameters(), config.lr_g, betas=(config.beta1, config.beta2))
+    opt_d = torch.optim.Adam(D.parameters(), config.lr_d, betas=(config.beta1, config.beta2))
+    decay_from = int(config.steps * config.decay_start)
+
+    def lr_factor(step: int) -> float:  # constant, then linear decay to 0 over the last part
+        return 1.0 if step < decay_from else max(0.0, (config.steps - step) / max(1, config.steps - decay_from))
+
+    sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, lr_factor)
+    sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, lr_factor)
+
+    embedder = None
+    if config.weights.identity > 0:
+        from augmenter.identity import load_identity_net
+
+        embedder = load_identity_net(config.identity_net)
+        if embedder is None:
+            notes.append("identity loss off: no --identity-net given")
+            log(notes[-1])
+        else:
+            embedder = embedder.to(device)
+    q_net = None
+    if config.q and config.weights.quality > 0:
+        from augmenter.quality.model import load_q
+
+        q_net, _ = load_q(config.q, device)
+        q_net.requires_grad_(False)
+
+    step = 0
+    last = out / "last.pt"
+    if last.exists():
+        ckpt = load_checkpoint(last, kind=config.arch, map_location=device)
+        check_resumable(ckpt.config.get("train", {}), asdict(config), _RESUMABLE_CHANGES, last)
+        G.load_state_dict(ckpt.model["generator"])
+        D.load_state_dict(ckpt.model["discriminator"])
+        G_ema.load_state_dict(ckpt.ema["generator"])
+        opt_g.load_state_dict(ckpt.optimizer["generator"])
+        opt_d.load_state_dict(ckpt.optimizer["discriminator"])
+        sched_g.load_state_dict(ckpt.scheduler["generator"])
+        sched_d.load_state_dict(ckpt.scheduler["discriminator"])
+        step = ckpt.step
+        start -= float(ckpt.extra.get("wall_s", 0.0))
+        log(f"resumed from {last} at step {step}")
+    save_config_json(out / "config.json", asdict(config))
+
+    def save(path: Path) -> None:
+        save_checkpoint(
+            path, kind=config.arch,
+            model={"generator": G.state_dict(), "discriminator": D.state_dict()},
+            ema={"generator": G_ema.state_dict()},
+            optimizer={"generator": opt_g.state_dict(), "discriminator": opt_d.state_dict()},
+            scheduler={"generator": sched_g.state_dict(), "discriminator": sched_d.state_dict()},
+            step=step,
+            config={"arch": config.arch, "image_size": config.image_size, "generator": generator_config(G),
+                    "discriminator": asdict(D.config), "train": asdict(config)},
+            vocabularies={"lighting": lighting_names, "expression": expression_names},
+            extra={"wall_s": time.perf_counter() - start})
+
+    losses_log = _CsvLog(out / "losses.csv", ["step", "minutes", "lr", "d_adv", "d_gp", "d_cls", "g_adv", "g_cls",
+                                              "g_cycle", "g_identity", "g_quality", "g_paired"])
+    eval_set = None
+    attr = None
+    if config.attr and held is not None:
+        from augmenter.classify.model import load_attribute_classifier
+
+        attr = load_attribute_classifier(config.attr, device)
+        eval_set = EvalSet.build(held, bank, max_inputs=24, seed=config.seed)
+        evals_log = _CsvLog(out / "evals.csv", ["step", "minutes", *EvalSet.COLUMNS])
+    grid_inputs = (held if held is not None and len(held) else bank).images[:6]
+
+    def q_loss(images: torch.Tensor) -> torch.Tensor:
+        size = q_net.config.image_size
+        if images.shape[-1] != size:
+            images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        return quality_loss(q_net(images))
+
+    w = config.weights
+    last_eval: dict = {}
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and config.amp
+                else contextlib.nullcontext())
+    try:
+        with deferred_interrupt() as stop:  # Ctrl-C takes effect between steps
+            while step < config.steps:
+                if stop.requested:
+                    raise KeyboardInterrupt
+                if config.minutes is not None and time.perf_counter() - start > 60 * config.minutes:
+                    notes.append(f"stopped at the {config.minutes:g}-minute budget")
+                    break
+                gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
+                rows = torch.randint(len(bank), (config.batch_size,), generator=gen)
+                x = _to_float(bank.images[rows], device)
+                src_l, src_e = bank.lighting[rows], bank.expression[rows]
+                tgt_l = sample_targets(src_l, n_l, config.keep_probability, gen)
+                tgt_e = sample_targets(src_e, n_e, config.keep_probability, gen)
+                mix = torch.rand(config.batch_size, 1, 1, 1, generator=gen).to(device)
+                c_l, c_e = one_hot(tgt_l, n_l).to(device), one_hot(tgt_e, n_e).to(device)
+                s_l, s_e = one_hot(src_l, n_l).to(device), one_hot(src_e, n_e).to(device)
+                src_l, src_e, tgt_l, tgt_e = (t.to(device) for t in (src_l, src_e, tgt_l, tgt_e))
+
+                # Discriminator.
+                with autocast:
+                    real_score, real_l, real_e = D(x)
+                    with torch.no_grad():
+                        fake = G(x, c_l, c_e)
+                    fake_score = D(fake)[0]
+                    points = (mix * x + (1 - mix) * fake.float()).requires_grad_(True)
+                    d_adv = wgan_critic_loss(real_score.float(), fake_score.float())
+                    d_gp = gradient_penalty(D(points)[0].float(), points)
+                    d_cls = (masked_cross_entropy(real_l.float(), src_l)
+                             + masked_cross_entropy(real_e.float(), src_e))
+                    d_loss = w.adversarial * d_adv + w.gradient_penalty * d_gp + w.classification * d_cls
+                opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+                opt_d.step()
+                stats = {"d_adv": d_adv.item(), "d_gp": d_gp.item(), "d_cls": d_cls.item()}
+
+                # Generator.
+                if step % config.n_critic == 0:
+                    with autocast:
+                        fake = G(x, c_l, c_e)
+                        score, fake_l, fake_e = D(fake)
+                        g_adv = wgan_generator_loss(score)
+                        g_cls = masked_cross_entropy(fake_l, tgt_l) + masked_cross_entropy(fake_e, tgt_e)
+                        rebuilt = G(fake, s_l, s_e)
+                        g_cycle = l1_loss(rebuilt, x)
+                        g_loss = w.adversarial * g_adv + w.classification * g_cls + w.cycle * g_cycle
+                        stats.update(g_adv=g_adv.item(), g_cls=g_cls.item(), g_cycle=g_cycle.item())
+                        if embedder is not None:
+                            g_id = identity_loss(embedder(x), embedder(fake))
+                            g_loss = g_loss + w.identity * g_id
+                            stats["g_identity"] = g_id.item()
+                        if q_net is not None:
+                            g_q = q_loss(fake) + q_loss(rebuilt)
+                            g_loss = g_loss + w.quality * g_q
+                            stats["g_quality"] = g_q.item()
+                        if w.paired > 0:
+                            pairs = bank.paired_rows(rows, tgt_l.cpu(), tgt_e.cpu())
+                            has = (pairs >= 0).float().to(device)
+                            truth = _to_float(bank.images[pairs.clamp(min=0)], device)
+                            g_paired = l1_loss(fake, truth, has)
+                            g_loss = g_loss + w.paired * g_paired
+                            stats["g_paired"] = g_paired.item()
+                    opt_g.zero_grad(set_to_none=True)
+                    g_loss.backward()
+                    opt_g.step()
+                    with torch.no_grad():
+                        for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+                            p_ema.lerp_(p, 1 - config.ema_decay)
+                        for b_ema, b in zip(G_ema.buffers(), G.buffers()):
+                            b_ema.copy_(b)
+                sched_g.step()
+                sched_d.step()
+                step += 1
+                minutes = (time.perf_counter() - start) / 60
+                if step % config.log_every == 0:
+                    losses_log.write({"step": step, "minutes": minutes, "lr": sched_g.get_last_lr()[0], **stats})
+                if step % config.grid_every == 0 or step == config.steps:
+                    sample_grid(G_ema, grid_inputs, lighting_names, expression_names,
+                                out / "samples" / f"step_{step:06d}.png")
+                if eval_set is not None and (step % config.eval_every == 0 or step == config.steps):
+                    last_eval = evaluate_generator(G_ema, eval_set, attr, q_net=q_net)
+                    evals_log.write({"step": step, "minutes": minutes, **last_eval})
+                if step % config.checkpoint_every == 0:
+                    save(last)
+                if progress:  # last, so an exception it raises leaves a finished step behind
+                    progress({"step": step, **stats})
+    except KeyboardInterrupt:
+        save(last)
+        raise
+    save(last)
+    return GanTrainResult(step, time.perf_counter() - start, out, last_eval, skips, notes)
+

@@ -1,0 +1,125 @@
+"""LEGAN/StarGAN models and the trainer: identity start, overfitting, partial labels, resume, translate."""
+import csv
+
+import pytest
+import torch
+
+from augmenter.checkpoint import load_checkpoint
+from augmenter.gan.models import load_translator, one_hot
+from augmenter.gan.train import GanTrainConfig, LossWeights, sample_targets, train_gan
+from augmenter.nets.legan import LeganConfig, LeganGenerator
+from augmenter.nets.stargan import Discriminator, DiscriminatorConfig, StarGanConfig, StarGanGenerator
+from augmenter.sample.tree import SampleConfig, render_sample
+from tests.datasets.fixtures import make_fer_folders, make_yaleb
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sample")
+    render_sample(root, SampleConfig(identities=3, size=64, expressions=("neutral", "smile"),
+                                     lighting=("ambient", "flash01", "flash13")))
+    return root
+
+
+def _config(sample, out, **changes):
+    settings = dict(steps=4, batch_size=4, g_width=8, d_width=8, image_size=32, holdout=0.0, log_every=1, grid_every=2,
+                    eval_every=1000, checkpoint_every=2, workers=0, device="cpu",
+                    weights=LossWeights(paired=10.0))
+    return GanTrainConfig(data=[f"sample:{sample}"], out=str(out), **{**settings, **changes})
+
+
+def test_untrained_legan_is_close_to_the_identity_map():
+    torch.manual_seed(0)
+    g = LeganGenerator(LeganConfig(n_lighting=3, n_expression=2, width=8, depth=2))
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    y = g(x, one_hot(torch.tensor([0, 2]), 3), one_hot(torch.tensor([1, -1]), 2))
+    assert y.shape == x.shape and (y - x).abs().max() < 0.02
+
+
+def test_generators_and_discriminator_shapes_at_64_and_128():
+    for size in (64, 128):
+        x = torch.zeros(2, 3, size, size)
+        c_l, c_e = torch.zeros(2, 19), torch.zeros(2, 6)
+        assert LeganGenerator(LeganConfig(width=8))(x, c_l, c_e).shape == x.shape
+        assert StarGanGenerator(StarGanConfig(width=8, res_blocks=1))(x, c_l, c_e).shape == x.shape
+        realness, light, expr = Discriminator(DiscriminatorConfig(size, 19, 6, 8))(x)
+        assert realness.shape == (2, 1, 2, 2) and light.shape == (2, 19) and expr.shape == (2, 6)
+
+
+def test_a_tiny_legan_overfits_a_batch():
+    torch.manual_seed(0)
+    g = LeganGenerator(LeganConfig(n_lighting=2, n_expression=1, width=8, depth=2))
+    x = torch.rand(4, 3, 16, 16) * 2 - 1
+    target = torch.cat([x[:2].flip(-1), -x[2:]])  # a change the composition has to learn
+    c_l, c_e = one_hot(torch.tensor([0, 0, 1, 1]), 2), torch.zeros(4, 1)
+    opt = torch.optim.Adam(g.parameters(), 5e-3)
+    first = None
+    for _ in range(200):
+        loss = (g(x, c_l, c_e) - target).abs().mean()
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.35 * first
+
+
+def test_unlabelled_attributes_are_kept_not_targeted():
+    gen = torch.Generator().manual_seed(0)
+    source = torch.tensor([2, -1, 0, -1])
+    target = sample_targets(source, 5, 0.0, gen)
+    assert target[1] == -1 and target[3] == -1 and (target[[0, 2]] >= 0).all()
+    assert torch.equal(sample_targets(source, 5, 1.0, gen), source)  # keep probability 1: no change
+    assert one_hot(torch.tensor([-1]), 3).abs().sum() == 0  # "keep" is the all-zero vector
+
+
+def test_trains_on_datasets_that_label_one_attribute_each(tmp_path):
+    yale = make_yaleb(tmp_path / "yale", subjects=("yaleB01", "yaleB02", "yaleB03"))
+    fer = make_fer_folders(tmp_path / "fer")
+    config = GanTrainConfig(data=[f"yaleb:{yale}", f"fer2013:{fer}"], out=str(tmp_path / "run"), steps=3,
+                            batch_size=4, g_width=8, d_width=8, image_size=32, holdout=0.0, log_every=1,
+                            grid_every=3, checkpoint_every=3, workers=0, device="cpu")
+    train_gan(config, log=lambda m: None)
+    rows = list(csv.DictReader(open(tmp_path / "run" / "losses.csv")))
+    assert len(rows) == 3 and all(float(r["d_cls"]) == float(r["d_cls"]) for r in rows)  # finite, not NaN
+    ckpt = load_checkpoint(tmp_path / "run" / "last.pt", kind="legan")
+    assert set(ckpt.vocabularies["expression"]) <= {"neutral", "happy", "sad", "surprise", "fear", "disgust", "anger"}
+    assert all(name == "ambient" or name.startswith("flash") for name in ckpt.vocabularies["lighting"])
+
+
+def test_resumed_run_matches_an_uninterrupted_one(sample, tmp_path):
+    train_gan(_config(sample, tmp_path / "full"), log=lambda m: None)
+    calls = []
+
+    def interrupt(state):
+        calls.append(state)
+        if len(calls) == 3:  # after step 3 (the periodic checkpoint is at step 2): saved at step 3
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_gan(_config(sample, tmp_path / "cut"), progress=interrupt, log=lambda m: None)
+    train_gan(_config(sample, tmp_path / "cut"), log=lambda m: None)
+
+    def losses(run):
+        rows = {r["step"]: r for r in csv.DictReader(open(tmp_path / run / "losses.csv"))}
+        return [{k: v for k, v in rows[s].items() if k not in ("minutes",)} for s in sorted(rows, key=int)]
+
+    assert losses("full") == losses("cut")
+    a = load_checkpoint(tmp_path / "full" / "last.pt").model["generator"]
+    b = load_checkpoint(tmp_path / "cut" / "last.pt").model["generator"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key])
+    assert (tmp_path / "full" / "samples" / "step_000004.png").is_file()
+
+
+def test_translating_to_the_source_nearly_returns_the_input(sample, tmp_path):
+    train_gan(_config(sample, tmp_path / "run", steps=6, grid_every=100), log=lambda m: None)
+    translator = load_translator(tmp_path / "run" / "last.pt")
+    from augmenter.quality.images import load_face
+
+    path = next(sample.rglob("*_051_01.png"))  # flash01, neutral (session 01 recording 01)
+    x = torch.from_numpy(load_face(path, 64)).permute(2, 0, 1)[None].float() / 127.5 - 1
+    x = torch.nn.functional.interpolate(x, size=(32, 32), mode="area")
+    y = translator.translate(x, lighting="flash01", expression="neutral")
+    assert (y - x).abs().mean() < 0.05
+    with pytest.raises(ValueError, match="flash13"):
+        translator.translate(x, lighting="flash07")
