@@ -35,7 +35,7 @@ FORMAT_VERSION = 1
 """Format written by :func:`save_checkpoint`; :func:`load_checkpoint` reads this and older ones."""
 
 _REFUSED = "refused: contains pickled code or objects outside weights_only's allow-list"
-_FOREIGN = "not a legan-augmenter checkpoint (no 'kind' field); to load foreign weights use load_state_dict_file"
+FOREIGN_CHECKPOINT = "not a legan-augmenter checkpoint (no 'kind' field); to load foreign weights use load_state_dict_file"
 _NOT_FOUND_WEIGHTS = "weight file not found; pretrained weights are never downloaded — pass a local file"
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "net", "network")
 _SHOW = 5  # keys listed in a load_weights error
@@ -288,7 +288,7 @@ def load_checkpoint(path: str | os.PathLike, *, kind: str | None = None, map_loc
     path = Path(path)
     payload = _safe_load(path, map_location, "checkpoint not found")
     if not isinstance(payload, dict) or "kind" not in payload:
-        raise CheckpointError(path, _FOREIGN)
+        raise CheckpointError(path, FOREIGN_CHECKPOINT)
     version = payload.get("format_version")
     if isinstance(version, bool) or not isinstance(version, int):
         raise CheckpointError(path, f"bad format_version {version!r}")

@@ -25,8 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from augmenter import checkpoint as _ckpt
-from augmenter.checkpoint import Checkpoint, load_checkpoint, load_state_dict_file, load_weights
+from augmenter.checkpoint import FOREIGN_CHECKPOINT, Checkpoint, load_checkpoint, load_state_dict_file, load_weights
 from augmenter.errors import CheckpointError
 from augmenter.nets.lightcnn import FEATURE_DIM, INPUT_SIZE, RELEASED_NUM_CLASSES, LightCNN29v2
 
@@ -163,7 +162,7 @@ def load_identity_net(path: str | os.PathLike | None) -> IdentityEmbedder | None
     try:
         ckpt = load_checkpoint(path)
     except CheckpointError as e:
-        if e.reason != _ckpt._FOREIGN:
+        if e.reason != FOREIGN_CHECKPOINT:
             raise
         return LightCNNEmbedder(path)
     builder = IDENTITY_BUILDERS.get(ckpt.kind)

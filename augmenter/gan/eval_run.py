@@ -14,10 +14,11 @@ import torch
 from augmenter.classify.model import load_attribute_classifier
 from augmenter.datasets.spec import read_specs, split_held_out
 from augmenter.gan.bank import build_bank
-from augmenter.gan.evaluate import EvalSet, _resize, evaluate_generator
+from augmenter.gan.evaluate import EvalSet, evaluate_generator
 from augmenter.gan.models import load_translator
 from augmenter.gan_eval.metrics import frechet_distance, kernel_distance
 from augmenter.gan_eval.report import translation_table, write_gan_report
+from augmenter.identity import resize_square
 
 
 def _uint8(x: torch.Tensor) -> np.ndarray:
@@ -48,7 +49,7 @@ def run_gan_evaluation(checkpoint: Path | None, specs: list[str], attr_path: Pat
     metrics = evaluate_generator(translator.generator, eval_set, attr, q_net=q_net, output_features=features)
 
     net = attr[0]
-    real = torch.cat([net(_resize(held.images[i:i + 256].to(device).float() / 127.5 - 1, net.config.image_size))
+    real = torch.cat([net(resize_square(held.images[i:i + 256].to(device).float() / 127.5 - 1, net.config.image_size))
                       ["embedding"].cpu() for i in range(0, len(held), 256)]).numpy()
     fake = torch.cat(features).numpy()
     kid_mean, kid_std = kernel_distance(real, fake, subset_size=min(1000, len(real), len(fake)))

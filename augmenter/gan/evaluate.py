@@ -26,6 +26,7 @@ from torch.nn import functional as F
 from augmenter.attributes import lighting_neighbours
 from augmenter.gan.bank import FaceBank
 from augmenter.gan.models import one_hot
+from augmenter.identity import resize_square
 
 
 @dataclass
@@ -63,12 +64,6 @@ def _x(bank: FaceBank, rows: torch.Tensor, device) -> torch.Tensor:
     return bank.images[rows].to(device).float() / 127.5 - 1
 
 
-def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
-    if x.shape[-1] == size:
-        return x
-    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=x.shape[-1] > size)
-
-
 @torch.inference_mode()
 def evaluate_generator(generator, eval_set: EvalSet, attr, q_net=None, batch_size: int = 64,
                        output_features: list | None = None) -> dict:
@@ -90,7 +85,7 @@ def evaluate_generator(generator, eval_set: EvalSet, attr, q_net=None, batch_siz
     results: dict[str, list] = {k: [] for k in ("light_hit", "light_near", "expr_hit", "light_l1", "light_l1_input",
                                                 "light_l1_mean", "expr_l1", "expr_l1_input", "expr_l1_mean",
                                                 "id_cos", "q")}
-    emb_in = F.normalize(net(_resize(x_all, attr_size))["embedding"], dim=1)
+    emb_in = F.normalize(net(resize_square(x_all, attr_size))["embedding"], dim=1)
 
     for kind, n, names, attr_index, means in (("light", n_l, held.lighting_names, attr_light, eval_set.mean_light),
                                               ("expr", n_e, held.expression_names, attr_expr, eval_set.mean_expr)):
@@ -107,7 +102,7 @@ def evaluate_generator(generator, eval_set: EvalSet, attr, q_net=None, batch_siz
             x = x_all[sel]
             y = torch.cat([generator(x[i:i + batch_size], c_l[i:i + batch_size], c_e[i:i + batch_size])
                            for i in range(0, len(x), batch_size)])
-            out = net(_resize(y, attr_size))
+            out = net(resize_square(y, attr_size))
             if output_features is not None:
                 output_features.append(out["embedding"].cpu())
             name = names[t]
@@ -128,7 +123,7 @@ def evaluate_generator(generator, eval_set: EvalSet, attr, q_net=None, batch_siz
                 results[f"{kind}_l1_input"] += l1(x[has.to(device)])
                 results[f"{kind}_l1_mean"] += l1(means[t].to(device).expand_as(truth))
             if q_net is not None:
-                rating = q_net(_resize(y, q_net.config.image_size)).clamp(1, 10) / 10
+                rating = q_net(resize_square(y, q_net.config.image_size)).clamp(1, 10) / 10
                 results["q"] += rating.cpu().tolist()
 
     mean = lambda v: float(np.mean(v)) if v else math.nan  # noqa: E731
@@ -139,7 +134,7 @@ def evaluate_generator(generator, eval_set: EvalSet, attr, q_net=None, batch_siz
     has_true = true_rows >= 0
     id_true = math.nan
     if has_true.any():
-        emb_true = F.normalize(net(_resize(_x(held, true_rows[has_true], device), attr_size))["embedding"], dim=1)
+        emb_true = F.normalize(net(resize_square(_x(held, true_rows[has_true], device), attr_size))["embedding"], dim=1)
         id_true = mean((emb_true * emb_in[has_true.to(device)]).sum(1).cpu().tolist())
     return {
         "light_acc": mean(results["light_hit"]), "light_within1": mean(results["light_near"]),

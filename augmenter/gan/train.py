@@ -35,11 +35,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from torch.nn import functional as F
 
 from augmenter.checkpoint import check_resumable, load_checkpoint, save_checkpoint, save_config_json
 from augmenter.datasets.spec import read_specs, split_held_out
 from augmenter.gan.bank import build_bank, vocabularies_of
+from augmenter.identity import resize_square
 from augmenter.interrupt import deferred_interrupt
 from augmenter.gan.models import build_discriminator, build_generator, generator_config, one_hot
 from augmenter.losses import (gradient_penalty, identity_loss, l1_loss, masked_cross_entropy, quality_loss,
@@ -243,10 +243,7 @@ def train_gan(config: GanTrainConfig, progress: Callable[[dict], None] | None = 
     grid_inputs = (held if held is not None and len(held) else bank).images[:6]
 
     def q_loss(images: torch.Tensor) -> torch.Tensor:
-        size = q_net.config.image_size
-        if images.shape[-1] != size:
-            images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-        return quality_loss(q_net(images))
+        return quality_loss(q_net(resize_square(images, q_net.config.image_size)))
 
     w = config.weights
     last_eval: dict = {}
@@ -318,8 +315,10 @@ def train_gan(config: GanTrainConfig, progress: Callable[[dict], None] | None = 
                     g_loss.backward()
                     opt_g.step()
                     with torch.no_grad():
+                        # EMA with the usual warm-up, so short CPU runs are not judged on a lagging average
+                        decay = min(config.ema_decay, (1 + step) / (10 + step))
                         for p_ema, p in zip(G_ema.parameters(), G.parameters()):
-                            p_ema.lerp_(p, 1 - config.ema_decay)
+                            p_ema.lerp_(p, 1 - decay)
                         for b_ema, b in zip(G_ema.buffers(), G.buffers()):
                             b_ema.copy_(b)
                 sched_g.step()
