@@ -123,3 +123,37 @@ def test_translating_to_the_source_nearly_returns_the_input(sample, tmp_path):
     assert (y - x).abs().mean() < 0.05
     with pytest.raises(ValueError, match="flash13"):
         translator.translate(x, lighting="flash07")
+
+
+def test_eval_gan_and_translate_commands_end_to_end(sample, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from augmenter.classify.train_attr import AttrTrainConfig, train_attribute_classifier
+    from augmenter.cli import main
+
+    spec = f"sample:{sample}"
+    holdout = 0.34  # holds out identity 001 of the 3 (see tests/classify/test_attr.py)
+    train_attribute_classifier(AttrTrainConfig(data=[spec], out=str(tmp_path / "attr"), image_size=32, epochs=1,
+                                               holdout=holdout, workers=0, device="cpu", width=8))
+    train_gan(_config(sample, tmp_path / "gan", holdout=holdout, attr=str(tmp_path / "attr" / "best.pt"),
+                      eval_every=2), log=lambda m: None)
+    evals = list(csv.DictReader(open(tmp_path / "gan" / "evals.csv")))
+    assert [r["step"] for r in evals] == ["2", "4"] and 0 <= float(evals[-1]["light_acc"]) <= 1
+
+    runner = CliRunner()
+    result = runner.invoke(main, ["eval-gan", "--legan", str(tmp_path / "gan" / "last.pt"), "--data", spec,
+                                  "--attr", str(tmp_path / "attr" / "best.pt"), "--holdout", str(holdout),
+                                  "--out", str(tmp_path / "eval"), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "eval" / "gan_eval.json").read_text())
+    assert report["arch"] == "legan" and report["light_l1_input"] > 0 and "attribute-classifier" in report["feature_space"]
+    assert (tmp_path / "eval" / "gan_examples.png").is_file()
+
+    face = next(sample.rglob("*_051_00.png"))
+    result = runner.invoke(main, ["translate", "--legan", str(tmp_path / "gan" / "last.pt"), str(face),
+                                  "--out", str(tmp_path / "translated"), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in (tmp_path / "translated").iterdir())
+    assert len(written) == 3 + 2 and any("__L-flash13" in n for n in written) and any("__E-smile" in n for n in written)
