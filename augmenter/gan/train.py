@@ -36,6 +36,7 @@ from pathlib import Path
 
 import torch
 
+from augmenter.atomic import atomic_path
 from augmenter.checkpoint import check_resumable, load_checkpoint, save_checkpoint, save_config_json
 from augmenter.datasets.spec import read_specs, split_held_out
 from augmenter.gan.bank import build_bank, vocabularies_of
@@ -125,6 +126,17 @@ def _to_float(images: torch.Tensor, device) -> torch.Tensor:
 class _CsvLog:
     def __init__(self, path: Path, columns: list[str]):
         self.path, self.columns = path, columns
+
+    def truncate_after(self, step: int) -> None:
+        """Drop rows logged after ``step`` (a run killed between checkpoints redoes those steps)."""
+        if not self.path.exists():
+            return
+        with open(self.path, newline="", encoding="utf-8") as f:
+            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
+        with atomic_path(self.path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, self.columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
 
     def write(self, row: dict) -> None:
         new = not self.path.exists()
@@ -240,6 +252,8 @@ def train_gan(config: GanTrainConfig, progress: Callable[[dict], None] | None = 
         attr = load_attribute_classifier(config.attr, device)
         eval_set = EvalSet.build(held, bank, max_inputs=24, seed=config.seed)
         evals_log = _CsvLog(out / "evals.csv", ["step", "minutes", *EvalSet.COLUMNS])
+    for table in (losses_log, *([evals_log] if eval_set is not None else [])):
+        table.truncate_after(step)
     grid_inputs = (held if held is not None and len(held) else bank).images[:6]
 
     def q_loss(images: torch.Tensor) -> torch.Tensor:

@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from augmenter.jsonsafe import json_safe
 from augmenter.atomic import atomic_path
+from augmenter.jsonsafe import json_safe
 
 __all__ = ["GAP", "HEADER_HEIGHT", "LABEL_WIDTH", "json_safe", "table_size", "translation_table", "write_gan_report"]
 
@@ -233,4 +233,38 @@ def write_gan_report(out_dir: str | os.PathLike, metrics: Mapping, *, name: str 
     path = Path(out_dir) / f"{name}.json"
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def training_curve(evals_csv: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Plot a run's ``evals.csv`` against training minutes: target accuracies, L1 to truth vs baselines,
+    identity cosine. One PNG, written atomically."""
+    import pandas as pd
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    table = pd.read_csv(evals_csv)
+    fig = Figure(figsize=(12, 3.6), dpi=100)
+    FigureCanvasAgg(fig)
+    panels = [
+        ("target accuracy (real-data classifier)", [("light_acc", "lighting"), ("light_within1", "lighting, within one"),
+                                                    ("expr_acc", "expression")]),
+        ("L1 to the true image (0-1)", [("light_l1", "relit output"), ("light_l1_input", "unchanged input"),
+                                        ("light_l1_mean_face", "average face for the light")]),
+        ("identity cosine", [("id_cos", "input vs output"), ("id_cos_true", "input vs true relit"),
+                             ("id_cos_other", "different identities")]),
+    ]
+    for i, (title, series) in enumerate(panels):
+        ax = fig.add_subplot(1, 3, i + 1)
+        for column, label in series:
+            if column in table:
+                ax.plot(table["minutes"], table[column], marker="o", markersize=3, label=label)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("training minutes")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
     return path

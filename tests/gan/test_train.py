@@ -97,6 +97,8 @@ def test_resumed_run_matches_an_uninterrupted_one(sample, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         train_gan(_config(sample, tmp_path / "cut"), progress=interrupt, log=lambda m: None)
+    with open(tmp_path / "cut" / "losses.csv", "a") as f:  # as if killed after logging an unsaved step
+        f.write("99" + "," * 11 + "\n")
     train_gan(_config(sample, tmp_path / "cut"), log=lambda m: None)
 
     def losses(run):
