@@ -13,7 +13,7 @@ from augmenter.attributes import LIGHTING, MULTIPIE_EXPRESSIONS
 from augmenter.cli_attr import train_attr_command
 from augmenter.cli_gan import eval_gan_command, train_legan_command, translate_command
 from augmenter.cli_quality import eval_q_command, score_command, train_q_command
-from augmenter.cli_util import not_landed, one_line_errors
+from augmenter.cli_util import not_landed, one_line_errors, progress_bar
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -44,17 +44,12 @@ def align(src: Path, dst: Path, image_size: int, device: str, min_score: float, 
     template) and DST/landmarks.csv with the detection score, box and landmarks of every image.
     Interrupted runs resume where they stopped.
     """
-    from tqdm import tqdm
-
     from augmenter.align import AlignConfig, align_tree
 
     config = AlignConfig(image_size=image_size, device=device, min_score=min_score, batch_size=batch_size,
                          select=select, detect_pad=detect_pad, overwrite=overwrite)
-    with tqdm(unit="img", desc="align", disable=None) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
+    bar, progress = progress_bar("align")
+    with bar:
         summary = align_tree(src, dst, config, progress=progress)
     click.echo(summary.describe())
 
@@ -95,17 +90,12 @@ def sample(identities: int, out: Path, size: str, seed: int, expressions: tuple[
     It gets the Multi-PIE layout (read it with the "sample" dataset), labels.csv and sample.json.
     Interrupted runs resume where they stopped.
     """
-    from tqdm import tqdm
-
     from augmenter.sample.tree import SampleConfig, render_sample
 
     config = SampleConfig(identities=identities, size=int(size), seed=seed, expressions=expressions,
                           lighting=lighting, overwrite=overwrite)
-    with tqdm(unit="img", desc="sample", disable=None) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
+    bar, progress = progress_bar("sample")
+    with bar:
         summary = render_sample(out, config, progress=progress)
     click.echo(summary.describe())
 

@@ -5,21 +5,9 @@ from pathlib import Path
 
 import click
 
-from augmenter.cli_util import one_line_errors
+from augmenter.cli_util import one_line_errors, progress_bar
 
 _Q_HELP = "Q checkpoint (kind 'q'); without it the built-in demo Q is used."
-
-
-def _progress_bar(desc: str, unit: str = "img"):
-    from tqdm import tqdm
-
-    bar = tqdm(unit=unit, desc=desc, disable=None)
-
-    def update(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
-
-    return bar, update
 
 
 @click.command("train-q")
@@ -75,7 +63,7 @@ def score_command(inputs, q_path, out, batch_size, workers, device):
         click.echo(DEMO_NOTICE, err=True)
     net, _ = load_q(q_path, device)
     paths = collect_inputs(inputs)
-    bar, update = _progress_bar("score")
+    bar, update = progress_bar("score")
     with bar:
         ratings, failed = predict_ratings(net, paths, batch_size=batch_size, workers=workers, progress=update)
     table = scores_table(paths, ratings)
@@ -126,7 +114,7 @@ def eval_q_command(q_path, data, split, out, batch_size, workers, device, path_c
         table = table[table["split"] == split]
         if not len(table):
             raise click.BadParameter(f"{listing.file} has no rows in split {split!r}", param_hint="--split")
-    bar, update = _progress_bar("eval-q")
+    bar, update = progress_bar("eval-q")
     with bar:
         ratings, failed = predict_ratings(net, table["path"].tolist(), batch_size=batch_size, workers=workers,
                                           progress=update)

@@ -46,3 +46,19 @@ def one_line_errors(func):
             sys.exit(130)
 
     return wrapper
+
+
+def progress_bar(desc: str, unit: str = "img"):
+    """A tqdm bar (silent when stderr is not a terminal) and a ``callback(done, total)`` that moves it.
+
+    Use as ``bar, update = progress_bar("align")`` then ``with bar: job(progress=update)``.
+    """
+    from tqdm import tqdm
+
+    bar = tqdm(unit=unit, desc=desc, disable=None)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    return bar, update

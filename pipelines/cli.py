@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from augmenter.cli_util import not_landed, one_line_errors
+from augmenter.cli_util import not_landed, one_line_errors, progress_bar
 
 rebalance_affectnet = not_landed("rebalance-affectnet", 9, "rebalance rare expressions with LEGAN and Q")
 
@@ -16,16 +16,11 @@ rebalance_affectnet = not_landed("rebalance-affectnet", 9, "rebalance rare expre
 @click.option("--size", type=click.Choice(["64", "128"]), default="64", show_default=True)
 @one_line_errors
 def demo(out: Path, identities: int, size: str) -> None:
-    """Run the main job on built-in data (currently: render the sample and read it back)."""
-    from tqdm import tqdm
-
+    """Run the main job on built-in data (render the sample, read it back, translate and score a few faces)."""
     from pipelines.demo import run_demo
 
-    with tqdm(unit="img", desc="render", disable=None) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
+    bar, progress = progress_bar("render")
+    with bar:
         result = run_demo(out, identities=identities, size=int(size), progress=progress)
     click.echo(result.describe())
 

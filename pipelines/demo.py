@@ -71,6 +71,7 @@ def translation_sheet(root: Path, out_png: Path, faces: int = 4) -> dict[str, fl
     from augmenter.gan.models import load_translator
     from augmenter.gan_eval.report import translation_table
     from augmenter.nets.quality import q_score
+    from augmenter.quality.images import to_uint8_images
     from augmenter.quality.model import load_q
 
     translator = load_translator(None)
@@ -79,14 +80,13 @@ def translation_sheet(root: Path, out_png: Path, faces: int = 4) -> dict[str, fl
     records = records[:faces]
     x = torch.stack([torch.from_numpy(decode_image(r.path)).permute(2, 0, 1) for r in records]).float() / 127.5 - 1
     x = torch.nn.functional.interpolate(x, size=(translator.image_size,) * 2, mode="area")
-    to_uint8 = lambda t: ((t.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()  # noqa: E731
-    columns, labels, scores = [to_uint8(x)], ["input"], {}
+    columns, labels, scores = [to_uint8_images(x)], ["input"], {}
     with torch.inference_mode():
         for kind, name in DEMO_TARGETS:
             y = translator.translate(x, **{kind: name})
             scores[name] = float(q_score(q_net(torch.nn.functional.interpolate(
                 y, size=(q_net.config.image_size,) * 2, mode="area"))).mean())
-            columns.append(to_uint8(y))
+            columns.append(to_uint8_images(y))
             labels.append(f"{name} (q {scores[name]:.2f})")
     translation_table([[c[i] for c in columns] for i in range(len(records))], [r.identity for r in records],
                       labels, out_png)

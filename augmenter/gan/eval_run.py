@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from augmenter.classify.model import load_attribute_classifier
@@ -19,10 +18,7 @@ from augmenter.gan.models import load_translator
 from augmenter.gan_eval.metrics import frechet_distance, kernel_distance
 from augmenter.gan_eval.report import translation_table, write_gan_report
 from augmenter.identity import resize_square
-
-
-def _uint8(x: torch.Tensor) -> np.ndarray:
-    return ((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+from augmenter.quality.images import to_uint8_images
 
 
 @torch.inference_mode()
@@ -60,13 +56,13 @@ def run_gan_evaluation(checkpoint: Path | None, specs: list[str], attr_path: Pat
 
     rows = eval_set.inputs[:4]
     x = held.images[rows].to(device).float() / 127.5 - 1
-    columns = [_uint8(x)]
+    columns = [to_uint8_images(x)]
     labels = ["input"]
     for name in translator.lighting:
-        columns.append(_uint8(translator.translate(x, lighting=name)))
+        columns.append(to_uint8_images(translator.translate(x, lighting=name)))
         labels.append(name)
     for name in translator.expression:
-        columns.append(_uint8(translator.translate(x, expression=name)))
+        columns.append(to_uint8_images(translator.translate(x, expression=name)))
         labels.append(name)
     table = [[col[i] for col in columns] for i in range(len(rows))]
     translation_table(table, [held.records[i].identity for i in rows.tolist()], labels, out / "gan_examples.png")

@@ -8,10 +8,7 @@ import torch
 
 from augmenter.gan.models import one_hot
 from augmenter.io import write_image_atomic
-
-
-def _to_uint8(images: torch.Tensor) -> np.ndarray:
-    return ((images.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+from augmenter.quality.images import to_uint8_images
 
 
 @torch.inference_mode()
@@ -29,7 +26,7 @@ def sample_grid(generator, inputs: torch.Tensor, lighting: list[str], expression
         columns.append(generator(x, one_hot(torch.full((k,), i, device=device), len(lighting)), keep_e))
     for i in range(len(expression)):
         columns.append(generator(x, keep_l, one_hot(torch.full((k,), i, device=device), len(expression))))
-    tiles = [_to_uint8(c) for c in columns]  # each (K, S, S, 3)
+    tiles = [to_uint8_images(c) for c in columns]  # each (K, S, S, 3)
     grid = np.concatenate([np.concatenate([t[row] for t in tiles], axis=1) for row in range(k)], axis=0)
     write_image_atomic(path, grid)
     return path

@@ -15,7 +15,7 @@ import torch
 from augmenter.errors import ImageDecodeError
 from augmenter.gan.models import load_translator
 from augmenter.io import write_image_atomic
-from augmenter.quality.images import load_face
+from augmenter.quality.images import load_face, to_uint8_images
 
 
 def targets_for(translator, lighting: str | None, expression: str | None) -> list[tuple[str | None, str | None]]:
@@ -52,7 +52,7 @@ def translate_paths(paths: Sequence[Path], out: Path, checkpoint: Path | None, *
         x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
         for tl, te in targets:
             y = translator.translate(x, tl, te)
-            pixels = ((y.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+            pixels = to_uint8_images(y)
             for path, image in zip(chunk, pixels):
                 write_image_atomic(out / f"{path.stem}__{target_tag(tl, te)}.png", image)
                 written += 1

@@ -57,3 +57,9 @@ def collate_faces(batch):
 def to_model_input(images: torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 ``(B, 3, S, S)`` in 0..255 -> float32 in [-1, 1] on ``device``."""
     return images.to(device, non_blocking=True).float().div_(127.5).sub_(1.0)
+
+
+def to_uint8_images(images: torch.Tensor) -> "np.ndarray":
+    """Model output ``(B, 3, S, S)`` in [-1, 1] -> ``(B, S, S, 3)`` uint8 RGB on the CPU (the inverse of
+    :func:`to_model_input`, values clamped)."""
+    return ((images.detach().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
