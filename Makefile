@@ -5,7 +5,7 @@ VENV    ?= .venv
 PYTHON  ?= python3
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
-DEMO    ?= build/demo
+DEMO    ?= build/expand
 # torch/torchvision are pinned where this project's wheels are known to come from local disk
 # (Linux x86_64, Python 3.11); elsewhere pip picks the build for the platform.
 TORCH   ?= $(shell [ "$$(uname -sm)" = "Linux x86_64" ] && echo "torch==2.14.1 torchvision==0.29.1" || echo "torch torchvision")
@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/augment-demo --out $(DEMO)
+	$(VENV)/bin/augment expand --dataset sample --out $(DEMO) --per-image 4 --q-min 0.9
 
 test: $(STAMP)
 	$(PY) -m pytest -q

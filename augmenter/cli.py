@@ -11,6 +11,7 @@ import click
 from augmenter import __version__
 from augmenter.attributes import LIGHTING, MULTIPIE_EXPRESSIONS
 from augmenter.cli_attr import train_attr_command
+from augmenter.cli_expand import expand_command, merge_command
 from augmenter.cli_gan import eval_gan_command, train_legan_command, translate_command
 from augmenter.cli_quality import eval_q_command, score_command, train_q_command
 from augmenter.cli_util import not_landed, one_line_errors, progress_bar
@@ -101,8 +102,6 @@ def sample(identities: int, out: Path, size: str, seed: int, expressions: tuple[
 
 
 for _name, _issue, _what in [
-    ("expand", 6, "expand a dataset with Q-filtered synthetic variants"),
-    ("merge", 6, "merge the shards of a sharded expand run"),
     ("embed", 7, "compute face embeddings of a folder or list"),
 ]:
     main.add_command(not_landed(_name, _issue, _what))
@@ -114,6 +113,8 @@ main.add_command(train_legan_command)
 main.add_command(translate_command)
 main.add_command(train_attr_command)
 main.add_command(eval_gan_command)
+main.add_command(expand_command)
+main.add_command(merge_command)
 
 if __name__ == "__main__":
     main()

@@ -31,3 +31,7 @@ class CheckpointError(FileError):
 
 class NotLandedError(AugmenterError):
     """A command or feature whose issue has not landed yet."""
+
+
+class RunConflictError(FileError):
+    """An output folder that holds another run's outputs (different settings or models)."""

@@ -49,7 +49,7 @@ def train_demo_q(work: Path, identities: int, epochs: int, asset: Path | None) -
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--work", type=click.Path(path_type=Path), default=Path("build/legan_demo"), show_default=True)
-@click.option("--minutes", default=45.0, show_default=True, help="Training budget of the LEGAN run.")
+@click.option("--minutes", default=60.0, show_default=True, help="Training budget of the LEGAN run.")
 @click.option("--asset", type=click.Path(path_type=Path), default=None,
               help="Where to write the exported demo LEGAN (default: the package's augmenter/assets/demo_legan.pt).")
 @one_line_errors

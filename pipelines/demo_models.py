@@ -56,8 +56,8 @@ class DemoLeganRecipe:
     identities: int = 32
     size: int = 64
     attr_epochs: int = 8
-    steps: int = 2400
-    minutes: float = 45.0
+    steps: int = 3600
+    minutes: float = 60.0
     paired_weight: float = 10.0
     seed: int = 0
 
@@ -91,8 +91,8 @@ def train_demo_legan(work: Path, recipe: DemoLeganRecipe = DemoLeganRecipe(), as
     run = work / "legan_paired_q"
     result = train_gan(GanTrainConfig(data=spec, out=str(run), arch="legan", image_size=recipe.size,
                                       steps=recipe.steps, minutes=recipe.minutes, q=str(DEMO_Q),
-                                      attr=str(work / "attr" / "best.pt"), seed=recipe.seed, eval_every=100,
-                                      grid_every=200, weights=LossWeights(paired=recipe.paired_weight)), log=log)
+                                      attr=str(work / "attr" / "best.pt"), seed=recipe.seed, eval_every=200,
+                                      grid_every=400, weights=LossWeights(paired=recipe.paired_weight)), log=log)
     note = (f"demo LEGAN: trained by pipelines/demo_models.py on the built-in sample ({recipe}); "
             f"{result.steps_done} steps in {result.wall_s / 60:.0f} min; rendered faces only")
     return export_generator(run / "last.pt", asset or DEMO_LEGAN, note)

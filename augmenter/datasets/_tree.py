@@ -17,7 +17,9 @@ from augmenter.skips import SkipReport
 from augmenter.errors import DatasetFormatError
 from augmenter.io import IMAGE_EXTENSIONS
 
-IGNORED_NAMES = frozenset({"__MACOSX", "Thumbs.db", "desktop.ini"})
+IGNORED_NAMES = frozenset({"__MACOSX", "Thumbs.db", "desktop.ini",
+                           # what the toolkit writes beside a dataset tree (augment expand's outputs)
+                           "manifest.parquet", "manifest.csv", "summary.json", "report.html"})
 
 OUTSIDE_FOLDER = "file outside a class folder"
 NESTED = "nested too deep"

@@ -8,7 +8,8 @@ Layout::
 
 ``identity`` is the folder name (all digits, zeros kept). Skipped and counted: files directly under
 ``root`` or in deeper subfolders, folders whose name is not all digits, files not named
-``<digits>.jpg`` (any case). Trees with other names or formats: use the ``"folder"`` reader.
+``<digits>.jpg`` (any case) or ``<digits>_<target>.jpg`` (the variants ``augment expand`` writes, so an
+expanded tree reads back as CASIA). Trees with other names or formats: use the ``"folder"`` reader.
 
 Example:
     >>> listing = read_casia("/data/CASIA-WebFace")                     # doctest: +SKIP
@@ -27,7 +28,7 @@ from augmenter.skips import SkipReport
 from augmenter.datasets._tree import bad_name_reason, finish, rel, require_dir, walk_class_folders
 
 _IDENTITY = re.compile(r"\d+")
-_FILE = re.compile(r"\d+\.jpg", re.IGNORECASE)
+_FILE = re.compile(r"\d+(_[A-Za-z0-9+_-]+)?\.jpg", re.IGNORECASE)  # 001.jpg, or 001_L-flash07.jpg from expand
 
 
 def read_casia(root: str | os.PathLike, *, dataset: str = "casia") -> DatasetListing:

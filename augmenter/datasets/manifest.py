@@ -79,7 +79,13 @@ MANIFEST_DTYPES: dict[str, str] = {
 }
 """Column -> dtype name (``"str"`` is pandas' default string dtype)."""
 
-OPTIONAL_DTYPES: dict[str, str] = {}
+OPTIONAL_DTYPES: dict[str, str] = {
+    # augment expand: its target tag and the source's own labels (text even when they look like numbers);
+    # its variant_index is a plain extra column, inferred as an integer from CSV
+    "target": "str",
+    "source_lighting": "str",
+    "source_expression": "str",
+}
 """Optional columns whose dtype is fixed (``"str"``, ``"float64"``, ``"bool"``, ``"int64"``).
 
 Issues that add an optional column register it here, so that a CSV manifest gives it back with

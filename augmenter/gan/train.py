@@ -11,7 +11,10 @@ Labels are class indices with -1 for "not labelled"; such an attribute's losses 
 target is "keep" (an all-zero vector): StarGAN's mask-vector training on datasets that label one
 attribute each (Yale B lighting, FER-2013 expression). Targets are drawn uniformly over the
 vocabulary; each attribute is instead kept as it is with probability ``keep_probability`` so the
-generator also learns single-attribute edits.
+generator also learns single-attribute edits. Half of the kept attributes (``blank_keep``) are shown to
+G as the all-zero "keep" vector rather than the source class: translation, the grids, evaluation and
+``augment expand`` ask for "keep" that way (a photo's own lighting is usually unknown), so G must learn
+it even on data that labels everything; the losses still ask for the source class.
 
 Default weights and why: adversarial 1, gradient penalty 10, classification 1 and cycle 10 are
 StarGAN's published values (the paper builds LEGAN on them); identity 1 puts ``1 - cos`` (in [0, 2])
@@ -84,6 +87,7 @@ class GanTrainConfig:
     decay_start: float = 0.5
     ema_decay: float = 0.999
     keep_probability: float = 1 / 3
+    blank_keep: float = 0.5
     weights: LossWeights = field(default_factory=LossWeights)
     q: str | None = None
     identity_net: str | None = None
@@ -147,12 +151,20 @@ class _CsvLog:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
 
 
-def sample_targets(source: torch.Tensor, n: int, keep_probability: float, gen: torch.Generator) -> torch.Tensor:
-    """Random target per row: uniform over ``n`` classes, the source with ``keep_probability``; -1 stays -1."""
+def sample_targets(source: torch.Tensor, n: int, keep_probability: float, gen: torch.Generator,
+                   blank_keep: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random ``(target, condition)`` per row; -1 means "not labelled" / "keep".
+
+    ``target`` (what the losses ask for): uniform over ``n`` classes, the source with ``keep_probability``,
+    -1 where the source is -1. ``condition`` (what G is told): the target, except that a kept row becomes -1
+    (the all-zero "keep" vector) with probability ``blank_keep``.
+    """
+    unlabelled = torch.full_like(source, -1)
     target = torch.randint(n, source.shape, generator=gen)
     keep = torch.rand(source.shape, generator=gen) < keep_probability
-    target = torch.where(keep, source, target)
-    return torch.where(source >= 0, target, torch.full_like(source, -1))
+    blank = keep & (torch.rand(source.shape, generator=gen) < blank_keep)
+    target = torch.where(source >= 0, torch.where(keep, source, target), unlabelled)
+    return target, torch.where(blank, unlabelled, target)
 
 
 def train_gan(config: GanTrainConfig, progress: Callable[[dict], None] | None = None,
@@ -275,10 +287,10 @@ def train_gan(config: GanTrainConfig, progress: Callable[[dict], None] | None = 
                 rows = torch.randint(len(bank), (config.batch_size,), generator=gen)
                 x = _to_float(bank.images[rows], device)
                 src_l, src_e = bank.lighting[rows], bank.expression[rows]
-                tgt_l = sample_targets(src_l, n_l, config.keep_probability, gen)
-                tgt_e = sample_targets(src_e, n_e, config.keep_probability, gen)
+                tgt_l, cond_l = sample_targets(src_l, n_l, config.keep_probability, gen, config.blank_keep)
+                tgt_e, cond_e = sample_targets(src_e, n_e, config.keep_probability, gen, config.blank_keep)
                 mix = torch.rand(config.batch_size, 1, 1, 1, generator=gen).to(device)
-                c_l, c_e = one_hot(tgt_l, n_l).to(device), one_hot(tgt_e, n_e).to(device)
+                c_l, c_e = one_hot(cond_l, n_l).to(device), one_hot(cond_e, n_e).to(device)
                 s_l, s_e = one_hot(src_l, n_l).to(device), one_hot(src_e, n_e).to(device)
                 src_l, src_e, tgt_l, tgt_e = (t.to(device) for t in (src_l, src_e, tgt_l, tgt_e))
 

@@ -66,9 +66,20 @@ def test_a_tiny_legan_overfits_a_batch():
 def test_unlabelled_attributes_are_kept_not_targeted():
     gen = torch.Generator().manual_seed(0)
     source = torch.tensor([2, -1, 0, -1])
-    target = sample_targets(source, 5, 0.0, gen)
+    target, condition = sample_targets(source, 5, 0.0, gen, blank_keep=1.0)
     assert target[1] == -1 and target[3] == -1 and (target[[0, 2]] >= 0).all()
-    assert torch.equal(sample_targets(source, 5, 1.0, gen), source)  # keep probability 1: no change
+    assert torch.equal(condition, target)  # nothing kept, so nothing blanked
+    kept, shown = sample_targets(source, 5, 1.0, gen, blank_keep=0.0)
+    assert torch.equal(kept, source) and torch.equal(shown, source)  # keep probability 1: no change
+
+
+def test_kept_labelled_attributes_are_shown_as_keep_vector():
+    gen = torch.Generator().manual_seed(0)
+    source = torch.arange(4).repeat(500)
+    target, condition = sample_targets(source, 4, 1.0, gen, blank_keep=0.5)
+    assert torch.equal(target, source)  # the losses still ask for the source class
+    blank = condition == -1
+    assert 0.4 < blank.float().mean() < 0.6 and torch.equal(condition[~blank], source[~blank])
     assert one_hot(torch.tensor([-1]), 3).abs().sum() == 0  # "keep" is the all-zero vector
 
 

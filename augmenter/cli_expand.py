@@ -1,0 +1,97 @@
+"""``augment expand`` and ``augment merge``: thin click commands over :mod:`augmenter.expand`."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from augmenter.cli_util import one_line_errors, progress_bar
+from augmenter.datasets.registry import DATASETS
+
+
+def shard_from_env() -> tuple[int, int] | None:
+    """``(rank, world size)`` under ``torchrun`` (``RANK``/``WORLD_SIZE``), else ``None``."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return (int(os.environ.get("RANK", "0")), world) if world > 1 else None
+
+
+def device_for_rank(device: str) -> str:
+    """Under ``torchrun`` each rank takes its own GPU (``LOCAL_RANK``) when ``device`` is auto or cuda."""
+    local = os.environ.get("LOCAL_RANK")
+    if local is not None and device in ("auto", "cuda"):
+        import torch
+
+        if torch.cuda.is_available():
+            return f"cuda:{local}"
+    return device
+
+
+@click.command("expand")
+@click.option("--dataset", type=click.Choice(sorted(DATASETS)), required=True,
+              help="Source format; 'sample' is the built-in rendered data and needs no --root.")
+@click.option("--root", default=None, help="The dataset's folder (a manifest file for --dataset manifest).")
+@click.option("--csv", default=None, help="AffectNet: the file-list CSV (training.csv / validation.csv).")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder (rerun to resume).")
+@click.option("--per-image", default=4, show_default=True, help="Variants per source image.")
+@click.option("--mode", type=click.Choice(["lighting", "expression", "both"]), default="both", show_default=True,
+              help="Change the lighting, the expression, or both at once.")
+@click.option("--lighting", default="all", show_default=True, help="'all' or comma-separated lighting targets.")
+@click.option("--expression", default="all", show_default=True, help="'all' or comma-separated expression targets.")
+@click.option("--q-min", default=0.6, show_default=True, help="Keep a variant when its q_score (Q's rating / 10) is at least this.")
+@click.option("--keep-best", default=None, type=int, help="Keep the N best variants of each source instead of --q-min.")
+@click.option("--save-rejected", is_flag=True, help="Also write rejected variants (under OUT/.rejected/).")
+@click.option("--legan", default=None, help="Generator checkpoint (default: the built-in demo LEGAN).")
+@click.option("--q", "q_path", default=None, help="Q checkpoint (default: the built-in demo Q).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--batch-size", default=16, show_default=True, help="Source images per batch (fixes the chunks).")
+@click.option("--min-size", default=32, show_default=True, help="Skip (and count) sources smaller than this, in px.")
+@click.option("--limit", default=None, type=int, help="Only the first N source images.")
+@click.option("--shard", default=None, help="i/N: process slice i of N (0-based; outputs in OUT/.expand/parts/); "
+              "under torchrun, RANK/WORLD_SIZE.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:K.")
+@click.option("--workers", default=1, show_default=True, help="Decoding processes (0: decode in this process).")
+@click.option("--writers", default=2, show_default=True, help="Encoding and writing threads.")
+@click.option("--resume", is_flag=True, help="Continue the run in OUT with its own saved settings.")
+@click.option("--dry-run", is_flag=True, help="Print what would be produced and an estimate of time and disk.")
+@one_line_errors
+def expand_command(dataset, root, csv, out, per_image, mode, lighting, expression, q_min, keep_best, save_rejected,
+                   legan, q_path, seed, batch_size, min_size, limit, shard, device, workers, writers, resume, dry_run):
+    """Expand a face dataset with lighting / expression variants that Q accepts, recording every decision.
+
+    Writes the kept images in the dataset's own layout under OUT, manifest.parquet (+ .csv) with one row
+    per variant (kept or not), summary.json and report.html. Kill it at any time and rerun the same
+    command: it resumes and ends with exactly the outputs of an uninterrupted run.
+    """
+    from augmenter.expand.config import ExpandConfig
+    from augmenter.expand.engine import run_expand
+    from augmenter.expand.plan import parse_shard
+
+    try:
+        shard_i, shards = parse_shard(shard) if shard else (shard_from_env() or (0, 1))
+        if per_image < 1 or batch_size < 1 or (keep_best is not None and keep_best < 1):
+            raise ValueError("--per-image, --batch-size and --keep-best must be at least 1")
+        config = ExpandConfig(dataset=dataset, root=root, csv=csv, out=str(out), per_image=per_image, mode=mode,
+                              lighting=lighting, expression=expression, q_min=q_min, keep_best=keep_best,
+                              save_rejected=save_rejected, legan=legan, q=q_path, seed=seed, batch_size=batch_size,
+                              min_size=min_size, limit=limit, shard=shard_i, shards=shards,
+                              device=device_for_rank(device), workers=workers, writers=writers, dry_run=dry_run)
+        bar, progress = progress_bar("expand", unit="variant")
+        with bar:
+            result = run_expand(config, resume=resume, progress=progress, log=click.echo)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(result.describe())
+
+
+@click.command("merge")
+@click.argument("out", type=click.Path(path_type=Path))
+@one_line_errors
+def merge_command(out: Path) -> None:
+    """Join the shards of the sharded expand run in OUT into OUT's manifest, summary and report."""
+    from augmenter.expand.finalize import merge_run
+
+    outputs, summary = merge_run(out)
+    click.echo(f"merged {summary['shards']} shard(s): {summary['variants']} variant(s), {summary['kept']} kept")
+    for name, path in outputs.items():
+        click.echo(f"{name}: {path}")

@@ -1,0 +1,58 @@
+"""The settings of one ``augment expand`` run, and which of them a resumed run may change."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+
+@dataclass
+class ExpandConfig:
+    """Everything an expand run depends on; saved in ``<out>/.expand/run.json``
+    (see :mod:`augmenter.expand.run_dir`).
+
+    Keep rule: with ``keep_best`` the ``keep_best`` highest-scoring variants of each source are kept
+    (``q_min`` is then not used); otherwise a variant is kept when ``q_score >= q_min``.
+    ``batch_size`` counts source images per batch (the generator sees ``batch_size x per_image``
+    images at once); it fixes the chunks, so it belongs to the run's identity.
+    """
+
+    dataset: str
+    out: str
+    root: str | None = None
+    csv: str | None = None                  # AffectNet's file-list CSV
+    per_image: int = 4
+    mode: str = "both"                      # lighting | expression | both (joint edits)
+    lighting: str = "all"                   # "all" or comma-separated names of the checkpoint's vocabulary
+    expression: str = "all"
+    q_min: float = 0.6
+    keep_best: int | None = None
+    save_rejected: bool = False
+    legan: str | None = None                # None: the built-in demo LEGAN
+    q: str | None = None                    # None: the built-in demo Q
+    seed: int = 0
+    batch_size: int = 16
+    min_size: int = 32                      # sources whose shorter side is smaller are skipped, counted
+    limit: int | None = None                # first N sources only (trials)
+    report_sources: int = 48                # sources shown on report.html, spread evenly over the listing
+    shard: int = 0
+    shards: int = 1
+    device: str = "auto"
+    workers: int = 1                        # decoding processes
+    writers: int = 2                        # encoding / writing threads
+    dry_run: bool = False
+
+    RUNTIME = ("out", "device", "workers", "writers", "dry_run", "shard", "shards")
+    """Fields that do not change what a run produces (a shard is a slice of the same run)."""
+
+    def identity(self) -> dict:
+        """The settings two runs must share for one to resume or merge with the other."""
+        return {k: v for k, v in asdict(self).items() if k not in self.RUNTIME}
+
+    @property
+    def part(self) -> str:
+        """Name of this process's slice: ``all`` or ``shard-03-of-08``."""
+        return "all" if self.shards == 1 else f"shard-{self.shard:02d}-of-{self.shards:02d}"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ExpandConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
