@@ -14,7 +14,7 @@ from augmenter.cli_attr import train_attr_command
 from augmenter.cli_expand import expand_command, merge_command
 from augmenter.cli_gan import eval_gan_command, train_legan_command, translate_command
 from augmenter.cli_quality import eval_q_command, score_command, train_q_command
-from augmenter.cli_util import not_landed, one_line_errors, progress_bar
+from augmenter.cli_util import one_line_errors, progress_bar
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -101,10 +101,17 @@ def sample(identities: int, out: Path, size: str, seed: int, expressions: tuple[
     click.echo(summary.describe())
 
 
-for _name, _issue, _what in [
-    ("embed", 7, "compute face embeddings of a folder or list"),
-]:
-    main.add_command(not_landed(_name, _issue, _what))
+
+def _add_plugin_commands() -> None:
+    """Verbs that later packages add to ``augment`` (``augment embed`` from recognition) through the
+    ``augmenter.commands`` entry points, so that augmenter never imports them."""
+    from importlib.metadata import entry_points
+
+    for point in entry_points(group="augmenter.commands"):
+        main.add_command(point.load(), point.name)
+
+
+_add_plugin_commands()
 
 main.add_command(train_q_command)
 main.add_command(score_command)

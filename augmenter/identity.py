@@ -136,17 +136,35 @@ class AttributeEmbedder(IdentityEmbedder):
         return self.net.embed(resize_square(x, self.image_size))
 
 
-IDENTITY_BUILDERS: dict[str, Callable[[Checkpoint], IdentityEmbedder]] = {"attr": AttributeEmbedder}
-"""Toolkit checkpoint kind -> embedder builder. Issue #7 registers ``"verifier"`` here."""
-_PENDING = {"verifier": "verifier checkpoints land with issue #7"}
+class VerifierEmbedder(IdentityEmbedder):
+    """The backbone of a toolkit ``"verifier"`` checkpoint (``train-verifier``), on the image resized to
+    the backbone's input size."""
+
+    def __init__(self, ckpt: Checkpoint):
+        super().__init__()
+        from augmenter.nets.backbones import backbone_from_checkpoint
+
+        self.net, self.image_size = backbone_from_checkpoint(ckpt)
+        self.name = f"verifier {ckpt.config['backbone']['name']} ({ckpt.path})"
+        self.dim = int(ckpt.config["backbone"]["embedding_size"])
+        self.freeze()
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(resize_square(x, self.image_size))
+
+
+IDENTITY_BUILDERS: dict[str, Callable[[Checkpoint], IdentityEmbedder]] = {"attr": AttributeEmbedder,
+                                                                          "verifier": VerifierEmbedder}
+"""Toolkit checkpoint kind -> embedder builder."""
+_PENDING: dict[str, str] = {}
 
 
 def load_identity_net(path: str | os.PathLike | None) -> IdentityEmbedder | None:
     """The identity network named by ``path``, frozen, on the CPU (move it with ``.to(device)``).
 
     * ``None`` -> ``None`` (the caller logs once that the identity loss is off);
-    * a toolkit checkpoint of a kind in :data:`IDENTITY_BUILDERS` (``"attr"``; ``"verifier"`` with
-      issue #7) -> that kind's embedder;
+    * a toolkit checkpoint of a kind in :data:`IDENTITY_BUILDERS` (``"attr"``, ``"verifier"``) -> that
+      kind's embedder;
     * any other weight file -> a LightCNN-29 v2 state_dict (e.g. the released
       ``LightCNN_29Layers_V2_checkpoint.pth.tar``).
 

@@ -180,8 +180,25 @@ def test_other_toolkit_kinds_are_refused(tmp_path):
     with pytest.raises(CheckpointError, match="'q' checkpoint, not an identity network"):
         load_identity_net(q)
     verifier = save_checkpoint(tmp_path / "v.pt", kind="verifier", model=nn.Linear(2, 1).state_dict(), config={})
-    with pytest.raises(CheckpointError, match="issue #7"):
+    with pytest.raises(CheckpointError, match="does not describe a backbone"):
         load_identity_net(verifier)
+
+
+def test_verifier_checkpoint_builds_its_backbone(tmp_path):
+    from augmenter.nets.backbones import backbone_config, build_backbone
+
+    torch.manual_seed(0)
+    net = build_backbone("mobilefacenet", embedding_size=64, image_size=64).eval()
+    path = save_checkpoint(tmp_path / "v.pt", kind="verifier", model={"backbone": net.state_dict()},
+                           config={"backbone": backbone_config("mobilefacenet", 64, 64)})
+    emb = load_identity_net(path)
+    x = _images(3, 96, seed=2)
+    out = emb(x)
+    assert out.shape == (3, 64) and torch.allclose(out.norm(dim=1), torch.ones(3), atol=1e-5)
+    with torch.no_grad():
+        expected = torch.nn.functional.normalize(net(torch.nn.functional.interpolate(
+            x, size=(64, 64), mode="bilinear", align_corners=False, antialias=True)), dim=1)
+    assert torch.allclose(out, expected, atol=1e-5)
 
 
 def test_attr_checkpoint_builds_attribute_embedder(tmp_path):

@@ -32,6 +32,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from augmenter import __version__
+from augmenter.datasets.listing import DatasetListing
 from augmenter.datasets.manifest import file_sha256
 from augmenter.expand.config import ExpandConfig
 from augmenter.expand.journal import ChunkJournal
@@ -152,7 +153,7 @@ def _png_b64(image: np.ndarray) -> str:
 class Plan:
     """A run's sources and planned variants, and the chunks this process owns."""
 
-    listing: object
+    listing: DatasetListing
     keys: list[str]
     variants: list[list[Variant]]
     chunks: list[tuple[int, range]]     # (global chunk number, source indices)
@@ -297,7 +298,7 @@ def run_expand(config: ExpandConfig, resume: bool = False, progress: Callable[[i
     finished = sum(planned[n] for n in done)
     loader = DataLoader(ChunkImages(listing.records, todo, t.image_size, config.min_size), batch_size=None,
                         num_workers=config.workers, prefetch_factor=4 if config.workers else None,
-                        persistent_workers=False)
+                        pin_memory=device.type == "cuda")
     pending: deque[tuple[list[Future], dict]] = deque()
 
     def flush(block: bool) -> None:

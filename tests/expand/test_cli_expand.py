@@ -178,3 +178,18 @@ def test_sources_whose_variants_would_collide_are_a_one_line_error(tmp_path):
     args[args.index("casia")] = "folder"
     one_line_error(CliRunner().invoke(main, args), "0000045/001.png", "0000045/001.bmp")
     assert not out.exists()
+
+
+def test_torchrun_environment_picks_the_shard_and_the_gpu(monkeypatch):
+    from augmenter.cli_expand import device_for_rank, shard_from_env
+
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    assert shard_from_env() is None and device_for_rank("auto") == "auto"
+    monkeypatch.setenv("RANK", "5")
+    monkeypatch.setenv("WORLD_SIZE", "8")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert shard_from_env() == (5, 8)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    assert device_for_rank("auto") == "cuda:1" and device_for_rank("cuda") == "cuda:1"
+    assert device_for_rank("cpu") == "cpu"  # an explicit device is kept

@@ -1,0 +1,139 @@
+"""Training data of the recognition trainers: real records plus synthetic manifests, as labelled samples.
+
+A :class:`Sample` is a path, a class index and a sampling weight. Synthetic images come from expansion
+manifests (``augment expand``, ``rebalance-affectnet``): only kept rows, each joining the class of its
+``identity`` (verification) or ``expression`` (expression recognition); a row whose file is missing or
+whose class is not among the real data's is counted in the skips, never fatal.
+
+Mixing (:func:`mixing_weights`): by default every sample is drawn equally often. With
+``synthetic_ratio = r`` the synthetic pool gets probability ``r`` of each draw and the real images
+``1 - r`` (uniform within each); with ``q_weighted`` a synthetic image's share within its pool is
+proportional to its ``q_score``.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from augmenter.datasets.manifest import manifest_records
+from augmenter.datasets.record import FaceRecord
+from augmenter.errors import ImageDecodeError
+from augmenter.io import decode_image
+from augmenter.skips import SkipReport
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: str
+    label: int
+    synthetic: bool = False
+    q_score: float = math.nan
+
+
+def real_samples(records: Sequence[FaceRecord], classes: Sequence[str], key) -> list[Sample]:
+    """Samples of ``records`` whose ``key(record)`` is in ``classes`` (others are dropped by the caller's choice
+    of classes, e.g. an excluded expression)."""
+    index = {c: i for i, c in enumerate(classes)}
+    return [Sample(str(r.path), index[key(r)]) for r in records if key(r) in index]
+
+
+def synthetic_samples(manifests: Sequence[str | Path], classes: Sequence[str], key, skips: SkipReport) -> list[Sample]:
+    """Kept rows of every manifest whose class (``key(record)``) is among ``classes``; the rest counted."""
+    index = {c: i for i, c in enumerate(classes)}
+    out = []
+    for manifest in manifests:
+        records, missing = manifest_records(manifest, kept_only=True)
+        skips.merge(missing)
+        for r in records:
+            label = key(r)
+            if label not in index:
+                skips.add("synthetic class not in the real data", f"{Path(manifest).name}: {r.path} ({label})")
+                continue
+            q = r.extra.get("q_score", "")
+            out.append(Sample(str(r.path), index[label], True, float(q) if q else math.nan))
+    return out
+
+
+def mixing_weights(samples: Sequence[Sample], synthetic_ratio: float | None = None, q_weighted: bool = False) -> np.ndarray:
+    """Per-sample draw probabilities (sum 1); see the module docstring."""
+    synthetic = np.array([s.synthetic for s in samples], dtype=bool)
+    n_syn, n_real = int(synthetic.sum()), int((~synthetic).sum())
+    weights = np.ones(len(samples), dtype=np.float64)
+    if q_weighted and n_syn:
+        q = np.array([s.q_score for s in samples], dtype=np.float64)
+        weights[synthetic] = np.where(np.isfinite(q[synthetic]), np.clip(q[synthetic], 1e-3, None), 1e-3)
+    if synthetic_ratio is not None and n_syn and n_real:
+        if not 0 <= synthetic_ratio < 1:
+            raise ValueError(f"synthetic ratio must be in [0, 1), got {synthetic_ratio}")
+        weights[synthetic] *= synthetic_ratio / weights[synthetic].sum()
+        weights[~synthetic] *= (1 - synthetic_ratio) / weights[~synthetic].sum()
+    return weights / weights.sum()
+
+
+def class_balanced_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Draw probabilities ``1 / count(class)`` per sample (each class equally likely), normalised."""
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    weights = 1.0 / counts[labels]
+    return weights / weights.sum()
+
+
+def inverse_frequency_loss_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
+    """Cross-entropy class weights ``n / (n_classes_present * count)`` (mean 1 over the samples); 0 for
+    classes with no sample."""
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    present = counts > 0
+    weights = np.zeros(n_classes)
+    weights[present] = len(labels) / (present.sum() * counts[present])
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+class FaceSamples(Dataset):
+    """Item ``i``: ``(i, (3, S, S) uint8 image, label, error)``; training items get a random horizontal
+    flip and a random shift of up to ``shift`` pixels (edge-replicated), seeded by ``(seed, epoch, i)`` so
+    a resumed epoch sees the same pixels. A failed decode gives an empty image and its one-line error."""
+
+    def __init__(self, samples: Sequence[Sample], size: int, train: bool = False, shift: int = 0, seed: int = 0):
+        self.paths = [s.path for s in samples]
+        self.labels = [s.label for s in samples]
+        self.size, self.train, self.shift, self.seed = size, train, shift, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        try:
+            image = decode_image(self.paths[i])
+        except ImageDecodeError as err:
+            return i, torch.empty(0, dtype=torch.uint8), self.labels[i], str(err)
+        if image.shape[:2] != (self.size, self.size):
+            interpolation = cv2.INTER_AREA if image.shape[0] > self.size else cv2.INTER_LINEAR
+            image = cv2.resize(image, (self.size, self.size), interpolation=interpolation)
+        if self.train:
+            rng = np.random.default_rng((self.seed, self.epoch, i))
+            if rng.random() < 0.5:
+                image = image[:, ::-1]
+            if self.shift:
+                dx, dy = rng.integers(-self.shift, self.shift + 1, size=2)
+                matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+                image = cv2.warpAffine(np.ascontiguousarray(image), matrix, (self.size, self.size),
+                                       borderMode=cv2.BORDER_REPLICATE)
+        return i, torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).contiguous(), self.labels[i], ""
+
+
+def collate_samples(batch):
+    """``(indices (B,), images (B, 3, S, S) uint8, labels (B,), errors)``; failed items dropped."""
+    good = [b for b in batch if not b[3]]
+    errors = [b[3] for b in batch if b[3]]
+    if not good:
+        return torch.empty(0, dtype=torch.long), torch.empty(0, 3, 0, 0, dtype=torch.uint8), \
+            torch.empty(0, dtype=torch.long), errors
+    return (torch.tensor([b[0] for b in good]), torch.stack([b[1] for b in good]),
+            torch.tensor([b[2] for b in good]), errors)

@@ -1,0 +1,131 @@
+"""``train-expression``: an expression classifier on AffectNet, FER-2013 or class folders, with a choice of
+class-imbalance remedy.
+
+Remedies (``remedy``):
+
+- ``none``: plain cross-entropy, samples drawn uniformly;
+- ``sampler``: each draw picks a class uniformly, then an image of it (weights 1/count);
+- ``reweight``: cross-entropy weighted by inverse class frequency (mean weight 1 over the samples);
+- ``synthetic``: the kept rows of synthetic manifests (``rebalance-affectnet``, ``augment expand``) join
+  the training set under their expression, samples drawn uniformly.
+
+Validation: the dataset's own validation split (FER-2013 ``validation``, AffectNet ``val``), else
+identities (or files) held out by hash. Reported every epoch: accuracy, balanced accuracy (mean
+per-class recall) and macro-F1; ``best.pt`` is the epoch with the best balanced accuracy.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from augmenter.attributes import EMOTIONS, EXPRESSIONS
+from augmenter.datasets.record import UNKNOWN
+from augmenter.datasets.spec import read_specs, split_held_out
+from augmenter.nets.backbones import backbone_config, build_backbone
+from augmenter.quality.model import resolve_device
+from recognition.data import (class_balanced_weights, inverse_frequency_loss_weights, real_samples,
+                              synthetic_samples)
+from recognition.heads import ClassifierHead
+from recognition.metrics import classification_metrics
+from recognition.trainer import Classifier, TrainResult, TrainSetup, embed_batches, train_loop
+
+REMEDIES = ("none", "sampler", "reweight", "synthetic")
+VALIDATION_SPLITS = ("val", "validation")
+
+
+@dataclass
+class ExpressionConfig:
+    """Settings of one ``train-expression`` run (saved in ``config.json`` and every checkpoint)."""
+
+    data: list[str]                      # dataset specs NAME:ROOT (fer2013:DIR, affectnet:DIR, class-folder:DIR)
+    out: str
+    remedy: str = "none"
+    synthetic: list[str] = field(default_factory=list)
+    backbone: str = "small_resnet"
+    width: int = 16
+    embedding_size: int = 256
+    image_size: int = 48
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 2e-3
+    optimizer: str = "adamw"
+    weight_decay: float = 5e-4
+    shift: int = 3
+    holdout: float = 0.1
+    max_train: int | None = None         # first N training images after a seeded shuffle (quick runs)
+    seed: int = 0
+    workers: int = 2
+    device: str = "auto"
+    checkpoint_every: int = 200
+
+
+def expression_classes(labels: list[str]) -> list[str]:
+    """The expressions present, in the toolkit's order (emotions first, as AffectNet numbers them)."""
+    order = list(EMOTIONS) + [e for e in EXPRESSIONS if e not in EMOTIONS]
+    return [e for e in order if e in set(labels)]
+
+
+def train_expression(config: ExpressionConfig, progress: Callable[[dict], None] | None = None,
+                     log: Callable[[str], None] = print) -> TrainResult:
+    """Train (or resume) an expression classifier; see the module docstring."""
+    if config.remedy not in REMEDIES:
+        raise ValueError(f"unknown remedy {config.remedy!r}; expected one of {', '.join(REMEDIES)}")
+    if config.remedy == "synthetic" and not config.synthetic:
+        raise ValueError("remedy 'synthetic' needs at least one --synthetic MANIFEST")
+    records, skips = read_specs(list(config.data))
+    records = [r for r in records if r.expression != UNKNOWN]
+    if not records:
+        raise ValueError(f"no expression-labelled images in {', '.join(config.data)}")
+    val = [r for r in records if r.split in VALIDATION_SPLITS]
+    train = [r for r in records if r.split not in VALIDATION_SPLITS and r.split != "test"]
+    if not val:
+        train, val = split_held_out(train, config.holdout, config.seed)
+    if config.max_train is not None and len(train) > config.max_train:
+        keep = np.random.default_rng(config.seed).permutation(len(train))[:config.max_train]
+        train = [train[i] for i in sorted(keep)]
+    classes = expression_classes([r.expression for r in train])
+    key = lambda r: r.expression  # noqa: E731
+    samples = real_samples(train, classes, key)
+    if config.remedy == "synthetic":
+        synthetic = synthetic_samples(config.synthetic, classes, key, skips)
+        log(f"synthetic: {len(synthetic)} kept image(s) from {len(config.synthetic)} manifest(s)")
+        samples += synthetic
+    labels = np.array([s.label for s in samples])
+    counts = np.bincount(labels, minlength=len(classes))
+    log(f"train: {len(samples)} image(s), " + ", ".join(f"{c} {k}" for c, k in zip(classes, counts))
+        + f"; validation: {len(val)}")
+    val_samples = real_samples(val, classes, key)
+    val_paths = [s.path for s in val_samples]
+    val_labels = np.array([s.label for s in val_samples])
+
+    torch.manual_seed(config.seed)  # the initial weights are part of the run's seeded result
+    backbone = build_backbone(config.backbone, config.embedding_size, config.image_size, width=config.width)
+    model = Classifier(backbone, ClassifierHead("softmax", config.embedding_size, len(classes)))
+    device = resolve_device(config.device)
+
+    def validate(m: Classifier) -> dict:
+        embeddings, errors = embed_batches(m.backbone, val_paths, config.image_size, device, workers=config.workers,
+                                           normalise=False)
+        ok = ~np.isnan(embeddings).any(1) if embeddings.shape[1] else np.zeros(len(val_paths), dtype=bool)
+        with torch.inference_mode():
+            logits = m.head(torch.from_numpy(embeddings[ok]).to(device))
+        predicted = logits.argmax(1).cpu().numpy()
+        metrics = classification_metrics(val_labels[ok], predicted, len(classes))
+        metrics["unreadable"] = len(errors)
+        return metrics
+
+    setup = TrainSetup(
+        kind="expression", out=Path(config.out), config=asdict(config),
+        backbone_config=backbone_config(config.backbone, config.embedding_size, config.image_size, config.width),
+        samples=samples, vocabularies={"expression": classes}, epochs=config.epochs, batch_size=config.batch_size,
+        lr=config.lr, optimizer=config.optimizer, weight_decay=config.weight_decay, image_size=config.image_size,
+        shift=config.shift, seed=config.seed, workers=config.workers, device=config.device,
+        checkpoint_every=config.checkpoint_every,
+        sample_weights=class_balanced_weights(labels, len(classes)) if config.remedy == "sampler" else None,
+        loss_weights=inverse_frequency_loss_weights(labels, len(classes)) if config.remedy == "reweight" else None,
+        select="balanced_accuracy", skips=skips)
+    return train_loop(setup, model, validate if len(val_samples) else None, progress=progress, log=log)

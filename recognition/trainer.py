@@ -1,0 +1,299 @@
+"""The training loop shared by ``train-verifier`` and ``train-expression``: backbone + head on labelled
+samples, seeded, resumable to the step, DistributedDataParallel under ``torchrun``.
+
+Per epoch ``e`` the draw order is a function of ``(seed, e)`` only: a permutation of the samples, or,
+when sampling weights are given (synthetic ratio, class-balanced sampler), ``len(samples)`` draws with
+replacement from them. Augmentation is seeded per ``(seed, e, sample)``. A run killed or interrupted
+(Ctrl-C saves at the next step) resumes from ``last.pt`` at the exact batch where it stopped, so its
+losses match an uninterrupted run's (tested on the CPU).
+
+LR: linear warm-up over the first ``warmup`` share of the steps, then cosine decay to 0. Optimizers:
+``sgd`` (momentum 0.9, the ArcFace/CosFace recipe, lr 0.1) or ``adamw`` (lr 1e-3, small CPU runs).
+Under ``torchrun`` each rank takes every ``world``-th batch of the epoch's order, gradients are
+averaged by DDP (gloo on the CPU, NCCL on GPUs) and rank 0 validates and writes the checkpoints.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from augmenter.atomic import write_text_atomic
+from augmenter.checkpoint import check_resumable, load_checkpoint, load_weights, save_checkpoint, save_config_json
+from augmenter.interrupt import deferred_interrupt
+from augmenter.quality.images import to_model_input
+from augmenter.quality.model import resolve_device
+from augmenter.skips import SkipReport
+from recognition.data import FaceSamples, Sample, collate_samples
+
+RESUMABLE = {"workers", "device", "checkpoint_every"}  # settings that do not change the result
+
+
+@dataclass
+class TrainSetup:
+    """What the loop needs besides the networks (built by the verifier / expression front ends)."""
+
+    kind: str                                 # checkpoint kind: "verifier" or "expression"
+    out: Path
+    config: dict                              # the front end's full config (saved everywhere)
+    backbone_config: dict
+    samples: list[Sample]
+    vocabularies: dict[str, list[str]]
+    epochs: int
+    batch_size: int
+    lr: float
+    optimizer: str = "sgd"
+    weight_decay: float = 5e-4
+    warmup: float = 0.05
+    image_size: int = 112
+    shift: int = 0
+    seed: int = 0
+    workers: int = 2
+    device: str = "auto"
+    checkpoint_every: int = 200
+    sample_weights: np.ndarray | None = None
+    loss_weights: torch.Tensor | None = None  # per-class cross-entropy weights
+    select: str = "accuracy"                  # validation figure that picks best.pt (higher is better)
+    skips: SkipReport = field(default_factory=SkipReport)
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    epochs_done: int
+    steps: int
+    best: dict
+    last: dict
+    wall_s: float
+    skips: SkipReport
+    images_per_s: float
+
+    def describe(self) -> str:
+        fmt = lambda d: ", ".join(f"{k} {v:.4f}" for k, v in d.items() if isinstance(v, float))  # noqa: E731
+        lines = [f"{self.epochs_done} epoch(s), {self.steps} step(s) in {self.wall_s / 60:.1f} min "
+                 f"({self.images_per_s:.0f} training images/s); checkpoints in {self.out}"]
+        if self.best:
+            lines.append(f"best (epoch {self.best.get('epoch')}): {fmt(self.best)}")
+        if self.skips.total:
+            lines.append(self.skips.summary())
+        return "\n".join(lines)
+
+
+def distributed() -> tuple[int, int]:
+    """``(rank, world size)``, initialising the process group when launched by ``torchrun``."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+    return dist.get_rank(), dist.get_world_size()
+
+
+def epoch_order(n: int, epoch: int, seed: int, weights: np.ndarray | None) -> np.ndarray:
+    """The sample indices of epoch ``epoch`` (see the module docstring)."""
+    rng = np.random.default_rng((seed, 7919, epoch))
+    if weights is None:
+        return rng.permutation(n)
+    return rng.choice(n, size=n, replace=True, p=weights)
+
+
+def epoch_batches(order: np.ndarray, batch_size: int, world: int = 1) -> list[np.ndarray]:
+    """The epoch's batches: ``batch_size`` consecutive draws each; a last batch of one image joins the
+    one before (BatchNorm cannot train on one image); with ``world`` processes the list is padded by
+    repeating its first batches so every rank runs the same number of steps (or DDP's all-reduce waits
+    forever)."""
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches[-2:] = [np.concatenate(batches[-2:])]
+    if world > 1:
+        batches += batches[:(-len(batches)) % world]
+    return batches
+
+
+def lr_factor(step: int, total: int, warmup: float) -> float:
+    warm = max(1, int(total * warmup))
+    if step < warm:
+        return (step + 1) / warm
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+
+
+class Classifier(nn.Module):
+    """Backbone + head as one module (one DDP wrapper, one optimizer)."""
+
+    def __init__(self, backbone: nn.Module, head: nn.Module):
+        super().__init__()
+        self.backbone, self.head = backbone, head
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.backbone(x), labels)
+
+
+def train_loop(setup: TrainSetup, model: Classifier, validate: Callable[[Classifier], dict] | None,
+               progress: Callable[[dict], None] | None = None, log: Callable[[str], None] = print) -> TrainResult:
+    """Train (or resume) ``model`` on ``setup``; ``validate(model)`` (rank 0, eval mode) returns figures
+    including ``setup.select`` after every epoch, and picks ``best.pt``."""
+    start = time.perf_counter()
+    rank, world = distributed()
+    device = resolve_device(setup.device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    torch.manual_seed(setup.seed)
+    out = setup.out
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    model = model.to(device)
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    groups = [{"params": decay, "weight_decay": setup.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if setup.optimizer == "sgd":
+        optimizer = torch.optim.SGD(groups, lr=setup.lr, momentum=0.9)
+    elif setup.optimizer == "adamw":
+        optimizer = torch.optim.AdamW(groups, lr=setup.lr)
+    else:
+        raise ValueError(f"unknown optimizer {setup.optimizer!r}; expected sgd or adamw")
+    n = len(setup.samples)
+    if n < 2:
+        raise ValueError(f"{n} training image(s): nothing to train on")
+    steps_per_epoch = len(epoch_batches(np.arange(n), setup.batch_size, world)) // world
+    total_steps = steps_per_epoch * setup.epochs
+    state = {"epoch": 0, "position": 0, "step": 0, "best": {}, "history": [], "images": 0, "train_s": 0.0}
+
+    last = out / "last.pt"
+    if last.exists():
+        ckpt = load_checkpoint(last, kind=setup.kind, map_location=device)
+        check_resumable(ckpt.config.get("train", {}), setup.config, RESUMABLE, last)
+        load_weights(model.backbone, ckpt.model["backbone"], source=last)
+        load_weights(model.head, ckpt.model["head"], source=last)
+        optimizer.load_state_dict(ckpt.optimizer)
+        state.update(ckpt.extra["progress"])
+        log(f"resumed from {last} at epoch {state['epoch']}, step {state['step']}")
+    if rank == 0:
+        save_config_json(out / "config.json", setup.config)
+
+    def save(path: Path) -> None:
+        if rank == 0:
+            save_checkpoint(path, kind=setup.kind,
+                            model={"backbone": model.backbone.state_dict(), "head": model.head.state_dict()},
+                            optimizer=optimizer.state_dict(), step=state["step"],
+                            config={"backbone": setup.backbone_config, "train": setup.config},
+                            vocabularies=setup.vocabularies, extra={"progress": state})
+
+    trainable = model
+    if world > 1:
+        trainable = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    dataset = FaceSamples(setup.samples, setup.image_size, train=True, shift=setup.shift, seed=setup.seed)
+    loss_weights = setup.loss_weights.to(device) if setup.loss_weights is not None else None
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext())
+    failures: set[str] = set()
+    last_metrics: dict = {}
+    epochs_run = 0
+    try:
+        with deferred_interrupt() as stop:
+            while state["epoch"] < setup.epochs:
+                epoch = state["epoch"]
+                dataset.epoch = epoch
+                order = epoch_order(n, epoch, setup.seed, setup.sample_weights)
+                mine = epoch_batches(order, setup.batch_size, world)[rank::world][state["position"]:]
+                loader = DataLoader(dataset, batch_sampler=[b.tolist() for b in mine], num_workers=setup.workers,
+                                    collate_fn=collate_samples, pin_memory=device.type == "cuda")
+                trainable.train()
+                tick = time.perf_counter()
+                for _, images, labels, errors in loader:
+                    for message in errors:
+                        if message not in failures:
+                            failures.add(message)
+                            setup.skips.add("unreadable image", message)
+                    if len(labels) >= 2:  # BatchNorm needs two images (a lone survivor of a bad batch waits)
+                        for group in optimizer.param_groups:
+                            group["lr"] = setup.lr * lr_factor(state["step"], total_steps, setup.warmup)
+                        x, y = to_model_input(images, device), labels.to(device)
+                        with autocast:
+                            logits = trainable(x, y)
+                        loss = nn.functional.cross_entropy(logits.float(), y, weight=loss_weights)
+                        optimizer.zero_grad(set_to_none=True)
+                        loss.backward()
+                        optimizer.step()
+                        state["images"] += len(labels) * world
+                    # counters right after the update, so that a checkpoint saved from here on (an interrupt
+                    # raised by the progress callback included) matches the weights
+                    state["step"] += 1
+                    state["position"] += 1
+                    if state["step"] % setup.checkpoint_every == 0:
+                        save(last)
+                    if progress and len(labels) >= 2:
+                        progress({"epoch": epoch, "step": state["step"] - 1, "loss": loss.item(),
+                                  "steps_per_epoch": steps_per_epoch})
+                    if stop.requested:
+                        raise KeyboardInterrupt
+                state["train_s"] += time.perf_counter() - tick
+                state["epoch"], state["position"] = epoch + 1, 0
+                metrics = {"epoch": epoch}
+                if rank == 0 and validate is not None:
+                    model.eval()
+                    metrics.update(validate(model))
+                    if metrics.get(setup.select, -math.inf) > state["best"].get(setup.select, -math.inf):
+                        state["best"] = metrics
+                        save(out / "best.pt")
+                        write_text_atomic(out / "best.json", json.dumps(metrics, indent=2) + "\n")
+                last_metrics = metrics
+                state["history"].append({k: v for k, v in metrics.items() if not isinstance(v, list)})
+                save(last)
+                if rank == 0:
+                    with open(out / "log.jsonl", "a", encoding="utf-8") as f:
+                        f.write(json.dumps({**metrics, "step": state["step"],
+                                            "wall_s": round(time.perf_counter() - start, 2)}) + "\n")
+                epochs_run += 1
+                if world > 1:
+                    torch.distributed.barrier()
+    except KeyboardInterrupt:
+        save(last)
+        raise
+    if rank == 0 and validate is None:
+        save(out / "best.pt")  # without validation the last weights are the ones to use
+    rate = state["images"] / state["train_s"] if state["train_s"] else 0.0
+    return TrainResult(out, state["epoch"], state["step"], state["best"], last_metrics,
+                       time.perf_counter() - start, setup.skips, rate)
+
+
+def embed_batches(backbone: nn.Module, paths: Sequence[str], size: int, device, batch_size: int = 128,
+                  workers: int = 0, flip: bool = False, normalise: bool = True,
+                  mirror_only: bool = False) -> tuple[np.ndarray, list[str]]:
+    """``(N, D)`` float32 embeddings of ``paths``, L2-normalised unless ``normalise`` is False (NaN rows for
+    unreadable files, with their messages); with ``flip`` the normalised embedding of the image plus that of
+    its mirror image, renormalised; with ``mirror_only`` the embedding of the mirror image alone."""
+    dataset = FaceSamples([Sample(p, 0) for p in paths], size)
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate_samples)
+    out, errors = None, []
+    backbone.eval()
+    with torch.inference_mode():
+        for indices, images, _, failed in loader:
+            errors += failed
+            if not len(indices):
+                continue
+            x = to_model_input(images, device)
+            e = backbone(x.flip(3) if mirror_only else x).float()
+            if flip:
+                e = nn.functional.normalize(e, dim=1) + nn.functional.normalize(backbone(x.flip(3)).float(), dim=1)
+            if normalise or flip:
+                e = nn.functional.normalize(e, dim=1)
+            e = e.cpu().numpy()
+            if out is None:
+                out = np.full((len(paths), e.shape[1]), np.nan, dtype=np.float32)
+            out[indices.numpy()] = e
+    if out is None:
+        out = np.full((len(paths), 0), np.nan, dtype=np.float32)
+    return out, errors
