@@ -118,7 +118,7 @@ def train_verifier(config: VerifierConfig, progress: Callable[[dict], None] | No
         same = np.array([p.same for p in pairs])
         log(f"validation: {len(pairs)} pair(s) from {config.val_pairs}")
 
-        def validate(m: Classifier) -> dict:
+        def pair_validation(m: Classifier) -> dict:
             emb, errors = embed_batches(m.backbone, paths, config.image_size, device, workers=config.workers)
             if emb.shape[1]:
                 scores = (emb[[where[str(p.first)] for p in pairs]] * emb[[where[str(p.second)] for p in pairs]]).sum(1)
@@ -128,6 +128,8 @@ def train_verifier(config: VerifierConfig, progress: Callable[[dict], None] | No
             accuracy, threshold = best_threshold_accuracy(scores[ok], same[ok])
             return {"pair_accuracy": accuracy, "threshold": threshold, "auc": roc_auc(scores[ok], same[ok]),
                     "pairs_scored": int(ok.sum()), "unreadable": len(errors)}
+
+        validate = pair_validation
 
     setup = TrainSetup(
         kind="verifier", out=Path(config.out), config=asdict(config),

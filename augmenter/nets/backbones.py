@@ -6,7 +6,7 @@ normalised: heads normalise where their loss needs it). ``S`` is the configured 
 =====================  =========  ===========================================================
 name                   params     what
 =====================  =========  ===========================================================
-``mobilefacenet``      ~1.0M      MobileFaceNet (Chen et al. 2018), trains on a CPU; any S
+``mobilefacenet``      ~1.2M      MobileFaceNet (Chen et al. 2018), trains on a CPU; any S
                                   divisible by 16 (112 as published)
 ``iresnet18`` / ``50`` 24M / 43M  ArcFace's IResNet (insightface ``arcface_torch``), S 112
 ``inception_resnet_v1`` 23M       facenet-pytorch's InceptionResnetV1, optionally from a local
