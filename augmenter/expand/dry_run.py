@@ -24,7 +24,6 @@ class DryRunEstimate:
     seconds: float
     bytes_if_all_kept: int
     notices: list[str]
-    outputs: dict = None
 
     def describe(self) -> str:
         top = ", ".join(f"{k} {v}" for k, v in sorted(self.per_target.items(), key=lambda kv: -kv[1])[:6])
