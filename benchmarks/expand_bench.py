@@ -25,7 +25,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from augmenter.expand.config import ExpandConfig
 from augmenter.expand.engine import Models, make_plan, run_expand, target_vocabulary
-from augmenter.expand.sources import builtin_sample, fit_face, open_sources
+from augmenter.expand.sources import builtin_sample, open_sources
+from augmenter.quality.images import fit_face
 from augmenter.gan.models import one_hot
 from augmenter.io import decode_image
 from augmenter.quality.images import to_model_input

@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 from augmenter.datasets.manifest import manifest_records
 from augmenter.datasets.record import FaceRecord
 from augmenter.errors import ImageDecodeError
-from augmenter.io import decode_image
+from augmenter.quality.images import load_face
 from augmenter.skips import SkipReport
 
 
@@ -110,12 +110,9 @@ class FaceSamples(Dataset):
 
     def __getitem__(self, i: int):
         try:
-            image = decode_image(self.paths[i])
+            image = load_face(self.paths[i], self.size)
         except ImageDecodeError as err:
             return i, torch.empty(0, dtype=torch.uint8), self.labels[i], str(err)
-        if image.shape[:2] != (self.size, self.size):
-            interpolation = cv2.INTER_AREA if image.shape[0] > self.size else cv2.INTER_LINEAR
-            image = cv2.resize(image, (self.size, self.size), interpolation=interpolation)
         if self.train:
             rng = np.random.default_rng((self.seed, self.epoch, i))
             if rng.random() < 0.5:

@@ -11,7 +11,7 @@ from PIL import Image
 
 from augmenter.errors import ImageDecodeError
 from augmenter.expand.layout import variant_path
-from augmenter.expand.sources import fit_face
+from augmenter.quality.images import fit_face
 from augmenter.io import decode_image
 from augmenter.quality.images import to_model_input, to_uint8_images
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -14,6 +13,7 @@ from augmenter.datasets.record import FaceRecord
 from augmenter.datasets.registry import DATASETS, read_dataset
 from augmenter.errors import ImageDecodeError
 from augmenter.io import decode_image
+from augmenter.quality.images import fit_face
 
 SAMPLE_FOLDER = ".sample"
 SAMPLE_IDENTITIES = 8
@@ -44,15 +44,6 @@ def open_sources(dataset: str, root: str | None, csv: str | None, sample_folder:
     if limit is not None:
         listing.records = listing.records[:limit]
     return listing
-
-
-def fit_face(image: np.ndarray, size: int) -> np.ndarray:
-    """``(H, W, 3)`` uint8 -> ``(size, size, 3)`` uint8 (area-resized when shrinking)."""
-    h, w = image.shape[:2]
-    if (h, w) == (size, size):
-        return image
-    interpolation = cv2.INTER_AREA if min(h, w) > size else cv2.INTER_LINEAR
-    return cv2.resize(image, (size, size), interpolation=interpolation)
 
 
 class ChunkImages(Dataset):

@@ -17,13 +17,17 @@ from augmenter.errors import ImageDecodeError
 from augmenter.io import decode_image
 
 
+def fit_face(image: np.ndarray, size: int) -> np.ndarray:
+    """``(H, W, 3)`` uint8 -> ``(size, size, 3)`` uint8: area-resized when shrinking, linear when growing."""
+    if image.shape[:2] == (size, size):
+        return image
+    interpolation = cv2.INTER_AREA if image.shape[0] > size else cv2.INTER_LINEAR
+    return cv2.resize(image, (size, size), interpolation=interpolation)
+
+
 def load_face(path: str | Path, size: int) -> np.ndarray:
-    """``(size, size, 3)`` uint8 RGB: decoded (grey replicated to RGB) and area-resized when needed."""
-    image = decode_image(path)
-    if image.shape[:2] != (size, size):
-        interpolation = cv2.INTER_AREA if image.shape[0] > size else cv2.INTER_LINEAR
-        image = cv2.resize(image, (size, size), interpolation=interpolation)
-    return image
+    """``(size, size, 3)`` uint8 RGB: decoded (grey replicated to RGB) and resized by :func:`fit_face`."""
+    return fit_face(decode_image(path), size)
 
 
 class FaceImages(Dataset):
