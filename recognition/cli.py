@@ -60,6 +60,7 @@ def _run(train, config, desc: str) -> None:
 @click.option("--embedding-size", default=512, show_default=True)
 @click.option("--image-size", default=112, show_default=True)
 @click.option("--epochs", default=20, show_default=True)
+@click.option("--epoch-size", type=int, default=None, help="Draws per epoch (default: every training image once); fixes the budget when synthetic images are added.")
 @click.option("--batch-size", default=128, show_default=True, help="Per process.")
 @click.option("--lr", default=0.1, show_default=True)
 @click.option("--optimizer", type=click.Choice(["sgd", "adamw"]), default="sgd", show_default=True)
@@ -68,8 +69,8 @@ def _run(train, config, desc: str) -> None:
 @click.option("--device", default="auto", show_default=True)
 @one_line_errors
 def train_verifier(data, out, synthetic, synthetic_ratio, q_weighted, val_pairs, val_root, max_light_angle, backbone,
-                   weights, head, scale, margin, embedding_size, image_size, epochs, batch_size, lr, optimizer, seed,
-                   workers, device):
+                   weights, head, scale, margin, embedding_size, image_size, epochs, epoch_size, batch_size, lr, optimizer,
+                   seed, workers, device):
     """Train a face verifier on real (plus synthetic) identity folders."""
     from recognition.train_verifier import VerifierConfig, train_verifier as train
 
@@ -77,7 +78,8 @@ def train_verifier(data, out, synthetic, synthetic_ratio, q_weighted, val_pairs,
                             q_weighted=q_weighted, val_pairs=val_pairs, val_root=val_root,
                             max_light_angle=max_light_angle, backbone=backbone, weights=weights, head=head, scale=scale,
                             margin=margin, embedding_size=embedding_size, image_size=image_size, epochs=epochs,
-                            batch_size=batch_size, lr=lr, optimizer=optimizer, seed=seed, workers=workers, device=device)
+                            epoch_size=epoch_size, batch_size=batch_size, lr=lr, optimizer=optimizer, seed=seed,
+                            workers=workers, device=device)
     _run(train, config, "verifier")
 
 
@@ -92,6 +94,7 @@ def train_verifier(data, out, synthetic, synthetic_ratio, q_weighted, val_pairs,
 @click.option("--width", default=16, show_default=True, help="small_resnet base width.")
 @click.option("--image-size", default=48, show_default=True)
 @click.option("--epochs", default=10, show_default=True)
+@click.option("--epoch-size", type=int, default=None, help="Draws per epoch (default: every training image once); fixes the budget when synthetic images are added.")
 @click.option("--batch-size", default=128, show_default=True)
 @click.option("--lr", default=2e-3, show_default=True)
 @click.option("--max-train", type=int, default=None, help="Train on this many images (seeded subset) for quick runs.")
@@ -99,14 +102,14 @@ def train_verifier(data, out, synthetic, synthetic_ratio, q_weighted, val_pairs,
 @click.option("--workers", default=2, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @one_line_errors
-def train_expression(data, out, remedy, synthetic, backbone, width, image_size, epochs, batch_size, lr, max_train, seed,
-                     workers, device):
+def train_expression(data, out, remedy, synthetic, backbone, width, image_size, epochs, epoch_size, batch_size, lr,
+                     max_train, seed, workers, device):
     """Train an expression classifier; report accuracy, balanced accuracy and macro-F1 every epoch."""
     from recognition.train_expression import ExpressionConfig, train_expression as train
 
     config = ExpressionConfig(data=list(data), out=str(out), remedy=remedy, synthetic=list(synthetic), backbone=backbone,
-                              width=width, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr,
-                              max_train=max_train, seed=seed, workers=workers, device=device)
+                              width=width, image_size=image_size, epochs=epochs, epoch_size=epoch_size, batch_size=batch_size,
+                              lr=lr, max_train=max_train, seed=seed, workers=workers, device=device)
     _run(train, config, f"expression ({remedy})")
 
 

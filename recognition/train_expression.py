@@ -50,6 +50,7 @@ class ExpressionConfig:
     embedding_size: int = 256
     image_size: int = 48
     epochs: int = 10
+    epoch_size: int | None = None        # draws per epoch (default: all samples); equal budgets across runs
     batch_size: int = 128
     lr: float = 2e-3
     optimizer: str = "adamw"
@@ -127,5 +128,5 @@ def train_expression(config: ExpressionConfig, progress: Callable[[dict], None] 
         checkpoint_every=config.checkpoint_every,
         sample_weights=class_balanced_weights(labels, len(classes)) if config.remedy == "sampler" else None,
         loss_weights=inverse_frequency_loss_weights(labels, len(classes)) if config.remedy == "reweight" else None,
-        select="balanced_accuracy", skips=skips)
+        select="balanced_accuracy", skips=skips, epoch_size=config.epoch_size)
     return train_loop(setup, model, validate if len(val_samples) else None, progress=progress, log=log)

@@ -56,6 +56,7 @@ class VerifierConfig:
     embedding_size: int = 512
     image_size: int = 112
     epochs: int = 20
+    epoch_size: int | None = None         # draws per epoch (default: all samples); equal budgets across runs
     batch_size: int = 128
     lr: float = 0.1
     optimizer: str = "sgd"
@@ -137,5 +138,6 @@ def train_verifier(config: VerifierConfig, progress: Callable[[dict], None] | No
         samples=samples, vocabularies={"identity": identities}, epochs=config.epochs, batch_size=config.batch_size,
         lr=config.lr, optimizer=config.optimizer, weight_decay=config.weight_decay, image_size=config.image_size,
         shift=config.shift, seed=config.seed, workers=config.workers, device=config.device,
-        checkpoint_every=config.checkpoint_every, sample_weights=weights, select="pair_accuracy", skips=skips)
+        checkpoint_every=config.checkpoint_every, sample_weights=weights, select="pair_accuracy", skips=skips,
+        epoch_size=config.epoch_size)
     return train_loop(setup, model, validate, progress=progress, log=log)

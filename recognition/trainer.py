@@ -64,6 +64,7 @@ class TrainSetup:
     sample_weights: np.ndarray | None = None
     loss_weights: torch.Tensor | None = None  # per-class cross-entropy weights
     select: str = "accuracy"                  # validation figure that picks best.pt (higher is better)
+    epoch_size: int | None = None             # draws per epoch (default: len(samples)); equal budgets across sets
     skips: SkipReport = field(default_factory=SkipReport)
 
 
@@ -102,12 +103,15 @@ def distributed() -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
-def epoch_order(n: int, epoch: int, seed: int, weights: np.ndarray | None) -> np.ndarray:
-    """The sample indices of epoch ``epoch`` (see the module docstring)."""
+def epoch_order(n: int, epoch: int, seed: int, weights: np.ndarray | None, size: int | None = None) -> np.ndarray:
+    """The sample indices of epoch ``epoch`` (see the module docstring): ``size`` draws (default ``n``),
+    without replacement while they last (successive permutations) unless ``weights`` are given."""
     rng = np.random.default_rng((seed, 7919, epoch))
+    size = n if size is None else size
     if weights is None:
-        return rng.permutation(n)
-    return rng.choice(n, size=n, replace=True, p=weights)
+        rounds = [rng.permutation(n) for _ in range(-(-size // n))]
+        return np.concatenate(rounds)[:size]
+    return rng.choice(n, size=size, replace=True, p=weights)
 
 
 def epoch_batches(order: np.ndarray, batch_size: int, world: int = 1) -> list[np.ndarray]:
@@ -168,7 +172,8 @@ def train_loop(setup: TrainSetup, model: Classifier, validate: Callable[[Classif
     n = len(setup.samples)
     if n < 2:
         raise ValueError(f"{n} training image(s): nothing to train on")
-    steps_per_epoch = len(epoch_batches(np.arange(n), setup.batch_size, world)) // world
+    draws = setup.epoch_size or n
+    steps_per_epoch = len(epoch_batches(np.arange(draws), setup.batch_size, world)) // world
     total_steps = steps_per_epoch * setup.epochs
     state = {"epoch": 0, "position": 0, "step": 0, "best": {}, "history": [], "images": 0, "train_s": 0.0}
 
@@ -206,7 +211,7 @@ def train_loop(setup: TrainSetup, model: Classifier, validate: Callable[[Classif
             while state["epoch"] < setup.epochs:
                 epoch = state["epoch"]
                 dataset.epoch = epoch
-                order = epoch_order(n, epoch, setup.seed, setup.sample_weights)
+                order = epoch_order(n, epoch, setup.seed, setup.sample_weights, draws)
                 mine = epoch_batches(order, setup.batch_size, world)[rank::world][state["position"]:]
                 loader = DataLoader(dataset, batch_sampler=[b.tolist() for b in mine], num_workers=setup.workers,
                                     collate_fn=collate_samples, pin_memory=device.type == "cuda")

@@ -54,6 +54,9 @@ from augmenter.skips import SkipReport
 _RESUMABLE_CHANGES = {"steps", "minutes", "workers", "device", "log_every", "grid_every", "eval_every",
                       "checkpoint_every", "attr"}
 
+EVAL_SPLITS = ("val", "test")
+"""Record splits that training never uses."""
+
 
 @dataclass
 class LossWeights:
@@ -181,7 +184,10 @@ def train_gan(config: GanTrainConfig, progress: Callable[[dict], None] | None = 
     notes: list[str] = []
 
     records, skips = read_specs(config.data)
-    train_records, held_records = split_held_out(records, config.holdout)
+    # A dataset's own validation/test split is never trained on (held out with the held-out identities),
+    # so a LEGAN trained here can synthesize for a classifier evaluated on that split without leakage.
+    train_records, held_records = split_held_out([r for r in records if r.split not in EVAL_SPLITS], config.holdout)
+    held_records += [r for r in records if r.split in EVAL_SPLITS]
     lighting_names, expression_names = vocabularies_of(records)
     n_l, n_e = len(lighting_names), len(expression_names)
     if not n_l or not n_e:
@@ -284,7 +290,7 @@ def train_gan(config: GanTrainConfig, progress: Callable[[dict], None] | None = 
                     notes.append(f"stopped at the {config.minutes:g}-minute budget")
                     break
                 gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
-                rows = torch.randint(len(bank), (config.batch_size,), generator=gen)
+                rows = bank.draw(config.batch_size, gen)
                 x = _to_float(bank.images[rows], device)
                 src_l, src_e = bank.lighting[rows], bank.expression[rows]
                 tgt_l, cond_l = sample_targets(src_l, n_l, config.keep_probability, gen, config.blank_keep)

@@ -89,7 +89,10 @@ def test_trains_on_datasets_that_label_one_attribute_each(tmp_path):
     config = GanTrainConfig(data=[f"yaleb:{yale}", f"fer2013:{fer}"], out=str(tmp_path / "run"), steps=3,
                             batch_size=4, g_width=8, d_width=8, image_size=32, holdout=0.0, log_every=1,
                             grid_every=3, checkpoint_every=3, workers=0, device="cpu")
-    train_gan(config, log=lambda m: None)
+    lines = []
+    train_gan(config, log=lines.append)
+    # FER's validation and test images are never trained on, even with no identities held out
+    assert any(line.startswith("data: ") and " and 2 held-out images" in line for line in lines), lines
     rows = list(csv.DictReader(open(tmp_path / "run" / "losses.csv")))
     assert len(rows) == 3 and all(float(r["d_cls"]) == float(r["d_cls"]) for r in rows)  # finite, not NaN
     ckpt = load_checkpoint(tmp_path / "run" / "last.pt", kind="legan")
@@ -170,3 +173,23 @@ def test_eval_gan_and_translate_commands_end_to_end(sample, tmp_path):
     assert result.exit_code == 0, result.output
     written = sorted(p.name for p in (tmp_path / "translated").iterdir())
     assert len(written) == 3 + 2 and any("__L-flash13" in n for n in written) and any("__E-smile" in n for n in written)
+
+
+def test_each_dataset_is_drawn_equally_often():
+    from augmenter.datasets.record import FaceRecord
+    from augmenter.gan.bank import FaceBank
+
+    records = [FaceRecord(path=f"/y/{i}.pgm", dataset="yaleb", identity="a") for i in range(10)] + \
+              [FaceRecord(path=f"/f/{i}.jpg", dataset="fer2013") for i in range(90)]
+    n = len(records)
+    bank = FaceBank(torch.zeros(n, 3, 8, 8, dtype=torch.uint8), torch.full((n,), -1), torch.full((n,), -1), records,
+                    ["flash01"], ["happy"])
+    rows = bank.draw(4000, torch.Generator().manual_seed(0))
+    share = (rows < 10).float().mean().item()
+    assert 0.45 < share < 0.55  # 10% of the rows, half of the draws
+    assert len(set(rows[rows < 10].tolist())) == 10  # every small-set row is used
+    assert torch.equal(rows, bank.draw(4000, torch.Generator().manual_seed(0)))
+    single = FaceBank(torch.zeros(5, 3, 8, 8, dtype=torch.uint8), torch.full((5,), -1), torch.full((5,), -1),
+                      records[:5], ["flash01"], ["happy"])
+    assert torch.equal(single.draw(7, torch.Generator().manual_seed(3)),
+                       torch.randint(5, (7,), generator=torch.Generator().manual_seed(3)))  # one dataset: as before

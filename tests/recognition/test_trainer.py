@@ -20,6 +20,16 @@ def test_epoch_order_is_a_function_of_seed_and_epoch():
     assert not np.array_equal(a, epoch_order(20, 0, 8, None))
 
 
+def test_epoch_size_sets_the_number_of_draws():
+    short = epoch_order(20, 0, 7, None, 8)
+    assert len(short) == 8 and len(set(short.tolist())) == 8
+    assert np.array_equal(short, epoch_order(20, 0, 7, None)[:8])
+    long = epoch_order(20, 0, 7, None, 50)
+    assert len(long) == 50
+    assert sorted(long[:20].tolist()) == list(range(20)) and sorted(long[20:40].tolist()) == list(range(20))
+    assert len(epoch_order(6, 0, 0, np.full(6, 1 / 6), 11)) == 11
+
+
 def test_weighted_order_draws_only_weighted_samples():
     weights = np.array([0.0, 0.5, 0.0, 0.25, 0.25, 0.0])
     orders = [epoch_order(6, e, 0, weights) for e in range(20)]
