@@ -1,6 +1,9 @@
-"""Entry points of the evaluation package (eval-lfw, eval-ijbb, eval-expression)."""
-from augmenter.cli_util import not_landed
+"""Entry points of the evaluation package: ``eval-lfw``, ``eval-ijbb``, ``eval-expression``, ``eval-edc``
+and ``eval-report`` (each a thin click command over its library module)."""
+from evaluation.cli_expression import eval_expression
+from evaluation.cli_ijbb import eval_ijbb
+from evaluation.cli_lfw import eval_lfw
+from evaluation.cli_quality import eval_edc
+from evaluation.cli_report import eval_report
 
-eval_lfw = not_landed("eval-lfw", 8, "LFW View 2 verification protocol")
-eval_ijbb = not_landed("eval-ijbb", 8, "IJB-B 1:1 template verification protocol")
-eval_expression = not_landed("eval-expression", 8, "expression recognition metrics")
+__all__ = ["eval_lfw", "eval_ijbb", "eval_expression", "eval_edc", "eval_report"]

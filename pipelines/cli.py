@@ -5,9 +5,69 @@ from pathlib import Path
 
 import click
 
-from augmenter.cli_util import not_landed, one_line_errors, progress_bar
+from augmenter.cli_util import one_line_errors, progress_bar
 
-rebalance_affectnet = not_landed("rebalance-affectnet", 9, "rebalance rare expressions with LEGAN and Q")
+
+
+@click.command("rebalance-affectnet", context_settings={"help_option_names": ["-h", "--help"]},
+               epilog="Example: rebalance-affectnet --dataset fer2013 --root data/fer2013 --legan runs/legan/last.pt "
+                      "--q runs/q/best.pt --expression-model runs/fer/best.pt --out runs/rebal --train")
+@click.option("--dataset", type=click.Choice(["affectnet", "fer2013", "folder", "class-folder", "sample"]),
+              default="affectnet", show_default=True)
+@click.option("--root", required=True, help="The dataset's folder (AffectNet: the folder of training.csv and the crops).")
+@click.option("--csv", default=None, help="AffectNet's training CSV when it is not ROOT/training.csv.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (rerun to resume).")
+@click.option("--target", default="uniform", show_default=True,
+              help="uniform (= max) | mean | N | name=N,name=N: the count every class is brought up to.")
+@click.option("--legan", default=None, help="LEGAN checkpoint (default: the built-in demo LEGAN, rendered faces only).")
+@click.option("--q", default=None, help="Q checkpoint (default: the built-in demo Q).")
+@click.option("--q-min", default=0.6, show_default=True, help="Keep a synthetic face when its q_score is at least this.")
+@click.option("--expression-model", default=None, help="train-expression checkpoint that judges each synthetic face.")
+@click.option("--verify-expression/--no-verify-expression", default=None,
+              help="Keep only faces the expression model calls the target (default: on when --expression-model is given).")
+@click.option("--budget", default=4.0, show_default=True, help="At most this many attempts per needed face, per class.")
+@click.option("--max-uses", default=3, show_default=True, help="Times one source image may be translated.")
+@click.option("--batch-size", default=64, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--train", is_flag=True, help="Then train classifiers on the original and the rebalanced data and compare.")
+@click.option("--also", default="", help="Further remedies to compare with --train, e.g. sampler,reweight.")
+@click.option("--epochs", default=8, show_default=True, help="Epochs of each --train run (same budget for every run).")
+@click.option("--workers", default=1, show_default=True)
+@one_line_errors
+def rebalance_affectnet(dataset, root, csv, out, target, legan, q, q_min, expression_model, verify_expression, budget,
+                        max_uses, batch_size, seed, device, train, also, epochs, workers):
+    """Bring rare expression classes up to a target count with LEGAN faces that Q and an expression model accept."""
+    from tqdm import tqdm
+
+    from pipelines.rebalance.compare import CompareSettings, train_and_compare
+    from pipelines.rebalance.config import RebalanceConfig
+    from pipelines.rebalance.run import run_rebalance
+
+    config = RebalanceConfig(dataset=dataset, root=root, out=str(out), csv=csv, target=target, legan=legan, q=q,
+                             q_min=q_min, expression_model=expression_model, verify_expression=verify_expression,
+                             budget=budget, max_uses=max_uses, batch_size=batch_size, seed=seed, device=device)
+    bar = tqdm(unit="face", desc="rebalance", disable=None)
+
+    def progress(state: dict) -> None:
+        bar.total = state["needed"]
+        bar.n = state["kept"]
+        bar.set_postfix(round=state["round"], attempts=state["generated"], refresh=False)
+        bar.refresh()
+
+    try:
+        with bar:
+            result = run_rebalance(config, log=tqdm.write, progress=progress)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(result.describe())
+    if train:
+        remedies = ("none", "synthetic") + tuple(r.strip() for r in also.split(",") if r.strip())
+        n_real = sum(t["real"] for t in result.summary["classes"].values())
+        train_and_compare(f"{dataset}:{root}", out / "manifest.parquet", out / "train", n_real,
+                                       CompareSettings(epochs=epochs, remedies=remedies, workers=workers,
+                                                       device=device), seed=seed, log=click.echo)
+        click.echo((out / "train" / "compare.md").read_text())
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,3 +119,30 @@ def train_demo_legan(work: Path, minutes: float, asset: Path | None) -> None:
 
     path = run(work, DemoLeganRecipe(minutes=minutes), asset, log=click.echo)
     click.echo(f"exported to {path}")
+
+
+@click.command("augment-verification", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--root", required=True, help="Extended Yale B (cropped) folder.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (rerun to resume).")
+@click.option("--legan", default=None, help="LEGAN checkpoint that relights (default: the demo LEGAN).")
+@click.option("--q", default=None, help="Q checkpoint (default: the demo Q).")
+@click.option("--q-min", default=0.6, show_default=True)
+@click.option("--per-image", default=4, show_default=True, help="Relit variants per training image.")
+@click.option("--synthetic-ratio", default=0.5, show_default=True, help="Share of training draws that are synthetic.")
+@click.option("--max-angle", default=35.0, show_default=True, help="Training light within this many degrees of frontal.")
+@click.option("--pairs", multiple=True, help="Further pair lists to evaluate (LFW pairs.txt or CSV, paths under --root).")
+@click.option("--epochs", default=30, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@one_line_errors
+def augment_verification(root, out, legan, q, q_min, per_image, synthetic_ratio, max_angle, pairs, epochs, seed, device):
+    """Train a verifier on real near-frontal faces with and without LEGAN relit variants; compare on harsh light."""
+    from pipelines.verification import VerificationExperiment, run_experiment
+
+    config = VerificationExperiment(root=root, out=str(out), legan=legan, q=q, q_min=q_min, per_image=per_image,
+                                    synthetic_ratio=synthetic_ratio, max_angle=max_angle, pairs=list(pairs),
+                                    epochs=epochs, seed=seed, device=device)
+    try:
+        run_experiment(config, log=click.echo)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None

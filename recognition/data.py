@@ -45,13 +45,17 @@ def real_samples(records: Sequence[FaceRecord], classes: Sequence[str], key) -> 
 
 
 def synthetic_samples(manifests: Sequence[str | Path], classes: Sequence[str], key, skips: SkipReport) -> list[Sample]:
-    """Kept rows of every manifest whose class (``key(record)``) is among ``classes``; the rest counted."""
+    """Kept synthetic rows of every manifest whose class (``key(record)``) is among ``classes``; the rest
+    counted. Real rows (``generator_hash`` ``""``, as in a ``rebalance-affectnet`` manifest) are skipped:
+    those images are already in the real training data."""
     index = {c: i for i, c in enumerate(classes)}
     out = []
     for manifest in manifests:
         records, missing = manifest_records(manifest, kept_only=True)
         skips.merge(missing)
         for r in records:
+            if not r.extra.get("generator_hash"):
+                continue
             label = key(r)
             if label not in index:
                 skips.add("synthetic class not in the real data", f"{Path(manifest).name}: {r.path} ({label})")

@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from augmenter.atomic import write_text_atomic
+from augmenter.datasets.record import UNKNOWN
 from augmenter.errors import DatasetFormatError
 from augmenter.io import decode_image, write_image_atomic
 from augmenter.quality.ratings import RatingsListing, assign_splits, ratings_csv_text, read_ratings
@@ -264,6 +265,8 @@ def build_simulated_set(
     size: int = 64,
     per_face: int = 2,
     seed: int = 0,
+    sources: list[str] | None = None,
+    max_sources: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> RatingsListing:
     """Build (or finish) a simulated-rater ratings set in ``out`` and read it back.
@@ -291,6 +294,10 @@ def build_simulated_set(
             (114 images each), into ``out/sample`` (resumed by ``render_sample`` itself).
         identities, size: the sample to render when ``sample_root`` is None.
         per_face: variants per sample image.
+        sources: dataset specs (``["fer2013:DIR", "yaleb:DIR"]``) whose images replace the sample:
+            a Q for a real domain (still simulated raters). Images without an identity form their
+            own split group.
+        max_sources: use at most this many source images (a seeded subset, spread over the specs).
         seed: the randomness of the artifacts, ratings and splits.
         progress: ``progress(done, total)`` in variants, once before and after each sample image.
 
@@ -310,15 +317,20 @@ def build_simulated_set(
         raise DatasetFormatError(out, "is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     settings = {"format": _FORMAT, "seed": int(seed), "per_face": int(per_face), "clean_share": CLEAN_SHARE}
+    if sources:
+        settings.update(sources=list(sources), max_sources=max_sources)
     _check_settings(out / _SETTINGS_NAME, settings)
 
-    if sample_root is None:
-        from augmenter.sample.tree import SampleConfig, render_sample
+    if sources:
+        records, sample_root = _source_records(sources, max_sources, seed), Path("/")
+    else:
+        if sample_root is None:
+            from augmenter.sample.tree import SampleConfig, render_sample
 
-        sample_root = out / "sample"
-        render_sample(sample_root, SampleConfig(identities=identities, size=size))
-    sample_root = Path(os.path.abspath(os.fspath(sample_root)))
-    records = sorted(read_dataset("sample", sample_root).records, key=lambda r: str(r.path))
+            sample_root = out / "sample"
+            render_sample(sample_root, SampleConfig(identities=identities, size=size))
+        sample_root = Path(os.path.abspath(os.fspath(sample_root)))
+        records = sorted(read_dataset("sample", sample_root).records, key=lambda r: str(r.path))
 
     total = len(records) * per_face
     done = 0
@@ -326,11 +338,13 @@ def build_simulated_set(
         progress(done, total)
     rows = []
     for record in records:
-        key = Path(os.path.relpath(record.path, sample_root)).as_posix()
+        key = "/".join(record.path.parts[-3:]) if sources else Path(os.path.relpath(record.path, sample_root)).as_posix()
         pixels = None
         for k in range(per_face):
             artifact, severity, ratings = _plan(seed, key, k)
-            path = out / "images" / artifact / f"{record.identity}_{record.path.stem}_{k}.png"
+            group = record.identity if record.identity != UNKNOWN else record.path.stem
+            path = out / "images" / artifact / f"{record.dataset}_{group}_{record.path.stem}_{k}.png" if sources \
+                else out / "images" / artifact / f"{record.identity}_{record.path.stem}_{k}.png"
             if not path.is_file():
                 if pixels is None:
                     pixels = decode_image(record.path)
@@ -341,7 +355,7 @@ def build_simulated_set(
                 "path": str(path), "mean": round(float(ratings.mean()), 4),
                 "std": round(float(ratings.std(ddof=0)), 4), "source": artifact, "split": "unknown",
                 "severity": round(severity, 4), "rater1": float(ratings[0]), "rater2": float(ratings[1]),
-                "rater3": float(ratings[2]), "identity": record.identity,
+                "rater3": float(ratings[2]), "identity": f"{record.dataset}/{group}" if sources else record.identity,
             })
         done += per_face
         if progress is not None:
@@ -356,6 +370,20 @@ def build_simulated_set(
     if not csv_path.is_file() or csv_path.read_text(encoding="utf-8") != text:
         write_text_atomic(csv_path, text)
     return read_ratings(out)
+
+
+def _source_records(specs: list[str], limit: int | None, seed: int) -> list:
+    """Training-split images of ``specs`` (never a validation/test split), a seeded subset of ``limit``."""
+    from augmenter.datasets.spec import read_specs
+
+    records = [r for r in read_specs(list(specs))[0] if r.split not in ("val", "test")]
+    records.sort(key=lambda r: (r.dataset, str(r.path)))
+    if limit is not None and len(records) > limit:
+        keep = np.random.default_rng(seed).permutation(len(records))[:limit]
+        records = [records[i] for i in sorted(keep)]
+    if not records:
+        raise DatasetFormatError(Path(str(specs[0]).partition(":")[2]), "no training images to build a ratings set from")
+    return records
 
 
 def _plan(seed: int, key: str, k: int) -> tuple[str, float, np.ndarray]:

@@ -1,0 +1,123 @@
+"""How many synthetic faces each class needs, and which real faces they are made from.
+
+Sources for class ``c`` are training images of the other classes. Each class has its own seeded queue
+in which identities are spread (one image of every identity before a second of any; images without an
+identity count as their own) and source classes interleave. Rounds walk the queues; a source image is
+translated at most ``max_uses`` times over the whole run.
+
+Example:
+    >>> parse_target("uniform", {"happy": 10, "disgust": 2})
+    {'happy': 10, 'disgust': 10}
+    >>> needed_counts({"happy": 10, "disgust": 2}, {"happy": 10, "disgust": 10})
+    {'happy': 0, 'disgust': 8}
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from augmenter.datasets.record import UNKNOWN, FaceRecord
+
+
+def class_counts(records: Sequence[FaceRecord], classes: Sequence[str]) -> dict[str, int]:
+    counted = Counter(r.expression for r in records)
+    return {c: int(counted.get(c, 0)) for c in classes}
+
+
+def parse_target(text: str, counts: dict[str, int]) -> dict[str, int]:
+    """``uniform`` | ``max`` | ``mean`` | ``N`` | ``name=N,name=N`` -> the target count of every class."""
+    text = str(text).strip()
+    if text in ("uniform", "max"):
+        return {c: max(counts.values()) for c in counts}
+    if text == "mean":
+        return {c: int(round(sum(counts.values()) / len(counts))) for c in counts}
+    if text.isdigit():
+        return {c: int(text) for c in counts}
+    targets = dict(counts)
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or not value.strip().isdigit():
+            raise ValueError(f"--target {text!r}: expected uniform, max, mean, a count, or name=count,name=count")
+        if name not in counts:
+            raise ValueError(f"--target {text!r}: no class {name!r} in the data ({', '.join(counts)})")
+        targets[name] = int(value)
+    return targets
+
+
+def needed_counts(counts: dict[str, int], targets: dict[str, int]) -> dict[str, int]:
+    return {c: max(0, targets[c] - counts[c]) for c in counts}
+
+
+def _rank(seed: int, *parts: object) -> int:
+    key = "|".join(map(str, (seed, *parts))).encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:8], "big")
+
+
+def source_queue(records: Sequence[FaceRecord], target: str, seed: int) -> list[int]:
+    """Indices of the records usable as sources for ``target`` (other classes), identities spread."""
+    by_group: dict[str, list[int]] = {}
+    for i, r in enumerate(records):
+        if r.expression == target:
+            continue
+        group = f"{r.dataset}/{r.identity}" if r.identity != UNKNOWN else f"file/{r.path}"
+        by_group.setdefault(group, []).append(i)
+    order = []
+    for group, rows in by_group.items():
+        rows.sort(key=lambda i: _rank(seed, target, records[i].path))
+        order += [(position, _rank(seed, target, group), i) for position, i in enumerate(rows)]
+    order.sort()
+    return [i for _, _, i in order]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One translation: source record ``source`` to expression ``target``; ``use`` counts the source's uses."""
+
+    source: int
+    target: str
+    use: int
+    round: int
+
+
+class SourcePlanner:
+    """Hands out sources round after round, each at most ``max_uses`` times in total."""
+
+    def __init__(self, records: Sequence[FaceRecord], classes: Sequence[str], seed: int, max_uses: int):
+        self.queues = {c: source_queue(records, c, seed) for c in classes}
+        self.cursor = {c: 0 for c in classes}
+        self.uses = np.zeros(len(records), dtype=np.int64)
+        self.max_uses = max_uses
+
+    def take(self, target: str, n: int, round_number: int) -> list[Job]:
+        """Up to ``n`` jobs for ``target`` (fewer when its sources are used up)."""
+        queue, jobs = self.queues[target], []
+        tried = 0
+        while len(jobs) < n and queue and tried < len(queue):
+            i = queue[self.cursor[target] % len(queue)]
+            self.cursor[target] += 1
+            if self.uses[i] >= self.max_uses:
+                tried += 1
+                continue
+            tried = 0
+            jobs.append(Job(i, target, int(self.uses[i]), round_number))
+            self.uses[i] += 1
+        return jobs
+
+
+def round_jobs(planner: SourcePlanner, remaining: dict[str, int], attempts_left: dict[str, int],
+               acceptance: dict[str, float], round_number: int) -> list[Job]:
+    """The jobs of one round: for each class still short, enough attempts to cover its shortfall at the
+    acceptance rate seen so far (+10%, at least 1), within its attempt budget."""
+    jobs: list[Job] = []
+    for c, short in remaining.items():
+        if short <= 0 or attempts_left[c] <= 0:
+            continue
+        want = math.ceil(1.1 * short / max(acceptance[c], 0.02))
+        jobs += planner.take(c, min(max(want, 1), attempts_left[c]), round_number)
+    return jobs

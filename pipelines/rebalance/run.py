@@ -1,0 +1,123 @@
+"""Run a rebalancing job end to end (see :mod:`pipelines.rebalance`).
+
+Example:
+    >>> config = RebalanceConfig(dataset="fer2013", root="data/fer2013", out="runs/rebal",
+    ...                          legan="runs/legan/last.pt", q="runs/q/best.pt",
+    ...                          expression_model="runs/fer_none/best.pt")        # doctest: +SKIP
+    >>> print(run_rebalance(config).describe())                                   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from augmenter.checkpoint import save_config_json
+from augmenter.datasets.record import UNKNOWN
+from augmenter.errors import CheckpointError, RunConflictError
+from augmenter.expand.engine import Models
+from augmenter.expand.journal import ChunkJournal
+from augmenter.expand.plan import same_expression
+from augmenter.expand.sources import open_sources
+from augmenter.quality.model import resolve_device
+from pipelines.rebalance.config import RebalanceConfig
+from pipelines.rebalance.judge import ExpressionJudge
+from pipelines.rebalance.outputs import class_table, write_manifest_files, write_report, write_summary
+from pipelines.rebalance.plan import class_counts, needed_counts, parse_target
+from pipelines.rebalance.synthesize import BatchProcessor, run_rounds
+from recognition.train_expression import expression_classes
+
+EVAL_SPLITS = ("val", "validation", "test")
+
+
+@dataclass
+class RebalanceResult:
+    out: Path
+    summary: dict
+
+    def describe(self) -> str:
+        lines = [f"{'class':<10} {'real':>6} {'needed':>7} {'generated':>9} {'kept':>6} {'shortfall':>9}"]
+        for c, t in self.summary["classes"].items():
+            lines.append(f"{c:<10} {t['real']:>6} {t['needed']:>7} {t['generated']:>9} {t['kept']:>6} {t['shortfall']:>9}")
+        lines.append(f"manifest, summary.json and report.html in {self.out} "
+                     f"({self.summary['facts']['synthesis minutes']} min)")
+        return "\n".join(lines)
+
+
+def _claim(out: Path, config: RebalanceConfig) -> None:
+    """Refuse to resume a run folder made with other settings (its journal would not match)."""
+    path = out / ".rebalance" / "run.json"
+    if path.is_file():
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        if saved != config.identity():
+            changed = sorted(k for k in set(saved) | set(config.identity()) if saved.get(k) != config.identity().get(k))
+            raise RunConflictError(path, f"holds a run with other settings ({', '.join(changed)}); use another --out")
+    else:
+        save_config_json(path, config.identity())
+
+
+def training_records(config: RebalanceConfig, out: Path):
+    listing = open_sources(config.dataset, config.root, config.csv, out / ".sample")
+    records = [r for r in listing.records if r.expression != UNKNOWN and r.split not in EVAL_SPLITS]
+    if not records:
+        raise ValueError(f"no expression-labelled training images in {config.root}")
+    return records, listing.skips
+
+
+def run_rebalance(config: RebalanceConfig, log: Callable[[str], None] = print,
+                  progress: Callable[[dict], None] | None = None) -> RebalanceResult:
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if config.verify and not config.expression_model:
+        raise ValueError("--verify-expression needs --expression-model CKPT (a train-expression checkpoint)")
+    _claim(out, config)
+    save_config_json(out / "config.json", asdict(config))
+    records, skips = training_records(config, out)
+    classes = expression_classes([r.expression for r in records])
+    counts = class_counts(records, classes)
+    targets = parse_target(config.target, counts)
+    needed = needed_counts(counts, targets)
+    log("real: " + ", ".join(f"{c} {n}" for c, n in counts.items()) + "; needed: "
+        + ", ".join(f"{c} {n}" for c, n in needed.items() if n))
+
+    device = resolve_device(config.device)
+    models = Models.load(config.legan, config.q, device)
+    for notice in models.notices:
+        log(notice)
+    vocabulary = models.translator.expression
+    missing = [c for c, n in needed.items() if n and not any(same_expression(e, c) for e in vocabulary)]
+    if missing:
+        raise CheckpointError(models.translator.path, f"cannot make {', '.join(missing)}: its expressions are "
+                                                      f"{', '.join(vocabulary)}")
+    judge = ExpressionJudge(config.expression_model, device) if config.verify else None
+    processor = BatchProcessor(records, models, judge, out, config.q_min, config.seed, device)
+    start = time.perf_counter()
+    synthesis = run_rounds(records, classes, needed, processor, ChunkJournal(out / ".rebalance" / "journal.jsonl"),
+                           budget=config.budget, max_uses=config.max_uses, max_rounds=config.max_rounds,
+                           batch_size=config.batch_size, seed=config.seed, examples_per_class=config.report_examples,
+                           progress=progress)
+    for note in synthesis.notes:
+        log(note)
+    write_manifest_files(out, records, synthesis.rows, models.generator_hash)
+    seconds = time.perf_counter() - start
+    generated = sum(s.generated for s in synthesis.states.values())
+    summary = {
+        "classes": class_table(counts, targets, synthesis.states),
+        "facts": {
+            "dataset": f"{config.dataset}:{config.root}", "target": config.target, "q_min": config.q_min,
+            "expression judge": config.expression_model if config.verify else "off",
+            "generator": str(models.translator.path), "generator_hash": models.generator_hash,
+            "q": str(models.q_path), "q_hash": models.q_hash, "budget": f"{config.budget} x needed attempts",
+            "max uses per source": config.max_uses, "rounds": synthesis.rounds,
+            "attempts": generated, "synthesis minutes": round(seconds / 60, 2),
+            "images per second": round(generated / seconds, 1) if seconds > 0 else None,
+            "batches resumed from the journal": synthesis.batches_resumed,
+            "reader skips": skips.total,
+        },
+        "config": asdict(config),
+    }
+    write_summary(out, summary)
+    write_report(out, summary, synthesis.examples)
+    return RebalanceResult(out, summary)

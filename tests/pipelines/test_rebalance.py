@@ -1,0 +1,147 @@
+"""rebalance-affectnet: planning, synthesis rounds with Q and the expression judge, outputs, resume."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from augmenter.errors import RunConflictError
+from augmenter.gan.train import GanTrainConfig, train_gan
+from pipelines.rebalance.config import RebalanceConfig
+from pipelines.rebalance.plan import SourcePlanner, needed_counts, parse_target, source_queue
+from pipelines.rebalance.run import run_rebalance
+from recognition.data import synthetic_samples
+from recognition.train_expression import ExpressionConfig, train_expression
+from augmenter.skips import SkipReport
+from augmenter.datasets.record import FaceRecord
+from tests.datasets.fixtures import make_yaleb
+from tests.recognition.fixtures import EXPRESSION_LOOKS, pattern, write_png
+
+COUNTS = {"happy": 12, "sad": 4, "neutral": 6}
+
+
+def make_fer(root, counts=COUNTS, val=3):
+    for c, (name, n) in enumerate(counts.items()):
+        for k in range(n):
+            write_png(root / "train" / name / f"Training_{100 * c + k}.png", pattern(EXPRESSION_LOOKS[name], 32, 1000 * c + k))
+        for k in range(val):
+            write_png(root / "validation" / name / f"PublicTest_{100 * c + k}.png",
+                      pattern(EXPRESSION_LOOKS[name], 32, 9000 + 100 * c + k))
+    return root
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    base = tmp_path_factory.mktemp("rebalance")
+    fer = make_fer(base / "fer")
+    yale = make_yaleb(base / "yale", subjects=("yaleB01", "yaleB02"))
+    train_gan(GanTrainConfig(data=[f"yaleb:{yale}", f"fer2013:{fer}"], out=str(base / "legan"), steps=1, batch_size=4,
+                             g_width=8, d_width=8, image_size=32, holdout=0.0, log_every=1, grid_every=10,
+                             checkpoint_every=10, workers=0, device="cpu"), log=lambda m: None)
+    train_expression(ExpressionConfig(data=[f"fer2013:{fer}"], out=str(base / "expr"), epochs=2, batch_size=8,
+                                      image_size=32, width=8, embedding_size=16, workers=0, device="cpu"),
+                     log=lambda m: None)
+    return {"fer": fer, "legan": str(base / "legan" / "last.pt"), "expr": str(base / "expr" / "best.pt"), "base": base}
+
+
+def _config(setup, out, **changes):
+    settings = dict(dataset="fer2013", root=str(setup["fer"]), out=str(out), legan=setup["legan"], q_min=0.0,
+                    expression_model=setup["expr"], budget=3.0, max_uses=2, batch_size=5, device="cpu")
+    return RebalanceConfig(**{**settings, **changes})
+
+
+def test_targets():
+    counts = {"happy": 10, "disgust": 2, "sad": 3}
+    assert parse_target("uniform", counts) == {"happy": 10, "disgust": 10, "sad": 10}
+    assert parse_target("mean", counts) == {"happy": 5, "disgust": 5, "sad": 5}
+    assert parse_target("7", counts) == {"happy": 7, "disgust": 7, "sad": 7}
+    assert parse_target("disgust=6", counts) == {"happy": 10, "disgust": 6, "sad": 3}
+    assert needed_counts(counts, parse_target("7", counts)) == {"happy": 0, "disgust": 5, "sad": 4}
+    for bad in ("disgust=x", "anger=3", "lots"):
+        with pytest.raises(ValueError):
+            parse_target(bad, counts)
+
+
+def test_sources_come_from_other_classes_spread_over_identities_and_bounded():
+    records = [FaceRecord(path=f"/d/{who}_{k}.png", dataset="d", identity=who, expression=e)
+               for who, e in (("a", "happy"), ("b", "happy"), ("c", "sad")) for k in range(4)]
+    queue = source_queue(records, "disgust", seed=0)
+    first_identities = [records[i].identity for i in queue[:3]]
+    assert sorted(first_identities) == ["a", "b", "c"]  # one image of each person before a second of any
+    assert all(records[i].expression != "sad" for i in source_queue(records, "sad", 0))
+    planner = SourcePlanner(records, ["sad", "disgust"], seed=0, max_uses=1)
+    jobs = planner.take("disgust", 100, 0)
+    assert len(jobs) == 12 and len({j.source for j in jobs}) == 12
+    assert planner.take("sad", 5, 1) == []  # every happy image was used once already
+
+
+def test_rebalance_keeps_judged_faces_up_to_the_quota_and_resumes(setup, tmp_path):
+    out = tmp_path / "run"
+    result = run_rebalance(_config(setup, out), log=lambda m: None)
+    classes = result.summary["classes"]
+    assert classes["happy"]["needed"] == 0 and classes["happy"]["generated"] == 0
+    for c in ("sad", "neutral"):
+        t = classes[c]
+        assert t["needed"] == 12 - COUNTS[c]
+        assert 0 < t["generated"] <= 3 * t["needed"]
+        assert t["kept"] + t["shortfall"] == t["needed"] and t["kept"] <= t["needed"]
+        assert t["generated"] == (t["kept"] + t["rejected_q"] + t["rejected_expression"] + t["unreadable_sources"]
+                                  + t["over_quota"])
+    df = pd.read_parquet(out / "manifest.parquet")
+    real, synthetic = df[~df["synthetic"]], df[df["synthetic"]]
+    assert len(real) == sum(COUNTS.values())
+    assert len(synthetic) == sum(t["kept"] for t in classes.values())
+    assert all((out / p).is_file() for p in synthetic["out_path"])
+    assert (synthetic["expression"] == synthetic["predicted_expression"]).all()  # the judge agreed on every kept face
+    rows = [r for line in open(out / ".rebalance" / "journal.jsonl") for r in json.loads(line)["rows"]]
+    uses = pd.Series([r["source_path"] for r in rows]).value_counts()
+    assert uses.max() <= 2
+    assert all(r["source_expression"] != r["target"] for r in rows)
+    files = sorted(p.relative_to(out) for p in (out / "synthetic").rglob("*.png"))
+    assert len(files) == len(synthetic)
+    assert (out / "report.html").read_text().count("<h2>") >= 1
+
+    # synthetic_samples reads the kept synthetic rows only (real rows are already the real data)
+    samples = synthetic_samples([out / "manifest.parquet"], ["happy", "sad", "neutral"], lambda r: r.expression, SkipReport())
+    assert len(samples) == len(synthetic)
+
+    # a finished run reruns from its journal; a killed one (last batch lost) finishes identically
+    again = run_rebalance(_config(setup, out), log=lambda m: None)
+    assert again.summary["facts"]["batches resumed from the journal"] > 0
+    assert pd.read_parquet(out / "manifest.parquet").equals(df)
+    journal = out / ".rebalance" / "journal.jsonl"
+    lines = journal.read_text().splitlines(keepends=True)
+    journal.write_text("".join(lines[:-1]) + lines[-1][:10])  # torn last line
+    run_rebalance(_config(setup, out), log=lambda m: None)
+    assert pd.read_parquet(out / "manifest.parquet").equals(df)
+    assert sorted(p.relative_to(out) for p in (out / "synthetic").rglob("*.png")) == files
+
+    with pytest.raises(RunConflictError):
+        run_rebalance(_config(setup, out, target="mean"), log=lambda m: None)
+
+
+def test_without_the_judge_q_alone_decides(setup, tmp_path):
+    result = run_rebalance(_config(setup, tmp_path / "q", expression_model=None, q_min=1.01, budget=1.0),
+                           log=lambda m: None)
+    classes = result.summary["classes"]
+    assert all(t["kept"] == 0 and t["rejected_q"] == t["generated"] for t in classes.values())
+    assert classes["sad"]["shortfall"] == 8 and classes["sad"]["generated"] == 8  # budget 1 x needed
+
+
+def test_cli_runs_and_trains_the_comparison(setup, tmp_path):
+    from pipelines.cli import rebalance_affectnet
+
+    out = tmp_path / "cli"
+    result = CliRunner().invoke(rebalance_affectnet, [
+        "--dataset", "fer2013", "--root", str(setup["fer"]), "--out", str(out), "--legan", setup["legan"],
+        "--q-min", "0", "--expression-model", setup["expr"], "--batch-size", "8", "--device", "cpu",
+        "--train", "--epochs", "1", "--also", "sampler", "--workers", "0"])
+    assert result.exit_code == 0, result.output
+    comparison = json.loads((out / "train" / "compare.json").read_text())
+    assert set(comparison["runs"]) == {"none", "synthetic", "sampler"}
+    assert all(0 <= r["balanced_accuracy"] <= 1 for r in comparison["runs"].values())
+    assert "| balanced_accuracy |" in (out / "train" / "compare.md").read_text()
+    missing = CliRunner().invoke(rebalance_affectnet, ["--dataset", "fer2013", "--root", str(tmp_path / "nope"),
+                                                        "--out", str(tmp_path / "x"), "--device", "cpu"])
+    assert missing.exit_code == 1 and "Error" in missing.output
