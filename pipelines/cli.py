@@ -131,17 +131,19 @@ def train_demo_legan(work: Path, minutes: float, asset: Path | None) -> None:
 @click.option("--synthetic-ratio", default=0.5, show_default=True, help="Share of training draws that are synthetic.")
 @click.option("--max-angle", default=35.0, show_default=True, help="Training light within this many degrees of frontal.")
 @click.option("--pairs", multiple=True, help="Further pair lists to evaluate (LFW pairs.txt or CSV, paths under --root).")
+@click.option("--pairs-per-kind", default=300, show_default=True, help="Same and different test pairs per light condition.")
 @click.option("--epochs", default=30, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @one_line_errors
-def augment_verification(root, out, legan, q, q_min, per_image, synthetic_ratio, max_angle, pairs, epochs, seed, device):
+def augment_verification(root, out, legan, q, q_min, per_image, synthetic_ratio, max_angle, pairs, pairs_per_kind, epochs,
+                         seed, device):
     """Train a verifier on real near-frontal faces with and without LEGAN relit variants; compare on harsh light."""
     from pipelines.verification import VerificationExperiment, run_experiment
 
     config = VerificationExperiment(root=root, out=str(out), legan=legan, q=q, q_min=q_min, per_image=per_image,
                                     synthetic_ratio=synthetic_ratio, max_angle=max_angle, pairs=list(pairs),
-                                    epochs=epochs, seed=seed, device=device)
+                                    pairs_per_kind=pairs_per_kind, epochs=epochs, seed=seed, device=device)
     try:
         run_experiment(config, log=click.echo)
     except ValueError as err:

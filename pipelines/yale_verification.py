@@ -47,6 +47,11 @@ def balanced_pairs(records, n: int, seed: int, folds: int = 10) -> list[Pair]:
     for r in records:
         by_id.setdefault(r.identity, []).append(r.path)
     ids = sorted(k for k, v in by_id.items() if len(v) >= 2)
+    possible_same = sum(len(by_id[k]) * (len(by_id[k]) - 1) // 2 for k in ids)
+    possible_diff = (sum(len(by_id[k]) for k in ids) ** 2 - sum(len(by_id[k]) ** 2 for k in ids)) // 2
+    if len(ids) < 2 or min(possible_same, possible_diff) < n:
+        raise ValueError(f"{n} same and {n} different pairs asked for, but {len(ids)} identities with two or more "
+                         f"images allow {possible_same} same and {possible_diff} different pairs")
     same, diff = set(), set()
     while len(same) < n:
         person = ids[rng.integers(len(ids))]

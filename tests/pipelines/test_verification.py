@@ -1,12 +1,15 @@
 """augment-verification: split, relit variants of training images only, two verifiers, one table."""
 import json
 
+import numpy as np
+from PIL import Image
+
 from click.testing import CliRunner
 
 from augmenter.datasets.manifest import read_manifest
 from augmenter.gan.train import GanTrainConfig, train_gan
 from tests.datasets.fixtures import make_fer_folders, make_yaleb
-from tests.recognition.fixtures import pattern, write_png
+from tests.recognition.fixtures import pattern
 
 SUBJECTS = tuple(f"yaleB{i:02d}" for i in range(1, 9))
 DIRECTIONS = ("A+000E+00", "A+010E+00", "A-010E+00", "A+020E-10", "A+130E+20", "A-130E+20", "A+085E+20", "A-085E+20")
@@ -16,7 +19,9 @@ def make_yale(root):
     kinds = ("red", "green", "blue", "checker", "bright", "dark", "vstripes", "hstripes")
     for s, subject in enumerate(SUBJECTS):
         for d, direction in enumerate(DIRECTIONS):
-            write_png(root / subject / f"{subject}_P00{direction}.png", pattern(kinds[s], 32, 100 * s + d))
+            path = root / subject / f"{subject}_P00{direction}.pgm"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pattern(kinds[s], 32, 100 * s + d).mean(2).astype(np.uint8), "L").save(path, format="PPM")
     return root
 
 
@@ -31,7 +36,7 @@ def test_experiment_trains_both_verifiers_on_the_same_budget(tmp_path):
     out = tmp_path / "run"
     result = CliRunner().invoke(augment_verification, [
         "--root", str(yale), "--out", str(out), "--legan", str(legan / "last.pt"), "--q-min", "0", "--per-image", "2",
-        "--epochs", "1", "--device", "cpu"])
+        "--pairs-per-kind", "6", "--epochs", "1", "--device", "cpu"])
     assert result.exit_code == 0, result.output
     comparison = json.loads((out / "comparison.json").read_text())
     assert set(comparison["runs"]) == {"real", "real+synthetic"}
