@@ -8,30 +8,6 @@ import click
 
 from augmenter.errors import AugmenterError
 
-NOT_LANDED_EXIT_CODE = 3
-
-
-def not_landed(name: str, issue: int, what: str) -> click.Command:
-    """A command that exists in the interface but whose issue has not landed.
-
-    It accepts any arguments, prints one line saying so to stderr and exits with status 3:
-    it never produces output that could be mistaken for a result.
-    """
-
-    @click.command(
-        name=name,
-        help=f"[not available yet: issue #{issue}] {what}",
-        context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
-        add_help_option=False,
-    )
-    @click.pass_context
-    def command(ctx: click.Context) -> None:
-        click.echo(f"{name}: not available yet; it lands with issue #{issue} ({what}).", err=True)
-        ctx.exit(NOT_LANDED_EXIT_CODE)
-
-    return command
-
-
 def one_line_errors(func):
     """Turn the toolkit's typed errors into click's one-line ``Error: <path>: <reason>`` and exit 1."""
 

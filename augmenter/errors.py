@@ -29,9 +29,5 @@ class CheckpointError(FileError):
     """A checkpoint that is unreadable, unsafe, of the wrong kind or of the wrong shape."""
 
 
-class NotLandedError(AugmenterError):
-    """A command or feature whose issue has not landed yet."""
-
-
 class RunConflictError(FileError):
     """An output folder that holds another run's outputs (different settings or models)."""
