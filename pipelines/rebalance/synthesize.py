@@ -97,7 +97,7 @@ class BatchProcessor:
             try:
                 pixels = fit_face(decode_image(self.records[job.source].path), self.size)
             except ImageDecodeError as err:
-                rows.append(self._row(job, reason="unreadable source", message=str(err)))
+                rows.append(self._row(j, job, reason="unreadable source", message=str(err)))
                 continue
             images.append(pixels)
             ok.append(j)
@@ -118,20 +118,19 @@ class BatchProcessor:
                 path = output_path(self.records[job.source], job.target, job.use)
                 if not reason:
                     write_image_atomic(self.out / path, pixels[n])
-                rows.append(self._row(job, q=float(q[n]), predicted=predicted[n], reason=reason, out_path=path))
+                rows.append(self._row(j, job, q=float(q[n]), predicted=predicted[n], reason=reason, out_path=path))
                 if j in examples:
                     entry["examples"].append({"target": job.target, "source": _thumb(images[n]),
                                               "output": _thumb(pixels[n]), "q": float(q[n]),
                                               "predicted": predicted[n], "kept": not reason})
-        order = {id(r): i for i, r in enumerate(rows)}
-        entry["rows"] = sorted(rows, key=lambda r: (r["job_index"], order[id(r)]))
+        entry["rows"] = sorted(rows, key=lambda r: r["job_index"])  # job order: the quota trim relies on it
         entry["seconds"] = time.perf_counter() - start
         return entry
 
-    def _row(self, job: Job, q: float = math.nan, predicted: str | None = None, reason: str = "",
+    def _row(self, position: int, job: Job, q: float = math.nan, predicted: str | None = None, reason: str = "",
              message: str = "", out_path: str = "") -> dict:
         record = self.records[job.source]
-        return {"job_index": 0, "source": job.source, "source_path": str(record.path), "identity": record.identity,
+        return {"job_index": position, "source": job.source, "source_path": str(record.path), "identity": record.identity,
                 "source_expression": record.expression, "lighting": record.lighting, "target": job.target,
                 "use": job.use, "round": job.round, "q_score": q, "predicted": predicted, "reason": reason,
                 "message": message, "out_path": out_path if not reason else "",
@@ -177,8 +176,8 @@ def run_rounds(records: Sequence[FaceRecord], classes: Sequence[str], needed: di
             entry = done.get(key)
             if entry is None:
                 entry = processor.process(key, batch, {j - b for j in chosen if b <= j < b + batch_size})
-                for i, row in enumerate(entry["rows"]):
-                    row["job_index"] = b + i
+                for row in entry["rows"]:
+                    row["job_index"] += b
                 journal.append(entry)
                 ran += 1
             else:

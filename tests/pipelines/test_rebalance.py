@@ -145,3 +145,22 @@ def test_cli_runs_and_trains_the_comparison(setup, tmp_path):
     missing = CliRunner().invoke(rebalance_affectnet, ["--dataset", "fer2013", "--root", str(tmp_path / "nope"),
                                                         "--out", str(tmp_path / "x"), "--device", "cpu"])
     assert missing.exit_code == 1 and "Error" in missing.output
+
+
+def test_an_unreadable_source_is_counted_not_fatal(setup, tmp_path):
+    import shutil
+
+    fer = tmp_path / "fer"
+    shutil.copytree(setup["fer"], fer)
+    broken = sorted((fer / "train" / "neutral").iterdir())[0]
+    broken.write_bytes(b"not an image")
+    result = run_rebalance(_config(setup, tmp_path / "run", root=str(fer), expression_model=None), log=lambda m: None)
+    classes = result.summary["classes"]
+    assert sum(t["unreadable_sources"] for t in classes.values()) >= 1
+    rows = [r for line in open(tmp_path / "run" / ".rebalance" / "journal.jsonl") for r in json.loads(line)["rows"]]
+    bad = [r for r in rows if r["reason"] == "unreadable source"]
+    assert bad and all(r["source_path"] == str(broken) and str(broken) in r["message"] for r in bad)
+    by_round = {}
+    for r in rows:
+        by_round.setdefault(r["round"], []).append(r["job_index"])
+    assert all(ix == list(range(len(ix))) for ix in by_round.values())  # rows in job order
