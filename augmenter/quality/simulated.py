@@ -41,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Callable
 
@@ -337,12 +338,15 @@ def build_simulated_set(
     if progress is not None:
         progress(done, total)
     rows = []
+    stems = Counter(r.path.stem for r in records if r.identity == UNKNOWN)
     for record in records:
         key = "/".join(record.path.parts[-3:]) if sources else Path(os.path.relpath(record.path, sample_root)).as_posix()
         pixels = None
         for k in range(per_face):
             artifact, severity, ratings = _plan(seed, key, k)
             group = record.identity if record.identity != UNKNOWN else record.path.stem
+            if record.identity == UNKNOWN and stems[record.path.stem] > 1:  # same file name in two folders
+                group += "_" + hashlib.sha256(key.encode()).hexdigest()[:8]
             path = out / "images" / artifact / f"{record.dataset}_{group}_{record.path.stem}_{k}.png" if sources \
                 else out / "images" / artifact / f"{record.identity}_{record.path.stem}_{k}.png"
             if not path.is_file():

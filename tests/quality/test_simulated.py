@@ -125,3 +125,19 @@ def test_build_simulated_set_on_a_tiny_sample(sample, tmp_path):
 
     with pytest.raises(DatasetFormatError, match="other settings"):
         build_simulated_set(out, sample_root=sample, per_face=3, seed=1)
+
+
+def test_a_ratings_set_from_real_dataset_images(tmp_path):
+    from tests.datasets.fixtures import make_fer_folders
+
+    fer = make_fer_folders(tmp_path / "fer", {("train", "angry"): 3, ("train", "happy"): 3, ("validation", "sad"): 2})
+    listing = build_simulated_set(tmp_path / "set", sources=[f"fer2013:{fer}"], max_sources=4, per_face=2, seed=1)
+    table = listing.table
+    assert len(table) == 8  # 4 of the 6 training images, 2 variants each; validation images never used
+    assert not any("PublicTest" in str(p) for p in table["path"])
+    assert table["identity"].nunique() == 4  # no identities in FER: every image is its own split group
+    assert table["mean"].between(1, 10).all()
+    again = build_simulated_set(tmp_path / "set", sources=[f"fer2013:{fer}"], max_sources=4, per_face=2, seed=1)
+    assert again.table["path"].tolist() == table["path"].tolist()
+    with pytest.raises(DatasetFormatError):
+        build_simulated_set(tmp_path / "set", sources=[f"fer2013:{fer}"], max_sources=5, per_face=2, seed=1)
