@@ -29,11 +29,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
 from augmenter.attributes import FLASH_DIRECTIONS, angle_between
 from augmenter.atomic import write_text_atomic
 from augmenter.datasets.manifest import read_manifest, write_manifest
+from augmenter.datasets.pairs import write_pair_csv
 from augmenter.datasets.registry import read_dataset
 from augmenter.datasets.spec import split_held_out
 from augmenter.expand.config import ExpandConfig
@@ -44,7 +43,6 @@ from evaluation.lfw_run import run_lfw
 from evaluation.outputs import write_result
 from evaluation.report import compare_results, to_markdown
 from pipelines.yale_verification import balanced_pairs
-from augmenter.datasets.pairs import write_pair_csv
 from recognition.train_verifier import VerifierConfig, light_angle, train_verifier
 
 

@@ -1,20 +1,19 @@
 """rebalance-affectnet: planning, synthesis rounds with Q and the expression judge, outputs, resume."""
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from augmenter.datasets.record import FaceRecord
 from augmenter.errors import RunConflictError
 from augmenter.gan.train import GanTrainConfig, train_gan
+from augmenter.skips import SkipReport
 from pipelines.rebalance.config import RebalanceConfig
 from pipelines.rebalance.plan import SourcePlanner, needed_counts, parse_target, source_queue
 from pipelines.rebalance.run import run_rebalance
 from recognition.data import synthetic_samples
 from recognition.train_expression import ExpressionConfig, train_expression
-from augmenter.skips import SkipReport
-from augmenter.datasets.record import FaceRecord
 from tests.datasets.fixtures import make_yaleb
 from tests.recognition.fixtures import EXPRESSION_LOOKS, pattern, write_png
 
