@@ -9,6 +9,9 @@ import numpy as np
 UNKNOWN = "unknown"
 """Value of an attribute that a dataset does not label."""
 
+EVAL_SPLITS = ("val", "test")
+"""Record splits that no trainer or synthesizer in the toolkit learns from (a dataset's own evaluation data)."""
+
 
 @dataclass
 class FaceRecord:

@@ -44,7 +44,11 @@ class FaceBank:
 
     def __post_init__(self):
         self._pairs = {}
-        self._row_weights: torch.Tensor | None = None
+        names = [r.dataset for r in self.records]
+        counts = {name: names.count(name) for name in set(names)}
+        # per-row draw weights, computed once (draw() runs every training step)
+        self._row_weights = (torch.tensor([1.0 / counts[name] for name in names], dtype=torch.float64)
+                             if len(counts) > 1 else None)
         for row, r in enumerate(self.records):
             if r.identity != UNKNOWN:
                 self._pairs.setdefault((r.dataset, r.identity, r.expression, r.lighting), row)
@@ -58,12 +62,8 @@ class FaceBank:
         Partial-label training mixes a small lighting set (Yale B: ~1.2K faces) with a large expression
         set (FER-2013: ~29K); uniform rows would show the lighting task in 4% of the draws.
         """
-        names = [r.dataset for r in self.records]
-        if len(set(names)) <= 1:
-            return torch.randint(len(self), (n,), generator=generator)
         if self._row_weights is None:
-            counts = {name: names.count(name) for name in set(names)}
-            self._row_weights = torch.tensor([1.0 / counts[name] for name in names], dtype=torch.float64)
+            return torch.randint(len(self), (n,), generator=generator)
         return torch.multinomial(self._row_weights, n, replacement=True, generator=generator)
 
     def paired_rows(self, rows: torch.Tensor, target_lighting: torch.Tensor,

@@ -41,6 +41,7 @@ import torch
 
 from augmenter.atomic import atomic_path
 from augmenter.checkpoint import check_resumable, load_checkpoint, save_checkpoint, save_config_json
+from augmenter.datasets.record import EVAL_SPLITS
 from augmenter.datasets.spec import read_specs, split_held_out
 from augmenter.gan.bank import build_bank, vocabularies_of
 from augmenter.identity import resize_square
@@ -53,9 +54,6 @@ from augmenter.skips import SkipReport
 
 _RESUMABLE_CHANGES = {"steps", "minutes", "workers", "device", "log_every", "grid_every", "eval_every",
                       "checkpoint_every", "attr"}
-
-EVAL_SPLITS = ("val", "test")
-"""Record splits that training never uses."""
 
 
 @dataclass

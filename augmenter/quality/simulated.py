@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from augmenter.atomic import write_text_atomic
-from augmenter.datasets.record import UNKNOWN
+from augmenter.datasets.record import EVAL_SPLITS, UNKNOWN
 from augmenter.errors import DatasetFormatError
 from augmenter.io import decode_image, write_image_atomic
 from augmenter.quality.ratings import RatingsListing, assign_splits, ratings_csv_text, read_ratings
@@ -380,7 +380,7 @@ def _source_records(specs: list[str], limit: int | None, seed: int) -> list:
     """Training-split images of ``specs`` (never a validation/test split), a seeded subset of ``limit``."""
     from augmenter.datasets.spec import read_specs
 
-    records = [r for r in read_specs(list(specs))[0] if r.split not in ("val", "test")]
+    records = [r for r in read_specs(list(specs))[0] if r.split not in EVAL_SPLITS]
     records.sort(key=lambda r: (r.dataset, str(r.path)))
     if limit is not None and len(records) > limit:
         keep = np.random.default_rng(seed).permutation(len(records))[:limit]

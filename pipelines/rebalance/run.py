@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from augmenter.checkpoint import save_config_json
-from augmenter.datasets.record import UNKNOWN
+from augmenter.datasets.record import EVAL_SPLITS, UNKNOWN
 from augmenter.errors import CheckpointError, RunConflictError
 from augmenter.expand.engine import Models
 from augmenter.expand.journal import ChunkJournal
@@ -28,8 +28,6 @@ from pipelines.rebalance.outputs import class_table, write_manifest_files, write
 from pipelines.rebalance.plan import class_counts, needed_counts, parse_target
 from pipelines.rebalance.synthesize import BatchProcessor, run_rounds
 from recognition.train_expression import expression_classes
-
-EVAL_SPLITS = ("val", "validation", "test")
 
 
 @dataclass
