@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from augmenter.cli_util import one_line_errors
+from augmenter.cli_util import make_bar, one_line_errors
 
 
 def _names(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
@@ -44,14 +44,12 @@ def train_attr_command(data, out, image_size, epochs, batch_size, lr, holdout, s
     Validates every epoch on held-out identities and keeps the best checkpoint (by lighting +
     expression accuracy) as OUT/best.pt. Interrupted runs resume from the last finished epoch.
     """
-    from tqdm import tqdm
-
     from augmenter.classify.train_attr import AttrTrainConfig, train_attribute_classifier
 
     config = AttrTrainConfig(data=list(data), out=str(out), image_size=image_size, holdout=holdout, seed=seed,
                              epochs=epochs, batch_size=batch_size, lr=lr, workers=workers, device=device,
                              lighting=lighting, expression=expression)
-    with tqdm(unit="step", desc="train-attr", disable=None) as bar:
+    with make_bar(desc="train-attr", unit="step") as bar:
         def update(s: dict) -> None:
             bar.update(1)
             bar.set_postfix(epoch=s["epoch"], loss=f"{s['loss']:.3f}")

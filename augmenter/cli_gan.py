@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from augmenter.cli_util import one_line_errors
+from augmenter.cli_util import make_bar, one_line_errors
 
 
 @click.command("train-legan")
@@ -38,8 +38,6 @@ def train_legan_command(data, out, arch, q_path, identity_net, attr, image_size,
                         n_critic, paired_weight, quality_weight, identity_weight, holdout, seed, grid_every,
                         eval_every, device, workers):
     """Train LEGAN (or the StarGAN baseline) for lighting and expression translation."""
-    from tqdm import tqdm
-
     from augmenter.gan.train import GanTrainConfig, LossWeights, train_gan
 
     weights = LossWeights(paired=paired_weight, quality=quality_weight, identity=identity_weight)
@@ -48,14 +46,14 @@ def train_legan_command(data, out, arch, q_path, identity_net, attr, image_size,
                             batch_size=batch_size, n_critic=n_critic, weights=weights, q=q_path,
                             identity_net=identity_net, attr=attr, holdout=holdout, seed=seed,
                             grid_every=grid_every, eval_every=eval_every, device=device, workers=workers)
-    with tqdm(total=steps, unit="step", desc=f"train {arch}", disable=None) as bar:
+    with make_bar(desc=f"train {arch}", unit="step", total=steps) as bar:
         def progress(s: dict) -> None:
             bar.n = s["step"]
             bar.set_postfix({k: f"{v:.3f}" for k, v in s.items() if k in ("d_adv", "g_adv", "g_cls", "g_cycle", "g_paired")},
                             refresh=False)
             bar.refresh()
 
-        result = train_gan(config, progress=progress, log=lambda m: tqdm.write(m))
+        result = train_gan(config, progress=progress, log=bar.write)
     click.echo(result.describe())
 
 

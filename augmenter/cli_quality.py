@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from augmenter.cli_util import one_line_errors, progress_bar
+from augmenter.cli_util import make_bar, one_line_errors, progress_bar
 
 _Q_HELP = "Q checkpoint (kind 'q'); without it the built-in demo Q is used."
 
@@ -30,15 +30,13 @@ _Q_HELP = "Q checkpoint (kind 'q'); without it the built-in demo Q is used."
 def train_q_command(data, val, out, image_size, base_width, epochs, batch_size, lr, margin_scale, seed, workers,
                     device, path_col, mean_col, std_col):
     """Train Q on images with mean and std of their naturalness ratings (1-10)."""
-    from tqdm import tqdm
-
     from augmenter.quality.train import QTrainConfig, train_q
 
     config = QTrainConfig(data=str(data), val=val, out=str(out), image_size=image_size, base_width=base_width,
                           epochs=epochs, batch_size=batch_size, lr=lr, margin_scale=margin_scale, seed=seed,
                           workers=workers, device=device,
                           columns={"path_col": path_col, "mean_col": mean_col, "std_col": std_col})
-    with tqdm(unit="step", desc="train-q", disable=None) as bar:
+    with make_bar(desc="train-q", unit="step") as bar:
         result = train_q(config, progress=lambda s: (bar.update(1), bar.set_postfix(epoch=s["epoch"], loss=f"{s['loss']:.3f}")))
     click.echo(result.describe())
 

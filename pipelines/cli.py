@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from augmenter.cli_util import one_line_errors, progress_bar
+from augmenter.cli_util import make_bar, one_line_errors, progress_bar
 
 
 
@@ -38,8 +38,6 @@ from augmenter.cli_util import one_line_errors, progress_bar
 def rebalance_affectnet(dataset, root, csv, out, target, legan, q, q_min, expression_model, verify_expression, budget,
                         max_uses, batch_size, seed, device, train, also, epochs, workers):
     """Bring rare expression classes up to a target count with LEGAN faces that Q and an expression model accept."""
-    from tqdm import tqdm
-
     from pipelines.rebalance.compare import CompareSettings, train_and_compare
     from pipelines.rebalance.config import RebalanceConfig
     from pipelines.rebalance.run import run_rebalance
@@ -47,7 +45,7 @@ def rebalance_affectnet(dataset, root, csv, out, target, legan, q, q_min, expres
     config = RebalanceConfig(dataset=dataset, root=root, out=str(out), csv=csv, target=target, legan=legan, q=q,
                              q_min=q_min, expression_model=expression_model, verify_expression=verify_expression,
                              budget=budget, max_uses=max_uses, batch_size=batch_size, seed=seed, device=device)
-    bar = tqdm(unit="face", desc="rebalance", disable=None)
+    bar = make_bar(desc="rebalance", unit="face")
 
     def progress(state: dict) -> None:
         bar.total = state["needed"]
@@ -57,7 +55,7 @@ def rebalance_affectnet(dataset, root, csv, out, target, legan, q, q_min, expres
 
     try:
         with bar:
-            result = run_rebalance(config, log=tqdm.write, progress=progress)
+            result = run_rebalance(config, log=bar.write, progress=progress)
     except ValueError as err:
         raise click.ClickException(str(err)) from None
     click.echo(result.describe())
@@ -95,12 +93,10 @@ def demo(out: Path, identities: int, size: str) -> None:
 @one_line_errors
 def train_demo_q(work: Path, identities: int, epochs: int, asset: Path | None) -> None:
     """Rebuild the built-in demo Q: simulated-rater set from the rendered sample, then train-q."""
-    from tqdm import tqdm
-
     from augmenter.quality.model import DEMO_Q
     from pipelines.demo_models import DemoQRecipe, train_demo_q as run
 
-    with tqdm(unit="step", desc="train demo Q", disable=None) as bar:
+    with make_bar(desc="train demo Q", unit="step") as bar:
         result = run(work, DemoQRecipe(identities=identities, epochs=epochs), asset or DEMO_Q,
                      progress=lambda s: bar.update(1))
     click.echo(result.describe())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from augmenter.cli_util import one_line_errors
+from augmenter.cli_util import make_bar, one_line_errors
 
 TORCHRUN = ("torchrun --nnodes 2 --node-rank $K --nproc-per-node 8 --master-addr host0 --master-port 29500 "
             "-m recognition.cli verifier --data casia:/data/casia_aligned --synthetic /data/casia_x/manifest.parquet "
@@ -15,9 +15,7 @@ TORCHRUN = ("torchrun --nnodes 2 --node-rank $K --nproc-per-node 8 --master-addr
 
 
 def _progress_bar(desc: str):
-    from tqdm import tqdm
-
-    bar = tqdm(unit="step", desc=desc, disable=None)
+    bar = make_bar(desc=desc, unit="step")
 
     def update(s: dict) -> None:
         bar.total = s["steps_per_epoch"]
@@ -30,12 +28,10 @@ def _progress_bar(desc: str):
 
 
 def _run(train, config, desc: str) -> None:
-    from tqdm import tqdm
-
     bar, update = _progress_bar(desc)
     try:
         with bar:
-            result = train(config, progress=update, log=lambda m: tqdm.write(m))
+            result = train(config, progress=update, log=bar.write)
     except ValueError as err:
         raise click.ClickException(str(err)) from None
     click.echo(result.describe())

@@ -18,7 +18,9 @@ from augmenter.errors import DatasetFormatError
 from augmenter.io import IMAGE_EXTENSIONS
 
 IGNORED_NAMES = frozenset({"__MACOSX", "Thumbs.db", "desktop.ini",
-                           # what the toolkit writes beside a dataset tree (augment expand's outputs)
+                           # the toolkit's own bookkeeping beside a dataset tree (augment align's and
+                           # augment expand's outputs), so an aligned or expanded tree reads back cleanly
+                           "align.json", "landmarks.csv", "expand.json", "expand.lock",
                            "manifest.parquet", "manifest.csv", "summary.json", "report.html"})
 
 OUTSIDE_FOLDER = "file outside a class folder"
