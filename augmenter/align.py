@@ -20,6 +20,13 @@ keeps the same relative framing at every size (128 in this project). Insightface
 for 128, instead shifts the 112 template 8 px to the right and shows more background; we do
 not use that variant.
 
+Harsh light: MTCNN misses faces that are half in deep shadow (on Extended Yale B it found 38% of the
+images lit more than 60 degrees off the camera axis). Images it misses are detected again on
+brightness-normalised copies (:data:`RETRY_NORMALISATIONS`: a gamma that maps the mean to mid-grey,
+then that gamma plus CLAHE on the luminance), and the landmarks found there are applied to the
+*original* image, so the crop keeps its real light. Images found on the first pass are unchanged.
+``benchmarks/align_harsh_light.py`` measures the recovery and the landmark accuracy on Yale B.
+
 Warping: bilinear interpolation, pixels that fall outside the source image are black
 (``cv2.BORDER_CONSTANT`` with value 0), the same as insightface's ``norm_crop``, so crops
 match what ArcFace-style recognition models were trained on.
@@ -38,7 +45,7 @@ Example:
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import cv2
@@ -71,6 +78,29 @@ ARCFACE_TEMPLATE_112 = np.array(
 ARCFACE_TEMPLATE_112.setflags(write=False)
 
 _SELECT = ("largest", "best")
+
+
+def gamma_to_mid_grey(image: np.ndarray) -> np.ndarray:
+    """``image`` with the gamma that maps its mean brightness to 0.5 (dark images brightened).
+
+    ``(H, W, 3)`` uint8 in, same shape and dtype out; an image already at mid-grey is unchanged.
+    """
+    x = image.astype(np.float32) / 255.0
+    mean = float(np.clip(x.mean(), 1e-3, 1 - 1e-3))
+    lut = (np.clip((np.arange(256, dtype=np.float32) / 255.0) ** (np.log(0.5) / np.log(mean)), 0, 1) * 255.0)
+    return lut.round().astype(np.uint8)[image]
+
+
+def gamma_and_clahe(image: np.ndarray) -> np.ndarray:
+    """:func:`gamma_to_mid_grey`, then CLAHE (clip 3, 4x4 tiles) on the LAB luminance: lifts the
+    shadowed half of a face lit from the side. ``(H, W, 3)`` uint8 in and out."""
+    lab = cv2.cvtColor(gamma_to_mid_grey(image), cv2.COLOR_RGB2LAB)
+    lab[..., 0] = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4)).apply(lab[..., 0])
+    return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+
+
+#: Brightness normalisations tried, in order, on the images the original detection misses.
+RETRY_NORMALISATIONS = {"gamma": gamma_to_mid_grey, "gamma+clahe": gamma_and_clahe}
 
 
 def canonical_template(size: int = 112) -> np.ndarray:
@@ -199,6 +229,9 @@ class AlignResult:
         box {np.ndarray | None} -- ``(4,)`` float32 x1, y1, x2, y2 in source pixels (may
             reach outside the image); None when not found.
         n_faces {int} -- Number of detections with score >= ``min_score`` (0 when not found).
+        detected_on {str} -- The image the face was found on: ``"original"`` or the name of the
+            brightness normalisation of a retry (:data:`RETRY_NORMALISATIONS`); the crop is always
+            warped from the original.
     """
 
     found: bool
@@ -207,6 +240,7 @@ class AlignResult:
     score: float = 0.0
     box: np.ndarray | None = None
     n_faces: int = 0
+    detected_on: str = "original"
 
 
 class FaceAligner:
@@ -237,6 +271,14 @@ class FaceAligner:
             149 faces with a median scatter of 3.8 px. On FER-2013 (48x48): 249/300 found
             -> 265/300. It costs time on large images (astronaut 512x512: about 1.6x
             slower); use 0 for loose, full-frame photos. (default: {0.25})
+        retry {Sequence[str]} -- Brightness normalisations (names in :data:`RETRY_NORMALISATIONS`)
+            tried in order on the images not found on the original; the landmarks are applied to
+            the original. On 382 images of 6 Extended Yale B subjects not used to choose them,
+            found images went from 65% to 95%, and from 38% to 90% of those lit more than 60 degrees
+            off the camera axis; the recovered faces' landmarks are about as accurate as those found
+            at once (median error 5.6 and 6.9 px vs 4.9 px; ``benchmarks/align_harsh_light.py``).
+            Costs nothing on images found at once. ``()`` disables it.
+            (default: {("gamma", "gamma+clahe")})
 
     Example:
         >>> aligner = FaceAligner(image_size=128, select="best")
@@ -257,6 +299,7 @@ class FaceAligner:
         batch_size: int = 16,
         detect_max_side: int | None = 1024,
         detect_pad: float = 0.25,
+        retry: Sequence[str] = tuple(RETRY_NORMALISATIONS),
     ):
         import torch
         from facenet_pytorch import MTCNN
@@ -284,6 +327,10 @@ class FaceAligner:
         self.detect_pad = float(detect_pad or 0.0)
         if self.detect_pad < 0:
             raise ValueError(f"detect_pad must be >= 0, got {detect_pad}")
+        unknown = [r for r in retry if r not in RETRY_NORMALISATIONS]
+        if unknown:
+            raise ValueError(f"unknown retry normalisation {unknown[0]!r}; choose from {', '.join(RETRY_NORMALISATIONS)}")
+        self.retry = tuple(retry)
         self.device = torch.device(device)
         # Selection is done here, so MTCNN's own ordering does not matter.
         self._mtcnn = MTCNN(
@@ -316,17 +363,29 @@ class FaceAligner:
                 desc = f"{img.dtype} {img.shape}" if isinstance(img, np.ndarray) else type(img).__name__
                 raise ValueError(f"image {i}: expected an (H, W, 3) uint8 RGB array, got {desc}")
 
-        dets = [self._detection_input(img) for img in images]
-        return self._detect_pass(images, [d[0] for d in dets], [d[1] for d in dets], [d[2] for d in dets])
+        results = self._detect_pass(images, [self._detection_input(img) for img in images])
+        for name in self.retry:
+            missed = [i for i, r in enumerate(results) if not r.found]
+            if not missed:
+                break
+            normalise = RETRY_NORMALISATIONS[name]
+            retried = self._detect_pass([images[i] for i in missed],
+                                        [self._detection_input(normalise(images[i])) for i in missed])
+            for i, r in zip(missed, retried):
+                if r.found:
+                    results[i] = replace(r, detected_on=name)
+                elif r.score > results[i].score:
+                    results[i] = r
+        return results
 
     # -- internals ---------------------------------------------------------------------
 
-    def _detect_pass(self, images, det_imgs, scales, pads) -> list[AlignResult]:
-        """Run MTCNN on ``det_imgs`` grouped by shape, in chunks; select and warp from ``images``.
+    def _detect_pass(self, images, dets) -> list[AlignResult]:
+        """Run MTCNN on the detection images grouped by shape, in chunks; select and warp from ``images``.
 
-        ``pads`` are the borders added around each detection image, ``scales`` the factors
-        from unpadded detection pixels to source pixels.
+        ``dets`` holds :meth:`_detection_input`'s ``(image MTCNN sees, scale, pad)`` per image.
         """
+        det_imgs, scales, pads = [d[0] for d in dets], [d[1] for d in dets], [d[2] for d in dets]
         results: list[AlignResult | None] = [None] * len(images)
         groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
         for i, det in enumerate(det_imgs):
