@@ -2,6 +2,7 @@
 
 Rows with too many fields are counted as skips (``"wrong field count"``) instead of stopping the
 read; rows with too few get ``""`` in the missing cells, which the reader's own checks reject.
+A file listed again (:data:`DUPLICATE`) is found by :func:`repeated_rows`.
 """
 from __future__ import annotations
 
@@ -16,15 +17,49 @@ from augmenter.skips import SkipReport
 from augmenter.errors import DatasetFormatError
 
 WRONG_FIELDS = "wrong field count"
+DUPLICATE = "duplicate row"
 _SKIPPED_LINE = re.compile(r"Skipping line (\d+): (.*)")
+_HEADER_BYTES = 1 << 16  # a longer first line is no header: do not read a binary file whole
+_EXAMPLE_CHARS = 300
+
+
+def shown(text: str, limit: int = 120) -> str:
+    r"""``text`` as it may appear in a one-line message: non-printable characters escaped, at most
+    ``limit`` characters (then ``...``).
+
+    File content quoted in an error or a skip example goes through here, so a binary file or a
+    stray control byte cannot break the line or drive the terminal.
+
+    Example:
+        >>> shown("a\tb\x00\x1b[2J")
+        'a\\tb\\x00\\x1b[2J'
+    """
+    pieces, size = [], 0
+    for c in text:
+        piece = c if c.isprintable() else repr(c)[1:-1]
+        if size + len(piece) > limit:
+            return "".join(pieces) + "..."
+        pieces.append(piece)
+        size += len(piece)
+    return "".join(pieces)
 
 
 def read_header(path: Path) -> list[str]:
-    """The first line of ``path`` split on commas (BOM and surrounding spaces removed)."""
+    """The first line of ``path`` split on commas (BOM and surrounding spaces removed).
+
+    Raises:
+        DatasetFormatError: missing file, empty file, or a first line that is not UTF-8 text.
+    """
     if not path.is_file():
         raise DatasetFormatError(path, "file does not exist" if not path.exists() else "not a file")
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
-        line = f.readline().strip()
+    with open(path, "rb") as f:
+        first = f.readline(_HEADER_BYTES).splitlines()
+    raw = first[0] if first else b""
+    try:
+        line = raw.decode("utf-8-sig").strip()
+    except UnicodeDecodeError:
+        start = shown(raw.decode("utf-8", "backslashreplace"), 40)
+        raise DatasetFormatError(path, f"not a UTF-8 text CSV (binary file?): its first line starts {start}") from None
     if not line:
         raise DatasetFormatError(path, "empty file: no header line")
     return [c.strip().strip('"') for c in line.split(",")]
@@ -35,9 +70,7 @@ def check_header(path: Path, expected: tuple[str, ...], *, any_order: bool = Fal
     got = read_header(path)
     ok = sorted(got) == sorted(expected) if any_order else got == list(expected)
     if not ok:
-        shown = ",".join(got)
-        shown = shown if len(shown) <= 120 else shown[:117] + "..."
-        raise DatasetFormatError(path, f"wrong header: expected {','.join(expected)}; got {shown}")
+        raise DatasetFormatError(path, f"wrong header: expected {','.join(expected)}; got {shown(','.join(got))}")
 
 
 def read_rows(path: Path, skips: SkipReport, sep: str = ","):
@@ -56,13 +89,14 @@ def read_rows(path: Path, skips: SkipReport, sep: str = ","):
                 on_bad_lines="warn", encoding="utf-8-sig", encoding_errors="replace",
             )
         except (ValueError, pd.errors.ParserError) as e:  # e.g. an unterminated quote
-            raise DatasetFormatError(path, f"unreadable CSV: {str(e).splitlines()[0]}") from None
+            first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise DatasetFormatError(path, f"unreadable CSV: {shown(first_line, 200)}") from None
     bad: dict[int, str] = {}
     for w in caught:
         for m in _SKIPPED_LINE.finditer(str(w.message)):
             bad[int(m.group(1))] = m.group(2).strip()
     for line, why in sorted(bad.items()):
-        skips.add(WRONG_FIELDS, f"{path.name} line {line}: {why}")
+        skips.add(WRONG_FIELDS, f"{path.name} line {line}: {shown(why, _EXAMPLE_CHARS)}")
     # Data rows are lines 2, 3, ... minus the rejected ones (blank lines are kept as rows).
     lines = np.arange(2, 2 + len(df) + len(bad))
     if bad:
@@ -88,10 +122,12 @@ class RowFilter:
         self.file_name, self.lines, self.skips = file_name, lines, skips
 
     def reject(self, bad, reason: str, describe) -> None:
-        """Reject the still-usable rows where ``bad`` is true; ``describe(i)`` explains row ``i``."""
+        """Reject the still-usable rows where ``bad`` is true; ``describe(i)`` explains row ``i``
+        (it may quote the file's cells: the example is escaped and shortened by :func:`shown`)."""
         bad = self.ok & np.asarray(bad, bool)
         where = np.flatnonzero(bad)
-        examples = [f"{self.file_name} line {self.lines[i]}: {describe(i)}" for i in where[: self.skips.max_examples]]
+        examples = [f"{self.file_name} line {self.lines[i]}: {shown(describe(i), _EXAMPLE_CHARS)}"
+                    for i in where[: self.skips.max_examples]]
         add_many(self.skips, reason, len(where), examples)
         self.ok &= ~bad
 
@@ -100,3 +136,20 @@ def add_many(skips: SkipReport, reason: str, count: int, examples: list[str]) ->
     """Count ``count`` skips of one reason at once, keeping the given (first few) examples."""
     if count:
         skips.merge(SkipReport(counts=Counter({reason: count}), examples={reason: examples[: skips.max_examples]}))
+
+
+def repeated_rows(keys, usable: np.ndarray, where, seen: dict[str, str]) -> dict[int, str]:
+    """Row index -> where its file was first listed, for each usable row whose key an earlier one had.
+
+    ``keys[i]`` identifies row ``i``'s file (a normalised path), ``where(i)`` names the row (e.g.
+    ``"training.csv line 7"``); ``seen`` maps each key kept so far, by this file or one read before,
+    to where it was listed, and gains this file's new keys. Two records of one image would collide
+    later (one output name for both), so only the first is kept.
+    """
+    earlier: dict[int, str] = {}
+    for i in np.flatnonzero(usable).tolist():
+        if keys[i] in seen:
+            earlier[i] = seen[keys[i]]
+        else:
+            seen[keys[i]] = where(i)
+    return earlier

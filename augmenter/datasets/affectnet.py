@@ -19,8 +19,10 @@ CSV header, exactly::
 Skipped and counted, each under its own reason, with ``"<csv> line <n>: ..."`` examples: rows with
 too many fields, an empty path, a bad bbox (non-numeric, ``w <= 0``, ``h <= 0``, ``x < 0`` or
 ``y < 0``), an unknown expression code, codes 8 / 9 / 10 (none / uncertain / no-face, always
-excluded), contempt when it is dropped, non-numeric valence/arousal, landmarks that are not 136
-numbers, a non-image path, and (unless ``check_files=False``) a missing image.
+excluded), contempt when it is dropped, valence/arousal that are not finite numbers (``inf`` and
+``nan`` too), landmarks that are not 136 numbers, a non-image path, (unless ``check_files=False``) a
+missing image, and an image listed again (``"duplicate row"``, in the same CSV or the other one: the
+first usable row is kept, so no two records name one file).
 
 Cost, measured on a synthetic 290K-row training.csv (2-core machine): about 5-7 s with
 ``landmarks=False`` and more with landmarks, which are kept as one float32 buffer (544 bytes per
@@ -40,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from augmenter.attributes import AFFECTNET_CODES, AFFECTNET_EXCLUDED_CODES
-from augmenter.datasets._csv import RowFilter, check_header, read_rows
+from augmenter.datasets._csv import DUPLICATE, RowFilter, check_header, read_rows, repeated_rows
 from augmenter.datasets._tree import NOT_IMAGE, absolute, finish, is_image_name, require_dir
 from augmenter.datasets.listing import DatasetListing
 from augmenter.datasets.record import UNKNOWN, FaceRecord
@@ -111,8 +113,9 @@ def read_affectnet(
     files = _FileIndex(images) if check_files else None
     skips = SkipReport()
     records: list[FaceRecord] = []
+    listed: dict[str, str] = {}  # image -> the row that listed it first, across the CSVs
     for path, split in csvs:
-        records += _read_csv(path, split, images, skips, drop_contempt, landmarks, files, dataset)
+        records += _read_csv(path, split, images, skips, drop_contempt, landmarks, files, dataset, listed)
     return finish(records, skips, dataset, root)
 
 
@@ -150,7 +153,7 @@ class _FileIndex:
         return name in names
 
 
-def _read_csv(path, split, images, skips, drop_contempt, with_landmarks, files, dataset) -> list[FaceRecord]:
+def _read_csv(path, split, images, skips, drop_contempt, with_landmarks, files, dataset, listed) -> list[FaceRecord]:
     import pandas as pd
 
     df, lines = read_rows(path, skips)
@@ -184,8 +187,8 @@ def _read_csv(path, split, images, skips, drop_contempt, with_landmarks, files, 
         reject(code == CONTEMPT, "contempt excluded (classes=7)", lambda i: f"expression={CONTEMPT}")
 
     for c in ("valence", "arousal"):
-        reject(pd.to_numeric(col[c], errors="coerce").isna().to_numpy(), "bad valence/arousal",
-               lambda i, c=c: f"{c}={df[c].iat[i]!r}")
+        finite = np.isfinite(pd.to_numeric(col[c], errors="coerce").to_numpy(float))
+        reject(~finite, "bad valence/arousal", lambda i, c=c: f"{c}={df[c].iat[i]!r}")
 
     reject(np.array([not is_image_name(p) for p in rel], bool), NOT_IMAGE, lambda i: rel[i])
 
@@ -196,6 +199,11 @@ def _read_csv(path, split, images, skips, drop_contempt, with_landmarks, files, 
     if files is not None:
         reject(np.array([bool(k) and rel[i] not in files for i, k in enumerate(ok)], bool),
                "missing file", lambda i: f"{rel[i]} not in {images}")
+    def where(i: int) -> str:
+        return f"{path.name} line {lines[i]}"
+
+    earlier = repeated_rows([os.path.normpath(p) if p else p for p in rel], ok, where, listed)
+    reject(np.isin(np.arange(len(df)), list(earlier)), DUPLICATE, lambda i: f"{rel[i]} already listed on {earlier[i]}")
 
     keep = np.flatnonzero(ok)
     base = str(images)

@@ -6,11 +6,16 @@ Folder layout (as on Kaggle and in ``augmenter.datasets.fer2013_csv``'s output):
     root/validation/happy/PublicTest_123.jpg      split "val"
     root/test/sad/PrivateTest_456.png             split "test"
 
-Split folders are exactly :data:`SPLIT_FOLDERS`; emotion folders are the keys of
-:data:`augmenter.attributes.FER_NAMES` (any case; ``angry`` is stored as ``"anger"``). ``extra``
+Split folders go by the common names of :data:`SPLIT_FOLDERS` (any case): ``train`` / ``training``;
+``val`` / ``valid`` / ``validation`` / ``PublicTest``; ``test`` / ``PrivateTest``. Each maps to
+the canonical record split of :data:`augmenter.datasets.record.SPLITS` (``"train"``, ``"val"``,
+``"test"``), the names the trainers compare with. Any other folder at the root is
+refused with a :class:`DatasetFormatError` (a misnamed split must not quietly leave its images out
+of a run), as are two folders of one split (``val`` and ``validation``). Emotion folders are the keys
+of :data:`augmenter.attributes.FER_NAMES` (any case; ``angry`` is stored as ``"anger"``). ``extra``
 keeps the folder name as ``emotion``; ``identity`` and ``lighting`` are unknown. Skipped and
-counted: unknown split or emotion folders (each of their files), files outside an emotion folder or
-deeper, non-image files.
+counted: files directly under ``root``, unknown emotion folders (each of their files), files outside
+an emotion folder or deeper, non-image files.
 
 Example:
     >>> listing = read_fer2013("/data/fer2013")                           # doctest: +SKIP
@@ -23,14 +28,20 @@ from pathlib import Path
 
 from augmenter.attributes import FER_NAMES
 from augmenter.datasets._tree import (
-    NOT_IMAGE, absolute, entries, finish, is_image_name, rel, require_dir, skip_entry, walk_class_folders,
+    NOT_IMAGE, absolute, entries, finish, is_image_name, rel, require_dir, walk_class_folders,
 )
 from augmenter.datasets.listing import DatasetListing
 from augmenter.datasets.record import FaceRecord
+from augmenter.errors import DatasetFormatError
 from augmenter.skips import SkipReport
 
-SPLIT_FOLDERS: dict[str, str] = {"train": "train", "validation": "val", "test": "test"}
-"""Split folder name -> record split."""
+SPLIT_FOLDERS: dict[str, str] = {
+    "train": "train", "training": "train",
+    "val": "val", "valid": "val", "validation": "val", "publictest": "val",
+    "test": "test", "privatetest": "test",
+}
+"""Split folder name, lower case (any case on disk) -> record split."""
+_ACCEPTED = "train/training, val/valid/validation/PublicTest, test/PrivateTest (any case)"
 
 
 def read_fer2013(
@@ -58,19 +69,35 @@ def read_fer2013_folders(root: str | os.PathLike, *, dataset: str = "fer2013") -
     root = require_dir(root)
     skips = SkipReport()
     records: list[FaceRecord] = []
-    for split in entries(root):
-        if not split.is_dir():
-            skips.add("file outside a split folder", rel(split.path, root))
-        elif split.name not in SPLIT_FOLDERS:
-            skip_entry(split, root, skips, "unknown split folder")
-        else:
-            for emotion, entry in walk_class_folders(Path(split.path), root, skips):
-                expression = FER_NAMES.get(emotion.lower())
-                if expression is None:
-                    skips.add("unknown emotion folder", rel(entry.path, root))
-                elif not is_image_name(entry.name):
-                    skips.add(NOT_IMAGE, rel(entry.path, root))
-                else:
-                    records.append(FaceRecord(path=Path(entry.path), dataset=dataset, expression=expression,
-                                              split=SPLIT_FOLDERS[split.name], extra={"emotion": emotion}))
+    for folder, split in _split_folders(root, skips):
+        for emotion, entry in walk_class_folders(folder, root, skips):
+            expression = FER_NAMES.get(emotion.lower())
+            if expression is None:
+                skips.add("unknown emotion folder", rel(entry.path, root))
+            elif not is_image_name(entry.name):
+                skips.add(NOT_IMAGE, rel(entry.path, root))
+            else:
+                records.append(FaceRecord(path=Path(entry.path), dataset=dataset, expression=expression,
+                                          split=split, extra={"emotion": emotion}))
     return finish(records, skips, dataset, root)
+
+
+def _split_folders(root: Path, skips: SkipReport) -> list[tuple[Path, str]]:
+    """``(folder, record split)`` of each split folder under ``root``; files beside them are counted.
+
+    Raises:
+        DatasetFormatError: a folder that is no split folder, or a second folder of one split.
+    """
+    found: dict[str, Path] = {}
+    for entry in entries(root):
+        if not entry.is_dir():
+            skips.add("file outside a split folder", rel(entry.path, root))
+            continue
+        folder = Path(entry.path)
+        split = SPLIT_FOLDERS.get(entry.name.lower())
+        if split is None:
+            raise DatasetFormatError(folder, f"not a FER-2013 split folder; expected {_ACCEPTED}")
+        if split in found:
+            raise DatasetFormatError(folder, f"the same split ({split!r}) as {found[split]}; keep one of the two")
+        found[split] = folder
+    return [(folder, split) for split, folder in found.items()]

@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from augmenter.atomic import atomic_path
+from augmenter.datasets._csv import DUPLICATE, shown
 from augmenter.datasets.record import UNKNOWN, FaceRecord
 from augmenter.skips import SkipReport
 from augmenter.errors import DatasetFormatError
@@ -116,7 +117,7 @@ def _is_missing(value) -> bool:
 
 
 def _bad(column: str, i: int, value, why: str, label: Callable[[int], str]) -> _SchemaError:
-    return _SchemaError(f"column {column!r}, {label(i)}: {value!r} {why}")
+    return _SchemaError(f"column {column!r}, {label(i)}: {shown(repr(value))} {why}")
 
 
 def _first_true(mask: np.ndarray) -> int | None:
@@ -224,7 +225,7 @@ def _coerce(df: pd.DataFrame, *, csv: bool = False) -> pd.DataFrame:
     columns = [str(c) for c in df.columns]
     if len(set(columns)) != len(columns):
         dupes = sorted({c for c in columns if columns.count(c) > 1})
-        raise _SchemaError(f"duplicate column(s) {', '.join(map(repr, dupes))}")
+        raise _SchemaError(f"duplicate column(s) {shown(', '.join(map(repr, dupes)))}")
     missing = [c for c in MANIFEST_COLUMNS if c not in columns]
     if missing:
         raise _SchemaError(
@@ -315,7 +316,7 @@ def write_manifest(df: pd.DataFrame, path: str | os.PathLike) -> tuple[Path, Pat
 
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
-    return (text.splitlines()[0] if text else type(e).__name__)[:300]
+    return shown(text.splitlines()[0], 300) if text else type(e).__name__
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -343,7 +344,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise DatasetFormatError(path, f"unreadable CSV: {_first_line(e)}") from None
 
 
-def _resolve_input(path: str | os.PathLike) -> Path:
+def manifest_file(path: str | os.PathLike) -> Path:
+    """The manifest file that ``path`` names: itself, or for a stem ``<stem>.parquet`` else ``<stem>.csv``."""
     path = Path(path)
     if path.suffix not in (".parquet", ".csv"):
         for suffix in (".parquet", ".csv"):
@@ -365,7 +367,7 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
         DatasetFormatError: missing or unreadable file, missing column, or a bad value (the message
             names the column and the first bad row).
     """
-    path = _resolve_input(path)
+    path = manifest_file(path)
     if not path.is_file():
         raise DatasetFormatError(path, "manifest not found")
     if path.suffix == ".parquet":
@@ -399,15 +401,18 @@ def manifest_records(path: str | os.PathLike, kept_only: bool = True) -> tuple[l
     ``record.path`` is ``out_path`` resolved against the manifest's folder. ``record.extra`` keeps
     ``source_path``, ``source_dataset``, ``q_score`` (``""`` when NaN), ``seed``,
     ``generator_hash``, ``kept`` and every extra column, as strings. Rows whose image is missing are
-    counted in the :class:`SkipReport` as ``"missing file"``; with ``kept_only`` rows that Q
-    rejected are dropped without being counted.
+    counted in the :class:`SkipReport` as ``"missing file"``, rows whose image an earlier row already
+    gave as ``"duplicate row"`` (the first is kept: two records of one file would collide downstream);
+    with ``kept_only`` rows that Q rejected are dropped without being counted. An empty result is
+    not an error here (a run may keep nothing); ``read_dataset("manifest", ...)`` refuses it.
     """
-    path = _resolve_input(path)
+    path = manifest_file(path)
     df = read_manifest(path)
     base = path.parent.absolute()
     extras = [c for c in df.columns if c not in MANIFEST_DTYPES]
     records: list[FaceRecord] = []
     skips = SkipReport()
+    first_row: dict[Path, int] = {}  # image -> the row that gave it first
     columns = list(df.columns)
     for i, values in enumerate(zip(*(df[c].tolist() for c in columns))):
         row = dict(zip(columns, values))
@@ -415,7 +420,12 @@ def manifest_records(path: str | os.PathLike, kept_only: bool = True) -> tuple[l
             continue
         image = Path(os.path.normpath(base / row["out_path"]))
         if not image.is_file():
-            skips.add("missing file", f"{path.name} row {i + 1}: {image}")
+            skips.add("missing file", f"{path.name} row {i + 1}: {shown(str(image), 300)}")
+            continue
+        first = first_row.setdefault(image, i)
+        if first != i:
+            skips.add(DUPLICATE,
+                      f"{path.name} row {i + 1}: {shown(row['out_path'], 300)} already listed on row {first + 1}")
             continue
         extra = {
             "source_path": row["source_path"],

@@ -9,6 +9,11 @@ import numpy as np
 UNKNOWN = "unknown"
 """Value of an attribute that a dataset does not label."""
 
+SPLITS = ("train", "val", "test")
+"""The split names a record can carry besides ``UNKNOWN``: readers map a dataset's own names onto these
+(FER-2013's ``validation`` / ``PublicTest`` folders, AffectNet's ``validation.csv`` -> ``"val"``), so
+consumers compare with these names only."""
+
 EVAL_SPLITS = ("val", "test")
 """Record splits that no trainer or synthesizer in the toolkit learns from (a dataset's own evaluation data)."""
 
@@ -24,7 +29,7 @@ class FaceRecord:
             nothing: ids are unique within one dataset only.
         lighting: a name from ``augmenter.attributes.LIGHTING`` or ``UNKNOWN``.
         expression: a name from ``augmenter.attributes.EXPRESSIONS`` or ``UNKNOWN``.
-        split: ``"train"``, ``"val"``, ``"test"`` or ``UNKNOWN``.
+        split: one of :data:`SPLITS` (``"train"``, ``"val"``, ``"test"``) or ``UNKNOWN``.
         bbox: face box ``(x, y, w, h)`` in pixels of the original image, when the dataset gives one.
         landmarks: ``(N, 2)`` float32 array of ``(x, y)`` in pixels of the original image, when given
             (68 for AffectNet, 5 for aligned sets).

@@ -36,6 +36,7 @@ from augmenter.datasets.listing import DatasetListing
 from augmenter.datasets.multipie import read_multipie
 from augmenter.skips import SkipReport
 from augmenter.datasets.yaleb import read_yaleb
+from augmenter.errors import DatasetFormatError
 
 Reader = Callable[..., DatasetListing]
 
@@ -52,11 +53,20 @@ def read_manifest_listing(root: str | os.PathLike, **options) -> DatasetListing:
     """A toolkit manifest (``.parquet`` or ``.csv``) as a listing, in the manifest's own row order.
 
     Options go to :func:`augmenter.datasets.manifest.manifest_records` (e.g. ``kept_only=False``).
+    Like an empty folder, a manifest without a usable image (header only, no row kept, every image
+    missing) is a :class:`DatasetFormatError` naming the manifest file.
     """
-    from augmenter.datasets.manifest import manifest_records  # lazy: optional at import time
+    from augmenter.datasets.manifest import manifest_file, manifest_records  # lazy: optional at import time
 
     records, skips = manifest_records(root, **options)
-    return DatasetListing(records, skips if skips is not None else SkipReport(), "manifest", absolute(root))
+    skips = skips if skips is not None else SkipReport()
+    if not records:
+        if skips.total:
+            detail = f"{skips.total} skipped: {', '.join(sorted(skips.counts))}"
+        else:
+            detail = "no row" + (" with kept=True" if options.get("kept_only", True) else "")
+        raise DatasetFormatError(manifest_file(absolute(root)), f"no usable images for manifest ({detail})")
+    return DatasetListing(records, skips, "manifest", absolute(root))
 
 
 DATASETS: dict[str, Reader] = {

@@ -6,6 +6,11 @@ Layout::
     root/yaleB01/yaleB01_P00A-130E+20.pgm
     root/yaleB01/yaleB01_P00_Ambient.pgm      ambient light only (a full, uncropped 640x480 frame)
 
+Any image suffix is read in place of ``.pgm`` (any case), also after it, so the tree ``augment
+align`` writes reads back with the same labels: it stores a ``.pgm`` source's crop as
+``yaleB01_P00A+035E+20.png`` (``.pgm.png`` when that name was taken), and its ``align.json`` and
+``landmarks.csv`` at the root are ignored.
+
 ``identity`` is the subject folder (``"yaleB01"``), ``expression`` is ``"neutral"`` (Yale B has no
 other), ``extra`` keeps ``azimuth`` and ``elevation`` as integers in text (``"35"``, ``"-130"``).
 ``lighting`` depends on ``lighting_mapping``:
@@ -19,9 +24,10 @@ other), ``extra`` keeps ``azimuth`` and ``elevation`` as integers in text (``"35
 Ambient frames get ``lighting="ambient"`` and ``extra["ambient_frame"] = "1"`` so that callers can
 tell them apart (they are not crops); ``include_ambient=False`` counts them as skips instead.
 
-Skipped and counted: files marked bad by the distribution (``*.pgm.bad``), non-images (``*.info``),
-names not matching the pattern, poses other than ``P00``, names whose subject differs from their
-folder, folders not named ``yaleBNN``, files directly under ``root`` or deeper than a subject folder.
+Skipped and counted: files marked bad by the distribution (``*.pgm.bad``), non-images (``*.info``,
+or a ``.txt`` named like an image), names not matching the pattern, poses other than ``P00``, names
+whose subject differs from their folder, folders not named ``yaleBNN``, files directly under
+``root`` or deeper than a subject folder.
 
 Example:
     >>> r = read_yaleb("/data/CroppedYale").records[0]                    # doctest: +SKIP
@@ -35,15 +41,18 @@ import re
 from pathlib import Path
 
 from augmenter.attributes import AMBIENT, binned_lighting, nearest_lighting
-from augmenter.datasets._tree import bad_name_reason, finish, rel, require_dir, walk_class_folders
+from augmenter.datasets._tree import bad_name_reason, finish, is_image_name, rel, require_dir, walk_class_folders
 from augmenter.datasets.listing import DatasetListing
 from augmenter.datasets.record import FaceRecord
 from augmenter.skips import SkipReport
 
 LIGHTING_MAPPINGS = ("nearest", "binned", "raw")
 _SUBJECT = re.compile(r"yaleB\d\d")
-_LIT = re.compile(r"(yaleB\d\d)_P(\d\d)(A[+-]\d{3}E[+-]\d\d)\.pgm")
-_AMBIENT = re.compile(r"(yaleB\d\d)_P(\d\d)_Ambient\.pgm")
+# any image suffix after the name (is_image_name checks it), ".pgm.png" too: augment align writes
+# a .pgm source's crop as .png, or as .pgm.png when a .png source already has that name
+_SUFFIX = r"(?i:\.pgm)?\.[A-Za-z]+"
+_LIT = re.compile(rf"(yaleB\d\d)_P(\d\d)(A[+-]\d{{3}}E[+-]\d\d){_SUFFIX}")
+_AMBIENT = re.compile(rf"(yaleB\d\d)_P(\d\d)_Ambient{_SUFFIX}")
 
 
 def read_yaleb(
@@ -69,7 +78,7 @@ def read_yaleb(
             skips.add("marked bad (.bad)", where)
             continue
         lit, ambient = _LIT.fullmatch(entry.name), _AMBIENT.fullmatch(entry.name)
-        m = lit or ambient
+        m = (lit or ambient) if is_image_name(entry.name) else None
         if m is None:
             skips.add(bad_name_reason(entry.name), where)
         elif m.group(1) != folder:

@@ -66,13 +66,13 @@ import numpy as np
 import pandas as pd
 
 from augmenter.atomic import write_text_atomic
-from augmenter.datasets._csv import RowFilter, read_rows
+from augmenter.datasets._csv import RowFilter, read_rows, shown
 from augmenter.errors import DatasetFormatError
 from augmenter.skips import SkipReport
 
 __all__ = [
     "ALIASES", "RATING_COLUMNS", "RATINGS_NAMES", "SPLITS", "UNKNOWN",
-    "RatingsListing", "assign_splits", "ratings_csv_text", "read_ratings", "write_ratings",
+    "ColumnNotFoundError", "RatingsListing", "assign_splits", "ratings_csv_text", "read_ratings", "write_ratings",
 ]
 
 UNKNOWN = "unknown"
@@ -107,6 +107,34 @@ _WRITE_PATH = "image"
 BLANK, EMPTY_PATH, BAD_MEAN, BAD_STD, BAD_SPLIT, DUPLICATE, MISSING = (
     "blank line", "empty path", "bad mean", "bad std", "bad split", "duplicate image", "missing image",
 )
+
+
+class ColumnNotFoundError(DatasetFormatError):
+    """A column :func:`read_ratings` needs is not in the file's header.
+
+    The message names what is missing, the names tried and the header's columns, and ends with how
+    to choose the column: ``option`` as a keyword of :func:`read_ratings` (``"path_col="``). A front
+    end whose users choose it otherwise (a command-line flag) rewords that end with
+    :meth:`naming_option`; the library itself knows only its keywords.
+
+    Attributes:
+        option: the :func:`read_ratings` keyword that names the column (``"path_col"``...).
+        tried: the column names looked for, in order.
+        columns: the file's header.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, what: str, option: str, tried: Sequence[str],
+                 columns: Sequence[str], how: str | None = None):
+        self.what, self.option, self.tried, self.columns = what, option, tuple(tried), tuple(columns)
+        if how is None:
+            how = f"{option}=" + (", or std_col=None to set every std to 0" if option == "std_col" else "")
+        super().__init__(path, f"no column for {what}: tried {', '.join(self.tried)}; "
+                               f"the header has {shown(', '.join(self.columns))}; choose it with {how}")
+
+    def naming_option(self, how: str) -> "ColumnNotFoundError":
+        """The same error, its message saying to choose the column with ``how`` (e.g. ``"--path-col"``)."""
+        return ColumnNotFoundError(self.path, what=self.what, option=self.option, tried=self.tried,
+                                   columns=self.columns, how=how)
 
 
 @dataclass
@@ -159,9 +187,10 @@ def read_ratings(
         :class:`RatingsListing` with the table in file order (skipped rows left out).
 
     Raises:
-        DatasetFormatError: missing file or folder, empty file, unreadable CSV, a required column
-            not found (the message lists the names tried and the option to pass), a column
-            option naming a column that is not there, or no usable row at all.
+        ColumnNotFoundError: a required column not found, or a column option naming a column
+            that is not there (a :class:`DatasetFormatError` listing the names tried, the header
+            and the option that chooses the column).
+        DatasetFormatError: missing file or folder, empty file, unreadable CSV, or no usable row.
     """
     file = _ratings_file(spec)
     base = _absolute(root) if root is not None else file.parent
@@ -291,13 +320,7 @@ def _find_column(file: Path, columns: list[str], key: str, requested: str | None
         if name.lower() in lower:
             return lower[name.lower()]
     if required or requested != default:
-        option = f"{key}_col"
-        hint = f"pass {option}=" + (", or std_col=None to set std 0" if key == "std" else "")
-        shown = ", ".join(columns)
-        shown = shown if len(shown) <= 120 else shown[:117] + "..."
-        raise DatasetFormatError(
-            file, f"no column for {_WHAT[key]}: tried {', '.join(tried)} ({hint}); the header has {shown}"
-        )
+        raise ColumnNotFoundError(file, what=_WHAT[key], option=f"{key}_col", tried=tried, columns=columns)
     return None
 
 

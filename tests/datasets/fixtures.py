@@ -105,6 +105,35 @@ def make_yaleb(root: Path, subjects=("yaleB01", "yaleB02"), directions=YALE_DIRE
     return root
 
 
+def make_aligned_yaleb(root: Path, subjects=("yaleB01", "yaleB02"), directions=YALE_DIRECTIONS, ambient: bool = True,
+                      twins: tuple[str, ...] = ()) -> Path:
+    """The tree ``augment align`` writes from :func:`make_yaleb`'s: ``.pgm`` crops as ``.png``, with
+    ``align.json`` and ``landmarks.csv`` at the root. A direction in ``twins`` also had a ``.png``
+    source beside its ``.pgm``, so its ``.pgm`` crop is ``<name>.pgm.png`` (align's disambiguation)."""
+    import csv
+    import json
+
+    from augmenter.align_tree import CSV_COLUMNS, CSV_NAME, SETTINGS_NAME
+
+    sources = []
+    for subject in subjects:
+        names = [f"{subject}_P00{d}" for d in directions] + ([f"{subject}_P00_Ambient"] if ambient else [])
+        sources += [(f"{subject}/{n}.pgm", f"{subject}/{n}.png") for n in names]
+        sources += [(f"{subject}/{subject}_P00{d}.png", f"{subject}/{subject}_P00{d}.png") for d in twins]
+    twin_names = {out for src, out in sources if src.endswith(".png")}
+    rows = []
+    for src, out in sorted(sources):
+        if src.endswith(".pgm") and out in twin_names:
+            out = src + ".png"
+        write_image(root / out)
+        box, marks = ["1.000", "1.000", "7.000", "7.000"], ["3.000"] * 10
+        rows.append([src, "True", "0.999000", "1", *box, *marks, out])
+    (root / SETTINGS_NAME).write_text(json.dumps({"image_size": 8, "csv_columns": list(CSV_COLUMNS)}) + "\n")
+    with open(root / CSV_NAME, "w", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows([list(CSV_COLUMNS), *rows])
+    return root
+
+
 # --- FER-2013 ------------------------------------------------------------------------------------
 
 def make_fer_folders(root: Path, counts: dict[tuple[str, str], int] | None = None) -> Path:

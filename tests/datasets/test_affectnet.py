@@ -138,3 +138,56 @@ def test_twenty_thousand_rows_parse_vectorised(tmp_path):
     root = make_affectnet(tmp_path, _rows(20_000), images=[])
     listing = read_affectnet(root, splits=("train",), check_files=False)
     assert len(listing) == 20_000 and listing.records[-1].landmarks[67].tolist() == [77.0, 77.5]
+
+
+def test_infinite_or_nan_valence_and_arousal_are_counted_skips(tmp_path):
+    train = [
+        affectnet_row("1/ok.jpg"),                                   # line 2
+        affectnet_row("1/a.jpg", valence="inf"),                     # line 3
+        affectnet_row("1/b.jpg", arousal="-inf"),                    # line 4
+        affectnet_row("1/c.jpg", valence="NaN"),                     # line 5
+        affectnet_row("1/d.jpg", arousal="Infinity"),                # line 6
+        affectnet_row("1/e.jpg", valence="1e999"),                   # line 7: overflows to inf
+    ]
+    listing = read_affectnet(make_affectnet(tmp_path, train), splits=("train",))
+    assert [r.path.name for r in listing.records] == ["ok.jpg"]
+    assert dict(listing.skips.counts) == {"bad valence/arousal": 5}
+    assert sorted(listing.skips.examples["bad valence/arousal"]) == [
+        "training.csv line 3: valence='inf'", "training.csv line 4: arousal='-inf'",
+        "training.csv line 5: valence='NaN'", "training.csv line 6: arousal='Infinity'",
+        "training.csv line 7: valence='1e999'",
+    ]
+
+
+def test_duplicated_rows_keep_the_first_and_count_the_others(tmp_path):
+    train = [
+        affectnet_row("1/a.jpg", expression="1"),                   # line 2: kept
+        affectnet_row("1/b.jpg"),                                   # line 3: kept
+        affectnet_row("1/a.jpg", expression="2"),                   # line 4: duplicate of line 2
+        affectnet_row("1/./a.jpg"),                                 # line 5: the same file, spelled otherwise
+        affectnet_row("1/c.jpg", w="-1"),                           # line 6: bad bbox (not usable)
+        affectnet_row("1/c.jpg"),                                   # line 7: the first usable row of c: kept
+    ]
+    val = [affectnet_row("1/b.jpg")]                                # validation.csv line 2: listed in training.csv
+    listing = read_affectnet(make_affectnet(tmp_path, train, val))
+    images = tmp_path / "Manually_Annotated_Images"
+    assert [(r.path, r.expression, r.split) for r in listing.records] == [
+        (images / "1/a.jpg", "happy", "train"), (images / "1/b.jpg", "happy", "train"),
+        (images / "1/c.jpg", "happy", "train"),
+    ]
+    assert dict(listing.skips.counts) == {"duplicate row": 3, "bad bbox": 1}
+    assert listing.skips.examples["duplicate row"] == [
+        "training.csv line 4: 1/a.jpg already listed on training.csv line 2",
+        "training.csv line 5: 1/./a.jpg already listed on training.csv line 2",
+        "validation.csv line 2: 1/b.jpg already listed on training.csv line 3",
+    ]
+    assert len({r.path for r in listing.records}) == len(listing)  # no two records of one image
+
+
+def test_duplicated_rows_do_not_stop_an_expansion_layout(tmp_path):
+    from augmenter.expand.layout import check_distinct_names, source_key
+
+    root = make_affectnet(tmp_path, [affectnet_row("1/a.jpg"), affectnet_row("1/a.jpg")])
+    listing = read_affectnet(root, splits=("train",))
+    check_distinct_names([source_key(r, listing.root) for r in listing.records])  # raised "share the name" before
+    assert len(listing) == 1 and listing.skips.counts["duplicate row"] == 1

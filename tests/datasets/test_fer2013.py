@@ -10,8 +10,9 @@ from PIL import Image
 from augmenter.attributes import EXPRESSIONS
 from augmenter.datasets import UNKNOWN, read_dataset
 from augmenter.datasets import fer2013_csv
-from augmenter.datasets.fer2013 import read_fer2013
+from augmenter.datasets.fer2013 import SPLIT_FOLDERS, read_fer2013
 from augmenter.datasets.fer2013_csv import extract_fer2013_csv
+from augmenter.datasets.record import EVAL_SPLITS, SPLITS
 from augmenter.errors import DatasetFormatError
 from tests.datasets.fixtures import fer_pixels, make_fer_csv, make_fer_folders, write_image, write_text
 
@@ -31,8 +32,6 @@ def test_folder_layout_splits_and_emotions(tmp_path):
 def test_folder_layout_malformed_entries(tmp_path):
     make_fer_folders(tmp_path, {("train", "happy"): 1})
     write_image(tmp_path / "train" / "bored" / "Training_1.jpg")      # unknown emotion
-    write_image(tmp_path / "extra" / "happy" / "x.jpg")               # unknown split
-    write_image(tmp_path / "val" / "happy" / "y.jpg")                 # "val" is not a split folder name
     write_text(tmp_path / "train" / "happy" / "labels.csv")           # not an image
     write_image(tmp_path / "train" / "x.jpg")                         # outside an emotion folder
     write_text(tmp_path / "README.txt")                               # outside a split folder
@@ -40,10 +39,43 @@ def test_folder_layout_malformed_entries(tmp_path):
     listing = read_fer2013(tmp_path)
     assert len(listing) == 1
     assert dict(listing.skips.counts) == {
-        "unknown emotion folder": 1, "unknown split folder": 2, "not an image": 1,
-        "file outside a class folder": 1, "file outside a split folder": 1,
+        "unknown emotion folder": 1, "not an image": 1, "file outside a class folder": 1,
+        "file outside a split folder": 1,
     }
     assert listing.skips.examples["unknown emotion folder"] == ["train/bored/Training_1.jpg"]
+
+
+@pytest.mark.parametrize(("folder", "split"), [
+    ("val", "val"), ("Valid", "val"), ("VALIDATION", "val"), ("PublicTest", "val"), ("publictest", "val"),
+    ("test", "test"), ("Test", "test"), ("PrivateTest", "test"), ("Train", "train"), ("training", "train"),
+])
+def test_common_split_folder_names_map_to_the_canonical_splits(tmp_path, folder, split):
+    write_image(tmp_path / folder / "happy" / "a.jpg")
+    write_image(tmp_path / ("test" if split == "train" else "train") / "sad" / "b.jpg")
+    listing = read_fer2013(tmp_path)
+    assert listing.skips.total == 0
+    assert next(r.split for r in listing.records if r.path.name == "a.jpg") == split
+    assert {r.split for r in listing.records} <= set(SPLITS)
+    assert set(SPLIT_FOLDERS.values()) == set(SPLITS) and set(EVAL_SPLITS) < set(SPLITS)  # what trainers leave out
+
+
+def test_an_unknown_split_folder_is_refused_naming_it_and_the_accepted_names(tmp_path):
+    make_fer_folders(tmp_path)
+    write_image(tmp_path / "holdout" / "happy" / "x.jpg")
+    with pytest.raises(DatasetFormatError) as err:
+        read_fer2013(tmp_path)
+    assert err.value.path == tmp_path / "holdout" and "\n" not in str(err.value)
+    assert "not a FER-2013 split folder" in str(err.value)
+    for name in ("train", "val", "valid", "validation", "PublicTest", "test", "PrivateTest"):
+        assert name in err.value.reason
+
+
+def test_two_folders_of_one_split_are_refused(tmp_path):
+    make_fer_folders(tmp_path)                                  # has validation/
+    write_image(tmp_path / "val" / "happy" / "y.jpg")
+    with pytest.raises(DatasetFormatError, match=r"validation: the same split \('val'\) as .*/val; keep one") as err:
+        read_fer2013(tmp_path)
+    assert err.value.path == tmp_path / "validation"
 
 
 def test_folder_errors(tmp_path):
@@ -138,3 +170,15 @@ def test_real_fer2013_folders(shared_data):
     assert len(train) == 7 and set(train) <= set(EXPRESSIONS)
     assert train["disgust"] == 436 and train["anger"] == 3_995 and sum(train.values()) == 28_709
     assert {r.split for r in listing.records} == {"train", "val"}
+
+
+def test_identical_csv_rows_become_distinct_files(tmp_path):
+    """fer2013.csv rows carry their pixels, not a path: each row gets its own file (named by its line),
+    so a repeated row cannot give two records of one file (unlike a repeated AffectNet or manifest row)."""
+    from augmenter.expand.layout import check_distinct_names, source_key
+
+    row = ("3", fer_pixels(0), "Training")
+    listing = extract_fer2013_csv(make_fer_csv(tmp_path / "fer2013.csv", [row, row]), tmp_path / "out")
+    assert [r.path.name for r in listing.records] == ["Training_00002.png", "Training_00003.png"]
+    assert listing.skips.total == 0
+    check_distinct_names([source_key(r, listing.root) for r in listing.records])

@@ -228,3 +228,58 @@ def test_file_sha256_streams_and_truncates(tmp_path):
     assert file_sha256(path, length=64) == full
     with pytest.raises(ValueError):
         file_sha256(path, length=0)
+
+
+def test_manifest_records_keep_the_first_of_duplicated_rows(tmp_path):
+    rows = [_row(0), _row(1), _row(0, seed=7), _row(2, out_path="./img/000.png"),
+            _row(3, kept=False, out_path="img/001.png")]
+    write_manifest(new_manifest(rows), tmp_path / "manifest")
+    _write_images(tmp_path, ["img/000.png", "img/001.png"])
+    for suffix in (".csv", ".parquet"):
+        records, skips = manifest_records(tmp_path / f"manifest{suffix}")
+        assert [(r.path.name, r.extra["seed"]) for r in records] == [("000.png", "1000"), ("001.png", "1001")]
+        assert dict(skips.counts) == {"duplicate row": 2}
+        assert skips.examples["duplicate row"] == [
+            f"manifest{suffix} row 3: img/000.png already listed on row 1",
+            f"manifest{suffix} row 4: ./img/000.png already listed on row 1",
+        ]
+    every, skips = manifest_records(tmp_path / "manifest.csv", kept_only=False)  # a rejected row counts too
+    assert len(every) == 2
+    assert skips.examples["duplicate row"][-1] == "manifest.csv row 5: img/001.png already listed on row 2"
+
+
+@pytest.mark.parametrize("rows", [[], [_row(0, kept=False)]], ids=["header-only", "none-kept"])
+def test_an_empty_manifest_is_an_error_like_an_empty_folder(tmp_path, rows):
+    from augmenter.datasets import read_dataset
+
+    _, csv_path = write_manifest(new_manifest(rows), tmp_path / "manifest")
+    _write_images(tmp_path, ["img/000.png"])
+    for given, named in ((csv_path, csv_path), (tmp_path / "manifest", tmp_path / "manifest.parquet")):
+        with pytest.raises(DatasetFormatError, match="no usable images for manifest") as err:
+            read_dataset("manifest", given)
+        assert err.value.path == named and "\n" not in str(err.value)
+
+
+def test_a_manifest_whose_images_are_all_missing_names_the_skips(tmp_path):
+    from augmenter.datasets import read_dataset
+
+    write_manifest(new_manifest([_row(0)]), tmp_path / "manifest")
+    with pytest.raises(DatasetFormatError, match=r"manifest.csv: no usable images for manifest \(1 skipped: missing file"):
+        read_dataset("manifest", tmp_path / "manifest.csv")
+
+
+def test_bad_values_and_binary_files_are_escaped_in_the_error(tmp_path):
+    df = new_manifest(_rows())
+    df.to_csv(tmp_path / "m.csv", index=False)
+    text = (tmp_path / "m.csv").read_text().splitlines()
+    text[3] = text[3].replace(",False,", ",\x1b[2J\x07" + "y" * 5000 + ",")
+    (tmp_path / "m.csv").write_text("\n".join(text) + "\n")
+    with pytest.raises(DatasetFormatError, match="'kept', row 3") as err:
+        read_manifest(tmp_path / "m.csv")
+    message = str(err.value)
+    assert "\\x1b[2J\\x07yyy" in message and all(c.isprintable() for c in message) and len(message) < 600
+
+    (tmp_path / "b.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(range(256)) * 50)
+    with pytest.raises(DatasetFormatError, match="b.csv: unreadable CSV") as err:
+        read_manifest(tmp_path / "b.csv")
+    assert all(c.isprintable() for c in str(err.value)) and len(str(err.value)) < 600

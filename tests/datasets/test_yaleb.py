@@ -9,7 +9,7 @@ from augmenter.attributes import LIGHTING
 from augmenter.datasets import read_dataset
 from augmenter.datasets.yaleb import read_yaleb
 from augmenter.errors import DatasetFormatError
-from tests.datasets.fixtures import make_yaleb, write_image, write_text
+from tests.datasets.fixtures import make_aligned_yaleb, make_yaleb, write_image, write_text
 
 
 def _by_name(listing):
@@ -93,3 +93,63 @@ def test_real_cropped_yale_b(shared_data):
     front = _by_name(listing)["yaleB01_P00A+000E+00.pgm"]
     assert (front.lighting, front.extra) == ("flash07", {"azimuth": "0", "elevation": "0"})
     assert {r.lighting for r in listing.records} == set(LIGHTING)
+
+
+def test_an_aligned_tree_reads_back_with_its_labels(tmp_path):
+    make_yaleb(tmp_path / "src")
+    make_aligned_yaleb(tmp_path / "aligned", twins=("A+035E+20",))
+    source, aligned = read_yaleb(tmp_path / "src"), read_yaleb(tmp_path / "aligned")
+    assert aligned.skips.total == 0, aligned.skips.summary()  # align.json and landmarks.csv are no skips
+    labels = {(r.identity, r.lighting, r.expression, tuple(sorted(r.extra.items()))) for r in source.records}
+    assert {(r.identity, r.lighting, r.expression, tuple(sorted(r.extra.items()))) for r in aligned.records} == labels
+    by_name = _by_name(aligned)
+    assert len(aligned) == len(source) + 2  # each subject's A+035E+20 also had a .png source
+    assert by_name["yaleB01_P00A+035E+20.pgm.png"].lighting == by_name["yaleB01_P00A+035E+20.png"].lighting
+    assert by_name["yaleB01_P00A+035E+20.pgm.png"].extra == {"azimuth": "35", "elevation": "20"}
+    ambient = by_name["yaleB02_P00_Ambient.png"]
+    assert (ambient.lighting, ambient.extra) == ("ambient", {"ambient_frame": "1"})
+    assert read_yaleb(tmp_path / "aligned", include_ambient=False).skips.counts == {"ambient frame excluded": 2}
+
+
+def test_other_image_suffixes_are_read_and_non_images_counted(tmp_path):
+    folder = tmp_path / "yaleB03"
+    for name in ("yaleB03_P00A+000E+00.jpg", "yaleB03_P00A-035E+20.PNG", "yaleB03_P00A+035E+20.PGM.bmp",
+                 "yaleB03_P00_Ambient.jpeg"):
+        write_image(folder / name)
+    write_text(folder / "yaleB03_P00A+070E+00.txt")          # the pattern, but not an image
+    write_text(folder / "yaleB03_P00A+070E+00.png.bad")      # marked bad
+    write_image(folder / "yaleB03_P00A+070E+00.foo.png")     # not the pattern
+    listing = read_yaleb(tmp_path)
+    assert sorted((r.path.name, r.lighting) for r in listing.records) == [
+        ("yaleB03_P00A+000E+00.jpg", "flash07"), ("yaleB03_P00A+035E+20.PGM.bmp", "flash17"),
+        ("yaleB03_P00A-035E+20.PNG", "flash15"), ("yaleB03_P00_Ambient.jpeg", "ambient"),
+    ]
+    assert dict(listing.skips.counts) == {"not an image": 1, "marked bad (.bad)": 1, "bad file name": 1}
+
+
+def test_the_real_align_writer_output_reads_back(tmp_path):
+    """``augment align``'s own writer (a stand-in detector that finds a face everywhere)."""
+    import numpy as np
+
+    from augmenter.align import AlignResult
+    from augmenter.align_tree import AlignConfig, align_tree
+
+    config = AlignConfig()
+
+    class EveryImageHasAFace:
+        image_size, min_score, select = config.image_size, float(config.min_score), config.select
+        min_face_size, detect_pad = config.min_face_size, float(config.detect_pad or 0)
+        template, thresholds, detect_max_side = [[0.0, 0.0]], (0.6, 0.7, 0.7), 0
+
+        def align(self, images):
+            crop = np.zeros((self.image_size, self.image_size, 3), np.uint8)
+            return [AlignResult(found=True, crop=crop, landmarks=np.zeros((5, 2), np.float32), score=0.99,
+                                box=np.zeros(4, np.float32), n_faces=1) for _ in images]
+
+    make_yaleb(tmp_path / "src", subjects=("yaleB05",))
+    summary = align_tree(tmp_path / "src", tmp_path / "aligned", config, aligner=EveryImageHasAFace())
+    assert summary.aligned == 7 and (tmp_path / "aligned" / "landmarks.csv").is_file()
+    aligned, source = read_yaleb(tmp_path / "aligned"), read_yaleb(tmp_path / "src")
+    assert aligned.skips.total == 0 and len(aligned) == len(source) == 7
+    assert sorted(r.path.name for r in aligned.records) == sorted(r.path.stem + ".png" for r in source.records)
+    assert sorted(r.lighting for r in aligned.records) == sorted(r.lighting for r in source.records)

@@ -7,7 +7,7 @@ import pytest
 
 from augmenter.errors import DatasetFormatError
 from augmenter.quality.ratings import (
-    RATING_COLUMNS, assign_splits, read_ratings, write_ratings,
+    RATING_COLUMNS, ColumnNotFoundError, assign_splits, read_ratings, write_ratings,
 )
 
 
@@ -101,9 +101,10 @@ def test_missing_columns_name_what_was_tried(tmp_path):
     touch(tmp_path, "a.png")
     f = tmp_path / "r.csv"
     f.write_text("picture,mean,std\na.png,5,1\n")
-    with pytest.raises(DatasetFormatError, match=r"no column for image paths: tried image, path, file, filename, .* \(pass path_col=\)"):
+    with pytest.raises(DatasetFormatError, match=r"no column for image paths: tried image, path, file, filename, .*; "
+                                                 r"the header has picture, mean, std; choose it with path_col=$"):
         read_ratings(f)
-    with pytest.raises(DatasetFormatError, match=r"no column for mean ratings: tried naturalness \(pass mean_col=\)"):
+    with pytest.raises(DatasetFormatError, match=r"no column for mean ratings: tried naturalness; .* with mean_col=$"):
         read_ratings(f, path_col="picture", mean_col="naturalness")
     with pytest.raises(DatasetFormatError, match=r"no column for sources: tried generator"):
         read_ratings(f, path_col="picture", source_col="generator")  # an explicit optional column must exist
@@ -112,6 +113,35 @@ def test_missing_columns_name_what_was_tried(tmp_path):
         read_ratings(f)
     t = read_ratings(f, std_col=None).table
     assert t["std"].tolist() == [0.0]
+
+
+def test_a_missing_column_error_carries_the_option_for_a_front_end_to_name(tmp_path):
+    f = tmp_path / "r.csv"
+    f.write_text("picture,mean,std\na.png,5,1\n")
+    with pytest.raises(ColumnNotFoundError) as err:
+        read_ratings(f)
+    e = err.value
+    assert isinstance(e, DatasetFormatError) and e.path == f and e.option == "path_col"
+    assert e.tried[:2] == ("image", "path") and e.columns == ("picture", "mean", "std")
+    assert "--" not in str(e)  # the library knows its keywords, not the command line's flags
+    flagged = e.naming_option("--path-col")
+    assert isinstance(flagged, ColumnNotFoundError) and flagged.path == f and flagged.option == "path_col"
+    assert str(flagged).endswith("the header has picture, mean, std; choose it with --path-col")
+    assert "path_col" not in str(flagged)
+    f.write_text("image,mean\na.png,5\n")
+    with pytest.raises(ColumnNotFoundError) as err:
+        read_ratings(f)
+    assert str(err.value.naming_option("--std-col")).endswith("; choose it with --std-col")
+
+
+def test_a_header_with_control_bytes_is_escaped_in_the_column_error(tmp_path):
+    f = tmp_path / "r.csv"
+    f.write_bytes(b"\x1b[2Jpicture,\x07mean,std" + b",x\x01" * 200 + b"\na.png,5,1\n")
+    with pytest.raises(ColumnNotFoundError) as err:
+        read_ratings(f)
+    message = str(err.value)
+    assert "the header has \\x1b[2Jpicture, \\x07mean, std, x\\x01" in message
+    assert all(c.isprintable() for c in message) and len(message) < 600
 
 
 def test_empty_file_header_only_and_missing_spec(tmp_path):
