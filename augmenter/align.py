@@ -331,7 +331,9 @@ class FaceAligner:
         if unknown:
             raise ValueError(f"unknown retry normalisation {unknown[0]!r}; choose from {', '.join(RETRY_NORMALISATIONS)}")
         self.retry = tuple(retry)
-        self.device = torch.device(device)
+        from augmenter.quality.model import resolve_device
+
+        self.device = resolve_device(device) if isinstance(device, str) else torch.device(device)
         # Selection is done here, so MTCNN's own ordering does not matter.
         self._mtcnn = MTCNN(
             min_face_size=self.min_face_size,

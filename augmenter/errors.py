@@ -31,3 +31,7 @@ class CheckpointError(FileError):
 
 class RunConflictError(FileError):
     """An output folder that holds another run's outputs (different settings or models)."""
+
+
+class DeviceError(AugmenterError):
+    """A ``--device`` that names no device, or a GPU this machine does not have."""

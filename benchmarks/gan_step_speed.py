@@ -13,6 +13,7 @@ import time
 import torch
 
 from augmenter.gan.models import build_discriminator, build_generator, one_hot
+from augmenter.quality.model import resolve_device
 from augmenter.losses import gradient_penalty, l1_loss, masked_cross_entropy, wgan_critic_loss, wgan_generator_loss
 
 
@@ -64,7 +65,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-amp", action="store_true")
     args = parser.parse_args()
-    device = torch.device(args.device)
+    device = resolve_device(args.device)
     for size in (64, 128):
         rates = {arch: step_rate(arch, size, args.batch_size, args.steps, device, not args.no_amp)
                  for arch in ("legan", "stargan")}

@@ -85,11 +85,14 @@ def per_class_precision(confusion: np.ndarray) -> np.ndarray:
 
 def load_expression_model(checkpoint: str | os.PathLike, device: torch.device | str = "cpu"
                           ) -> tuple[torch.nn.Module, ClassifierHead, int, list[str]]:
-    """``(backbone, head, image size, vocabulary)`` of an ``expression`` checkpoint, in eval mode on ``device``.
+    """``(backbone, head, image size, vocabulary)`` of an ``expression`` checkpoint, in eval mode on ``device``
+    (a string goes through :func:`resolve_device`).
 
     Raises:
+        DeviceError: a device string that names no device, or a GPU this machine lacks.
         CheckpointError: missing/corrupt file, another kind of checkpoint, or weights that do not fit.
     """
+    device = resolve_device(device) if isinstance(device, str) else device
     ckpt: Checkpoint = load_checkpoint(checkpoint, kind="expression", map_location="cpu")
     vocabulary = list((ckpt.vocabularies or {}).get("expression") or [])
     if not vocabulary:

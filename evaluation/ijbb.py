@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from augmenter.errors import DatasetFormatError
+from evaluation.features_npz import FeatureArrays, read_features_npz
 from evaluation.ijbb_meta import FIVE_POINTS, PAIRS, TID_MID, IJBBMeta, match_names, read_meta
 from evaluation.tar_far import FAR_TARGETS, TarFar, far_key, tar_at_far
 
@@ -191,12 +192,10 @@ def score_pairs(templates: np.ndarray, pairs: np.ndarray, block_bytes: int = BLO
     return scores
 
 
-def _feature_keys(data, path: Path) -> np.ndarray:
-    if "names" in data.files:
-        return np.asarray(data["names"]).astype(str)
-    if "paths" in data.files:
-        return np.array([Path(p.replace("\\", "/")).name for p in np.asarray(data["paths"]).astype(str).tolist()])
-    raise DatasetFormatError(path, "has neither 'names' nor 'paths' (an .npz of names/paths and embeddings)")
+def _feature_keys(arrays: FeatureArrays) -> np.ndarray:
+    if arrays.name_key == "names":
+        return np.array(arrays.names, dtype=str)
+    return np.array([Path(p.replace("\\", "/")).name for p in arrays.names], dtype=str)
 
 
 def _finite_rows(x: np.ndarray, chunk: int = 32768) -> np.ndarray:
@@ -210,25 +209,9 @@ def load_features(path: str | os.PathLike, names: np.ndarray, flip: bool = True
     file name; ``embeddings`` (M, D); ``flip_embeddings`` needed when ``flip``); ``rows[i]`` is the row of
     image ``names[i]``. DatasetFormatError naming an image without a (finite) feature, and the count."""
     path = Path(path)
-    if not path.is_file():
-        raise DatasetFormatError(path, "feature file not found")
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise DatasetFormatError(path, f"not a readable .npz ({err})") from None
-    with data:
-        keys = _feature_keys(data, path)
-        if "embeddings" not in data.files:
-            raise DatasetFormatError(path, "has no 'embeddings' array")
-        embeddings = data["embeddings"]
-        flips = None
-        if flip:
-            if "flip_embeddings" not in data.files:
-                raise DatasetFormatError(path, "has no 'flip_embeddings' (embed with --flip, or pass --no-flip)")
-            flips = data["flip_embeddings"]
-    if embeddings.ndim != 2 or len(embeddings) != len(keys) or (flips is not None and flips.shape != embeddings.shape):
-        raise DatasetFormatError(path, f"embeddings {embeddings.shape}, flip_embeddings "
-                                       f"{None if flips is None else flips.shape} and {len(keys)} names do not match")
+    arrays = read_features_npz(path, ("names", "paths"), flip,
+                               flip_hint=" (embed with --flip, or pass --no-flip)")
+    keys, embeddings, flips = _feature_keys(arrays), arrays.embeddings, arrays.flips
     rows = match_names(keys, names, path, what="feature")
     finite = _finite_rows(embeddings) & (_finite_rows(flips) if flips is not None else True)
     bad = ~finite[rows]

@@ -32,6 +32,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from augmenter.errors import DatasetFormatError, ImageDecodeError
+from evaluation.features_npz import read_features_npz
 from evaluation.lfw import LfwResult, lfw_from_features, pair_features
 from evaluation.lfw_bin import LfwBin, read_lfw_bin
 
@@ -91,36 +92,10 @@ def pairs_from_bin(data: LfwBin) -> PairSet:
 
 def read_features(path: str | os.PathLike, flip: bool = False) -> tuple[list[str], np.ndarray, np.ndarray | None]:
     """``(paths, embeddings (N, D), flip_embeddings (N, D) or None)`` of an ``.npz`` (``flip_embeddings``
-    read, and required, only with ``flip``); one-line :class:`DatasetFormatError` naming the file else."""
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetFormatError(path, "features file not found")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            names = set(npz.files)
-            for key in ("paths", "embeddings") + (("flip_embeddings",) if flip else ()):
-                if key not in names:
-                    hint = " (needed by --flip: embed with --flip)" if key == "flip_embeddings" else ""
-                    raise DatasetFormatError(path, f"has no {key!r} array{hint}; it holds {sorted(names)}")
-            paths = npz["paths"]
-            embeddings = npz["embeddings"]
-            flips = npz["flip_embeddings"] if flip else None
-    except DatasetFormatError:
-        raise
-    except Exception as err:  # not a zip / npz, object arrays refused by allow_pickle=False, truncated
-        reason = " ".join(f"{err.__class__.__name__}: {err}".split())[:200]
-        raise DatasetFormatError(path, f"not a readable .npz of features ({reason})") from None
-    if paths.ndim != 1 or paths.dtype.kind not in "US":
-        raise DatasetFormatError(path, f"'paths' must be a 1-D array of strings, got {paths.dtype} {paths.shape}")
-    if embeddings.ndim != 2 or embeddings.shape[0] != len(paths) or embeddings.shape[1] == 0 \
-            or embeddings.dtype.kind not in "fiu":
-        raise DatasetFormatError(path, f"'embeddings' must be a numeric (N, D) array with N = {len(paths)} paths, "
-                                       f"got {embeddings.dtype} {embeddings.shape}")
-    if flips is not None and (flips.shape != embeddings.shape or flips.dtype.kind not in "fiu"):
-        raise DatasetFormatError(path, f"'flip_embeddings' {flips.dtype} {flips.shape} does not match "
-                                       f"'embeddings' {embeddings.shape}")
-    names = [p.decode("utf-8", "replace") if isinstance(p, bytes) else str(p) for p in paths.tolist()]
-    return names, embeddings, flips
+    read, and required, only with ``flip``); one-line :class:`DatasetFormatError` naming the file else
+    (:func:`evaluation.features_npz.read_features_npz`)."""
+    arrays = read_features_npz(path, ("paths",), flip, flip_hint=" (needed by --flip: embed with --flip)")
+    return arrays.names, arrays.embeddings, arrays.flips
 
 
 def features_for_pairs(path: str | os.PathLike, pairs: PairSet, lfw_root: str | os.PathLike | None = None,

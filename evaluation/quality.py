@@ -219,14 +219,24 @@ def q_vs_human(pred, mean, std) -> dict:
 # files (eval-edc)
 
 
-def _read_csv(path: Path) -> tuple[list[str], list[dict]]:
+def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
+    """The header (names stripped) and ``(line number, row)`` of every row; blank lines are skipped but
+    counted, so that an error names the line an editor shows."""
     try:
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
-            rows = list(reader)
-            return [c.strip() for c in reader.fieldnames or []], rows
+            reader.fieldnames = [c.strip() for c in reader.fieldnames or []]
+            rows = [(reader.line_num, row) for row in reader]
+            return list(reader.fieldnames), rows
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise DatasetFormatError(path, f"unreadable CSV ({type(err).__name__}: {err})") from None
+
+
+def _require_finite(path: Path, line: int, name: str, value: float) -> float:
+    """``value``, or DatasetFormatError naming the file and line when it is NaN or infinite."""
+    if not math.isfinite(value):
+        raise DatasetFormatError(path, f"line {line}: {name} is {'NaN' if math.isnan(value) else value}")
+    return value
 
 
 def read_pair_scores(path: str | os.PathLike) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
@@ -234,7 +244,8 @@ def read_pair_scores(path: str | os.PathLike) -> tuple[list[str], list[str], np.
     column order, extra columns ignored; ``same`` 1/0, true/false or yes/no).
 
     Raises:
-        DatasetFormatError: missing file or column, a bad score or ``same`` value (naming the line), no rows.
+        DatasetFormatError: missing file or column, a bad (or NaN / infinite) score or ``same`` value
+            (naming the line), no rows.
     """
     path = Path(path)
     if not path.is_file():
@@ -246,7 +257,7 @@ def read_pair_scores(path: str | os.PathLike) -> tuple[list[str], list[str], np.
     if not rows:
         raise DatasetFormatError(path, "no pairs")
     first, second, scores, same = [], [], [], []
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         try:
             score = float(row["score"])
             label = SAME_VALUES[(row["same"] or "").strip().lower()]
@@ -255,7 +266,7 @@ def read_pair_scores(path: str | os.PathLike) -> tuple[list[str], list[str], np.
                                            "is not a number / 1-0") from None
         first.append((row["first"] or "").strip())
         second.append((row["second"] or "").strip())
-        scores.append(score)
+        scores.append(_require_finite(path, line, "score", score))
         same.append(label)
     return first, second, np.array(scores, dtype=np.float64), np.array(same, dtype=bool)
 
@@ -269,7 +280,7 @@ def read_q_scores(path: str | os.PathLike) -> dict[str, float]:
     CSV (``out_path,q_score``); paths are compared after ``os.path.normpath``.
 
     Raises:
-        DatasetFormatError: missing file or column, a non-numeric ``q_score`` (naming the line).
+        DatasetFormatError: missing file or column, a non-numeric, NaN or infinite ``q_score`` (naming the line).
     """
     path = Path(path)
     if not path.is_file():
@@ -279,11 +290,12 @@ def read_q_scores(path: str | os.PathLike) -> dict[str, float]:
     if column is None or "q_score" not in columns:
         raise DatasetFormatError(path, "expected the columns path,q_score (augment score's output)")
     out = {}
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         try:
-            out[_key((row[column] or "").strip())] = float(row["q_score"])
+            q_score = float(row["q_score"])
         except (TypeError, ValueError):
             raise DatasetFormatError(path, f"line {line}: q_score {row.get('q_score')!r} is not a number") from None
+        out[_key((row[column] or "").strip())] = _require_finite(path, line, "q_score", q_score)
     return out
 
 

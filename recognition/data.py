@@ -13,6 +13,7 @@ proportional to its ``q_score``.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,8 @@ from torch.utils.data import Dataset
 
 from augmenter.datasets.manifest import manifest_records
 from augmenter.datasets.record import FaceRecord
-from augmenter.errors import ImageDecodeError
+from augmenter.datasets.spec import parse_spec
+from augmenter.errors import DatasetFormatError, ImageDecodeError
 from augmenter.quality.images import load_face
 from augmenter.skips import SkipReport
 
@@ -35,6 +37,27 @@ class Sample:
     label: int
     synthetic: bool = False
     q_score: float = math.nan
+
+
+def data_root(specs: Sequence[str]) -> Path:
+    """The folder an error about the training data names: the root of the one spec, else every spec's
+    root, comma-separated."""
+    roots = [str(parse_spec(spec)[1]) for spec in specs]
+    return Path(roots[0] if len(roots) == 1 else ", ".join(roots))
+
+
+def split_counts(records: Sequence[FaceRecord]) -> str:
+    """``"test 4, val 12"``: how many records each split holds."""
+    return ", ".join(f"{split} {n}" for split, n in sorted(Counter(r.split for r in records).items()))
+
+
+def require_training_records(train: Sequence[FaceRecord], held_out: Sequence[FaceRecord], specs: Sequence[str],
+                             held_out_as: str) -> None:
+    """DatasetFormatError naming the data root(s) when ``train`` is empty because every image went to
+    ``held_out`` (described as ``held_out_as``), so that nothing trains on an empty set."""
+    if not train:
+        raise DatasetFormatError(data_root(specs), f"no training images left: all {len(held_out)} image(s) fall in "
+                                                   f"the {held_out_as}; add images or lower the hold-out")
 
 
 def real_samples(records: Sequence[FaceRecord], classes: Sequence[str], key) -> list[Sample]:

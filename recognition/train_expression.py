@@ -25,13 +25,14 @@ import torch
 from augmenter.attributes import EMOTIONS, EXPRESSIONS
 from augmenter.datasets.record import UNKNOWN
 from augmenter.datasets.spec import read_specs, split_held_out
+from augmenter.errors import DatasetFormatError
 from augmenter.nets.backbones import backbone_config, build_backbone
 from augmenter.quality.model import resolve_device
-from recognition.data import (class_balanced_weights, inverse_frequency_loss_weights, real_samples,
-                              synthetic_samples)
+from recognition.data import (class_balanced_weights, data_root, inverse_frequency_loss_weights, real_samples,
+                              require_training_records, split_counts, synthetic_samples)
 from recognition.heads import ClassifierHead
 from recognition.metrics import classification_metrics
-from recognition.trainer import Classifier, TrainResult, TrainSetup, embed_batches, train_loop
+from recognition.trainer import Classifier, TrainResult, TrainSetup, check_run_folder, embed_batches, train_loop
 
 REMEDIES = ("none", "sampler", "reweight", "synthetic")
 VALIDATION_SPLITS = ("val", "validation")
@@ -73,18 +74,27 @@ def expression_classes(labels: list[str]) -> list[str]:
 def train_expression(config: ExpressionConfig, progress: Callable[[dict], None] | None = None,
                      log: Callable[[str], None] = print) -> TrainResult:
     """Train (or resume) an expression classifier; see the module docstring."""
+    device = resolve_device(config.device)
+    check_run_folder(config.out)
     if config.remedy not in REMEDIES:
         raise ValueError(f"unknown remedy {config.remedy!r}; expected one of {', '.join(REMEDIES)}")
     if config.remedy == "synthetic" and not config.synthetic:
         raise ValueError("remedy 'synthetic' needs at least one --synthetic MANIFEST")
+    if config.max_train is not None and config.max_train < 1:
+        raise ValueError(f"max_train must be at least 1, got {config.max_train}")
     records, skips = read_specs(list(config.data))
     records = [r for r in records if r.expression != UNKNOWN]
     if not records:
         raise ValueError(f"no expression-labelled images in {', '.join(config.data)}")
     val = [r for r in records if r.split in VALIDATION_SPLITS]
     train = [r for r in records if r.split not in VALIDATION_SPLITS and r.split != "test"]
+    if not train:
+        raise DatasetFormatError(data_root(config.data), f"no training images: the train split is missing or empty "
+                                                         f"(expression-labelled images: {split_counts(records)}); "
+                                                         "FER-2013 trains on <root>/train/<emotion>/")
     if not val:
         train, val = split_held_out(train, config.holdout, config.seed)
+        require_training_records(train, val, config.data, "validation hold-out")
     if config.max_train is not None and len(train) > config.max_train:
         keep = np.random.default_rng(config.seed).permutation(len(train))[:config.max_train]
         train = [train[i] for i in sorted(keep)]
@@ -106,7 +116,6 @@ def train_expression(config: ExpressionConfig, progress: Callable[[dict], None] 
     torch.manual_seed(config.seed)  # the initial weights are part of the run's seeded result
     backbone = build_backbone(config.backbone, config.embedding_size, config.image_size, width=config.width)
     model = Classifier(backbone, ClassifierHead("softmax", config.embedding_size, len(classes)))
-    device = resolve_device(config.device)
 
     def validate(m: Classifier) -> dict:
         embeddings, errors = embed_batches(m.backbone, val_paths, config.image_size, device, workers=config.workers,

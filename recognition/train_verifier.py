@@ -27,12 +27,13 @@ from augmenter.classify.model import roc_auc
 from augmenter.datasets.pairs import read_pairs
 from augmenter.datasets.record import UNKNOWN, FaceRecord
 from augmenter.datasets.spec import parse_spec, read_specs, split_held_out
+from augmenter.errors import DatasetFormatError
 from augmenter.nets.backbones import backbone_config, build_backbone
 from augmenter.quality.model import resolve_device
-from recognition.data import mixing_weights, real_samples, synthetic_samples
+from recognition.data import data_root, mixing_weights, real_samples, require_training_records, synthetic_samples
 from recognition.heads import ClassifierHead
 from recognition.metrics import best_threshold_accuracy
-from recognition.trainer import Classifier, TrainResult, TrainSetup, embed_batches, train_loop
+from recognition.trainer import Classifier, TrainResult, TrainSetup, check_run_folder, embed_batches, train_loop
 
 
 @dataclass
@@ -82,10 +83,16 @@ def light_angle(record: FaceRecord) -> float | None:
 def train_verifier(config: VerifierConfig, progress: Callable[[dict], None] | None = None,
                    log: Callable[[str], None] = print) -> TrainResult:
     """Train (or resume) a verifier; see the module docstring."""
+    device = resolve_device(config.device)
+    check_run_folder(config.out)
     records, skips = read_specs(list(config.data))
     records = [r for r in records if r.identity != UNKNOWN]
+    if not records:
+        raise DatasetFormatError(data_root(config.data), "no identity-labelled images: a verifier trains on "
+                                                         "identity folders (folder:DIR, casia:DIR, yaleb:DIR)")
     if config.holdout:
         records, held = split_held_out(records, config.holdout, config.seed)
+        require_training_records(records, held, config.data, "held-out identities")
         log(f"{len({r.identity for r in held})} identities held out (never trained on)")
     if config.max_light_angle is not None:
         before = len(records)
@@ -93,7 +100,8 @@ def train_verifier(config: VerifierConfig, progress: Callable[[dict], None] | No
         log(f"lighting within {config.max_light_angle:g} degrees of frontal: {len(records)} of {before} image(s)")
     identities = sorted({f"{r.identity}" for r in records})
     if len(identities) < 2:
-        raise ValueError(f"{len(identities)} identity in {', '.join(config.data)}: a verifier needs two or more")
+        raise DatasetFormatError(data_root(config.data), f"{len(identities)} identity in the training set "
+                                                         f"({len(records)} image(s)): a verifier needs two or more")
     key = lambda r: r.identity  # noqa: E731
     samples = real_samples(records, identities, key)
     if config.synthetic:
@@ -109,7 +117,6 @@ def train_verifier(config: VerifierConfig, progress: Callable[[dict], None] | No
     backbone = build_backbone(config.backbone, config.embedding_size, config.image_size, weights=config.weights)
     head = ClassifierHead(config.head, config.embedding_size, len(identities), scale=config.scale, margin=config.margin)
     model = Classifier(backbone, head)
-    device = resolve_device(config.device)
     validate = None
     if config.val_pairs:
         root = Path(config.val_root) if config.val_root else parse_spec(config.data[0])[1]

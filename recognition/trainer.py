@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader
 
 from augmenter.atomic import write_text_atomic
 from augmenter.checkpoint import check_resumable, load_checkpoint, load_weights, save_checkpoint, save_config_json
+from augmenter.errors import FileError
 from augmenter.interrupt import deferred_interrupt
 from augmenter.quality.images import to_model_input
 from augmenter.quality.model import resolve_device
@@ -145,15 +146,40 @@ class Classifier(nn.Module):
         return self.head(self.backbone(x), labels)
 
 
+def check_run_folder(out: str | os.PathLike) -> Path:
+    """``out`` as a Path once it is known that the run can write there: an existing folder, or a path whose
+    nearest existing parent is a folder, writable either way. Nothing is created (an error found later
+    leaves no empty run folder). FileError naming the path otherwise, so that a bad ``--out`` stops the
+    run before the data is read."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FileError(out, "is a file, not a folder: choose a folder for the run (it is created if missing)")
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir():
+        raise FileError(out, f"cannot be created: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise FileError(out, f"cannot write in {existing} (permission denied or read-only): choose another folder")
+    return out
+
+
+def training_device(device: str, world: int) -> torch.device:
+    """The device this process trains on: :func:`resolve_device`, and under ``torchrun`` (``world`` > 1) on
+    CUDA the GPU of its ``LOCAL_RANK`` (DeviceError, one line, when the machine has no such GPU)."""
+    resolved = resolve_device(device)
+    if resolved.type == "cuda" and world > 1:
+        return resolve_device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
+    return resolved
+
+
 def train_loop(setup: TrainSetup, model: Classifier, validate: Callable[[Classifier], dict] | None,
                progress: Callable[[dict], None] | None = None, log: Callable[[str], None] = print) -> TrainResult:
     """Train (or resume) ``model`` on ``setup``; ``validate(model)`` (rank 0, eval mode) returns figures
     including ``setup.select`` after every epoch, and picks ``best.pt``."""
     start = time.perf_counter()
+    if len(setup.samples) < 2:
+        raise ValueError(f"{len(setup.samples)} training image(s): nothing to train on (two or more needed)")
     rank, world = distributed()
-    device = resolve_device(setup.device)
-    if device.type == "cuda" and world > 1:
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    device = training_device(setup.device, world)
     torch.manual_seed(setup.seed)
     out = setup.out
     if rank == 0:
@@ -170,8 +196,6 @@ def train_loop(setup: TrainSetup, model: Classifier, validate: Callable[[Classif
     else:
         raise ValueError(f"unknown optimizer {setup.optimizer!r}; expected sgd or adamw")
     n = len(setup.samples)
-    if n < 2:
-        raise ValueError(f"{n} training image(s): nothing to train on")
     draws = setup.epoch_size or n
     steps_per_epoch = len(epoch_batches(np.arange(draws), setup.batch_size, world)) // world
     total_steps = steps_per_epoch * setup.epochs

@@ -47,3 +47,13 @@ def test_retries_do_not_touch_faces_found_at_once(astronaut):
 def test_an_unknown_retry_name_is_refused():
     with pytest.raises(ValueError, match="unknown retry normalisation 'clahe'"):
         FaceAligner(retry=("clahe",))
+
+
+def test_a_device_this_machine_lacks_is_a_one_line_error(monkeypatch):
+    import torch
+
+    from augmenter.errors import DeviceError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(DeviceError, match="CUDA is not available"):
+        FaceAligner(device="cuda")

@@ -4,10 +4,12 @@ Outputs under ``config.out``:
 
 - ``config.json``: the full :class:`QTrainConfig`, written before training starts;
 - ``splits.csv``: the ratings table with the train/val/test split used (when the data had no split);
-- ``last.pt``: the latest state (weights, optimizer, scheduler, step, epoch, position in the epoch),
-  saved every ``checkpoint_every`` steps, at the end of every epoch and when interrupted;
+- ``last.pt``: the latest state (weights, optimizer, scheduler, step, epoch, position in the epoch and
+  the epoch's running loss), saved every ``checkpoint_every`` steps, at the end of every epoch and
+  when interrupted;
 - ``best.pt``: the weights with the best validation SROCC so far, ``best.json`` its metrics;
-- ``log.jsonl``: one line per epoch (train loss, validation metrics, wall time).
+- ``log.jsonl``: one line per epoch (train loss: the mean batch loss over the whole epoch, even when
+  it was resumed in its middle; validation metrics, wall time).
 
 Rerunning the same command resumes from ``last.pt``: the epoch's shuffling and flips come from
 generators seeded by ``(seed, epoch)``, so a resumed run sees exactly the batches an uninterrupted
@@ -128,7 +130,10 @@ def train_q(config: QTrainConfig, progress: Callable[[dict], None] | None = None
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.epochs * steps_per_epoch))
-    state = {"epoch": 0, "batch": 0, "step": 0, "best_srocc": -math.inf, "best_epoch": -1, "best_metrics": {}}
+    # loss_sum / loss_batches: the epoch's running loss, in every checkpoint so that an epoch resumed in its
+    # middle logs the loss of all its batches, not only of those after the resume
+    state = {"epoch": 0, "batch": 0, "step": 0, "best_srocc": -math.inf, "best_epoch": -1, "best_metrics": {},
+             "loss_sum": 0.0, "loss_batches": 0}
 
     last = out / "last.pt"
     if last.exists():
@@ -169,7 +174,7 @@ def train_q(config: QTrainConfig, progress: Callable[[dict], None] | None = None
                                     num_workers=config.workers, collate_fn=collate_faces,
                                     pin_memory=device.type == "cuda", persistent_workers=False)
                 net.train()
-                losses = []
+                last_loss = float("nan")
                 for indices, images, failures in loader:
                     if stop.requested:
                         raise KeyboardInterrupt
@@ -185,12 +190,14 @@ def train_q(config: QTrainConfig, progress: Callable[[dict], None] | None = None
                         optimizer.zero_grad(set_to_none=True)
                         loss.backward()
                         optimizer.step()
-                        losses.append(loss.detach().item())
+                        last_loss = loss.detach().item()
+                        state["loss_sum"] += last_loss
+                        state["loss_batches"] += 1
                     scheduler.step()
                     state["batch"] += 1
                     state["step"] += 1
                     if progress:
-                        progress({"epoch": epoch, "step": state["step"], "loss": losses[-1] if losses else float("nan")})
+                        progress({"epoch": epoch, "step": state["step"], "loss": last_loss})
                     if state["step"] % config.checkpoint_every == 0:
                         save(last)
                 net.eval()
@@ -200,14 +207,15 @@ def train_q(config: QTrainConfig, progress: Callable[[dict], None] | None = None
                     note_failure(message)
                 ok = ~np.isnan(predicted)
                 metrics = quality_metrics(predicted[ok], val["mean"].to_numpy()[ok], val["std"].to_numpy()[ok])
-                state.update(epoch=epoch + 1, batch=0)
+                train_loss = state["loss_sum"] / state["loss_batches"] if state["loss_batches"] else None
+                state.update(epoch=epoch + 1, batch=0, loss_sum=0.0, loss_batches=0)
                 if metrics["srocc"] > state["best_srocc"]:
                     state.update(best_srocc=float(metrics["srocc"]), best_epoch=epoch, best_metrics=json_safe(metrics))
                     save(out / "best.pt")
                     write_text_atomic(out / "best.json", json.dumps({"epoch": epoch, **json_safe(metrics)}, indent=2))
                 save(last)
                 epochs_run += 1
-                record = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else None,
+                record = {"epoch": epoch, "train_loss": train_loss,
                           "wall_s": round(time.perf_counter() - start, 2), **json_safe(metrics)}
                 with open(out / "log.jsonl", "a", encoding="utf-8") as f:
                     f.write(json.dumps(record) + "\n")

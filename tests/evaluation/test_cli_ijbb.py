@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from evaluation.cli_ijbb import eval_ijbb
@@ -55,3 +56,74 @@ def test_eval_ijbb_summary_line_switches_and_errors(tmp_path):
     assert result.exit_code == 2 and "either --features or --checkpoint" in result.output
     result = runner.invoke(eval_ijbb, ["--meta-dir", str(folder), "--checkpoint", "x.pt", "--out", str(out)])
     assert result.exit_code == 2 and "--image-dir" in result.output
+
+
+class _Payload:
+    """Unpickling it would create the file named in ``marker`` (so a test can tell if anything unpickled)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _names():
+    return np.array([g[0] for g in GOLDEN])
+
+
+def _emb(n=len(GOLDEN), dtype=np.float32):
+    return np.ones((n, 2), dtype)
+
+
+BAD_FEATURES = {
+    "garbage": lambda p: p.write_bytes(b"this is not a zip file at all\x00\x01\x02" * 10),
+    "empty": lambda p: p.write_bytes(b""),
+    "truncated": lambda p: (np.savez(p, names=_names(), embeddings=_emb(), flip_embeddings=_emb()),
+                            p.write_bytes(p.read_bytes()[:200])),
+    "object_names": lambda p: np.savez(p, names=np.array(_names(), dtype=object), embeddings=_emb(),
+                                       flip_embeddings=_emb()),
+    "object_embeddings": lambda p: np.savez(p, names=_names(), embeddings=np.array([[1, 2]] * 7, dtype=object),
+                                            flip_embeddings=_emb()),
+    "pickle": lambda p: p.write_bytes(__import__("pickle").dumps(_Payload(p.parent / "UNPICKLED"))),
+    "no_names": lambda p: np.savez(p, embeddings=_emb(), flip_embeddings=_emb()),
+    "no_embeddings": lambda p: np.savez(p, names=_names(), flip_embeddings=_emb()),
+    "names_2d": lambda p: np.savez(p, names=_names().reshape(7, 1), embeddings=_emb(), flip_embeddings=_emb()),
+    "names_0d": lambda p: np.savez(p, names=np.array("a.jpg"), embeddings=_emb(), flip_embeddings=_emb()),
+    "names_numeric": lambda p: np.savez(p, names=np.arange(7.0), embeddings=_emb(), flip_embeddings=_emb()),
+    "embeddings_1d": lambda p: np.savez(p, names=_names(), embeddings=np.ones(7, np.float32),
+                                        flip_embeddings=_emb()),
+    "embeddings_strings": lambda p: np.savez(p, names=_names(), embeddings=np.full((7, 2), "x"),
+                                             flip_embeddings=_emb()),
+    "embeddings_zero_width": lambda p: np.savez(p, names=_names(), embeddings=np.ones((7, 0), np.float32),
+                                                flip_embeddings=np.ones((7, 0), np.float32)),
+    "flips_strings": lambda p: np.savez(p, names=_names(), embeddings=_emb(), flip_embeddings=np.full((7, 2), "x")),
+    "flips_shape": lambda p: np.savez(p, names=_names(), embeddings=_emb(), flip_embeddings=_emb(6)),
+}
+
+
+BAD_FEATURE_REASONS = {
+    "garbage": "not a readable .npz of features: no zip signature",
+    "empty": "not a readable .npz of features: no zip signature",
+    "pickle": "not a readable .npz of features: no zip signature",
+    "truncated": "not a readable .npz of features (BadZipFile",
+    "object_names": "not a readable .npz of features: it holds an object array (pickled data), which is never loaded",
+    "object_embeddings": "it holds an object array",
+    "no_names": "has neither 'names' nor 'paths' array", "no_embeddings": "has no 'embeddings' array",
+    "names_2d": "'names' must be a 1-D array of strings", "embeddings_strings": "'embeddings' must be a numeric",
+    "flips_shape": "'flip_embeddings' float32 (6, 2) does not match 'embeddings' (7, 2)",
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FEATURES))
+def test_bad_features_file_is_a_one_line_error_naming_it(tmp_path, case):
+    folder = write_case(tmp_path / "meta", GOLDEN, GOLDEN_PAIRS, features=False)
+    bad = folder / "bad.npz"
+    BAD_FEATURES[case](bad)
+    result = CliRunner().invoke(eval_ijbb, ["--meta-dir", str(folder), "--features", str(bad),
+                                            "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"Error: {bad}: ") and result.output.count("\n") == 1, result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, (TypeError, ValueError))
+    assert BAD_FEATURE_REASONS.get(case, "") in result.output
+    assert not (folder / "UNPICKLED").exists()

@@ -301,3 +301,47 @@ def test_missing_and_unreadable_images_with_a_checkpoint(lfw, tmp_path, verifier
     run = invoke(["--bin", lfw_bin, "--checkpoint", verifier, "--allow-missing", "--json", *CPU])
     assert run.exit_code == 0, run.output
     assert json.loads(run.stdout)["skipped_pairs"] == 1
+
+
+class _Payload:
+    """Unpickling it would create the file named in ``marker`` (so a test can tell if anything unpickled)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _ones(n=12, dtype=np.float32):
+    return np.ones((n, 4), dtype)
+
+
+BAD_FEATURES = {
+    "garbage": lambda p: p.write_bytes(b"this is not a zip file at all\x00\x01\x02" * 10),
+    "empty": lambda p: p.write_bytes(b""),
+    "truncated": lambda p: (np.savez(p, paths=np.array(KEYS), embeddings=_ones(), flip_embeddings=_ones()),
+                            p.write_bytes(p.read_bytes()[:200])),
+    "pickle": lambda p: p.write_bytes(pickle.dumps(_Payload(p.parent / "UNPICKLED"))),
+    "object_embeddings": lambda p: np.savez(p, paths=np.array(KEYS), embeddings=np.array([[1, 2]] * 12, dtype=object),
+                                            flip_embeddings=_ones()),
+    "paths_0d": lambda p: np.savez(p, paths=np.array("a.jpg"), embeddings=_ones(), flip_embeddings=_ones()),
+    "paths_numeric": lambda p: np.savez(p, paths=np.arange(12), embeddings=_ones(), flip_embeddings=_ones()),
+    "embeddings_strings": lambda p: np.savez(p, paths=np.array(KEYS), embeddings=np.full((12, 4), "x"),
+                                             flip_embeddings=_ones()),
+    "embeddings_zero_width": lambda p: np.savez(p, paths=np.array(KEYS), embeddings=np.ones((12, 0), np.float32),
+                                                flip_embeddings=np.ones((12, 0), np.float32)),
+    "flips_strings": lambda p: np.savez(p, paths=np.array(KEYS), embeddings=_ones(),
+                                        flip_embeddings=np.full((12, 4), "x")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FEATURES))
+def test_bad_features_file_is_a_one_line_error_naming_it(lfw, tmp_path, case):
+    _, pairs = lfw
+    bad = tmp_path / "bad.npz"
+    BAD_FEATURES[case](bad)
+    run = invoke(["--pairs", pairs, "--features", bad, "--flip"])
+    assert run.exit_code == 1, run.output
+    assert run.output.startswith(f"Error: {bad}: ") and run.output.count("\n") == 1, run.output
+    assert not (tmp_path / "UNPICKLED").exists()

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from augmenter.attributes import EMOTIONS
 from augmenter.checkpoint import save_checkpoint
-from augmenter.errors import CheckpointError
+from augmenter.errors import CheckpointError, DeviceError
 from augmenter.nets.backbones import backbone_config, build_backbone
 from evaluation.cli_expression import eval_expression
 from evaluation.expression import evaluate_expression, load_expression_model, per_class_precision
@@ -220,3 +220,12 @@ def test_cli_refuses_a_wrong_kind_checkpoint(tmp_path, affectnet):
     with pytest.raises(CheckpointError):
         load_expression_model(wrong)
     assert not (tmp_path / "out").exists()
+
+
+def test_load_expression_model_resolves_a_device_string(fer, monkeypatch):
+    _, checkpoint = fer
+    backbone, head, _, _ = load_expression_model(checkpoint, "auto")
+    assert next(head.parameters()).device == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(DeviceError, match="^--device cuda: CUDA is not available; use --device cpu or auto"):
+        load_expression_model(checkpoint, "cuda")

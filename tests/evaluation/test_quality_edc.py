@@ -149,3 +149,39 @@ def test_eval_edc_names_a_path_without_q(tmp_path):
     bad.write_text("first,second,similarity,same\n")
     result = CliRunner().invoke(eval_edc, ["--pairs-scores", str(bad), "--q", str(q), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1 and "missing column(s) score" in result.output
+
+
+def _replace_field(path, line, column, value):
+    """Set ``column`` (0-based) of file line ``line`` (1-based, the header is line 1) to ``value``."""
+    lines = path.read_text().splitlines()
+    fields = lines[line - 1].split(",")
+    fields[column] = value
+    lines[line - 1] = ",".join(fields)
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("which, line, column, value, reason", [
+    ("q", 17, 1, "nan", "q_score is NaN"),
+    ("q", 4, 1, "NaN", "q_score is NaN"),
+    ("q", 9, 1, "inf", "q_score is inf"),
+    ("pairs", 7, 2, "nan", "score is NaN"),
+    ("pairs", 12, 2, "-inf", "score is -inf"),
+])
+def test_eval_edc_names_the_file_and_line_of_a_non_finite_value(tmp_path, which, line, column, value, reason):
+    pairs, q = _write_inputs(tmp_path)
+    target = {"q": q, "pairs": pairs}[which]
+    _replace_field(target, line, column, value)
+    result = CliRunner().invoke(eval_edc, ["--pairs-scores", str(pairs), "--q", str(q), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1, result.output
+    assert result.output == f"Error: {target}: line {line}: {reason}\n"
+    assert not (tmp_path / "o").exists()
+
+
+def test_eval_edc_line_numbers_count_blank_lines_and_headers_may_have_spaces(tmp_path):
+    pairs, q = _write_inputs(tmp_path)
+    lines = q.read_text().splitlines()
+    lines[0] = "path, q_score, rating"
+    lines[9] = lines[9].replace(",", ",nan,", 1).split(",nan,")[0] + ",nan," + lines[9].split(",", 2)[2]
+    q.write_text("\n".join(lines[:3] + [""] + lines[3:]) + "\n")  # a blank line 4 moves every later line down
+    result = CliRunner().invoke(eval_edc, ["--pairs-scores", str(pairs), "--q", str(q), "--out", str(tmp_path / "o")])
+    assert result.output == f"Error: {q}: line 11: q_score is NaN\n"

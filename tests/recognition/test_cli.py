@@ -7,11 +7,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from augmenter.checkpoint import load_checkpoint
-from recognition.cli import train_expression, train_verifier
-from tests.recognition.fixtures import make_class_folders, make_identity_folders
+from augmenter.errors import DatasetFormatError
+from recognition.cli import embed_command, train_expression, train_verifier
+from recognition.train_expression import ExpressionConfig, train_expression as train_expression_run
+from recognition.train_verifier import VerifierConfig, train_verifier as train_verifier_run
+from tests.recognition.fixtures import make_class_folders, make_identity_folders, pattern, write_png
 
 REPO = Path(__file__).resolve().parents[2]
 QUICK = ["--epochs", "1", "--batch-size", "4", "--image-size", "32", "--workers", "0", "--device", "cpu"]
@@ -54,6 +58,97 @@ def test_train_verifier_with_a_malformed_pair_list(tmp_path):
     result = CliRunner().invoke(train_verifier, ["--data", f"folder:{root}", "--out", str(tmp_path / "run"),
                                                  "--val-pairs", str(pairs), *QUICK])
     one_line_error(result, "pairs.txt", "the header promises 2 pairs", alone=False)  # after the "train:" log line
+
+
+@pytest.mark.parametrize("command", [train_expression, train_verifier], ids=["expression", "verifier"])
+@pytest.mark.parametrize("device, needle", [("cuda", "CUDA is not available; use --device cpu or auto"),
+                                            ("cuda:3", "CUDA is not available; use --device cpu or auto"),
+                                            ("gpu", "not a device; use --device auto, cpu")])
+def test_a_device_this_machine_lacks_is_one_line_before_training(tmp_path, monkeypatch, command, device, needle):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    root = make_class_folders(tmp_path / "faces", {"happy": 2, "sad": 2})
+    args = [a for a in QUICK if a not in ("--device", "cpu")]
+    result = CliRunner().invoke(command, ["--data", f"class-folder:{root}", "--out", str(tmp_path / "run"), *args,
+                                          "--device", device])
+    one_line_error(result, f"--device {device}: ", needle)
+    assert not (tmp_path / "run").exists()
+
+
+def test_embed_with_a_device_this_machine_lacks_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    result = CliRunner().invoke(embed_command, [str(tmp_path), "--model", str(tmp_path / "m.pt"),
+                                                "--out", str(tmp_path / "e.npz"), "--device", "cuda"])
+    one_line_error(result, "--device cuda: CUDA is not available")
+
+
+def _fer_tree(root, splits):
+    for split in splits:
+        for emotion, look in (("happy", "bright"), ("sad", "dark")):
+            for k in range(2):
+                write_png(root / split / emotion / f"{split}_{k}.png", pattern(look, 32, k))
+    return root
+
+
+@pytest.mark.parametrize("splits, found", [(("validation",), "val 4"), (("test",), "test 4"),
+                                           (("validation", "test"), "test 4, val 4")])
+def test_train_expression_on_fer_without_a_train_split(tmp_path, splits, found):
+    root = _fer_tree(tmp_path / "fer", splits)
+    result = CliRunner().invoke(train_expression, ["--data", f"fer2013:{root}", "--out", str(tmp_path / "run"), *QUICK])
+    one_line_error(result, f"Error: {root}: no training images", "train split", found)
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_expression_on_one_training_image_leaves_no_run_folder(tmp_path):
+    root = _fer_tree(tmp_path / "fer", ("validation",))
+    write_png(root / "train" / "happy" / "train_0.png", pattern("bright", 32, 0))
+    result = CliRunner().invoke(train_expression, ["--data", f"fer2013:{root}", "--out", str(tmp_path / "run"), *QUICK])
+    one_line_error(result, "1 training image(s): nothing to train on", alone=False)  # after the "train:" log line
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_expression_with_every_image_held_out(tmp_path):
+    root = make_class_folders(tmp_path / "faces", {"happy": 1})
+    config = ExpressionConfig(data=[f"class-folder:{root}"], out=str(tmp_path / "run"), holdout=0.999, workers=0,
+                              device="cpu")
+    with pytest.raises(DatasetFormatError, match=r"faces: no training images left: all 1 image\(s\) fall in the "
+                                                 r"validation hold-out"):
+        train_expression_run(config, log=lambda m: None)
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_verifier_without_training_images(tmp_path):
+    root = make_identity_folders(tmp_path / "faces", n_per_identity=1, identities=("id_a", "id_b"))
+    config = VerifierConfig(data=[f"folder:{root}"], out=str(tmp_path / "run"), holdout=0.999, workers=0,
+                            device="cpu")
+    with pytest.raises(DatasetFormatError, match=r"faces: no training images left: all 2 image\(s\) fall in the "
+                                                 r"held-out identities"):
+        train_verifier_run(config, log=lambda m: None)
+    classes = make_class_folders(tmp_path / "c", {"happy": 2})
+    result = CliRunner().invoke(train_verifier, ["--data", f"class-folder:{classes}", "--out", str(tmp_path / "run"),
+                                                 *QUICK])
+    one_line_error(result, f"Error: {tmp_path / 'c'}: no identity-labelled images")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("command", [train_expression, train_verifier], ids=["expression", "verifier"])
+@pytest.mark.parametrize("case", ["file", "under_file", "unwritable"])
+def test_an_unusable_out_is_one_line_before_reading_the_data(tmp_path, monkeypatch, command, case):
+    (tmp_path / "afile").write_text("not a folder")
+    (tmp_path / "locked").mkdir()
+    out = {"file": tmp_path / "afile", "under_file": tmp_path / "afile" / "run",
+           "unwritable": tmp_path / "locked" / "run"}[case]
+    needle = {"file": "is a file, not a folder", "under_file": f"{tmp_path / 'afile'} is a file, not a folder",
+              "unwritable": "cannot write in"}[case]
+    real_access = os.access
+    locked = tmp_path / "locked"  # root may write anywhere: os.access is told that this folder is not writable
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) != locked and real_access(p, mode, **kw))
+    read = []
+    monkeypatch.setattr("augmenter.datasets.spec.read_dataset", lambda *a, **k: read.append(a) or 1 / 0)
+    result = CliRunner().invoke(command, ["--data", f"folder:{tmp_path}", "--out", str(out), *QUICK])
+    one_line_error(result, f"Error: {out}: ", needle)
+    assert read == [] and (tmp_path / "afile").read_text() == "not a folder"
+    assert not (tmp_path / "locked" / "run").exists()
 
 
 def test_train_expression_command_runs_and_reports(tmp_path):

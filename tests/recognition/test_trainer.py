@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from augmenter.checkpoint import load_checkpoint
+from augmenter.errors import DeviceError
 from recognition.train_expression import ExpressionConfig, train_expression
-from recognition.trainer import distributed, epoch_order, lr_factor
+from recognition.trainer import distributed, epoch_order, lr_factor, training_device
 from tests.recognition.fixtures import make_class_folders, seed_holding_out_every_class
 
 
@@ -54,6 +55,18 @@ def test_lr_warms_up_then_decays_to_zero():
 def test_single_process_without_torchrun(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     assert distributed() == (0, 1)
+
+
+def test_each_torchrun_rank_takes_its_gpu_and_a_missing_one_is_one_line(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert training_device("auto", world=2) == torch.device("cuda", 1)
+    assert training_device("cuda", world=1) == torch.device("cuda")
+    assert training_device("cpu", world=2) == torch.device("cpu")
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    with pytest.raises(DeviceError, match=r"^--device cuda:3: there are 2 CUDA devices"):
+        training_device("cuda", world=4)
 
 
 @pytest.fixture(scope="module")
