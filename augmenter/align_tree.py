@@ -23,7 +23,9 @@ What :func:`align_tree` writes under ``dst``:
   ``out_path``   the crop, relative to ``dst`` (empty when not found).
 
   Files that cannot be decoded get no row: they are counted in the summary's
-  :class:`~augmenter.skips.SkipReport` and are tried again on a rerun.
+  :class:`~augmenter.skips.SkipReport` and are tried again on a rerun. So are the entries of
+  ``src`` that are not regular files or folders (broken symlinks, symlink loops, FIFOs...) and
+  the folders that cannot be listed (see :func:`augmenter.datasets._tree.walk_files`).
 * ``align.json``: the settings that shape the output (size, template, min_score, select,
   detector settings). A rerun with different settings into the same ``dst`` is refused
   unless ``overwrite=True``.
@@ -57,6 +59,7 @@ import numpy as np
 
 from augmenter.align import AlignResult, FaceAligner
 from augmenter.atomic import write_text_atomic
+from augmenter.datasets._tree import skip_counts, walk_files
 from augmenter.skips import SkipReport
 from augmenter.errors import DatasetFormatError
 from augmenter.io import IMAGE_EXTENSIONS, iter_images, write_image_atomic
@@ -92,6 +95,8 @@ class AlignConfig:
         min_face_size {int} -- MTCNN's smallest face, pixels. (default: {20})
         detect_pad {float} -- Black border (fraction of the longer side) added around each
             image for detection; see :class:`~augmenter.align.FaceAligner`. (default: {0.25})
+        retry {bool} -- Detect the images missed on the original again on brightness-normalised
+            copies (harsh light; see :class:`~augmenter.align.FaceAligner`). (default: {True})
     """
 
     image_size: int = 128
@@ -102,6 +107,7 @@ class AlignConfig:
     overwrite: bool = False
     min_face_size: int = 20
     detect_pad: float = 0.25
+    retry: bool = True
 
 
 @dataclass
@@ -109,10 +115,12 @@ class AlignSummary:
     """What :func:`align_tree` did. ``seen == aligned + no_face + skipped + resumed``.
 
     Attributes:
-        seen {int} -- Image files found under ``src``.
+        seen {int} -- Image files found under ``src``, plus the entries and folders there that
+            could not be read.
         aligned {int} -- Aligned in this run (a face was found and its crop written).
+        recovered {int} -- Of ``aligned``, found only on a brightness-normalised retry.
         no_face {int} -- Decoded in this run, but no face with score >= min_score.
-        skipped {int} -- Could not be decoded (details in ``skips``).
+        skipped {int} -- Could not be read or decoded (details in ``skips``).
         resumed {int} -- Already recorded by an earlier run, not redone.
         skips {SkipReport} -- Reasons and examples of the skipped files.
         wall_s {float} -- Wall time of the call, seconds.
@@ -122,6 +130,7 @@ class AlignSummary:
 
     seen: int = 0
     aligned: int = 0
+    recovered: int = 0
     no_face: int = 0
     skipped: int = 0
     resumed: int = 0
@@ -134,7 +143,9 @@ class AlignSummary:
         """A few human-readable lines: counts, speed, where the CSV is, what was skipped."""
         lines = [
             f"{self.seen} image(s): {self.aligned} aligned, {self.no_face} without a face, "
-            f"{self.skipped} unreadable, {self.resumed} already done by an earlier run",
+            f"{self.skipped} skipped, {self.resumed} already done by an earlier run"
+            + (f"; {self.recovered} of the aligned found only on a brightness-normalised retry (harsh light)"
+               if self.recovered else ""),
             f"{self.wall_s:.1f} s, {self.images_per_s:.1f} images/s; landmarks and scores in {self.csv_path}",
         ]
         if self.skips.total:
@@ -153,9 +164,9 @@ def align_tree(
     """Detect, align and write the face of every image under ``src`` to the mirror path under ``dst``.
 
     Arguments:
-        src {Path} -- Folder walked recursively (sorted, deterministic) for files whose
-            lower-case suffix is in :data:`augmenter.io.IMAGE_EXTENSIONS`. If ``dst`` lies
-            inside ``src`` it is not walked.
+        src {Path} -- Folder walked recursively (sorted, deterministic; hidden entries ignored,
+            symlinked folders followed) for files whose lower-case suffix is in
+            :data:`augmenter.io.IMAGE_EXTENSIONS`. If ``dst`` lies inside ``src`` it is not walked.
         dst {Path} -- Output folder (created); see the module docstring for its content.
         config {AlignConfig} -- Settings; default ``AlignConfig()``.
 
@@ -189,9 +200,11 @@ def align_tree(
     if dst_r == src_r or dst_r in src_r.parents:
         raise DatasetFormatError(dst, f"must not be {src} or a folder above it (crops would land among the sources)")
 
-    rels = _list_images(src_r, dst_r)
+    skips = SkipReport()
+    rels = _list_images(src, dst_r, skips)
     if not rels:
-        raise DatasetFormatError(src, "no images found")
+        detail = f" ({skip_counts(skips)})" if skips.total else ""
+        raise DatasetFormatError(src, f"no images found{detail}")
     out_map = _output_paths(rels)
 
     if aligner is None:
@@ -203,6 +216,7 @@ def align_tree(
             min_score=config.min_score,
             batch_size=config.batch_size,
             detect_pad=config.detect_pad,
+            **({} if config.retry else {"retry": ()}),
         )
     settings = _settings(aligner)
     _check_aligner(aligner, config)
@@ -210,7 +224,7 @@ def align_tree(
     dst.mkdir(parents=True, exist_ok=True)
     csv_path = dst / CSV_NAME
     settings_path = dst / SETTINGS_NAME
-    summary = AlignSummary(seen=len(rels), csv_path=csv_path)
+    summary = AlignSummary(seen=len(rels) + skips.total, skips=skips, csv_path=csv_path)
 
     if config.overwrite:
         csv_path.unlink(missing_ok=True)
@@ -251,6 +265,7 @@ def align_tree(
                 if res.found:
                     write_image_atomic(dst / out_rel, res.crop, quality=_JPEG_QUALITY)
                     summary.aligned += 1
+                    summary.recovered += res.detected_on != "original"
                 else:
                     if config.overwrite:  # a crop left by an older run would contradict the CSV
                         (dst / out_rel).unlink(missing_ok=True)
@@ -275,15 +290,11 @@ def align_tree(
 # ----------------------------------------------------------------------------- helpers
 
 
-def _list_images(src: Path, exclude: Path) -> list[str]:
-    """Relative posix paths of the image files under ``src``, sorted; ``exclude`` is not walked."""
-    rels = []
-    for root, dirs, files in os.walk(src):
-        root_p = Path(root)
-        dirs[:] = [d for d in dirs if (root_p / d).resolve() != exclude]
-        for name in files:
-            if Path(name).suffix.lower() in IMAGE_EXTENSIONS:
-                rels.append((root_p / name).relative_to(src).as_posix())
+def _list_images(src: Path, exclude: Path, skips: SkipReport) -> list[str]:
+    """Relative posix paths of the image files under ``src``, sorted; ``exclude`` is not walked; what
+    cannot be read is counted in ``skips``."""
+    rels = [p.relative_to(src).as_posix() for p in walk_files(src, skips, exclude=exclude)
+            if p.suffix.lower() in IMAGE_EXTENSIONS]
     rels.sort()
     return rels
 
@@ -313,16 +324,19 @@ def _settings(aligner: FaceAligner) -> dict:
         "thresholds": list(aligner.thresholds),
         "detect_max_side": aligner.detect_max_side,
         "detect_pad": aligner.detect_pad,
+        "retry": list(aligner.retry),
         "csv_columns": list(CSV_COLUMNS),
     }
 
 
 def _check_aligner(aligner: FaceAligner, config: AlignConfig) -> None:
-    mine = (config.image_size, float(config.min_score), config.select, config.min_face_size, float(config.detect_pad or 0))
-    theirs = (aligner.image_size, aligner.min_score, aligner.select, aligner.min_face_size, aligner.detect_pad)
+    mine = (config.image_size, float(config.min_score), config.select, config.min_face_size, float(config.detect_pad or 0),
+            bool(config.retry))
+    theirs = (aligner.image_size, aligner.min_score, aligner.select, aligner.min_face_size, aligner.detect_pad,
+              bool(aligner.retry))
     if mine != theirs:
         raise ValueError(
-            f"aligner settings (image_size, min_score, select, min_face_size, detect_pad) = {theirs} "
+            f"aligner settings (image_size, min_score, select, min_face_size, detect_pad, retry) = {theirs} "
             f"differ from config {mine}"
         )
 

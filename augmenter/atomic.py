@@ -5,8 +5,9 @@ Every file the toolkit writes (images, manifests, CSVs, checkpoints) goes throug
 """
 from __future__ import annotations
 
+import errno
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,21 +28,55 @@ def atomic_path(path: str | os.PathLike, fsync: bool = False) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
+    tmp = _create_temp(path)
     try:
         yield tmp
         if fsync:
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Make sure a file can be written at ``path`` before a long job produces it; creates its parent folders.
+
+    Raises an ``OSError`` whose ``filename`` is the path at fault: ``path`` is a folder, a parent is
+    a file, or the folder cannot be written (permission denied, read-only file system, disk full).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder; name the file to write", str(path))
+    for parent in path.parents:
+        if os.path.lexists(parent):
+            if not parent.is_dir():
+                what = "is a file, not a folder" if parent.is_file() else "is not a folder"
+                raise NotADirectoryError(errno.ENOTDIR, what, str(parent))
+            break
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.unlink(_create_temp(path))
+    except OSError as err:  # report the folder, not the random temp name
+        raise type(err)(err.errno, err.strerror, str(path.parent)) from None
+
+
+def _create_temp(path: Path) -> Path:
+    """Create a new empty ``.<name>.<random>.tmp`` beside ``path``.
+
+    Created with mode 0o666 so that the kernel applies the process umask, as for any new file. (The
+    process umask is never read or changed here: ``os.umask`` can only be read by setting it, which
+    races with the other writer threads.)
+    """
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(errno.EEXIST, f"no free temporary name for {path.name}", str(path.parent))
 
 
 def write_text_atomic(path: str | os.PathLike, text: str, fsync: bool = False) -> None:

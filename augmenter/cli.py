@@ -35,10 +35,13 @@ def main() -> None:
 @click.option("--detect-pad", default=0.25, show_default=True,
               help="Black border (fraction of the longer side) added for detection; helps MTCNN on tight "
                    "face crops. Use 0 for full photos.")
+@click.option("--retry/--no-retry", default=True, show_default=True,
+              help="Detect faces missed under harsh light again on brightness-normalised copies (the crop keeps "
+                   "the original's light).")
 @click.option("--overwrite", is_flag=True, help="Redo everything instead of resuming a previous run.")
 @one_line_errors
 def align(src: Path, dst: Path, image_size: int, device: str, min_score: float, batch_size: int, select: str,
-          detect_pad: float, overwrite: bool) -> None:
+          detect_pad: float, retry: bool, overwrite: bool) -> None:
     """Detect and align every face image under SRC into a mirror tree under DST.
 
     Writes one crop per image with a face (five-point similarity alignment to the canonical
@@ -48,7 +51,7 @@ def align(src: Path, dst: Path, image_size: int, device: str, min_score: float, 
     from augmenter.align import AlignConfig, align_tree
 
     config = AlignConfig(image_size=image_size, device=device, min_score=min_score, batch_size=batch_size,
-                         select=select, detect_pad=detect_pad, overwrite=overwrite)
+                         select=select, detect_pad=detect_pad, retry=retry, overwrite=overwrite)
     bar, progress = progress_bar("align")
     with bar:
         summary = align_tree(src, dst, config, progress=progress)

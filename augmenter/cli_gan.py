@@ -68,16 +68,23 @@ def train_legan_command(data, out, arch, q_path, identity_net, attr, image_size,
 @click.option("--device", default="auto", show_default=True)
 @one_line_errors
 def translate_command(inputs, legan_path, lighting, expression, out, batch_size, device):
-    """Relight and/or change the expression of images or folders; every target when none is given."""
-    from augmenter.gan.translate import translate_paths
+    """Relight and/or change the expression of images or folders; every target when none is given.
+
+    Outputs mirror the inputs' folders under --out (OUT/<path>__<target>.png); inputs whose names
+    would clash keep their suffix in the output name, so no output overwrites another.
+    """
+    from augmenter.gan.translate import translate_sources
     from augmenter.quality.model import resolve_device
-    from augmenter.quality.score import collect_inputs
+    from augmenter.quality.score import collect_sources
+    from augmenter.skips import SkipReport
 
     if legan_path is None:
         click.echo("using the built-in demo LEGAN (trained on rendered faces only): a demonstration, "
                    "not a model for real photographs; pass --legan CKPT", err=True)
-    summary = translate_paths(collect_inputs(inputs), out, legan_path, lighting=lighting, expression=expression,
-                              batch_size=batch_size, device=resolve_device(device))
+    skips = SkipReport()
+    sources = collect_sources(inputs, skips)
+    summary = translate_sources(sources, out, legan_path, skips=skips, lighting=lighting, expression=expression,
+                                batch_size=batch_size, device=resolve_device(device))
     click.echo(summary)
 
 

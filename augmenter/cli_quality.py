@@ -1,13 +1,33 @@
 """``augment train-q``, ``augment score`` and ``augment eval-q``: thin click commands over augmenter.quality."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import click
 
 from augmenter.cli_util import make_bar, one_line_errors, progress_bar
+from augmenter.errors import DatasetFormatError
 
 _Q_HELP = "Q checkpoint (kind 'q'); without it the built-in demo Q is used."
+
+
+def column_flags(func):
+    """A ratings file without the column read_ratings looks for: name this command's ``--*-col``
+    flag in the error, not the library keyword (``--path-col``, not ``path_col=``)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except DatasetFormatError as err:
+            from augmenter.quality.ratings import ColumnNotFoundError
+
+            if isinstance(err, ColumnNotFoundError):
+                raise err.naming_option("--" + err.option.replace("_", "-")) from None
+            raise
+
+    return wrapper
 
 
 @click.command("train-q")
@@ -27,6 +47,7 @@ _Q_HELP = "Q checkpoint (kind 'q'); without it the built-in demo Q is used."
 @click.option("--mean-col", default="mean", show_default=True)
 @click.option("--std-col", default="std", show_default=True)
 @one_line_errors
+@column_flags
 def train_q_command(data, val, out, image_size, base_width, epochs, batch_size, lr, margin_scale, seed, workers,
                     device, path_col, mean_col, std_col):
     """Train Q on images with mean and std of their naturalness ratings (1-10)."""
@@ -51,30 +72,34 @@ def train_q_command(data, val, out, image_size, base_width, epochs, batch_size, 
 @one_line_errors
 def score_command(inputs, q_path, out, batch_size, workers, device):
     """Score images, folders (recursive) or manifests with Q; q_score = predicted rating / 10."""
-    import numpy as np
-
-    from augmenter.atomic import atomic_path
+    from augmenter.atomic import atomic_path, check_writable
     from augmenter.quality.model import DEMO_NOTICE, load_q
-    from augmenter.quality.score import collect_inputs, predict_ratings, scores_table
+    from augmenter.quality.score import UNREADABLE_IMAGE, collect_inputs, describe_scores, predict_ratings, scores_table
+    from augmenter.skips import SkipReport
 
+    check_writable(out)  # before any work: a bad --out must not cost a whole scoring run
     if q_path is None:
         click.echo(DEMO_NOTICE, err=True)
     net, _ = load_q(q_path, device)
-    paths = collect_inputs(inputs)
+    skips = SkipReport()
+    paths = collect_inputs(inputs, skips)
+    n_inputs = len(paths) + skips.total
     bar, update = progress_bar("score")
     with bar:
         ratings, failed = predict_ratings(net, paths, batch_size=batch_size, workers=workers, progress=update)
     table = scores_table(paths, ratings)
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False)
-    click.echo(f"scored {len(table)} of {len(paths)} image(s) into {out}; mean q_score "
-               f"{table['q_score'].mean():.3f}, {np.mean(table['q_score'] >= 0.6):.1%} at 0.6 or above"
-               if len(table) else f"no image could be scored; wrote an empty {out}")
+    for message in failed:
+        skips.add(UNREADABLE_IMAGE, message)
+    click.echo(describe_scores(table, n_inputs, skips, out))
+    if skips.total:
+        click.echo(skips.summary(), err=True)
     if failed:
         skipped = out.with_name(out.stem + "_unreadable.txt")
         with atomic_path(skipped) as tmp:
             tmp.write_text("\n".join(failed) + "\n", encoding="utf-8")
-        click.echo(f"{len(failed)} unreadable file(s), listed with reasons in {skipped}; e.g. {failed[0]}", err=True)
+        click.echo(f"{len(failed)} unreadable file(s), listed with reasons in {skipped}", err=True)
 
 
 @click.command("eval-q")
@@ -90,6 +115,7 @@ def score_command(inputs, q_path, out, batch_size, workers, device):
 @click.option("--mean-col", default="mean", show_default=True)
 @click.option("--std-col", default="std", show_default=True)
 @one_line_errors
+@column_flags
 def eval_q_command(q_path, data, split, out, batch_size, workers, device, path_col, mean_col, std_col):
     """Measure Q against rated images: SROCC, PLCC, KROCC, RMSE, within-spread share, 5/10 accuracy."""
     import json

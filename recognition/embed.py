@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from augmenter.errors import CheckpointError, DatasetFormatError
 from augmenter.nets.backbones import backbone_from_checkpoint
 from augmenter.quality.model import resolve_device
 from augmenter.quality.score import collect_inputs
+from augmenter.skips import SkipReport
 from recognition.trainer import embed_batches
 
 EMBEDDING_KINDS = ("verifier", "expression")
@@ -35,16 +36,21 @@ class EmbedResult:
     count: int
     dim: int
     unreadable: list[str]
+    skips: SkipReport = field(default_factory=SkipReport)  # folder entries that were not images to read
 
     def describe(self) -> str:
         text = f"{self.count} embedding(s) of size {self.dim} in {self.out}"
         if self.unreadable:
             text += f"\n{len(self.unreadable)} unreadable image(s) (NaN rows), e.g. {self.unreadable[0]}"
+        if self.skips.total:
+            text += f"\n{self.skips.summary()}"
         return text
 
 
-def read_inputs(inputs: list[str | os.PathLike]) -> list[Path]:
-    """Image files, folders, manifests, and ``.txt`` lists of paths (one per line, relative to the list)."""
+def read_inputs(inputs: list[str | os.PathLike], skips: SkipReport | None = None) -> list[Path]:
+    """Image files, folders, manifests, and ``.txt`` lists of paths (one per line, relative to the list);
+    folder entries that are not regular files (broken symlinks...) are counted in ``skips``."""
+    skips = SkipReport() if skips is None else skips
     paths: list[Path] = []
     for item in map(Path, inputs):
         if item.suffix.lower() == ".txt":
@@ -53,7 +59,7 @@ def read_inputs(inputs: list[str | os.PathLike]) -> list[Path]:
             lines = [line.strip() for line in item.read_text(encoding="utf-8").splitlines() if line.strip()]
             paths += [Path(line) if Path(line).is_absolute() else item.parent / line for line in lines]
         else:
-            paths += collect_inputs([item])
+            paths += collect_inputs([item], skips)
     if not paths:
         raise DatasetFormatError(Path(inputs[0]) if inputs else Path("."), "no images to embed")
     return paths
@@ -62,14 +68,15 @@ def read_inputs(inputs: list[str | os.PathLike]) -> list[Path]:
 def embed_inputs(inputs: list[str | os.PathLike], checkpoint: str | os.PathLike, out: str | os.PathLike,
                  flip: bool = False, batch_size: int = 128, workers: int = 2, device: str = "auto") -> EmbedResult:
     """Embed every input image with the backbone of a ``verifier`` (or ``expression``) checkpoint."""
+    dev = resolve_device(device)
     ckpt = load_checkpoint(checkpoint)
     if ckpt.kind not in EMBEDDING_KINDS:
         raise CheckpointError(checkpoint, f"is a {ckpt.kind!r} checkpoint; embeddings come from "
                                           f"{' or '.join(EMBEDDING_KINDS)} checkpoints")
-    dev = resolve_device(device)
     backbone, size = backbone_from_checkpoint(ckpt)
     backbone = backbone.to(dev)
-    paths = read_inputs(inputs)
+    skips = SkipReport()
+    paths = read_inputs(inputs, skips)
     names = [str(p) for p in paths]
     embeddings, errors = embed_batches(backbone, names, size, dev, batch_size, workers)
     arrays = {"paths": np.array(names), "embeddings": embeddings}
@@ -80,4 +87,4 @@ def embed_inputs(inputs: list[str | os.PathLike], checkpoint: str | os.PathLike,
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
-    return EmbedResult(out, len(names), embeddings.shape[1], errors)
+    return EmbedResult(out, len(names), embeddings.shape[1], errors, skips)

@@ -6,6 +6,7 @@ image is synthetic. MTCNN runs on the CPU with the weights bundled in facenet-py
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from augmenter.align import (
 from augmenter.align_tree import CSV_COLUMNS
 from augmenter.errors import DatasetFormatError
 from tests.conftest import SHARED_DATA
+from tests.fs_traps import add_traps, deny_scandir
 
 YALEB = SHARED_DATA / "yaleb"
 
@@ -365,6 +367,30 @@ def test_align_tree_suffix_rule_and_nested_dst(tmp_path, astronaut, aligner128):
     assert crop.shape == (128, 128, 3)
     s2 = align_tree(src, dst, AlignConfig(), aligner=aligner128)
     assert s2.seen == 2 and s2.resumed == 2
+
+
+def test_align_tree_counts_links_fifos_and_unreadable_folders(tmp_path, aligner128, monkeypatch):
+    src = tmp_path / "src"
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(_mkdirs(src) / "blank.png")
+    Image.fromarray(np.full((64, 64, 3), 30, np.uint8)).save(_mkdirs(tmp_path / "elsewhere") / "dark.png")
+    os.symlink(tmp_path / "elsewhere", src / "linked")  # a symlinked folder is walked
+    expected = add_traps(src / "sub")
+    os.symlink("..", src / "sub" / "up")  # leads back to src: a loop, not walked twice
+    expected["unreadable entry (symlink loop)"] += 1
+    Image.fromarray(np.full((64, 64, 3), 60, np.uint8)).save(_mkdirs(src / "locked") / "c.png")
+    deny_scandir(monkeypatch, src / "locked")
+    expected["unreadable folder (permission denied)"] = 1
+    s = align_tree(src, tmp_path / "dst", AlignConfig(), aligner=aligner128)
+    assert (s.seen, s.aligned, s.no_face, s.skipped, s.resumed) == (8, 0, 2, 6, 0)
+    assert dict(s.skips.counts) == expected
+    assert s.skips.examples["unreadable folder (permission denied)"] == [str(src / "locked")]
+    assert [r["path"] for r in _csv_rows(tmp_path / "dst" / "landmarks.csv")] == ["blank.png", "linked/dark.png"]
+    assert "6 skipped" in s.describe() and "broken symlink" in s.describe()
+
+
+def _mkdirs(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def test_align_tree_errors(tmp_path, aligner128):

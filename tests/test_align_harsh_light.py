@@ -57,3 +57,20 @@ def test_a_device_this_machine_lacks_is_a_one_line_error(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(DeviceError, match="CUDA is not available"):
         FaceAligner(device="cuda")
+
+
+def test_align_tree_counts_recovered_faces_and_records_the_setting(astronaut, tmp_path):
+    from augmenter.align_tree import AlignConfig, align_tree
+    from augmenter.errors import DatasetFormatError
+    from augmenter.io import write_image_atomic
+
+    src = tmp_path / "src"
+    write_image_atomic(src / "dark.png", (astronaut.astype(np.float32) * 0.05).astype(np.uint8))
+    write_image_atomic(src / "lit.png", astronaut)
+    summary = align_tree(src, tmp_path / "on", AlignConfig(image_size=64))
+    assert (summary.aligned, summary.recovered, summary.no_face) == (2, 1, 0)
+    assert "1 of the aligned found only on a brightness-normalised retry" in summary.describe()
+    off = align_tree(src, tmp_path / "off", AlignConfig(image_size=64, retry=False))
+    assert (off.aligned, off.recovered, off.no_face) == (1, 0, 1)
+    with pytest.raises(DatasetFormatError, match="other settings .*retry"):
+        align_tree(src, tmp_path / "on", AlignConfig(image_size=64, retry=False))

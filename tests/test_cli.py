@@ -1,4 +1,5 @@
 """The click entry points: every verb is a real command, errors are one line."""
+import numpy as np
 import pytest
 import skimage.data
 from click.testing import CliRunner
@@ -8,6 +9,7 @@ from augmenter.io import write_image_atomic
 from evaluation.cli import eval_ijbb, eval_lfw
 from pipelines.cli import rebalance_affectnet
 from recognition.cli import train_expression, train_verifier
+from tests.fs_traps import TRAP_REASONS, add_traps
 
 
 @pytest.mark.parametrize("command", [eval_lfw, eval_ijbb, rebalance_affectnet])
@@ -35,3 +37,13 @@ def test_align_command_aligns_a_tree(tmp_path):
     assert result.exit_code == 0, result.output
     assert "1 aligned" in result.output
     assert (tmp_path / "dst" / "a" / "face.jpg").is_file() and (tmp_path / "dst" / "landmarks.csv").is_file()
+
+
+def test_align_command_summary_accounts_for_every_entry(tmp_path):
+    write_image_atomic(tmp_path / "src" / "blank.png", np.full((64, 64, 3), 90, np.uint8))
+    add_traps(tmp_path / "src" / "sub")
+    result = CliRunner().invoke(main, ["align", str(tmp_path / "src"), str(tmp_path / "dst"), "--size", "128"])
+    assert result.exit_code == 0, result.output
+    assert "5 image(s): 0 aligned, 1 without a face, 4 skipped" in result.output
+    for reason in TRAP_REASONS:
+        assert f"1 x {reason}, e.g. {tmp_path / 'src' / 'sub'}" in result.output

@@ -89,7 +89,7 @@ def _split_folders(root: Path, skips: SkipReport) -> list[tuple[Path, str]]:
         DatasetFormatError: a folder that is no split folder, or a second folder of one split.
     """
     found: dict[str, Path] = {}
-    for entry in entries(root):
+    for entry in entries(root, root, skips):
         if not entry.is_dir():
             skips.add("file outside a split folder", rel(entry.path, root))
             continue

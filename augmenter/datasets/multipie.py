@@ -79,7 +79,7 @@ def read_multipie(
             skip_entry(camera, root, skips, "camera not selected")
             continue
         folders = (session, subject.name, recording.name, camera.name)
-        for entry in entries(camera.path):
+        for entry in entries(camera.path, root, skips):
             record = _record(entry, folders, root, skips, dataset)
             if record is not None:
                 records.append(record)
@@ -89,7 +89,7 @@ def read_multipie(
 def _subfolders(folder: os.DirEntry | Path, pattern: re.Pattern, root: Path, skips: SkipReport,
                 ignore: frozenset[str] = frozenset()):
     """The subfolders of ``folder`` named like ``pattern``; anything else is counted as off-layout."""
-    for entry in entries(folder):
+    for entry in entries(folder, root, skips):
         if entry.name in ignore:
             continue
         if entry.is_dir() and pattern.fullmatch(entry.name):

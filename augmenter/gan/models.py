@@ -1,7 +1,8 @@
 """Building LEGAN / StarGAN networks from a config, and loading a trained generator for translation."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
@@ -15,14 +16,36 @@ from augmenter.nets.stargan import Discriminator, DiscriminatorConfig, StarGanCo
 
 ARCHS = ("legan", "stargan")
 DEMO_LEGAN = Path(__file__).resolve().parents[1] / "assets" / "demo_legan.pt"
+_GENERATORS = {"legan": (LeganGenerator, LeganConfig), "stargan": (StarGanGenerator, StarGanConfig)}
+_REQUIRED = ("n_lighting", "n_expression", "width")  # what every saved generator config has held
+VOCABULARIES = ("lighting", "expression")
 
 
 def build_generator(arch: str, n_lighting: int, n_expression: int, width: int) -> nn.Module:
-    if arch == "legan":
-        return LeganGenerator(LeganConfig(n_lighting=n_lighting, n_expression=n_expression, width=width))
-    if arch == "stargan":
-        return StarGanGenerator(StarGanConfig(n_lighting=n_lighting, n_expression=n_expression, width=width))
-    raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHS)}")
+    """A new generator of ``arch`` (``legan`` or ``stargan``), its other settings at their defaults."""
+    return generator_from_config(arch, {"n_lighting": n_lighting, "n_expression": n_expression, "width": width})
+
+
+def generator_from_config(arch: str, config: Mapping) -> nn.Module:
+    """The generator that a checkpoint's saved ``config["generator"]`` (:func:`generator_config`) describes.
+
+    Settings the config lacks (``depth``, ``mask_channels``, ``res_blocks``: checkpoints saved before
+    they existed) take their defaults. Raises ``KeyError`` when a setting of :data:`_REQUIRED` is
+    missing, ``ValueError`` for an unknown setting or a value that is not a positive integer.
+    """
+    if arch not in _GENERATORS:
+        raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHS)}")
+    generator, config_class = _GENERATORS[arch]
+    missing = [key for key in _REQUIRED if key not in config]
+    if missing:
+        raise KeyError(missing[0])
+    unknown = sorted(set(config) - {f.name for f in fields(config_class)})
+    if unknown:
+        raise ValueError(f"unknown generator setting(s) {', '.join(map(str, unknown))}")
+    odd = [f"{k}={v!r}" for k, v in config.items() if type(v) is not int or v < 1]
+    if odd:
+        raise ValueError(f"generator settings must be positive integers, not {', '.join(odd)}")
+    return generator(config_class(**config))
 
 
 def build_discriminator(image_size: int, n_lighting: int, n_expression: int, width: int) -> Discriminator:
@@ -65,13 +88,19 @@ class Translator:
         if name is None:
             return -1
         names = self.lighting if kind == "lighting" else self.expression
-        if name not in names:
-            raise ValueError(f"unknown {kind} {name!r} for {self.path.name}; expected one of {', '.join(names)}")
+        if name not in names:  # worded as augment expand's check of its --lighting / --expression names
+            raise CheckpointError(self.path, f"has no {kind} {name!r} in its vocabulary ({', '.join(names)})")
         return names.index(name)
 
 
 def load_translator(path: str | Path | None = None, device: str | torch.device = "cpu", use_ema: bool = True) -> Translator:
-    """A generator from a ``legan``/``stargan`` checkpoint (EMA weights by default); ``None`` = the demo LEGAN."""
+    """A generator from a ``legan``/``stargan`` checkpoint (EMA weights by default); ``None`` = the demo LEGAN.
+
+    The generator is rebuilt from the checkpoint's whole saved generator config. Raises
+    :class:`CheckpointError` naming the file when it is not a generator checkpoint, its config does
+    not describe a generator, or its lighting / expression vocabularies are missing or do not match
+    the generator's inputs.
+    """
     path = Path(path) if path is not None else DEMO_LEGAN
     if path == DEMO_LEGAN and not path.is_file():
         raise CheckpointError(path, "the built-in demo LEGAN is missing from this installation; "
@@ -80,14 +109,29 @@ def load_translator(path: str | Path | None = None, device: str | torch.device =
     if ckpt.kind not in ARCHS:
         raise CheckpointError(path, f"is a {ckpt.kind!r} checkpoint, expected one of {', '.join(ARCHS)}")
     try:
-        cfg = ckpt.config["generator"]
-        generator = build_generator(ckpt.kind, cfg["n_lighting"], cfg["n_expression"], cfg["width"])
-        vocab = ckpt.vocabularies
+        generator = generator_from_config(ckpt.kind, ckpt.config["generator"])
         image_size = int(ckpt.config["image_size"])
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(path, f"config does not describe a generator ({err})") from None
+    lighting, expression = _vocabularies(ckpt.vocabularies, generator, path)
     state = (ckpt.ema or {}).get("generator") if use_ema else None
     state = state or ckpt.model["generator"]
     load_weights(generator, {k: v.float() for k, v in state.items()}, source=path)
     generator.to(device).eval()
-    return Translator(generator, image_size, list(vocab["lighting"]), list(vocab["expression"]), ckpt.kind, path)
+    return Translator(generator, image_size, lighting, expression, ckpt.kind, path)
+
+
+def _vocabularies(saved: Mapping | None, generator: nn.Module, path: Path) -> tuple[list[str], list[str]]:
+    """The checkpoint's lighting and expression names, one per generator input."""
+    saved = saved if isinstance(saved, Mapping) else {}
+    missing = [kind for kind in VOCABULARIES
+               if not isinstance(saved.get(kind), (list, tuple)) or not all(isinstance(n, str) for n in saved[kind])]
+    if missing:
+        raise CheckpointError(path, f"has no {' and '.join(missing)} vocabulary (the target names saved with the "
+                                    "weights under 'vocabularies'), so its targets cannot be named")
+    names = {kind: list(saved[kind]) for kind in VOCABULARIES}
+    for kind in VOCABULARIES:
+        inputs = getattr(generator.config, f"n_{kind}")
+        if len(names[kind]) != inputs:
+            raise CheckpointError(path, f"has {len(names[kind])} {kind} names for {inputs} generator inputs")
+    return names["lighting"], names["expression"]

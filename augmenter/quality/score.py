@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,35 +15,58 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
+from augmenter.datasets._tree import DIR, FILE, path_kind, skip_counts, walk_files
 from augmenter.datasets.manifest import read_manifest
 from augmenter.errors import DatasetFormatError
 from augmenter.io import IMAGE_EXTENSIONS
 from augmenter.nets.quality import RATING_MAX, RATING_MIN, QNet
 from augmenter.quality.images import FaceImages, collate_faces, to_model_input
+from augmenter.skips import SkipReport
 
 MANIFEST_SUFFIXES = (".parquet", ".csv")
+UNREADABLE_IMAGE = "unreadable image"  # the skip reason of a file the decoder refused
 
 
-def collect_inputs(inputs: Iterable[str | Path]) -> list[Path]:
+@dataclass(frozen=True)
+class Source:
+    """An input image, and the folder it was found under: an input folder or a manifest's folder
+    (``None`` for an image named directly)."""
+
+    path: Path
+    base: Path | None = None
+
+
+def collect_sources(inputs: Iterable[str | Path], skips: SkipReport) -> list[Source]:
     """Image files named directly, images under folders (recursive, sorted), and manifests' ``out_path``s.
 
     A manifest (``.parquet``, or ``.csv`` with an ``out_path`` column) contributes its rows' images,
-    resolved against the manifest's folder. A missing input raises ``DatasetFormatError`` naming it.
+    resolved against the manifest's folder. Inside folders, hidden entries are ignored and entries
+    that are not regular files or folders (broken symlinks, symlink loops, FIFOs...) and unreadable
+    folders are counted in ``skips`` (see :func:`augmenter.datasets._tree.walk_files`). A file named
+    directly, or any path with an image suffix, is passed on even when it cannot be read: the decoder
+    reports it (and never opens a FIFO). Any other input that is not a folder or a regular file raises
+    ``DatasetFormatError`` naming it.
     """
-    paths: list[Path] = []
+    sources: list[Source] = []
     for item in map(Path, inputs):
-        if item.is_dir():
-            found = sorted(p for p in item.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
-                           and not any(part.startswith(".") for part in p.relative_to(item).parts))
-            paths.extend(found)
-        elif item.suffix.lower() in MANIFEST_SUFFIXES:
+        kind = path_kind(item)
+        suffix = item.suffix.lower()
+        if kind == DIR:
+            sources += [Source(p, item) for p in walk_files(item, skips) if p.suffix.lower() in IMAGE_EXTENSIONS]
+        elif suffix in MANIFEST_SUFFIXES and kind == FILE:
             table = read_manifest(item)
-            paths.extend(item.parent / p if not Path(p).is_absolute() else Path(p) for p in table["out_path"])
-        elif item.exists() or item.suffix.lower() in IMAGE_EXTENSIONS:
-            paths.append(item)  # a missing image file is reported by the scorer, not raised
+            sources += [Source(item.parent / p if not Path(p).is_absolute() else Path(p), item.parent)
+                        for p in table["out_path"]]
+        elif kind == FILE or suffix in IMAGE_EXTENSIONS:
+            sources.append(Source(item))
         else:
-            raise DatasetFormatError(item, "no such file or folder")
-    return paths
+            raise DatasetFormatError(item, kind)
+    return sources
+
+
+def collect_inputs(inputs: Iterable[str | Path], skips: SkipReport) -> list[Path]:
+    """The paths of :func:`collect_sources`."""
+    return [source.path for source in collect_sources(inputs, skips)]
 
 
 @torch.inference_mode()
@@ -79,6 +103,15 @@ def predict_ratings(
         if progress:
             progress(done, len(paths))
     return ratings, failed
+
+
+def describe_scores(table: pd.DataFrame, n_inputs: int, skips: SkipReport, out: Path) -> str:
+    """One line: how many of the ``n_inputs`` were scored into ``out``, why the others were skipped, the scores."""
+    skipped = f"; {skip_counts(skips)}" if skips.total else ""
+    if not len(table):
+        return f"no image could be scored ({n_inputs} input(s){skipped}); wrote an empty {out}"
+    return (f"scored {len(table)} of {n_inputs} image(s) into {out}{skipped}; mean q_score "
+            f"{table['q_score'].mean():.3f}, {np.mean(table['q_score'] >= 0.6):.1%} at 0.6 or above")
 
 
 def scores_table(paths: Sequence[str | Path], ratings: np.ndarray) -> pd.DataFrame:

@@ -1,12 +1,15 @@
 """CASIA-WebFace reader: identity folders of numbered JPEGs."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from augmenter.datasets import UNKNOWN, read_dataset
 from augmenter.datasets.casia import read_casia
 from augmenter.errors import DatasetFormatError
 from tests.datasets.fixtures import make_casia, write_image, write_text
+from tests.fs_traps import add_traps, deny_scandir
 
 
 def test_lists_identities_in_sorted_order(tmp_path):
@@ -73,3 +76,18 @@ def test_folder_of_only_bad_files_raises_naming_the_reasons(tmp_path):
 def test_registry_name(tmp_path):
     listing = read_dataset("casia", make_casia(tmp_path / "c"))
     assert listing.dataset == "casia" and len(listing) == 5
+
+
+def test_links_fifos_long_names_and_unreadable_folders_are_counted(tmp_path, monkeypatch):
+    root = make_casia(tmp_path / "casia")
+    expected = add_traps(root / "0000045")
+    os.symlink("0000077", root / "0000077")  # an identity "folder" that loops
+    write_image(root / "0000123" / "001.jpg")
+    deny_scandir(monkeypatch, root / "0000123")
+    listing = read_casia(root)
+    assert len(listing) == 5
+    expected["unreadable entry (symlink loop)"] += 1
+    expected["unreadable folder (permission denied)"] = 1
+    assert dict(listing.skips.counts) == expected
+    assert listing.skips.examples["unreadable folder (permission denied)"] == ["0000123"]
+    assert sorted(listing.skips.examples["unreadable entry (symlink loop)"]) == ["0000045/loop.jpg", "0000077"]

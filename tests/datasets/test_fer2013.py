@@ -182,3 +182,14 @@ def test_identical_csv_rows_become_distinct_files(tmp_path):
     assert [r.path.name for r in listing.records] == ["Training_00002.png", "Training_00003.png"]
     assert listing.skips.total == 0
     check_distinct_names([source_key(r, listing.root) for r in listing.records])
+
+
+def test_traps_beside_the_split_folders_are_counted_under_their_own_reason(tmp_path):
+    from tests.fs_traps import add_traps
+
+    make_fer_folders(tmp_path)
+    expected = add_traps(tmp_path)
+    listing = read_fer2013(tmp_path)
+    assert len(listing.records) == 7
+    for reason, n in expected.items():
+        assert listing.skips.counts[reason] == n

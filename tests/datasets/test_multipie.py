@@ -92,3 +92,17 @@ def test_sample_is_the_multipie_reader_named_sample(tmp_path):
     listing = read_dataset("sample", tmp_path)
     assert listing.dataset == "sample" and {r.dataset for r in listing.records} == {"sample"}
     assert [r.path for r in listing.records] == [r.path for r in read_dataset("multipie", tmp_path).records]
+
+
+def test_links_fifos_long_names_and_unreadable_folders_are_counted(tmp_path, monkeypatch):
+    from tests.fs_traps import add_traps, deny_scandir
+
+    make_multipie(tmp_path, subjects=("001", "002"))
+    camera = multipie_path(tmp_path, "001", "01", "01", "05_1", "00").parent
+    expected = add_traps(camera)
+    deny_scandir(monkeypatch, tmp_path / "session01" / "multiview" / "002")
+    listing = read_multipie(tmp_path)
+    assert {r.identity for r in listing.records} == {"001"} and len(listing.records) == 6
+    for reason, n in expected.items():
+        assert listing.skips.counts[reason] == n
+    assert listing.skips.counts["unreadable folder (permission denied)"] == 1

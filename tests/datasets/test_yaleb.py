@@ -139,6 +139,7 @@ def test_the_real_align_writer_output_reads_back(tmp_path):
     class EveryImageHasAFace:
         image_size, min_score, select = config.image_size, float(config.min_score), config.select
         min_face_size, detect_pad = config.min_face_size, float(config.detect_pad or 0)
+        retry = ("gamma", "gamma+clahe")
         template, thresholds, detect_max_side = [[0.0, 0.0]], (0.6, 0.7, 0.7), 0
 
         def align(self, images):

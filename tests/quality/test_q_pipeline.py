@@ -1,5 +1,7 @@
 """Q end to end on a tiny fixture in the perceptual-dataset format: train -> score -> eval, and resume."""
+import errno
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -15,6 +17,7 @@ from augmenter.losses import rating_margin_loss
 from augmenter.nets.quality import QNet, QNetConfig, q_score
 from augmenter.quality.model import load_q
 from augmenter.quality.train import QTrainConfig, train_q
+from tests.fs_traps import add_traps
 
 
 def test_margin_loss_hand_values():
@@ -123,3 +126,64 @@ def test_load_q_refuses_other_kinds(tmp_path):
     save_checkpoint(path, kind="legan", model={"w": torch.zeros(1)}, config={})
     with pytest.raises(CheckpointError, match="expected 'q'"):
         load_q(path)
+
+
+def _score(*args):
+    return CliRunner().invoke(main, ["score", *map(str, args), "--workers", "0", "--device", "cpu"])
+
+
+def test_score_accounts_for_every_input_with_reasons(tmp_path):
+    src = tmp_path / "images"
+    write_image_atomic(src / "a.png", np.full((16, 16, 3), 90, np.uint8))
+    write_image_atomic(src / "sub" / "b.png", np.full((16, 16, 3), 160, np.uint8))
+    (src / "corrupt.png").write_bytes(b"not a png")
+    expected = add_traps(src / "sub")
+    os.symlink("..", src / "sub" / "up")  # a folder link back to an ancestor: a loop, not walked again
+    expected["unreadable entry (symlink loop)"] += 1
+    expected["unreadable image"] = 1
+    result = _score(src, "--out", tmp_path / "scores.csv")
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(tmp_path / "scores.csv")) == 2
+    assert "scored 2 of 8 image(s)" in result.output and "skipped 6:" in result.output
+    for reason, n in expected.items():
+        assert f"{n} {reason}" in result.output
+
+
+def test_score_fifo_named_like_a_manifest_is_never_opened(tmp_path):
+    os.mkfifo(tmp_path / "list.csv")
+    result = _score(tmp_path / "list.csv", "--out", tmp_path / "scores.csv")  # would block forever if opened
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == f"Error: {tmp_path / 'list.csv'}: not a regular file"
+
+
+@pytest.mark.parametrize("case", ["parent is a file", "out is a folder", "permission denied"])
+def test_score_unwritable_out_is_a_one_line_error_before_any_work(tmp_path, monkeypatch, case):
+    import augmenter.quality.model
+    import augmenter.quality.score
+
+    write_image_atomic(tmp_path / "images" / "a.png", np.full((16, 16, 3), 90, np.uint8))
+    (tmp_path / "file.txt").write_text("x")
+    (tmp_path / "folder").mkdir()
+    out, named = {"parent is a file": (tmp_path / "file.txt" / "sub" / "scores.csv", tmp_path / "file.txt"),
+                  "out is a folder": (tmp_path / "folder", tmp_path / "folder"),
+                  "permission denied": (tmp_path / "ro" / "scores.csv", tmp_path / "ro")}[case]
+    if case == "permission denied":
+        (tmp_path / "ro").mkdir()
+        real_open = os.open
+
+        def read_only_open(path, flags, *args, **kwargs):  # what a folder without write permission does
+            if os.path.dirname(os.fspath(path)) == str(tmp_path / "ro") and flags & os.O_CREAT:
+                raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+            return real_open(path, flags, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", read_only_open)
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the scoring work started before --out was checked")
+
+    monkeypatch.setattr(augmenter.quality.model, "load_q", no_work)
+    monkeypatch.setattr(augmenter.quality.score, "predict_ratings", no_work)
+    result = _score(tmp_path / "images", "--out", out)
+    assert result.exit_code == 1, result.output
+    error = result.output.strip().splitlines()
+    assert len(error) == 1 and error[0].startswith(f"Error: {named}: ")

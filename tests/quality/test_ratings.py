@@ -5,6 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from click.testing import CliRunner
+
+from augmenter.cli import main
 from augmenter.errors import DatasetFormatError
 from augmenter.quality.ratings import (
     RATING_COLUMNS, ColumnNotFoundError, assign_splits, read_ratings, write_ratings,
@@ -270,3 +273,11 @@ def test_write_read_round_trip(tmp_path):
     # written elsewhere, every path is absolute and the table still comes back the same
     other = write_ratings(table, tmp_path / "copy/ratings.csv")
     pd.testing.assert_frame_equal(read_ratings(other).table, table)
+
+
+def test_a_missing_ratings_column_names_the_cli_flag(tmp_path):
+    (tmp_path / "r.csv").write_text("picture,mean,std\na.png,5,1\n")
+    result = CliRunner().invoke(main, ["train-q", "--data", str(tmp_path / "r.csv"), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].endswith("the header has picture, mean, std; choose it with --path-col")
+    assert "path_col" not in result.output
