@@ -6,8 +6,23 @@ from pathlib import Path
 
 import click
 
+from augmenter.attributes import AMBIENT, LIGHTING
 from augmenter.cli_util import one_line_errors, progress_bar
 from augmenter.datasets.registry import DATASETS
+from augmenter.expand.report import DIRECTION_CONVENTION, lighting_legend
+
+
+def lighting_epilog(names=LIGHTING, per_line: int = 3) -> str:
+    """The end of ``augment expand --help``: every lighting target and where it puts the light
+    (ambient on a line of its own, then the flashes ``per_line`` to a line)."""
+    entries = [lighting_legend([name]) for name in names if name != AMBIENT]
+    rows = ([lighting_legend([AMBIENT])] if AMBIENT in names else []) + \
+        ["  ".join(f"{e:<25}" for e in entries[i:i + per_line]).rstrip() for i in range(0, len(entries), per_line)]
+    return (f"Lighting targets of the demo LEGAN (another --legan checkpoint may have others) and where each "
+            f"puts the light; {DIRECTION_CONVENTION}:\n\n\b\n" + "\n".join(rows))
+
+
+LIGHTING_EPILOG = lighting_epilog()
 
 
 def shard_from_env() -> tuple[int, int] | None:
@@ -27,7 +42,7 @@ def device_for_rank(device: str) -> str:
     return device
 
 
-@click.command("expand")
+@click.command("expand", epilog=LIGHTING_EPILOG)
 @click.option("--dataset", type=click.Choice(sorted(DATASETS)), required=True,
               help="Source format; 'sample' is the built-in rendered data and needs no --root.")
 @click.option("--root", default=None, help="The dataset's folder (a manifest file for --dataset manifest).")
@@ -36,8 +51,15 @@ def device_for_rank(device: str) -> str:
 @click.option("--per-image", default=4, show_default=True, help="Variants per source image.")
 @click.option("--mode", type=click.Choice(["lighting", "expression", "both"]), default="both", show_default=True,
               help="Change the lighting, the expression, or both at once.")
-@click.option("--lighting", default="all", show_default=True, help="'all' or comma-separated lighting targets.")
-@click.option("--expression", default="all", show_default=True, help="'all' or comma-separated expression targets.")
+@click.option("--lighting", default="all", show_default=True,
+              help="'all' or comma-separated lighting targets, e.g. flash05,flash16: each target and where it "
+                   "puts the light are listed at the end of this help.")
+@click.option("--expression", default="all", show_default=True,
+              help="'all' or comma-separated expression targets. FER-2013, AffectNet and class folders only "
+                   "take those that are one of their classes (smile -> happy); the others are left out.")
+@click.option("--expression-map", default=None,
+              help="NAME=CLASS[,...]: write target NAME as class CLASS of a FER-2013, AffectNet or class-folder "
+                   "dataset that has no class for it (e.g. scream=surprise).")
 @click.option("--q-min", default=0.6, show_default=True, help="Keep a variant when its q_score (Q's rating / 10) is at least this.")
 @click.option("--keep-best", default=None, type=int, help="Keep the N best variants of each source instead of --q-min.")
 @click.option("--save-rejected", is_flag=True, help="Also write rejected variants (under OUT/.rejected/).")
@@ -55,16 +77,18 @@ def device_for_rank(device: str) -> str:
 @click.option("--resume", is_flag=True, help="Continue the run in OUT with its own saved settings.")
 @click.option("--dry-run", is_flag=True, help="Print what would be produced and an estimate of time and disk.")
 @one_line_errors
-def expand_command(dataset, root, csv, out, per_image, mode, lighting, expression, q_min, keep_best, save_rejected,
-                   legan, q_path, seed, batch_size, min_size, limit, shard, device, workers, writers, resume, dry_run):
+def expand_command(dataset, root, csv, out, per_image, mode, lighting, expression, expression_map, q_min, keep_best,
+                   save_rejected, legan, q_path, seed, batch_size, min_size, limit, shard, device, workers, writers,
+                   resume, dry_run):
     """Expand a face dataset with lighting / expression variants that Q accepts, recording every decision.
 
     Writes the kept images in the dataset's own layout under OUT, manifest.parquet (+ .csv) with one row
     per variant (kept or not), summary.json and report.html. Kill it at any time and rerun the same
-    command: it resumes and ends with exactly the outputs of an uninterrupted run.
+    command: it resumes and ends with exactly the outputs of an uninterrupted run. A run that keeps
+    nothing says so on stderr, with Q's scores and what to try (the exit status stays 0).
     """
     from augmenter.expand.config import ExpandConfig
-    from augmenter.expand.engine import run_expand
+    from augmenter.expand.engine import ExpandResult, run_expand
     from augmenter.expand.plan import parse_shard
 
     try:
@@ -72,7 +96,8 @@ def expand_command(dataset, root, csv, out, per_image, mode, lighting, expressio
         if per_image < 1 or batch_size < 1 or (keep_best is not None and keep_best < 1):
             raise ValueError("--per-image, --batch-size and --keep-best must be at least 1")
         config = ExpandConfig(dataset=dataset, root=root, csv=csv, out=str(out), per_image=per_image, mode=mode,
-                              lighting=lighting, expression=expression, q_min=q_min, keep_best=keep_best,
+                              lighting=lighting, expression=expression, expression_map=expression_map,
+                              q_min=q_min, keep_best=keep_best,
                               save_rejected=save_rejected, legan=legan, q=q_path, seed=seed, batch_size=batch_size,
                               min_size=min_size, limit=limit, shard=shard_i, shards=shards,
                               device=device_for_rank(device), workers=workers, writers=writers, dry_run=dry_run)
@@ -82,16 +107,21 @@ def expand_command(dataset, root, csv, out, per_image, mode, lighting, expressio
     except ValueError as err:
         raise click.ClickException(str(err)) from None
     click.echo(result.describe())
+    notice = result.nothing_kept() if isinstance(result, ExpandResult) else None
+    if notice:
+        click.secho(notice, err=True, fg="red", bold=True)
 
 
 @click.command("merge")
 @click.argument("out", type=click.Path(path_type=Path))
+@click.option("--shards", default=None, type=click.IntRange(min=1),
+              help="Merge the set of N shards when OUT holds parts of several shard counts (it must be complete).")
 @one_line_errors
-def merge_command(out: Path) -> None:
+def merge_command(out: Path, shards: int | None) -> None:
     """Join the shards of the sharded expand run in OUT into OUT's manifest, summary and report."""
     from augmenter.expand.finalize import merge_run
 
-    outputs, summary = merge_run(out)
+    outputs, summary = merge_run(out, shards)
     click.echo(f"merged {summary['shards']} shard(s): {summary['variants']} variant(s), {summary['kept']} kept")
     for name, path in outputs.items():
         click.echo(f"{name}: {path}")

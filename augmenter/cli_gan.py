@@ -82,7 +82,7 @@ def translate_command(inputs, legan_path, lighting, expression, out, batch_size,
         click.echo("using the built-in demo LEGAN (trained on rendered faces only): a demonstration, "
                    "not a model for real photographs; pass --legan CKPT", err=True)
     skips = SkipReport()
-    sources = collect_sources(inputs, skips)
+    sources = collect_sources(inputs, skips, exclude=out)
     summary = translate_sources(sources, out, legan_path, skips=skips, lighting=lighting, expression=expression,
                                 batch_size=batch_size, device=resolve_device(device))
     click.echo(summary)

@@ -23,6 +23,7 @@ class ExpandConfig:
     mode: str = "both"                      # lighting | expression | both (joint edits)
     lighting: str = "all"                   # "all" or comma-separated names of the checkpoint's vocabulary
     expression: str = "all"
+    expression_map: str | None = None       # "scream=surprise,...": the class of a target a class dataset lacks
     q_min: float = 0.6
     keep_best: int | None = None
     save_rejected: bool = False

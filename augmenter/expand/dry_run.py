@@ -57,8 +57,9 @@ def estimate(config, plan, models, device: torch.device, start: float) -> DryRun
     per_image = (time.perf_counter() - tick) / batch
     sample = to_uint8_images(y[:1])[0]
     first = next(((s, v) for _, sources in plan.chunks for s in sources for v in plan.variants[s]), None)
-    suffix = "JPEG" if first and variant_path(plan.listing.dataset, plan.listing.records[first[0]],
-                                              plan.keys[first[0]], first[1].target).endswith(".jpg") else "PNG"
+    first_path = first and variant_path(plan.listing.dataset, plan.listing.records[first[0]], plan.keys[first[0]],
+                                        first[1].target, plan.classes)
+    suffix = "JPEG" if first_path and first_path.endswith(".jpg") else "PNG"
     buffer = io.BytesIO()
     Image.fromarray(sample).save(buffer, format=suffix, **({"quality": 95} if suffix == "JPEG" else {}))
     return DryRunEstimate(plan.n_sources, n, dict(per_target), per_image * n, len(buffer.getvalue()) * n,

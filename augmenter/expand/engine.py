@@ -10,13 +10,16 @@ Per chunk of ``batch_size`` source images (see :mod:`augmenter.expand.plan`):
    next chunk; once a chunk's images are on disk its manifest rows are appended to the run's journal.
 
 Killing the process at any moment loses at most the chunks in flight; a rerun of the same command
-reads the journal, skips finished chunks and ends with exactly the outputs of an uninterrupted run.
+reads the journal, checks (one ``stat`` each) that the images it lists still exist, redoes the chunks
+that lost one, skips the other finished chunks and ends with exactly the outputs of an uninterrupted run.
+One process at a time works on an output folder (or on one shard of it): see :mod:`augmenter.expand.lock`.
 """
 from __future__ import annotations
 
 import base64
 import contextlib
 import io
+import math
 import os
 import tempfile
 import time
@@ -34,11 +37,15 @@ from torch.utils.data import DataLoader
 from augmenter import __version__
 from augmenter.datasets.listing import DatasetListing
 from augmenter.datasets.manifest import file_sha256
+from augmenter.errors import CheckpointError
 from augmenter.expand.config import ExpandConfig
+from augmenter.expand.files import naming_errors
 from augmenter.expand.journal import ChunkJournal
-from augmenter.expand.layout import check_distinct_names, rejected_path, source_key, variant_labels, variant_path
+from augmenter.expand.layout import (CLASS_DATASETS, check_distinct_names, class_labels, dataset_classes,
+                                     drop_duplicate_sources, rejected_path, source_key, variant_labels, variant_path)
+from augmenter.expand.lock import holding
 from augmenter.expand.plan import Variant, chunks_of_shard, plan_source
-from augmenter.expand.run_dir import FINAL_OUTPUTS, RunDir
+from augmenter.expand.run_dir import FINAL_OUTPUTS, RunDir, check_out_and_root, check_out_is_folder
 from augmenter.expand.sources import SAMPLE_FOLDER, ChunkImages, open_sources
 from augmenter.gan.models import DEMO_LEGAN, Translator, load_translator, one_hot
 from augmenter.identity import resize_square
@@ -90,8 +97,6 @@ class Models:
 
 def target_vocabulary(requested: str, vocabulary: list[str], kind: str, checkpoint: Path) -> list[str]:
     """``"all"`` or comma-separated names -> the names, each checked against the checkpoint's vocabulary."""
-    from augmenter.errors import CheckpointError
-
     if requested == "all":
         return list(vocabulary)
     names = [n.strip() for n in requested.split(",") if n.strip()]
@@ -100,6 +105,62 @@ def target_vocabulary(requested: str, vocabulary: list[str], kind: str, checkpoi
         raise CheckpointError(checkpoint, f"has no {kind} {', '.join(map(repr, missing))} in its vocabulary "
                                           f"({', '.join(vocabulary)})")
     return names
+
+
+def parse_expression_map(text: str | None) -> dict[str, str]:
+    """``"scream=surprise, squint=disgust"`` -> ``{"scream": "surprise", "squint": "disgust"}``
+    (``None`` or ``""`` -> ``{}``); ``ValueError`` on anything else."""
+    mapping = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        name, sep, label = (part.strip() for part in item.partition("="))
+        if not (sep and name and label):
+            raise ValueError(f"--expression-map {text!r}: {item.strip()!r} is not NAME=CLASS "
+                             "(e.g. scream=surprise,squint=disgust)")
+        mapping[name] = label
+    return mapping
+
+
+def class_targets(config: ExpandConfig, classes: tuple[str, ...] | None, names: list[str], vocabulary: list[str],
+                  checkpoint: Path, log: Callable[[str], None]) -> tuple[list[str], dict[str, str] | None]:
+    """The expression targets a dataset of classes can hold, and the class each is written as.
+
+    For a dataset without expression classes (``classes`` is ``None``): ``names`` unchanged and ``None``.
+    Otherwise a name is kept when it maps to a class (:func:`augmenter.expand.layout.class_labels`, with
+    ``--expression-map``); with ``--expression all`` the others are left out with a notice, an explicit
+    ``--expression`` naming one of them is a ``ValueError`` listing the classes. A map naming an
+    expression the checkpoint lacks is a ``CheckpointError``, one naming no class a ``ValueError``.
+    """
+    explicit = parse_expression_map(config.expression_map)
+    if classes is None:
+        if explicit:
+            raise ValueError(f"--expression-map: --dataset {config.dataset} has no expression classes to map onto "
+                             f"(only {', '.join(CLASS_DATASETS)} have)")
+        return names, None
+    unknown = [n for n in explicit if n not in vocabulary]
+    if unknown:
+        raise CheckpointError(checkpoint, f"has no expression {', '.join(map(repr, unknown))} in its vocabulary "
+                                          f"({', '.join(vocabulary)}): check --expression-map")
+    not_classes = [c for c in explicit.values() if c not in classes]
+    if not_classes:
+        raise ValueError(f"--expression-map: {config.dataset} has no class {', '.join(map(repr, not_classes))}; "
+                         f"its classes: {', '.join(classes)}")
+    labels = class_labels(names, classes, explicit)
+    left_out = [n for n in names if n not in labels]
+    if config.mode == "lighting" or not left_out:
+        return names, labels
+    listing = f"its classes: {', '.join(classes)}"
+    if config.expression != "all":
+        raise ValueError(f"--expression {', '.join(map(repr, left_out))}: {config.dataset} has no class for "
+                         f"{'it' if len(left_out) == 1 else 'them'} ({listing}); choose others, or give each "
+                         "a class with --expression-map NAME=CLASS")
+    if len(left_out) == len(names):
+        raise ValueError(f"none of the generator's expressions ({', '.join(names)}) is a class of {config.dataset} "
+                         f"({listing}); give them classes with --expression-map NAME=CLASS, or use --mode lighting")
+    log(f"expression targets {', '.join(left_out)} left out: {config.dataset} has no class for them ({listing}); "
+        "--expression-map NAME=CLASS gives one a class")
+    return [n for n in names if n in labels], labels
 
 
 def keep_decisions(q: np.ndarray, sources: list[int], q_min: float, keep_best: int | None) -> np.ndarray:
@@ -118,8 +179,27 @@ def keep_decisions(q: np.ndarray, sources: list[int], q_min: float, keep_best: i
 
 def planned_paths(plan: "Plan", source: int, variant: Variant) -> tuple[str, str]:
     """The kept and the rejected path a variant may be written to."""
-    path = variant_path(plan.listing.dataset, plan.listing.records[source], plan.keys[source], variant.target)
+    path = variant_path(plan.listing.dataset, plan.listing.records[source], plan.keys[source], variant.target,
+                        plan.classes)
     return path, rejected_path(path)
+
+
+def write_variant(path: Path, pixels: np.ndarray) -> None:
+    """Write one variant (atomically); an operating-system error names the image."""
+    with naming_errors(path):
+        write_image_atomic(path, pixels, 95)
+
+
+def chunks_missing_files(out: Path, done: dict[int, dict], save_rejected: bool) -> dict[int, list[str]]:
+    """The finished chunks (journal entries) of which a written image is gone, with the missing paths:
+    a kept variant, or with ``save_rejected`` a rejected one. One ``stat`` per image."""
+    missing = {}
+    for number, entry in sorted(done.items()):
+        gone = [row["out_path"] for row in entry["rows"]
+                if (row["kept"] or save_rejected) and not os.path.isfile(out / row["out_path"])]
+        if gone:
+            missing[number] = gone
+    return missing
 
 
 def remove_stale_temp_files(out: Path, paths: list[str]) -> int:
@@ -158,6 +238,7 @@ class Plan:
     variants: list[list[Variant]]
     chunks: list[tuple[int, range]]     # (global chunk number, source indices)
     report: frozenset[int]              # sources shown on report.html, spread evenly over the listing
+    classes: dict[str, str] | None = None  # expression target -> the dataset class it is written as
 
     @property
     def n_variants(self) -> int:
@@ -168,17 +249,22 @@ class Plan:
         return sum(len(sources) for _, sources in self.chunks)
 
 
-def make_plan(config: ExpandConfig, listing, lighting: list[str], expression: list[str]) -> Plan:
+def make_plan(config: ExpandConfig, listing, lighting: list[str], expression: list[str],
+              classes: dict[str, str] | None = None) -> Plan:
+    """The run's plan over ``listing``. A source listed twice is expanded once (the repeat is dropped from
+    ``listing.records`` and counted in ``listing.skips``); two sources whose variants would overwrite each
+    other are a ``DatasetFormatError``. ``classes`` as in :func:`class_targets`."""
+    keys = [source_key(r, listing.root) for r in listing.records]
+    listing.records, keys = drop_duplicate_sources(listing.records, keys, listing.skips)
     records = listing.records
-    keys = [source_key(r, listing.root) for r in records]
-    check_distinct_names(keys)
-    variants = [plan_source(r, k, i, config.per_image, config.mode, lighting, expression, config.seed)
+    check_distinct_names(keys, [r.path for r in records])
+    variants = [plan_source(r, k, i, config.per_image, config.mode, lighting, expression, config.seed, classes)
                 for i, (r, k) in enumerate(zip(records, keys))]
     owned = chunks_of_shard(len(records), config.batch_size, config.shard, config.shards)
     chunks = [(c.start // config.batch_size, c) for c in owned]
     n_shown = min(config.report_sources, len(records))
     shown = frozenset(np.linspace(0, len(records) - 1, n_shown).round().astype(int).tolist()) if n_shown else frozenset()
-    return Plan(listing, keys, variants, chunks, shown)
+    return Plan(listing, keys, variants, chunks, shown, classes)
 
 
 class ChunkProcessor:
@@ -212,8 +298,8 @@ class ChunkProcessor:
             record = records[v.source]
             path = planned_paths(plan, v.source, v)[0 if kept[i] else 1]
             if kept[i] or config.save_rejected:
-                futures.append(self.pool.submit(write_image_atomic, self.out / path, pixels[i], 95))
-            light, expr = variant_labels(dataset, record, v.target)
+                futures.append(self.pool.submit(write_variant, self.out / path, pixels[i]))
+            light, expr = variant_labels(dataset, record, v.target, plan.classes)
             entry["rows"].append({
                 "out_path": path, "source_path": plan.keys[v.source], "identity": record.identity,
                 "dataset": dataset, "lighting": light, "expression": expr, "q_score": float(q[i]),
@@ -251,6 +337,30 @@ class ExpandResult:
         lines += [f"{name}: {path}" for name, path in self.outputs.items()]
         return "\n".join(lines)
 
+    def nothing_kept(self) -> str | None:
+        """One line for a run that kept no variant (a valid result that is rarely the one wanted): why,
+        from the summary (Q's distribution, the skips), and what to try; ``None`` when something was kept."""
+        s = self.summary
+        if s["kept"]:
+            return None
+        settings = s.get("settings", {})
+        if not s["variants"]:
+            counts = ", ".join(f"{k} {v}" for k, v in s["skips"]["counts"].items()) or "none"
+            return (f"NOTHING KEPT: no variant was made; {s['sources_planned']} source image(s) planned, "
+                    f"{s['skips']['total']} skipped ({counts}; examples in summary.json). Faces smaller than "
+                    f"--min-size ({settings.get('min_size')} px) and unreadable images are skipped.")
+        q = s["q_score"]
+        if not q.get("scored"):
+            return (f"NOTHING KEPT: none of the {s['variants']} variant(s) got a finite q_score from Q; "
+                    "check the --q checkpoint.")
+        quantiles = q["quantiles"]
+        suggestion = math.floor(quantiles["p50"] * 100) / 100
+        return (f"NOTHING KEPT: 0 of {s['variants']} variant(s) reached --q-min {settings.get('q_min'):g}; "
+                f"their q_score: min {q['min']:.3f}, p25 {quantiles['p25']:.3f}, median {quantiles['p50']:.3f}, "
+                f"p75 {quantiles['p75']:.3f}, max {q['max']:.3f}. Try --q-min {suggestion:.2f} (keeps about half) "
+                "or --keep-best 1 (the best variant of each source), in another --out or with the same one "
+                "after deleting it.")
+
 
 def run_expand(config: ExpandConfig, resume: bool = False, progress: Callable[[int, int], None] | None = None,
                log: Callable[[str], None] = print) -> ExpandResult:
@@ -258,34 +368,80 @@ def run_expand(config: ExpandConfig, resume: bool = False, progress: Callable[[i
 
     ``resume`` continues the run found in ``config.out`` with its own saved settings even when
     ``config`` differs (otherwise a different run there is refused). See the module docstring.
-    """
-    from augmenter.expand.finalize import finalize_part
 
+    Refused before anything is written (one-line errors naming the file): an ``out`` that is a file
+    (``NotADirectoryError``), that overlaps the dataset (:func:`~augmenter.expand.run_dir.check_out_and_root`),
+    that holds another run, or that another live process is expanding (:mod:`augmenter.expand.lock`);
+    targets the checkpoint or the dataset's classes lack (:func:`class_targets`); sources whose variants
+    would overwrite each other. Operating-system errors while writing (disk full...) are OSErrors
+    naming the file; finished chunks stay journaled, so rerunning the command resumes.
+    """
     start = time.perf_counter()
     out = Path(config.out)
     run_dir = RunDir(out)
+    check_out_is_folder(out)
     if resume:
         config = run_dir.saved_config(config)
+    check_out_and_root(out, config.root, SAMPLE_FOLDER)
     device = resolve_device(config.device)
     models = Models.load(config.legan, config.q, device)
-    for notice in models.notices:
-        log(notice)
+    for message in models.notices:
+        log(message)
+
+    def notice(message: str) -> None:  # logged now and recorded in summary.json
+        log(message)
+        models.notices.append(message)
+
     t = models.translator
     lighting = target_vocabulary(config.lighting, t.lighting, "lighting", t.path)
     expression = target_vocabulary(config.expression, t.expression, "expression", t.path)
     with contextlib.ExitStack() as stack:
         sample_folder = out / SAMPLE_FOLDER
+        builtin = config.dataset == "sample" and config.root is None
         if config.dry_run and not sample_folder.is_dir():  # a dry run writes nothing, not even the sample
             sample_folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        listing = open_sources(config.dataset, config.root, config.csv, sample_folder, config.limit)
-        plan = make_plan(config, listing, lighting, expression)
+        if builtin and not config.dry_run:  # rendering the sample is this run's first write
+            stack.enter_context(_locked(run_dir, config, log))
+        listing = open_sources(config.dataset, config.root, config.csv, sample_folder)
+        classes = dataset_classes(config.dataset, listing.records)  # of the whole listing, before --limit
+        if config.limit is not None:
+            listing.records = listing.records[:config.limit]
+        expression, labels = class_targets(config, classes, expression, t.expression, t.path, notice)
+        plan = make_plan(config, listing, lighting, expression, labels)
         if config.dry_run:
             from augmenter.expand.dry_run import estimate
 
             return estimate(config, plan, models, device, start)
+        if not builtin:
+            stack.enter_context(_locked(run_dir, config, log))
+        return _expand(config, run_dir, plan, models, device, start, progress, log)
+
+
+@contextlib.contextmanager
+def _locked(run_dir: RunDir, config: ExpandConfig, log: Callable[[str], None]):
+    lock = run_dir.lock(config)
+    with naming_errors(lock.parent):
+        lock.parent.mkdir(parents=True, exist_ok=True)
+    with holding(lock, log):
+        yield
+
+
+def _expand(config: ExpandConfig, run_dir: RunDir, plan: Plan, models: Models, device: torch.device, start: float,
+            progress: Callable[[int, int], None] | None, log: Callable[[str], None]) -> ExpandResult:
+    """The run itself, once checked and locked: claim ``out``, process the chunks the journal lacks, finalize."""
+    from augmenter.expand.finalize import finalize_part
+
+    out, listing, t = run_dir.out, plan.listing, models.translator
     run_dir.claim(config, models.generator_hash, models.q_hash, n_sources=len(listing.records))
     journal = ChunkJournal(run_dir.journal(config.part))
     done = journal.read()
+    lost = chunks_missing_files(out, done, config.save_rejected)
+    if lost:
+        gone = [p for paths in lost.values() for p in paths]
+        log(f"{len(gone)} image(s) that the journal of {out} lists are missing (first: {gone[0]}): "
+            f"redoing {len(lost)} chunk(s)")
+        journal.drop(set(lost))
+        done = {n: e for n, e in done.items() if n not in lost}
     todo = [(n, c) for n, c in plan.chunks if n not in done]
     if done:
         log(f"resuming {out}: {len(plan.chunks) - len(todo)} of {len(plan.chunks)} chunk(s) already done")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from augmenter.atomic import write_text_atomic
 from augmenter.datasets.manifest import new_manifest, write_manifest
 from augmenter.errors import RunConflictError
 from augmenter.expand.config import ExpandConfig
+from augmenter.expand.files import naming, naming_errors
 from augmenter.expand.journal import ChunkJournal
 from augmenter.expand.plan import chunks_of_shard
 from augmenter.expand.report import ReportSource, ReportVariant, render_report
@@ -56,20 +58,43 @@ def _facts(config: ExpandConfig, summary: dict) -> list[tuple[str, str]]:
     ]
 
 
+def _write_manifest(df, folder: Path) -> tuple[Path, Path]:
+    """:func:`write_manifest` (Parquet, then CSV), an ``OSError`` naming the file it failed on: the CSV
+    when the Parquet file was already replaced (a new inode), else the Parquet file."""
+    parquet, csv = folder / "manifest.parquet", folder / "manifest.csv"
+
+    def inode() -> int | None:
+        try:
+            return parquet.stat().st_ino
+        except OSError:
+            return None
+
+    before = inode()
+    try:
+        return write_manifest(df, folder / "manifest")
+    except OSError as err:
+        renamed = naming(err, csv if inode() not in (before, None) else parquet)
+        if renamed is err:
+            raise
+        raise renamed from err
+
+
 def write_outputs(folder: Path, entries: list[dict], config: ExpandConfig, meta: dict, reader_skips: SkipReport,
                   sources_planned: int, wall_s: float) -> tuple[dict[str, Path], dict]:
     """Write the manifest, summary and report of ``entries`` (journal entries of any number of parts)."""
     entries = sorted(entries, key=lambda e: e["chunk"])
     rows = [row for e in entries for row in e["rows"]]
     df = new_manifest(rows) if rows else new_manifest([])
-    parquet, csv = write_manifest(df, folder / "manifest")
+    parquet, csv = _write_manifest(df, folder)
     summary = build_summary(df, _skips(entries, reader_skips), sources_planned=sources_planned,
                             processing_s=sum(e.get("seconds", 0.0) for e in entries), wall_s=wall_s, meta=meta)
-    write_text_atomic(folder / "summary.json", json.dumps(json_safe(summary), indent=2) + "\n")
+    with naming_errors(folder / "summary.json"):
+        write_text_atomic(folder / "summary.json", json.dumps(json_safe(summary), indent=2) + "\n")
     page = render_report(_report_sources(entries, config.report_sources), df["q_score"].to_numpy(dtype=np.float64),
                          q_min=None if config.keep_best else config.q_min, keep_best=config.keep_best,
                          title=f"augment expand: {config.dataset} → {config.out}", facts=_facts(config, summary))
-    write_text_atomic(folder / "report.html", page)
+    with naming_errors(folder / "report.html"):
+        write_text_atomic(folder / "report.html", page)
     return {"manifest": parquet, "manifest (csv)": csv, "summary": folder / "summary.json",
             "report": folder / "report.html"}, summary
 
@@ -94,19 +119,52 @@ def finalize_part(run_dir: RunDir, config: ExpandConfig, plan, models, reader_sk
     return write_outputs(folder, entries, config, meta, reader_skips, plan.n_sources, wall_s)
 
 
-def merge_run(out: str | Path) -> tuple[dict[str, Path], dict]:
+SHARD_PART = re.compile(r"shard-(\d+)-of-(\d+)")
+
+
+def shard_sets(parts_folder: Path) -> dict[int, list[Path]]:
+    """The shard part folders under ``parts_folder``, by shard count (``shard-03-of-08`` -> 8)."""
+    sets: dict[int, list[Path]] = {}
+    if parts_folder.is_dir():
+        for part in sorted(parts_folder.iterdir()):
+            match = SHARD_PART.fullmatch(part.name)
+            if match and part.is_dir():
+                sets.setdefault(int(match.group(2)), []).append(part)
+    return sets
+
+
+def _chosen_count(parts_folder: Path, sets: dict[int, list[Path]], shards: int | None) -> int:
+    """The shard count to merge: ``shards`` when given (it must be there), else the only one present.
+    Parts of several counts (a rerun with another ``--shard i/N``) are a ``RunConflictError`` listing them."""
+    if not sets:
+        raise RunConflictError(parts_folder, "holds no shard to merge (a run without --shard needs no merge)")
+    listed = "; ".join(f"{len(parts)} part(s) of {n} (shard-*-of-{n:02d})" for n, parts in sorted(sets.items()))
+    if shards is not None and shards not in sets:
+        raise RunConflictError(parts_folder, f"has no shard set of {shards}: it holds {listed}")
+    if shards is None and len(sets) > 1:
+        raise RunConflictError(parts_folder, f"holds shard sets of different counts: {listed}; merge one with "
+                                             "--shards N (it must be complete), or delete the other set's folders")
+    count = shards if shards is not None else next(iter(sets))
+    beyond = [p.name for p in sets[count] if int(SHARD_PART.fullmatch(p.name).group(1)) >= count]
+    if beyond:
+        raise RunConflictError(parts_folder / beyond[0], f"is no shard of a {count}-shard run (they are numbered "
+                                                         f"0 to {count - 1}); remove it before merging")
+    return count
+
+
+def merge_run(out: str | Path, shards: int | None = None) -> tuple[dict[str, Path], dict]:
     """Join every shard of the sharded run in ``out`` into ``out``'s manifest, summary and report.
 
-    Refuses (one line naming the part) when a shard is missing or unfinished.
+    ``shards`` chooses the shard count to merge when ``out/.expand/parts`` holds parts of several counts
+    (e.g. ``shard-00-of-02`` beside a full ``shard-*-of-03`` set); without it that is refused, listing the
+    sets. Refuses (one line naming the part) when a shard of the chosen set is missing or unfinished.
     """
     run_dir = RunDir(out)
     saved = run_dir.saved()
     if saved is None:
         raise RunConflictError(run_dir.run_file, "not found: no expand run to merge here")
-    parts = sorted(p for p in (run_dir.meta / PARTS).glob("shard-*-of-*") if p.is_dir())
-    if not parts:
-        raise RunConflictError(run_dir.meta / PARTS, "holds no shard to merge (a run without --shard needs no merge)")
-    shards = int(parts[0].name.rsplit("-", 1)[1])
+    parts_folder = run_dir.meta / PARTS
+    shards = _chosen_count(parts_folder, shard_sets(parts_folder), shards)
     config = ExpandConfig.from_dict({**saved["settings"], "out": str(out), "shards": shards})
     entries, metas, reader = [], [], SkipReport()
     for i in range(shards):

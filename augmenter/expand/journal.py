@@ -7,9 +7,13 @@ byte-identically; every image write is atomic).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
+
+from augmenter.atomic import atomic_path
+from augmenter.expand.files import naming_errors
 
 
 class ChunkJournal:
@@ -41,9 +45,31 @@ class ChunkJournal:
         return entries
 
     def append(self, entry: dict) -> None:
+        """Append ``entry`` as one line, on disk (fsynced) when this returns.
+
+        An operating-system error (disk full...) is raised as an ``OSError`` naming the journal, after
+        cutting the file back to its previous end, so the entry is either wholly there or not at all.
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(entry, separators=(",", ":"), allow_nan=True) + "\n"
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        line = (json.dumps(entry, separators=(",", ":"), allow_nan=True) + "\n").encode("utf-8")
+        with naming_errors(self.path), open(self.path, "ab", buffering=0) as f:  # unbuffered: nothing left to flush
+            end = f.seek(0, os.SEEK_END)
+            try:
+                rest = memoryview(line)
+                while rest:
+                    rest = rest[f.write(rest):]
+                os.fsync(f.fileno())
+            except OSError:
+                with contextlib.suppress(OSError):
+                    f.truncate(end)
+                raise
+
+    def drop(self, numbers: set[int]) -> None:
+        """Rewrite the journal without the entries of chunks ``numbers`` (to be redone), atomically."""
+        if not numbers or not self.path.exists():
+            return
+        kept = [line for line in self.path.read_bytes().splitlines(keepends=True)
+                if json.loads(line)["chunk"] not in numbers]
+        with naming_errors(self.path), atomic_path(self.path, fsync=True) as tmp:
+            tmp.write_bytes(b"".join(kept))
+

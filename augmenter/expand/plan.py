@@ -16,6 +16,7 @@ run and a sharded run plan exactly the same variants:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import product
 
@@ -60,10 +61,22 @@ def same_expression(a: str, b: str) -> bool:
     return a == b or emotion_to_expression(a) == b or expression_to_emotion(a) == b
 
 
-def candidate_targets(record: FaceRecord, mode: str, lighting: list[str], expression: list[str]) -> list[Target]:
-    """Every allowed target for ``record``, in a fixed order; its own lighting / expression excluded."""
+def own_expression(record: FaceRecord, name: str, classes: Mapping[str, str] | None = None) -> bool:
+    """Whether expression ``name`` is the one ``record`` already shows: the same name or its emotion /
+    Multi-PIE counterpart, or, with ``classes`` (expression name -> the dataset class it is written as),
+    the record's own class."""
+    if record.expression != UNKNOWN and same_expression(record.expression, name):
+        return True
+    own = {record.expression, record.extra.get("class", UNKNOWN)} - {UNKNOWN}
+    return classes is not None and classes.get(name) in own
+
+
+def candidate_targets(record: FaceRecord, mode: str, lighting: list[str], expression: list[str],
+                      classes: Mapping[str, str] | None = None) -> list[Target]:
+    """Every allowed target for ``record``, in a fixed order; its own lighting / expression excluded
+    (see :func:`own_expression`)."""
     lights = [name for name in lighting if record.lighting == UNKNOWN or name != record.lighting]
-    exprs = [name for name in expression if record.expression == UNKNOWN or not same_expression(record.expression, name)]
+    exprs = [name for name in expression if not own_expression(record, name, classes)]
     if mode == "lighting":
         return [Target(lighting=name) for name in lights]
     if mode == "expression":
@@ -74,9 +87,9 @@ def candidate_targets(record: FaceRecord, mode: str, lighting: list[str], expres
 
 
 def plan_source(record: FaceRecord, key: str, source: int, per_image: int, mode: str, lighting: list[str],
-                expression: list[str], seed: int) -> list[Variant]:
+                expression: list[str], seed: int, classes: Mapping[str, str] | None = None) -> list[Variant]:
     """The ``min(per_image, #candidates)`` variants of one source (see the module docstring)."""
-    candidates = candidate_targets(record, mode, lighting, expression)
+    candidates = candidate_targets(record, mode, lighting, expression, classes)
     order = np.random.default_rng(derived_seed(seed, key)).permutation(len(candidates))
     return [Variant(source, v, candidates[int(order[v])], derived_seed(seed, key, v))
             for v in range(min(per_image, len(candidates)))]

@@ -6,10 +6,13 @@ no external files) showing, top to bottom:
 * the title and a small table of facts about the run (counts, speed, which quality model Q);
 * a histogram of the q_score of every scored variant of the run (20 bins over [0, 1]; bins whose
   centre is >= q_min in the "kept" colour, a vertical line at q_min), with the count and median;
-* a legend: green border = kept, red border and faded = rejected, and the rule that decided it;
+* a legend: green border and a "kept" label = kept, red border and a "rejected" label = rejected (both
+  at full opacity, so a rejected variant can be judged too), and the rule that decided it; then where
+  each lighting target shown puts the light (``flash05 (az -30°, el 0°)``, see :func:`lighting_direction`);
 * a contact sheet of a sample of sources: one row per source, its thumbnail then its variants by
-  q_score, high first (unscored last); rows ordered by best q_score, high first, and re-sortable in
-  the browser by best Q, mean Q, lowest best Q or source path.
+  q_score, high first (unscored last), each captioned with its target, its light direction when it
+  has a lighting target, its q_score and its label; rows ordered by best q_score, high first, and
+  re-sortable in the browser by best Q, mean Q, lowest best Q or source path.
 
 Example:
     >>> page = render_report(sources, scores, q_min=0.6, keep_best=None, title="expand: yaleb",
@@ -25,7 +28,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ReportSource", "ReportVariant", "histogram_counts", "render_report"]
+from augmenter.attributes import AMBIENT, FLASH_DIRECTIONS
+
+__all__ = ["ReportSource", "ReportVariant", "histogram_counts", "lighting_direction", "lighting_legend",
+           "render_report"]
+
+DIRECTION_CONVENTION = ("azimuth + lights the subject's right side (the left half of a frontal image), "
+                        "elevation + is above; the flash directions approximate Multi-PIE's rig "
+                        "(augmenter.attributes.FLASH_DIRECTIONS)")
 
 BINS = 20
 """Number of equal histogram bins over [0, 1]."""
@@ -52,6 +62,27 @@ class ReportSource:
     label: str
     thumb_png: bytes
     variants: list[ReportVariant] = field(default_factory=list)
+
+
+def lighting_direction(name: str) -> str | None:
+    """Where lighting target ``name`` puts the light: ``"az -30°, el 0°"`` for a flash of
+    :data:`~augmenter.attributes.FLASH_DIRECTIONS`, ``"room light, no flash"`` for ambient, else ``None``."""
+    if name == AMBIENT:
+        return "room light, no flash"
+    if name in FLASH_DIRECTIONS:
+        az, el = FLASH_DIRECTIONS[name]
+        return f"az {az:.0f}°, el {el:.0f}°"
+    return None
+
+
+def lighting_legend(names) -> str:
+    """``"ambient (room light, no flash), flash05 (az -30°, el 0°), ..."`` for the names with a direction."""
+    return ", ".join(f"{n} ({lighting_direction(n)})" for n in names if lighting_direction(n))
+
+
+def _lighting_of(target: str) -> str | None:
+    """The lighting name of a target tag (``"L-flash07_E-smile"`` -> ``"flash07"``), ``None`` without one."""
+    return next((part[2:] for part in target.split("_") if part.startswith("L-")), None)
 
 
 def histogram_counts(q_scores: np.ndarray, bins: int = BINS) -> np.ndarray:
@@ -140,7 +171,10 @@ def _row(src: ReportSource) -> str:
                                                   -v.q_score if math.isfinite(v.q_score) else 0.0))
     for v in ordered:
         cls = "var kept" if v.kept else "var rejected"
-        cells.append(_thumb(v.thumb_png, v.target, cls, f"{_esc(v.target)}<br>{_fmt_q(v.q_score)}"))
+        direction = lighting_direction(_lighting_of(v.target) or "")
+        where = f'<span class="dir">{direction}</span><br>' if direction else ""
+        mark = '<span class="mark ok">kept</span>' if v.kept else '<span class="mark no">rejected</span>'
+        cells.append(_thumb(v.thumb_png, v.target, cls, f"{_esc(v.target)}<br>{where}{_fmt_q(v.q_score)}<br>{mark}"))
     return (f'<div class="row" data-best="{best:.6f}" data-mean="{mean:.6f}" '
             f'data-name="{_esc(src.source_path)}"><div class="path">{_esc(src.source_path)}</div>'
             f'<div class="cells">{"".join(cells)}</div></div>')
@@ -154,7 +188,8 @@ padding-bottom:6px;border-bottom:1px solid #eee}.path{font-family:monospace;font
 .cells{display:flex;flex-wrap:wrap;gap:6px}figure{margin:0;width:104px;font-size:11px;
 text-align:center;overflow-wrap:anywhere}img{width:96px;height:96px;border:4px solid transparent}
 .src img{border-color:#888}.kept img{border-color:#2e9e44}.rejected img{border-color:#d23c32}
-.rejected{opacity:.5}.ok{color:#2e9e44;font-weight:bold}.no{color:#d23c32;font-weight:bold}"""
+.ok{color:#2e9e44;font-weight:bold}.no{color:#d23c32;font-weight:bold}.dir{color:#555}
+.rejected .mark{background:#d23c32;color:#fff;padding:0 4px;border-radius:3px}"""
 
 _SCRIPT = """document.getElementById("sort").addEventListener("change", function () {
   var sheet = document.getElementById("sheet"), how = this.value;
@@ -178,6 +213,10 @@ def render_report(sources: Sequence[ReportSource], q_scores: np.ndarray, *, q_mi
     (name, value) rows of the table at the top. Every user-provided string is HTML-escaped.
     """
     rows = sorted(sources, key=lambda s: (-_stats(s)[0], s.source_path))
+    lights = sorted({_lighting_of(v.target) for s in sources for v in s.variants} - {None})
+    legend = lighting_legend(lights)
+    directions = (f'<p class="legend">Lighting targets shown: {_esc(legend)}. Directions: {DIRECTION_CONVENTION}.</p>'
+                  if legend else "")
     facts_html = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in facts)
     options = [("best", "best Q (high first)"), ("mean", "mean Q (high first)"),
                ("worst", "lowest best Q first"), ("name", "source path")]
@@ -189,8 +228,10 @@ def render_report(sources: Sequence[ReportSource], q_scores: np.ndarray, *, q_mi
 <table class="facts">{facts_html}</table>
 <h2>Q of every variant</h2>
 {_histogram(q_scores, q_min)}
-<p class="legend"><span class="ok">green</span>: kept (enters the training set);
-<span class="no">red, faded</span>: rejected. Rule: {_esc(_rule(q_min, keep_best))}.</p>
+<p class="legend"><span class="ok">green border, "kept"</span>: kept (enters the training set);
+<span class="no">red border, "rejected"</span>: rejected (recorded in the manifest, written only with
+--save-rejected). Rule: {_esc(_rule(q_min, keep_best))}.</p>
+{directions}
 <h2>Contact sheet ({len(rows)} sources)</h2>
 <p><label>Order rows by <select id="sort">{select}</select></label></p>
 <div id="sheet">

@@ -4,23 +4,58 @@
 source images). Every process of the run (the single process, or each shard) checks it before writing:
 the same run resumes, another run is refused with the settings that differ.
 ``<out>/.expand/parts/<part>/`` holds each part's ``journal.jsonl`` (and, for shards, the part's own
-manifest, summary and report). The bookkeeping is hidden so that dataset readers, which skip hidden
-entries, read an expanded tree as the dataset it is.
+manifest, summary, report and lock; a single-process run's lock is ``<out>/expand.lock``). The
+bookkeeping is hidden so that dataset readers, which skip hidden entries, read an expanded tree as the
+dataset it is.
 """
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 
 from augmenter import __version__
 from augmenter.atomic import write_text_atomic
-from augmenter.errors import RunConflictError
+from augmenter.errors import DatasetFormatError, RunConflictError
 from augmenter.expand.config import ExpandConfig
+from augmenter.expand.files import naming_errors
+from augmenter.expand.lock import LOCK_NAME
 
 META = ".expand"
 RUN_FILE = "run.json"
 PARTS = "parts"
 FINAL_OUTPUTS = ("manifest.parquet", "manifest.csv", "summary.json", "report.html")
+
+
+def check_out_and_root(out: str | Path, root: str | Path | None, sample_folder: str) -> None:
+    """Refuse an ``out`` that would mix variants into the sources: ``out`` equal to the dataset folder or
+    inside it, or the dataset inside ``out`` (apart from ``out/<sample_folder>``, where the built-in sample
+    is rendered). Paths are compared resolved, so symbolic links and ``..`` cannot hide an overlap. The
+    dataset folder is ``root``, or the folder of ``root`` when it is a file (``--dataset manifest``: a
+    manifest's rows are keyed relative to its folder, so ``out`` must not be that folder; a sibling
+    folder beside the manifest is fine). ``DatasetFormatError`` naming ``out`` (or ``root``)."""
+    if root is None:
+        return
+    out_r, root_r = Path(out).resolve(), Path(root).resolve()
+    root_is_file = root_r.is_file()
+    folder = root_r.parent if root_is_file else root_r
+    if out_r == folder or (not root_is_file and _inside(out_r, folder)):
+        raise DatasetFormatError(out, f"must not be --root ({root}) or a folder inside it: the variants would be "
+                                      "written among the sources; choose an --out outside the dataset")
+    if _inside(root_r, out_r) and not _inside(root_r, out_r / sample_folder):
+        raise DatasetFormatError(root, f"is inside --out ({out}): the expanded tree would hold the sources "
+                                       "themselves; choose an --out outside the dataset")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_out_is_folder(out: str | Path) -> None:
+    """``NotADirectoryError`` naming ``out`` when it exists and is no folder (a file, say)."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "--out is a file, not a folder", str(path))
 
 
 class RunDir:
@@ -38,6 +73,11 @@ class RunDir:
 
     def journal(self, part: str) -> Path:
         return self.part_dir(part) / "journal.jsonl"
+
+    def lock(self, config: ExpandConfig) -> Path:
+        """The lock of ``config``'s process: ``out/expand.lock``, or in its part folder for a shard
+        (shards of one run go side by side; see :mod:`augmenter.expand.lock`)."""
+        return self.out / LOCK_NAME if config.shards == 1 else self.part_dir(config.part) / LOCK_NAME
 
     def saved(self) -> dict | None:
         if not self.run_file.is_file():
@@ -65,7 +105,8 @@ class RunDir:
                 if (self.out / name).exists():
                     raise RunConflictError(self.out / name, f"belongs to another run (no {META}/{RUN_FILE} beside it); "
                                                             "use another --out")
-            write_text_atomic(self.run_file, json.dumps(now, indent=2) + "\n")
+            with naming_errors(self.run_file):
+                write_text_atomic(self.run_file, json.dumps(now, indent=2) + "\n")
             return
         differ = [f"{k}: {saved['settings'].get(k)!r} there, {v!r} here" for k, v in now["settings"].items()
                   if saved["settings"].get(k) != v]

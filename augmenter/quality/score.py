@@ -36,7 +36,7 @@ class Source:
     base: Path | None = None
 
 
-def collect_sources(inputs: Iterable[str | Path], skips: SkipReport) -> list[Source]:
+def collect_sources(inputs: Iterable[str | Path], skips: SkipReport, *, exclude: Path | None = None) -> list[Source]:
     """Image files named directly, images under folders (recursive, sorted), and manifests' ``out_path``s.
 
     A manifest (``.parquet``, or ``.csv`` with an ``out_path`` column) contributes its rows' images,
@@ -45,14 +45,16 @@ def collect_sources(inputs: Iterable[str | Path], skips: SkipReport) -> list[Sou
     folders are counted in ``skips`` (see :func:`augmenter.datasets._tree.walk_files`). A file named
     directly, or any path with an image suffix, is passed on even when it cannot be read: the decoder
     reports it (and never opens a FIFO). Any other input that is not a folder or a regular file raises
-    ``DatasetFormatError`` naming it.
+    ``DatasetFormatError`` naming it. ``exclude`` (a command's output folder) is not walked, so a rerun
+    into a folder inside an input never takes its own outputs for inputs.
     """
     sources: list[Source] = []
     for item in map(Path, inputs):
         kind = path_kind(item)
         suffix = item.suffix.lower()
         if kind == DIR:
-            sources += [Source(p, item) for p in walk_files(item, skips) if p.suffix.lower() in IMAGE_EXTENSIONS]
+            sources += [Source(p, item) for p in walk_files(item, skips, exclude=exclude)
+                        if p.suffix.lower() in IMAGE_EXTENSIONS]
         elif suffix in MANIFEST_SUFFIXES and kind == FILE:
             table = read_manifest(item)
             sources += [Source(item.parent / p if not Path(p).is_absolute() else Path(p), item.parent)

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from augmenter.datasets.registry import read_dataset
-from augmenter.errors import CheckpointError, RunConflictError
+from augmenter.errors import CheckpointError, DatasetFormatError, RunConflictError
 from augmenter.expand import sources as expand_sources
 from augmenter.expand.config import ExpandConfig
 from augmenter.expand.engine import run_expand
@@ -349,10 +349,11 @@ def test_sources_sharing_a_stem_and_an_output_format_are_refused(tmp_path, names
         write_image(root / "alice" / name)
     write_image(root / "bob" / "a.png")  # the same stem in another folder is fine
     out = tmp_path / "out"
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(DatasetFormatError) as err:
         run_expand(make_config(root, out, dataset="folder", min_size=8), log=quiet)
     message = str(err.value)
     assert f"alice/{names[0]}" in message and f"alice/{names[1]}" in message and "\n" not in message
+    assert err.value.path == root / "alice" / sorted(names)[1]  # the second in listing order, by its path
     assert not out.exists()  # refused before anything is written
 
 
@@ -433,25 +434,24 @@ def test_expanded_casia_tree_with_rejected_and_sources_reads_back_as_casia(tmp_p
 def test_fer_variants_go_to_the_class_folder_of_their_expression_and_read_back(tmp_path):
     root = make_fer_folders(tmp_path / "fer", {("train", "angry"): 2, ("train", "happy"): 2, ("test", "sad"): 1})
     out = tmp_path / "out"
+    # squint is no FER class: it is only drawn with a class to go to (see tests/expand/test_bad_inputs.py)
     run_expand(make_config(root, out, dataset="fer2013", min_size=8, mode="expression", per_image=3,
-                           expression="neutral,smile,squint", q_min=0.0), log=quiet)
+                           expression="neutral,smile,squint", expression_map="squint=disgust", q_min=0.0), log=quiet)
     df = manifest(out)
     assert len(df) == 13  # the happy faces have 2 candidates (no smile), the others 3
     assert not ((df["source_expression"] == "happy") & (df["expression"] == "happy")).any()
-    folder = {"happy": "happy", "neutral": "neutral", "squint": "squint"}
+    assert set(df.loc[df["target"] == "E-squint", "expression"]) == {"disgust"}
     for row in df.itertuples():
         split, source_class, name = row.source_path.split("/")
         # <split>/<new class>/<source class>_<stem>_<tag>, a JPEG like its source
-        assert row.out_path == f"{split}/{folder[row.expression]}/{source_class}_{Path(name).stem}_{row.target}.jpg"
+        assert row.out_path == f"{split}/{row.expression}/{source_class}_{Path(name).stem}_{row.target}.jpg"
         assert (out / row.out_path).is_file()
     assert df["out_path"].is_unique
     listing = read_dataset("fer2013", out)
-    # squint is no FER class folder: its variants are the only skips (the run's files are not counted)
-    assert listing.skips.total == int((df["expression"] == "squint").sum()) > 0
+    assert listing.skips.total == 0, dict(listing.skips.counts)  # every variant is in a FER class folder
     back = {Path(r.path).relative_to(out).as_posix(): r for r in listing.records}
-    standard = df[df["expression"].isin(["happy", "neutral"])]  # squint is no FER class folder
-    assert set(back) == set(standard["out_path"])
-    for row in standard.itertuples():
+    assert set(back) == set(df["out_path"])
+    for row in df.itertuples():
         assert back[row.out_path].expression == row.expression
         assert back[row.out_path].split == {"train": "train", "test": "test"}[row.source_path.split("/")[0]]
 

@@ -9,6 +9,7 @@ import pytest
 
 from augmenter.attributes import LIGHTING, MULTIPIE_EXPRESSIONS
 from augmenter.datasets.record import FaceRecord
+from augmenter.errors import DatasetFormatError
 from augmenter.expand.engine import keep_decisions
 from augmenter.expand.journal import ChunkJournal
 from augmenter.expand.layout import (REJECTED, check_distinct_names, rejected_path, source_key, variant_labels,
@@ -213,7 +214,7 @@ def test_sources_sharing_a_stem_and_an_output_format_are_refused():
     # a.png and a.bmp both give a_<tag>.png, a.jpg and a.jpeg both a_<tag>.jpg: refused, naming both
     for first, second in (("alice/a.png", "alice/a.bmp"), ("alice/a.jpg", "alice/a.jpeg"),
                           ("alice/a.JPG", "alice/a.jpg"), ("x/y/a.pgm", "x/y/a.png")):
-        with pytest.raises(ValueError) as err:
+        with pytest.raises(DatasetFormatError) as err:
             check_distinct_names(["alice/0.png", first, "bob/a.bmp", second])
         assert first in str(err.value) and second in str(err.value), str(err.value)
         assert "'a'" in str(err.value) and "\n" not in str(err.value)

@@ -123,3 +123,26 @@ def test_q_min_line_and_legend():
 def test_nan_only_row_has_minus_one_stats():
     page = _page([_src("n.png", [NAN], [False])], q_scores=[NAN])
     assert 'data-best="-1.000000" data-mean="-1.000000"' in page
+
+
+def test_rejected_variants_are_fully_visible_and_marked():
+    page = _page()
+    style = page[page.index("<style>"):page.index("</style>")]
+    assert "opacity" not in style  # no variant is faded
+    n_rejected = page.count('class="var rejected"')
+    assert n_rejected == 6
+    assert page.count('<span class="mark no">rejected</span>') == n_rejected
+    assert page.count('<span class="mark ok">kept</span>') == 2
+    assert "faded" not in page
+
+
+def test_lighting_targets_show_their_direction():
+    src = ReportSource("s.png", "id", "", PNG, [ReportVariant("L-flash05_E-smile", 0.9, True, PNG),
+                                                ReportVariant("L-ambient", 0.8, True, PNG),
+                                                ReportVariant("E-smile", 0.7, False, PNG)])
+    page = render_report([src], np.array([0.9, 0.8, 0.7]), q_min=0.5, keep_best=None, title="t", facts=[])
+    assert 'L-flash05_E-smile<br><span class="dir">az -30°, el 0°</span><br>' in page
+    assert 'L-ambient<br><span class="dir">room light, no flash</span><br>' in page
+    assert "E-smile<br>0.700" in page  # no lighting target: no direction line
+    assert "flash05 (az -30°, el 0°)" in page  # the legend of the lighting targets shown
+    assert "subject's right" in page  # what the azimuth's sign means

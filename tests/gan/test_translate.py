@@ -208,3 +208,14 @@ def test_traps_under_an_input_folder_are_counted_skips(tmp_path):
     assert "skipped 5:" in result.output
     for reason, n in {**expected, "unreadable image": 1}.items():
         assert f"{n} {reason}" in result.output
+
+
+def test_a_rerun_into_a_folder_inside_the_input_does_not_translate_its_own_outputs(tmp_path):
+    src = tmp_path / "faces"
+    _face(src / "alice" / "face.png")
+    out = src / "translated"
+    for _ in range(2):
+        result = _translate(src, "--expression", "smile", "--out", out)
+        assert result.exit_code == 0, result.output
+        assert _wrote(result.output) == 1
+    assert _written(out) == ["alice/face__E-smile.png"]
