@@ -31,7 +31,8 @@ def column_flags(func):
 
 
 @click.command("train-q")
-@click.option("--data", required=True, help="Ratings CSV/TSV, or a folder holding ratings.csv.")
+@click.option("--data", required=True,
+              help="Ratings CSV/TSV, a folder holding ratings.csv, or a perception-study folder (img.csv + ans.csv).")
 @click.option("--val", default=None, help="Separate validation ratings (default: the data's val split).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (rerun to resume).")
 @click.option("--image-size", default=64, show_default=True, help="Q input size (128 = the paper's).")
@@ -104,7 +105,9 @@ def score_command(inputs, q_path, out, batch_size, workers, device):
 
 @click.command("eval-q")
 @click.option("--q", "q_path", default=None, type=click.Path(path_type=Path), help=_Q_HELP)
-@click.option("--data", required=True, help="Ratings CSV/TSV (or folder with ratings.csv) with mean and std.")
+@click.option("--data", required=True,
+              help="Ratings CSV/TSV with mean and std, a folder with ratings.csv, or a perception-study folder "
+                   "(img.csv + ans.csv: the people's split-half ceiling is reported too).")
 @click.option("--split", default="auto", show_default=True,
               help="Rows to evaluate: test, val, train, all; auto = test when the file has a test split, else all.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for q_eval.json and q_scatter.png.")
@@ -117,15 +120,17 @@ def score_command(inputs, q_path, out, batch_size, workers, device):
 @one_line_errors
 @column_flags
 def eval_q_command(q_path, data, split, out, batch_size, workers, device, path_col, mean_col, std_col):
-    """Measure Q against rated images: SROCC, PLCC, KROCC, RMSE, within-spread share, 5/10 accuracy."""
+    """Measure Q against rated images: SROCC, PLCC, KROCC (with 95% bootstrap intervals), RMSE, within-spread
+    share, 5/10 accuracy, and per source whether Q ranks the sources as people do."""
     import json
 
     import numpy as np
 
-    from augmenter.quality.metrics import write_quality_report
+    from augmenter.quality.metrics import INTERVAL_KEYS, describe_quality, write_quality_report
     from augmenter.quality.model import DEMO_NOTICE, load_q
     from augmenter.quality.ratings import read_ratings
     from augmenter.quality.score import predict_ratings
+    from augmenter.quality.study import split_half_ceiling
 
     if q_path is None:
         click.echo(DEMO_NOTICE, err=True)
@@ -143,12 +148,22 @@ def eval_q_command(q_path, data, split, out, batch_size, workers, device, path_c
         ratings, failed = predict_ratings(net, table["path"].tolist(), batch_size=batch_size, workers=workers,
                                           progress=update)
     ok = ~np.isnan(ratings)
+    paths = table["path"].to_numpy()[ok].tolist()
+    ceiling = None
+    if listing.answers is not None:  # a perception study: how well its people agree with each other
+        ceiling = split_half_ceiling(listing.answers[listing.answers["path"].isin(paths)])
     metrics = write_quality_report(out, ratings[ok], table["mean"].to_numpy()[ok], table["std"].to_numpy()[ok],
-                                   paths=table["path"].to_numpy()[ok].tolist(),
-                                   sources=table["source"].to_numpy()[ok].tolist())
-    click.echo(json.dumps({"split": split, "n": int(ok.sum()), "unreadable": len(failed),
-                           **{k: metrics[k] for k in ("srocc", "plcc", "plcc_logistic", "krocc", "rmse",
-                                                      "within_spread", "accuracy_at_threshold")}}, default=str))
+                                   paths=paths, sources=table["source"].to_numpy()[ok].tolist(),
+                                   human_ceiling=ceiling)
+    shown = ("srocc", "plcc", "plcc_logistic", "krocc", "rmse", "within_spread", "accuracy_at_threshold",
+             *(f"{k}_ci95" for k in INTERVAL_KEYS), "orders_sources_as_people")
+    line = {"split": split, "n": int(ok.sum()), "unreadable": len(failed),
+            **{k: metrics[k] for k in shown if k in metrics}}
+    if ceiling is not None:
+        line["human_ceiling_srocc"] = ceiling["spearman"]
+        line["human_ceiling_srocc_corrected"] = ceiling["spearman_corrected"]
+    click.echo(json.dumps(line, default=str))
+    click.echo(describe_quality(metrics))
     click.echo(f"report: {out / 'q_eval.json'}, {out / 'q_scatter.png'}")
     if listing.skips.total:
         click.echo(listing.skips.summary(), err=True)

@@ -19,6 +19,10 @@ The first five are :data:`RATING_COLUMNS`, in that order, then the file's other 
 order; the index is a fresh ``RangeIndex``. An extra column whose name is one of those five (or
 ``image``, the name :func:`write_ratings` gives the path column) is kept as ``<name>_original``.
 
+A folder holding a perception study's ``img.csv`` and ``ans.csv`` (and no ratings file) is read by
+:mod:`augmenter.quality.study` into the same table, one row per image (columns ``n_ratings``,
+``synthetic``, ``img_id`` added).
+
 Reading (:func:`read_ratings`): the file layout of the LEGAN Perceptual Dataset's list is not
 known here, so the reader takes any CSV/TSV with a header, sniffs the separator (comma, tab or
 semicolon) and finds its columns by name. Each column option names the column to use; left at
@@ -145,11 +149,14 @@ class RatingsListing:
         table: the ratings table (columns :data:`RATING_COLUMNS` then the file's extra columns).
         skips: rows that could not be used, counted by reason with examples.
         file: absolute path of the file that was read.
+        answers: for a perception study (:mod:`augmenter.quality.study`), the individual answers the
+            table summarises (:func:`~augmenter.quality.study.read_study_answers`); else ``None``.
     """
 
     table: pd.DataFrame
     skips: SkipReport = field(default_factory=SkipReport)
     file: Path | None = None
+    answers: pd.DataFrame | None = None
 
     def __len__(self) -> int:
         return len(self.table)
@@ -186,12 +193,21 @@ def read_ratings(
     Returns:
         :class:`RatingsListing` with the table in file order (skipped rows left out).
 
+    A folder without ``ratings.csv``/``ratings.tsv`` that holds a perception study's ``img.csv``
+    and ``ans.csv`` (:mod:`augmenter.quality.study`) gives
+    :func:`~augmenter.quality.study.study_ratings_table` of it: the per-image mean and std of the
+    people's answers, outliers excluded; the column options, ``root`` and ``sep`` do not apply there.
+
     Raises:
         ColumnNotFoundError: a required column not found, or a column option naming a column
             that is not there (a :class:`DatasetFormatError` listing the names tried, the header
             and the option that chooses the column).
         DatasetFormatError: missing file or folder, empty file, unreadable CSV, or no usable row.
     """
+    if _study_folder(spec):
+        from augmenter.quality.study import study_ratings_table
+
+        return study_ratings_table(_absolute(spec), check_files=check_files)
     file = _ratings_file(spec)
     base = _absolute(root) if root is not None else file.parent
     header_line = _header_line(file)
@@ -284,6 +300,13 @@ def _absolute(path: str | os.PathLike) -> Path:
     return Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
 
 
+def _study_folder(spec: str | os.PathLike) -> bool:
+    from augmenter.quality.study import is_study_folder
+
+    path = _absolute(spec)
+    return is_study_folder(path) and not any((path / name).is_file() for name in RATINGS_NAMES)
+
+
 def _ratings_file(spec: str | os.PathLike) -> Path:
     path = _absolute(spec)
     if not path.exists():
@@ -292,7 +315,8 @@ def _ratings_file(spec: str | os.PathLike) -> Path:
         for name in RATINGS_NAMES:
             if (path / name).is_file():
                 return path / name
-        raise DatasetFormatError(path, f"folder holds no {' or '.join(RATINGS_NAMES)}")
+        raise DatasetFormatError(path, f"folder holds no {' or '.join(RATINGS_NAMES)}, nor a perception "
+                                       f"study's img.csv and ans.csv")
     if not path.is_file():
         raise DatasetFormatError(path, "not a file")
     return path

@@ -16,9 +16,14 @@ from scipy import stats
 
 from augmenter.quality.metrics import (
     FIT_MAX_POINTS,
+    bootstrap_intervals,
+    describe_quality,
     fit_logistic4,
+    format_source_table,
     logistic4,
+    orders_sources_as_people,
     quality_metrics,
+    source_means,
     write_quality_report,
 )
 
@@ -342,3 +347,99 @@ def test_report_replaces_previous_files(tmp_path):
     data = json.loads((tmp_path / "q_eval.json").read_text(encoding="utf-8"))
     assert data["title"] == "second" and data["n"] == 10
     assert sorted(f.name for f in tmp_path.iterdir()) == ["q_eval.json", "q_scatter.png"]
+
+
+# --------------------------------------------------------------------------------------------- #
+# bootstrap intervals, source order, the printed summary
+
+
+def _noisy(n=80, seed=5):
+    rng = np.random.default_rng(seed)
+    m = rng.uniform(1, 10, n)
+    return m + rng.normal(0, 1.5, n), m
+
+
+def test_bootstrap_intervals_contain_the_estimate_and_are_seeded():
+    p, m = _noisy()
+    point = quality_metrics(p, m, np.ones(p.size))
+    a = bootstrap_intervals(p, m, n_boot=500, seed=1)
+    assert a == bootstrap_intervals(p, m, n_boot=500, seed=1)
+    assert a != bootstrap_intervals(p, m, n_boot=500, seed=2)
+    for key in ("srocc", "plcc", "krocc"):
+        lo, hi = a[key]
+        assert -1 <= lo < point[key] < hi <= 1, key
+        assert hi - lo < 0.4, key  # 80 items correlated at ~0.9: a narrow interval
+    # Percentile intervals by hand: the 2.5th and 97.5th percentiles of the replicates' correlations,
+    # each replicate one draw of n item indices with replacement.
+    rng = np.random.default_rng(1)
+    reps = {"srocc": [], "plcc": [], "krocc": []}
+    for _ in range(500):
+        idx = rng.integers(0, p.size, p.size)
+        reps["srocc"].append(stats.spearmanr(p[idx], m[idx]).statistic)
+        reps["plcc"].append(stats.pearsonr(p[idx], m[idx]).statistic)
+        reps["krocc"].append(stats.kendalltau(p[idx], m[idx]).statistic)
+    for key, values in reps.items():
+        assert a[key] == pytest.approx(tuple(np.percentile(values, [2.5, 97.5]))), key
+
+
+def test_bootstrap_of_many_items_matches_the_item_pair_free_path():
+    # Above 200 items Kendall's tau is computed replicate by replicate: the same numbers.
+    p, m = _noisy(n=450, seed=2)
+    out = bootstrap_intervals(p, m, n_boot=30, seed=0)
+    rng = np.random.default_rng(0)
+    taus = [stats.kendalltau(p[idx], m[idx]).statistic for idx in (rng.integers(0, 450, 450) for _ in range(30))]
+    assert out["krocc"] == pytest.approx(tuple(np.percentile(taus, [2.5, 97.5])))
+
+
+def test_bootstrap_of_constant_predictions_is_undefined_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = bootstrap_intervals(np.full(6, 5.0), [1.0, 2, 3, 4, 5, 6], n_boot=50)
+    assert out == {"srocc": None, "plcc": None, "krocc": None}
+
+
+def test_source_means_rank_sources_and_tell_whether_q_orders_them_as_people_do():
+    sources = ["ffhq"] * 3 + ["pggan"] * 2 + ["stylegan2"] * 2
+    mean = [6.0, 7.0, 5.0, 3.0, 4.0, 8.0, 7.0]      # people: stylegan2 7.5 > ffhq 6 > pggan 3.5
+    same = [5.0, 6.0, 5.5, 2.0, 2.0, 9.0, 9.0]      # Q: 9 > 5.5 > 2, the same order
+    rows = source_means(same, mean, sources)
+    assert [r["source"] for r in rows] == ["stylegan2", "ffhq", "pggan"]
+    assert [r["n"] for r in rows] == [2, 3, 2]
+    assert [r["people_mean"] for r in rows] == pytest.approx([7.5, 6.0, 3.5])
+    assert [r["q_mean"] for r in rows] == pytest.approx([9.0, 5.5, 2.0])
+    assert [r["people_rank"] for r in rows] == [1, 2, 3] and [r["q_rank"] for r in rows] == [1, 2, 3]
+    assert orders_sources_as_people(rows) is True
+    swapped = [5.0, 6.0, 5.5, 2.0, 2.0, 5.0, 5.0]   # Q puts stylegan2 (5) below ffhq (5.5)
+    rows = source_means(swapped, mean, sources)
+    assert [r["q_rank"] for r in rows] == [2, 1, 3]
+    assert orders_sources_as_people(rows) is False
+    tied = [5.0, 6.0, 5.5, 2.0, 2.0, 5.5, 5.5]      # Q ties two sources people tell apart: not their order
+    assert orders_sources_as_people(source_means(tied, mean, sources)) is False
+    table = format_source_table(source_means(same, mean, sources)).splitlines()
+    assert table[0].split() == ["source", "n", "people", "mean", "Q", "mean", "people", "rank", "Q", "rank"]
+    assert len(table) == 4 and len({len(line) for line in table}) == 1  # aligned columns
+    assert table[1].split() == ["stylegan2", "2", "7.50", "9.00", "1", "1"]
+
+
+def test_report_has_intervals_source_table_and_ceiling(tmp_path):
+    p, m, s, sources, paths = _report_data()
+    ceiling = {"spearman": 0.9, "pearson": 0.91, "spearman_corrected": 0.95, "pearson_corrected": 0.95,
+               "n_images": 21, "n_splits": 200, "seed": 0}
+    r = write_quality_report(tmp_path, p, m, s, paths=paths, sources=sources, human_ceiling=ceiling)
+    data = json.loads((tmp_path / "q_eval.json").read_text(encoding="utf-8"))
+    for key in ("srocc", "plcc", "krocc"):
+        lo, hi = data[f"{key}_ci95"]
+        assert lo <= data[key] <= hi
+    assert data["bootstrap"] == {"n_boot": 2000, "seed": 0, "level": 0.95,
+                                 "method": "percentile, items resampled with replacement"}
+    assert [row["source"] for row in data["source_means"]] == [row["source"] for row in r["source_means"]]
+    assert isinstance(data["orders_sources_as_people"], bool)
+    assert data["human_ceiling"] == ceiling
+    text = describe_quality(r)
+    assert f"SROCC {r['srocc']:.3f} [95% CI {r['srocc_ci95'][0]:.3f}, {r['srocc_ci95'][1]:.3f}]" in text
+    assert "people's split-half ceiling: SROCC 0.900 (Spearman-Brown 0.950)" in text
+    assert f"orders sources as people do: {'yes' if r['orders_sources_as_people'] else 'no'}" in text
+    # one source: no source table, no flag
+    one = write_quality_report(tmp_path / "one", p, m, s, sources=["x"] * len(p))
+    assert "source_means" not in one and "orders_sources_as_people" not in one
+    assert "source" not in describe_quality(one).lower()
