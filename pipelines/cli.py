@@ -144,3 +144,26 @@ def augment_verification(root, out, legan, q, q_min, per_image, synthetic_ratio,
         run_experiment(config, log=click.echo)
     except ValueError as err:
         raise click.ClickException(str(err)) from None
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data", type=click.Path(path_type=Path), default=Path("../shared/data"), show_default=True,
+              help="Folder holding fer2013/, yaleb/ and human_realism/ (the stand-in data).")
+@click.option("--work", type=click.Path(path_type=Path), default=Path("build/default_q"), show_default=True,
+              help="Where aligned crops, the pool, both stages and the measurements go (rerun to resume).")
+@click.option("--asset", type=click.Path(path_type=Path), default=None,
+              help="Where to write the exported Q (default: the package's augmenter/assets/default_q.pt).")
+@click.option("--seed", default=0, show_default=True)
+@one_line_errors
+def train_default_q(data: Path, work: Path, asset: Path | None, seed: int) -> None:
+    """Rebuild the default Q: align the stand-in data, train on a pool with simulated ratings, fine-tune on
+    people's ratings with 5-fold cross-validation, measure, export."""
+    from pipelines.default_q.export import export_default_q
+    from pipelines.default_q.run import DefaultQRecipe, train_default_q as run
+
+    results = run(DefaultQRecipe(data=str(data), seed=seed), work, log=click.echo)
+    cv = results["cv"]
+    click.echo(f"people vs Q, 5-fold cross-validated on {data / 'human_realism'}: SROCC {cv['srocc']:.3f}, "
+               f"PLCC {cv['plcc']:.3f}; sources by people {cv['source_order_people']}, by Q {cv['source_order_q']}")
+    path = export_default_q(Path(results["final"]), asset, results)
+    click.echo(f"exported to {path}")

@@ -12,6 +12,7 @@ from augmenter.errors import CheckpointError, DeviceError
 from augmenter.nets.quality import QNet, QNetConfig
 
 DEMO_Q = Path(__file__).resolve().parents[1] / "assets" / "demo_q.pt"
+DEFAULT_Q = Path(__file__).resolve().parents[1] / "assets" / "default_q.pt"
 DEMO_NOTICE = ("using the built-in demo Q (trained on simulated ratings of rendered faces, not on human "
                "ratings): fine for trying the toolkit, not for filtering real data; pass --q CKPT")
 

@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader
 from augmenter.attributes import EXPRESSIONS, LIGHTING
 from augmenter.atomic import write_text_atomic
 from augmenter.checkpoint import check_resumable, load_checkpoint, save_checkpoint, save_config_json
+from augmenter.errors import CheckpointError
 from augmenter.interrupt import deferred_interrupt
 from augmenter.jsonsafe import json_safe
 from augmenter.losses import rating_margin_loss
@@ -73,6 +74,7 @@ class QTrainConfig:
     workers: int = 2
     device: str = "auto"
     checkpoint_every: int = 200
+    init: str | None = None  # a Q checkpoint whose weights start a new run (fine-tuning; same network layout)
     columns: dict = field(default_factory=dict)  # read_ratings column options, e.g. {"path_col": "file"}
 
     @property
@@ -143,6 +145,12 @@ def train_q(config: QTrainConfig, progress: Callable[[dict], None] | None = None
         optimizer.load_state_dict(ckpt.optimizer)
         scheduler.load_state_dict(ckpt.scheduler)
         state.update(ckpt.extra["progress"])
+    elif config.init is not None:
+        start_from = load_checkpoint(config.init, kind="q", map_location=device)
+        if QNetConfig(**start_from.config["net"]) != config.net:
+            raise CheckpointError(config.init, f"is a Q of another layout ({start_from.config['net']}) than this run's "
+                                               f"({asdict(config.net)}): --init needs the same image size and widths")
+        net.load_state_dict(start_from.model)
     save_config_json(out / "config.json", asdict(config))
 
     def save(path: Path) -> None:

@@ -1,0 +1,123 @@
+"""What a Q does on real faces it never trained on: scores of aligned real photos, and whether each failure
+mode scores below its own source.
+
+``held-out real photos``: FER-2013 validation crops and the crops of Extended Yale B subjects outside the
+training subjects, light within 35 degrees of the camera axis (``yaleb_frontal``) and all lights.
+``failure test``: every failure mode of :mod:`augmenter.quality.failures` and every artifact of
+:func:`augmenter.quality.simulated.degrade` applied to each held-out photo at severities 0.3, 0.6 and 1.0
+(seeded per photo), plus the photo translated by a generator (the demo LEGAN by default); a case passes
+when the damaged face's q_score is below the photo's.
+
+Usage: ``python -m pipelines.default_q.measure --q CKPT --results build/default_q/results.json``
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from augmenter.quality.failures import FAILURE_MODES, fail
+from augmenter.quality.images import fit_face, load_face, to_model_input, to_uint8_images
+from augmenter.quality.simulated import degrade
+
+ARTIFACTS = ("blob", "checkerboard", "ghosting", "blur", "colour", "warp", "noise")
+SEVERITIES = (0.3, 0.6, 1.0)
+_LIGHT = re.compile(r"A([+-]\d{3})E([+-]\d\d)")
+
+
+def off_axis(name: str) -> float | None:
+    m = _LIGHT.search(name)
+    if m is None:
+        return None
+    a, e = math.radians(int(m[1])), math.radians(int(m[2]))
+    return math.degrees(math.acos(max(-1.0, min(1.0, math.cos(a) * math.cos(e)))))
+
+
+@torch.inference_mode()
+def q_scores(net, faces: np.ndarray, batch: int = 256) -> np.ndarray:
+    """q_score (predicted rating / 10, clipped) of ``(N, S, S, 3)`` uint8 faces."""
+    size = net.config.image_size
+    out = []
+    for i in range(0, len(faces), batch):
+        x = np.stack([fit_face(f, size) for f in faces[i:i + batch]])
+        out.append(net(to_model_input(torch.from_numpy(x).permute(0, 3, 1, 2))).clamp(1, 10).numpy() / 10)
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def _rng(*parts) -> np.random.Generator:
+    return np.random.default_rng(int.from_bytes(hashlib.sha256("|".join(map(str, parts)).encode()).digest()[:8], "little"))
+
+
+@torch.inference_mode()
+def _translated(faces: np.ndarray, generator: str | None) -> np.ndarray:
+    from augmenter.gan.models import load_translator, one_hot
+
+    t = load_translator(generator, "cpu")
+    out = []
+    for i in range(0, len(faces), 64):
+        chunk = faces[i:i + 64]
+        x = to_model_input(torch.from_numpy(np.stack([fit_face(f, t.image_size) for f in chunk])).permute(0, 3, 1, 2))
+        rng = _rng("targets", i)
+        tl = torch.from_numpy(rng.integers(len(t.lighting), size=len(chunk)))
+        te = torch.from_numpy(rng.integers(len(t.expression), size=len(chunk)))
+        y = to_uint8_images(t.generator(x, one_hot(tl, len(t.lighting)), one_hot(te, len(t.expression))))
+        out += [fit_face(img, faces.shape[1]) for img in y]
+    return np.stack(out)
+
+
+def measure(q: str | None, fer_val: list[str], yaleb: list[str], generator: str | None = None,
+            max_per_set: int = 400, seed: int = 0) -> dict:
+    """The figures of the module docstring for the Q checkpoint ``q`` (``None``: the demo Q)."""
+    from augmenter.quality.model import load_q
+
+    net, path = load_q(q, "cpu")
+    rng = np.random.default_rng(seed)
+    pick = lambda paths: [paths[i] for i in sorted(rng.permutation(len(paths))[:max_per_set])]  # noqa: E731
+    frontal = [p for p in yaleb if (off_axis(Path(p).name) or 180) <= 35]
+    sets = {"fer_val": pick(fer_val), "yaleb_frontal": pick(frontal), "yaleb_all": pick(yaleb)}
+    report = {"q": str(path), "real": {}, "failures": {}}
+    faces_by_set = {}
+    for name, paths in sets.items():
+        faces = np.stack([load_face(p, 128) for p in paths])
+        faces_by_set[name] = faces
+        s = q_scores(net, faces)
+        report["real"][name] = {"n": len(s), "median": float(np.median(s)), "p10": float(np.quantile(s, 0.1)),
+                                "share_at_least_0.6": float((s >= 0.6).mean())}
+    faces = np.concatenate([faces_by_set["fer_val"], faces_by_set["yaleb_frontal"]])
+    names = sets["fer_val"] + sets["yaleb_frontal"]
+    clean = q_scores(net, faces)
+    for mode in FAILURE_MODES + ARTIFACTS:
+        for severity in SEVERITIES:
+            damaged = np.stack([(fail if mode in FAILURE_MODES else degrade)(f, mode, severity, _rng(seed, n, mode))
+                                for f, n in zip(faces, names)])
+            s = q_scores(net, damaged)
+            report["failures"][f"{mode}@{severity}"] = {"below_source": float((s < clean).mean()),
+                                                        "median": float(np.median(s))}
+    s = q_scores(net, _translated(faces, generator))
+    report["failures"]["generator"] = {"below_source": float((s < clean).mean()), "median": float(np.median(s))}
+    return report
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--q", default=None, help="Q checkpoint (default: the demo Q)")
+    parser.add_argument("--results", type=Path, required=True, help="results.json of augment-train-default-q")
+    parser.add_argument("--generator", default=None)
+    parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    args = parser.parse_args(argv)
+    held = json.loads(args.results.read_text())["heldout_real"]
+    report = measure(args.q, held["fer_val"], held["yaleb_heldout"], args.generator)
+    text = json.dumps(report, indent=2)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""Stage 1 of the default Q: a pool of aligned real faces and their failures, with simulated ratings.
+
+What goes in, and the label each kind gets (mean, std on Q's 1-10 scale; the margin loss uses std):
+
+* ``real``: aligned real photos (FER-2013 train, Extended Yale B training subjects), clean:
+  ``REAL_RATING`` (7.0, std 1.0). Grey photos are real photos: no colour is asked of them.
+* a failure of :mod:`augmenter.quality.failures` (painted shading mask, tint, teeth bar, painted irises,
+  tile shuffle, seam) or an artifact of :func:`augmenter.quality.simulated.degrade` (blob, checkerboard,
+  ghosting, blur, colour, warp, noise) applied to a real face at severity ``s ~ U(0.1, 1)``:
+  ``7.0 - 5.8 * w * s ** g`` with the mode's ``(w, g)`` from :data:`PERCEPTION` (std 1.2), so a
+  severe failure rates about 1.5 and a faint one stays near the photo.
+* ``generator``: the source translated by a generator checkpoint (default the built-in demo LEGAN, which
+  paints shading masks and tints on real faces), resized up to the crop size: 2.5 (std 1.0).
+* ``render``: faces of the built-in 3D renderer: 3.5 (std 1.2): clean but plainly computer graphics.
+
+Why simulated labels first: 150 human-rated faces cannot teach a CNN what a broken face is; thousands of
+real photos and their graded failures can, and the human ratings then fit the scale (stage 2).
+
+Every draw (mode, severity, pixels) is seeded by (seed, the source path), so a rebuild gives the same pool.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from augmenter.io import decode_image, write_image_atomic
+from augmenter.quality.failures import FAILURE_MODES, fail
+from augmenter.quality.ratings import assign_splits, ratings_csv_text
+from augmenter.quality.simulated import degrade
+from augmenter.atomic import write_text_atomic
+
+REAL_RATING = (7.0, 1.0)
+GENERATOR_RATING = (2.5, 1.0)
+RENDER_RATING = (3.5, 1.2)
+FAILURE_STD = 1.2
+_ARTIFACTS = ("blob", "checkerboard", "ghosting", "blur", "colour", "warp", "noise")
+PERCEPTION: dict[str, tuple[float, float]] = {
+    "shading_mask": (1.0, 0.6), "tint": (0.9, 0.6), "teeth_bar": (1.0, 0.5), "painted_irises": (0.9, 0.6),
+    "tile_shuffle": (1.0, 0.4), "seam": (0.9, 0.6),
+    "blob": (1.0, 0.6), "warp": (1.0, 0.7), "ghosting": (0.9, 0.8), "checkerboard": (0.85, 0.8),
+    "colour": (0.8, 0.9), "noise": (0.75, 1.0), "blur": (0.7, 1.6),
+}
+"""Mode -> ``(w, g)``: the share of the scale it can take off, and the power of its severity curve."""
+
+
+@dataclass
+class PoolConfig:
+    per_real: int = 2            # damaged variants per real face
+    generator_share: float = 0.35  # share of the real faces also translated by the generator
+    size: int = 128
+    seed: int = 0
+
+
+def failure_rating(mode: str, severity: float) -> float:
+    """The simulated mean rating of a face with ``mode`` at ``severity`` (module docstring)."""
+    w, g = PERCEPTION[mode]
+    return float(np.clip(REAL_RATING[0] - 5.8 * w * severity ** g, 1.0, 10.0))
+
+
+def _rng(seed: int, *parts: object) -> np.random.Generator:
+    digest = hashlib.sha256("\x1f".join(map(str, (seed, *parts))).encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def _damage(face: np.ndarray, mode: str, severity: float, rng: np.random.Generator) -> np.ndarray:
+    return fail(face, mode, severity, rng) if mode in FAILURE_MODES else degrade(face, mode, severity, rng)
+
+
+def build_pool(reals: list[Path], renders: list[Path], out: Path, config: PoolConfig = PoolConfig(),
+               generator: str | None = None, log=print) -> Path:
+    """Write the pool's images under ``out/images`` and its ratings table ``out/ratings.csv``; returns the CSV.
+
+    ``reals`` are aligned crops (any size; resized to ``config.size``), ``renders`` rendered faces.
+    Images already written are kept (a rerun only writes what is missing).
+    """
+    from augmenter.quality.images import fit_face as resize_square
+
+    out.mkdir(parents=True, exist_ok=True)
+    modes = FAILURE_MODES + _ARTIFACTS
+    rows = []
+    to_translate: list[tuple[np.ndarray, Path]] = []
+    for i, path in enumerate(reals):
+        key = Path(os.path.relpath(path, "/")).as_posix()
+        group = hashlib.sha256(key.encode()).hexdigest()[:10]
+        face = None
+
+        def image(target: Path, make) -> None:
+            nonlocal face
+            if not target.is_file():
+                if face is None:
+                    face = resize_square(decode_image(path), config.size)
+                write_image_atomic(target, make(face))
+
+        clean = out / "images" / "real" / f"{group}.png"
+        image(clean, lambda f: f)
+        rows.append({"path": str(clean), "mean": REAL_RATING[0], "std": REAL_RATING[1], "source": "real",
+                     "split": "unknown", "group": group, "severity": 0.0})
+        for k in range(config.per_real):
+            rng = _rng(config.seed, key, k)
+            mode = modes[int(rng.integers(len(modes)))]
+            severity = float(rng.uniform(0.1, 1.0))
+            target = out / "images" / mode / f"{group}_{k}.png"
+            image(target, lambda f, m=mode, s=severity, r=rng: _damage(f, m, s, r))
+            rows.append({"path": str(target), "mean": round(failure_rating(mode, severity), 3), "std": FAILURE_STD,
+                         "source": mode, "split": "unknown", "group": group, "severity": round(severity, 3)})
+        if _rng(config.seed, key, "generator").random() < config.generator_share:
+            target = out / "images" / "generator" / f"{group}.png"
+            if not target.is_file():
+                to_translate.append((resize_square(decode_image(path), config.size) if face is None else face, target))
+            rows.append({"path": str(target), "mean": GENERATOR_RATING[0], "std": GENERATOR_RATING[1],
+                         "source": "generator", "split": "unknown", "group": group, "severity": 1.0})
+        if (i + 1) % 1000 == 0:
+            log(f"pool: {i + 1}/{len(reals)} real faces")
+    _translate(to_translate, generator, config, log)
+    for path in renders:
+        key = Path(os.path.relpath(path, "/")).as_posix()
+        group = "render-" + hashlib.sha256(key.encode()).hexdigest()[:10]
+        target = out / "images" / "render" / f"{group}.png"
+        if not target.is_file():
+            write_image_atomic(target, resize_square(decode_image(path), config.size))
+        rows.append({"path": str(target), "mean": RENDER_RATING[0], "std": RENDER_RATING[1], "source": "render",
+                     "split": "unknown", "group": group, "severity": 1.0})
+    table = assign_splits(pd.DataFrame(rows), seed=config.seed, group_col="group", fractions=(0.9, 0.1, 0.0))
+    csv_path = out / "ratings.csv"
+    write_text_atomic(csv_path, ratings_csv_text(table, out))
+    return csv_path
+
+
+@torch.inference_mode()
+def _translate(items: list[tuple[np.ndarray, Path]], generator: str | None, config: PoolConfig, log) -> None:
+    """Each face translated to a target drawn per image (joint lighting + expression), written at pool size."""
+    if not items:
+        return
+    from augmenter.gan.models import load_translator, one_hot
+    from augmenter.quality.images import fit_face as resize_square, to_model_input, to_uint8_images
+
+    translator = load_translator(generator, "cpu")
+    size = translator.image_size
+    log(f"pool: translating {len(items)} faces with {translator.path.name}")
+    for start in range(0, len(items), 64):
+        chunk = items[start:start + 64]
+        batch = to_model_input(torch.from_numpy(np.stack([resize_square(f, size) for f, _ in chunk])).permute(0, 3, 1, 2))
+        rng = _rng(config.seed, "targets", start)
+        tl = torch.from_numpy(rng.integers(len(translator.lighting), size=len(chunk)))
+        te = torch.from_numpy(rng.integers(len(translator.expression), size=len(chunk)))
+        outs = translator.generator(batch, one_hot(tl, len(translator.lighting)), one_hot(te, len(translator.expression)))
+        for pixels, (_, target) in zip(to_uint8_images(outs), chunk):
+            write_image_atomic(target, resize_square(pixels, config.size))

@@ -1,0 +1,219 @@
+"""The default Q, rebuilt from ``../shared/data`` in one call: align, pool, two training stages, measure, export.
+
+Stages (choices measured in the README's "Q" section):
+
+1. **Pool** (:mod:`pipelines.default_q.pool`): aligned real photos (FER-2013 train, Extended Yale B
+   training subjects) and their graded failures, generator outputs and renders, with simulated ratings.
+   Q learns what a broken face is.
+2. **People** (the human-realism study, :func:`augmenter.quality.study.study_ratings_table`): Q is
+   fine-tuned from stage 1 on the study's faces (aligned as users align), each repeated
+   ``human_repeat`` times, mixed with ``replay`` pool faces so it keeps what stage 1 taught. The margin of
+   the loss is the standard error of each face's mean rating (``margin_scale`` x std, about std/sqrt(n)).
+
+Agreement with people is measured by 5-fold cross-validation by image (stratified by source): for each
+fold, stage 2 starts again from stage 1 without that fold's faces and its *last* epoch scores them (no
+epoch is chosen on them). Stage 1 never sees a study face. The shipped Q is stage 2 on all faces.
+
+Held out from everything: FER-2013 validation and Extended Yale B subjects after the first
+``yaleb_train_subjects``; real-photo scores and the failure-mode test use them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from augmenter.atomic import write_text_atomic
+from augmenter.quality.train import QTrainConfig, train_q
+from pipelines.default_q.pool import PoolConfig, build_pool
+
+
+@dataclass
+class DefaultQRecipe:
+    data: str = "../shared/data"
+    image_size: int = 128
+    base_width: int = 16
+    fer_per_class: int = 600          # FER-2013 train faces per class in the pool
+    fer_val_per_class: int = 150      # FER-2013 validation faces per class, held out for measuring
+    yaleb_train_subjects: int = 20    # the first N subjects train; the rest are held out
+    stage1_epochs: int = 8
+    stage2_epochs: int = 6
+    human_repeat: int = 8
+    replay: int = 1500
+    stage1_margin: float = 0.3
+    stage2_margin: float = 0.15
+    folds: int = 5
+    seed: int = 0
+    workers: int = 2
+    pool: PoolConfig = field(default_factory=PoolConfig)
+
+
+def _link_subset(src: Path, dst: Path, per_class: int, seed: int) -> Path:
+    """``dst/<class>/<file>`` symlinks to a seeded subset of ``src/<class>/`` (a FER split folder)."""
+    rng = random.Random(seed)
+    for cls in sorted(os.listdir(src)):
+        files = sorted(os.listdir(src / cls))
+        rng.shuffle(files)
+        (dst / cls).mkdir(parents=True, exist_ok=True)
+        for name in files[:per_class]:
+            link = dst / cls / name
+            if not os.path.lexists(link):
+                os.symlink(os.path.abspath(src / cls / name), link)
+    return dst
+
+
+def align_sources(recipe: DefaultQRecipe, work: Path, log=print) -> dict[str, Path]:
+    """Aligned crops (``augment align``'s layout) of every source the recipe uses, cached under ``work``."""
+    from augmenter.align_tree import AlignConfig, align_tree
+
+    data = Path(recipe.data)
+    raw = work / "raw"
+    _link_subset(data / "fer2013" / "train", raw / "fer_train", recipe.fer_per_class, recipe.seed)
+    _link_subset(data / "fer2013" / "validation", raw / "fer_val", recipe.fer_val_per_class, recipe.seed)
+    sources = {"fer_train": raw / "fer_train", "fer_val": raw / "fer_val", "yaleb": data / "yaleb",
+               "human": data / "human_realism" / "images"}
+    aligned = {}
+    for name, src in sources.items():
+        dst = work / "aligned" / name
+        config = AlignConfig(image_size=recipe.image_size, detect_pad=0.1 if name == "human" else 0.25)
+        log(f"align {name}: {align_tree(src, dst, config).describe().splitlines()[0]}")
+        aligned[name] = dst
+    return aligned
+
+
+def crops(folder: Path) -> list[Path]:
+    """The crops ``augment align`` wrote under ``folder`` (its landmarks.csv order)."""
+    table = pd.read_csv(folder / "landmarks.csv", keep_default_na=False)
+    return [folder / p for p in table["out_path"] if p]
+
+
+def yaleb_split(folder: Path, train_subjects: int) -> tuple[list[Path], list[Path]]:
+    subjects = sorted({p.parent.name for p in crops(folder)})
+    train = set(subjects[:train_subjects])
+    paths = [p for p in crops(folder) if "Ambient" not in p.name]
+    return [p for p in paths if p.parent.name in train], [p for p in paths if p.parent.name not in train]
+
+
+def human_table(recipe: DefaultQRecipe, aligned: Path) -> pd.DataFrame:
+    """The study's faces with people's mean and std, ``path`` pointing at the aligned crop; a ``fold``
+    column (stratified by source, seeded)."""
+    from augmenter.quality.ratings import read_ratings
+
+    table = read_ratings(Path(recipe.data) / "human_realism").table.copy()
+    table["path"] = [str(aligned / Path(p).name) for p in table["path"]]
+    table = table[[Path(p).is_file() for p in table["path"]]].reset_index(drop=True)
+    rng = np.random.default_rng(recipe.seed)
+    table["fold"] = -1
+    for _, index in sorted(table.groupby("source").groups.items()):
+        order = rng.permutation(np.asarray(index))
+        table.loc[order, "fold"] = np.arange(len(order)) % recipe.folds
+    return table
+
+
+def _replicas(table: pd.DataFrame, folder: Path, repeat: int) -> pd.DataFrame:
+    """``table`` repeated ``repeat`` times through symlinks (a ratings table lists each file once)."""
+    copies = []
+    for k in range(repeat):
+        copy = table.copy()
+        links = []
+        for p in copy["path"]:
+            link = folder / str(k) / Path(p).name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not os.path.lexists(link):
+                os.symlink(os.path.abspath(p), link)
+            links.append(str(link))
+        copy["path"] = links
+        copies.append(copy)
+    return pd.concat(copies, ignore_index=True)
+
+
+def stage2_table(humans: pd.DataFrame, pool: pd.DataFrame, recipe: DefaultQRecipe, folder: Path) -> Path:
+    """The fine-tuning table: ``humans`` repeated + ``replay`` pool training faces (train split), and
+    a validation split of pool validation faces only (the people's faces are never used to pick a model)."""
+    rng = np.random.default_rng(recipe.seed)
+    train_pool = pool[pool["split"] == "train"]
+    replay = train_pool.iloc[rng.permutation(len(train_pool))[:recipe.replay]]
+    val_pool = pool[pool["split"] == "val"]
+    val = val_pool.iloc[rng.permutation(len(val_pool))[:500]].assign(split="val")
+    people = _replicas(humans[["path", "mean", "std", "source"]], folder / "links", recipe.human_repeat)
+    table = pd.concat([people.assign(split="train"), replay.assign(split="train")[people.columns.tolist() + ["split"]],
+                       val[people.columns.tolist() + ["split"]]], ignore_index=True)
+    csv = folder / "ratings.csv"
+    folder.mkdir(parents=True, exist_ok=True)
+    table.to_csv(csv, index=False)
+    return csv
+
+
+def _train(recipe: DefaultQRecipe, data: Path, out: Path, epochs: int, margin: float, init: Path | None,
+           lr: float) -> Path:
+    config = QTrainConfig(data=str(data), out=str(out), image_size=recipe.image_size, base_width=recipe.base_width,
+                          epochs=epochs, margin_scale=margin, lr=lr, seed=recipe.seed, workers=recipe.workers,
+                          device="cpu", init=None if init is None else str(init))
+    train_q(config)
+    return out / "last.pt"
+
+
+def predict(checkpoint: Path, paths: list[Path]) -> np.ndarray:
+    from augmenter.quality.model import load_q
+    from augmenter.quality.score import predict_ratings
+
+    net, _ = load_q(checkpoint, "cpu")
+    ratings, _ = predict_ratings(net, [str(p) for p in paths], batch_size=128, workers=0)
+    return ratings
+
+
+def train_default_q(recipe: DefaultQRecipe, work: Path, log=print) -> dict:
+    """Every stage; returns (and writes to ``work/results.json``) the measured figures."""
+    work.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(work / "recipe.json", json.dumps(asdict(recipe), indent=2))
+    aligned = align_sources(recipe, work, log)
+    yale_train, yale_heldout = yaleb_split(aligned["yaleb"], recipe.yaleb_train_subjects)
+    from augmenter.sample.tree import SampleConfig, render_sample
+    from augmenter.datasets.registry import read_dataset
+
+    render_sample(work / "sample", SampleConfig(identities=4, size=recipe.image_size))
+    renders = [r.path for r in read_dataset("sample", work / "sample").records][::2]
+    pool_csv = build_pool(crops(aligned["fer_train"]) + yale_train, renders, work / "pool", recipe.pool, log=log)
+    pool = pd.read_csv(pool_csv)
+    pool["path"] = [str((work / "pool" / p)) if not os.path.isabs(p) else p for p in pool["image"]]
+
+    stage1 = _train(recipe, pool_csv, work / "stage1", recipe.stage1_epochs, recipe.stage1_margin, None, 3e-4)
+    humans = human_table(recipe, aligned["human"])
+    cv = np.full(len(humans), np.nan)
+    for fold in range(recipe.folds):
+        folder = work / "stage2" / f"fold{fold}"
+        csv = stage2_table(humans[humans["fold"] != fold], pool, recipe, folder)
+        last = _train(recipe, csv, folder / "run", recipe.stage2_epochs, recipe.stage2_margin, stage1, 1e-4)
+        held = humans["fold"] == fold
+        cv[held.to_numpy()] = predict(last, humans.loc[held, "path"].tolist())
+        log(f"fold {fold}: scored {int(held.sum())} held-out faces")
+    humans["cv_prediction"] = cv
+    humans["stage1_prediction"] = predict(stage1, humans["path"].tolist())
+    humans.to_csv(work / "human_cv.csv", index=False)
+
+    final_csv = stage2_table(humans, pool, recipe, work / "stage2" / "all")
+    final = _train(recipe, final_csv, work / "stage2" / "all" / "run", recipe.stage2_epochs, recipe.stage2_margin,
+                   stage1, 1e-4)
+    results = {"cv": agreement(humans, "cv_prediction"), "stage1_only": agreement(humans, "stage1_prediction"),
+               "final": str(final), "stage1": str(stage1),
+               "heldout_real": {"fer_val": crops(aligned["fer_val"]), "yaleb_heldout": yale_heldout}}
+    results["heldout_real"] = {k: [str(p) for p in v] for k, v in results["heldout_real"].items()}
+    write_text_atomic(work / "results.json", json.dumps(results, indent=2, default=str))
+    return results
+
+
+def agreement(humans: pd.DataFrame, column: str) -> dict:
+    from scipy.stats import kendalltau, pearsonr, spearmanr
+
+    pred, mean = humans[column].to_numpy(), humans["mean"].to_numpy()
+    by_source = humans.groupby("source").agg(people=("mean", "mean"), q=(column, "mean"))
+    return {"srocc": float(spearmanr(pred, mean).correlation), "plcc": float(pearsonr(pred, mean)[0]),
+            "krocc": float(kendalltau(pred, mean).correlation),
+            "by_source": by_source.round(3).to_dict(orient="index"),
+            "source_order_people": by_source["people"].sort_values().index.tolist(),
+            "source_order_q": by_source["q"].sort_values().index.tolist()}

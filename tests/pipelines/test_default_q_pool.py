@@ -1,0 +1,46 @@
+"""The default Q's stage-1 pool: labels by kind and severity, seeded, resumable, splits by source face."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from augmenter.io import write_image_atomic
+from pipelines.default_q.pool import GENERATOR_RATING, REAL_RATING, RENDER_RATING, PoolConfig, build_pool, failure_rating
+
+
+def _faces(folder, n):
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(n):
+        path = folder / f"f{i}.png"
+        write_image_atomic(path, rng.integers(0, 255, (40, 40, 3), dtype=np.uint8))
+        paths.append(path)
+    return paths
+
+
+def test_failure_ratings_fall_with_severity_from_the_real_photo_level():
+    for mode in ("shading_mask", "tint", "teeth_bar", "tile_shuffle", "blur", "noise"):
+        ratings = [failure_rating(mode, s) for s in (0.0, 0.3, 0.6, 1.0)]
+        assert ratings[0] == REAL_RATING[0]
+        assert ratings == sorted(ratings, reverse=True) and ratings[-1] < 3.5
+
+
+def test_pool_labels_every_kind_and_a_rebuild_is_identical(tmp_path):
+    reals, renders = _faces(tmp_path / "real", 20), _faces(tmp_path / "render", 3)
+    config = PoolConfig(per_real=2, generator_share=0.5, size=32, seed=3)
+    csv = build_pool(reals, renders, tmp_path / "pool", config, log=lambda m: None)
+    table = pd.read_csv(csv)
+    counts = table["source"].value_counts()
+    assert counts["real"] == 20 and counts["render"] == 3 and 0 < counts.get("generator", 0) < 20
+    assert len(table) == 20 + 40 + 3 + counts["generator"]
+    assert (table.loc[table.source == "real", "mean"] == REAL_RATING[0]).all()
+    assert (table.loc[table.source == "render", "mean"] == RENDER_RATING[0]).all()
+    assert (table.loc[table.source == "generator", "mean"] == GENERATOR_RATING[0]).all()
+    damaged = table[~table.source.isin(["real", "render", "generator"])]
+    assert (damaged["mean"] < REAL_RATING[0]).all() and len(damaged) == 40
+    # a face and its variants never straddle train and val
+    assert (table.groupby("group")["split"].nunique() == 1).all()
+    first = {p: (tmp_path / "pool" / p).read_bytes() for p in table["image"]}
+    again = pd.read_csv(build_pool(reals, renders, tmp_path / "pool2", config, log=lambda m: None))
+    assert again["image"].tolist() == table["image"].tolist()
+    assert all((tmp_path / "pool2" / p).read_bytes() == first[p] for p in again["image"])
