@@ -47,16 +47,18 @@ def column_flags(func):
 @click.option("--path-col", default="image", show_default=True, help="Column of image paths in the ratings file.")
 @click.option("--mean-col", default="mean", show_default=True)
 @click.option("--std-col", default="std", show_default=True)
+@click.option("--init", default=None, type=click.Path(path_type=Path),
+              help="Start from this Q checkpoint's weights (fine-tuning; same --image-size and --base-width).")
 @one_line_errors
 @column_flags
 def train_q_command(data, val, out, image_size, base_width, epochs, batch_size, lr, margin_scale, seed, workers,
-                    device, path_col, mean_col, std_col):
+                    device, path_col, mean_col, std_col, init):
     """Train Q on images with mean and std of their naturalness ratings (1-10)."""
     from augmenter.quality.train import QTrainConfig, train_q
 
     config = QTrainConfig(data=str(data), val=val, out=str(out), image_size=image_size, base_width=base_width,
                           epochs=epochs, batch_size=batch_size, lr=lr, margin_scale=margin_scale, seed=seed,
-                          workers=workers, device=device,
+                          workers=workers, device=device, init=None if init is None else str(init),
                           columns={"path_col": path_col, "mean_col": mean_col, "std_col": std_col})
     with make_bar(desc="train-q", unit="step") as bar:
         result = train_q(config, progress=lambda s: (bar.update(1), bar.set_postfix(epoch=s["epoch"], loss=f"{s['loss']:.3f}")))

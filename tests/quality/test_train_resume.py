@@ -41,3 +41,21 @@ def test_a_mid_epoch_resume_logs_the_whole_epoch_loss(uninterrupted, tmp_path, s
     train_q(_config(root, tmp_path / "cut"))
     assert len(expected) == 3 and all(loss is not None for loss in expected)
     assert _losses(tmp_path / "cut") == pytest.approx(expected, rel=1e-6, abs=1e-9)
+
+
+def test_init_starts_from_a_checkpoint_and_refuses_another_layout(tmp_path):
+    import pytest
+    import torch
+
+    from augmenter.checkpoint import load_checkpoint
+    from augmenter.errors import CheckpointError
+    from augmenter.quality.train import train_q
+
+    root = _fixture(tmp_path / "data")
+    train_q(_config(root, tmp_path / "first", epochs=1))
+    start = load_checkpoint(tmp_path / "first" / "last.pt", kind="q").model
+    train_q(_config(root, tmp_path / "tuned", epochs=1, lr=1e-9, init=str(tmp_path / "first" / "last.pt")))
+    tuned = load_checkpoint(tmp_path / "tuned" / "last.pt", kind="q").model
+    assert all(torch.allclose(start[k], tuned[k], atol=1e-5) for k in start)   # lr ~ 0: still the init weights
+    with pytest.raises(CheckpointError, match="another layout"):
+        train_q(_config(root, tmp_path / "other", base_width=8, init=str(tmp_path / "first" / "last.pt")))
