@@ -64,7 +64,7 @@ def device_for_rank(device: str) -> str:
 @click.option("--keep-best", default=None, type=int, help="Keep the N best variants of each source instead of --q-min.")
 @click.option("--save-rejected", is_flag=True, help="Also write rejected variants (under OUT/.rejected/).")
 @click.option("--legan", default=None, help="Generator checkpoint (default: the built-in demo LEGAN).")
-@click.option("--q", "q_path", default=None, help="Q checkpoint (default: the built-in demo Q).")
+@click.option("--q", "q_path", default=None, help="Q checkpoint (default: the built-in default Q; 'demo': the rendered-face demo Q).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--batch-size", default=16, show_default=True, help="Source images per batch (fixes the chunks).")
 @click.option("--min-size", default=32, show_default=True, help="Skip (and count) sources smaller than this, in px.")

@@ -9,7 +9,7 @@ import click
 from augmenter.cli_util import make_bar, one_line_errors, progress_bar
 from augmenter.errors import DatasetFormatError
 
-_Q_HELP = "Q checkpoint (kind 'q'); without it the built-in demo Q is used."
+_Q_HELP = "Q checkpoint (kind 'q'); without it the built-in default Q, 'demo' for the rendered-face demo Q."
 
 
 def column_flags(func):
@@ -76,14 +76,14 @@ def train_q_command(data, val, out, image_size, base_width, epochs, batch_size, 
 def score_command(inputs, q_path, out, batch_size, workers, device):
     """Score images, folders (recursive) or manifests with Q; q_score = predicted rating / 10."""
     from augmenter.atomic import atomic_path, check_writable
-    from augmenter.quality.model import DEMO_NOTICE, load_q
+    from augmenter.quality.model import load_q, q_notice
     from augmenter.quality.score import UNREADABLE_IMAGE, collect_inputs, describe_scores, predict_ratings, scores_table
     from augmenter.skips import SkipReport
 
     check_writable(out)  # before any work: a bad --out must not cost a whole scoring run
-    if q_path is None:
-        click.echo(DEMO_NOTICE, err=True)
-    net, _ = load_q(q_path, device)
+    net, loaded = load_q(q_path, device)
+    if q_notice(loaded):
+        click.echo(q_notice(loaded), err=True)
     skips = SkipReport()
     paths = collect_inputs(inputs, skips)
     n_inputs = len(paths) + skips.total
@@ -129,14 +129,14 @@ def eval_q_command(q_path, data, split, out, batch_size, workers, device, path_c
     import numpy as np
 
     from augmenter.quality.metrics import INTERVAL_KEYS, describe_quality, write_quality_report
-    from augmenter.quality.model import DEMO_NOTICE, load_q
+    from augmenter.quality.model import load_q, q_notice
     from augmenter.quality.ratings import read_ratings
     from augmenter.quality.score import predict_ratings
     from augmenter.quality.study import split_half_ceiling
 
-    if q_path is None:
-        click.echo(DEMO_NOTICE, err=True)
-    net, _ = load_q(q_path, device)
+    net, loaded = load_q(q_path, device)
+    if q_notice(loaded):
+        click.echo(q_notice(loaded), err=True)
     listing = read_ratings(data, path_col=path_col, mean_col=mean_col, std_col=std_col)
     table = listing.table
     if split == "auto":

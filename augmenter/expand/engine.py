@@ -52,7 +52,7 @@ from augmenter.identity import resize_square
 from augmenter.io import write_image_atomic
 from augmenter.nets.quality import RATING_MAX, RATING_MIN
 from augmenter.quality.images import to_model_input, to_uint8_images
-from augmenter.quality.model import DEMO_NOTICE, DEMO_Q, load_q, resolve_device
+from augmenter.quality.model import load_q, q_notice, resolve_device
 
 IN_FLIGHT = 8  # chunks whose images may still be queued for writing
 DEMO_LEGAN_NOTICE = ("using the built-in demo LEGAN (64 px, trained on rendered faces only): fine for trying "
@@ -75,7 +75,7 @@ class Models:
         translator = load_translator(legan, device)
         q_net, q_path = load_q(q, device)
         notices = ([DEMO_LEGAN_NOTICE] if translator.path == DEMO_LEGAN else []) + \
-                  ([DEMO_NOTICE] if q_path == DEMO_Q else [])
+                  ([q_notice(q_path)] if q_notice(q_path) else [])
         return cls(translator, q_net, q_path, file_sha256(translator.path), file_sha256(q_path), notices)
 
     @torch.inference_mode()

@@ -101,13 +101,14 @@ def write_outputs(folder: Path, entries: list[dict], config: ExpandConfig, meta:
 
 def run_meta(config: ExpandConfig, models, device: str) -> dict:
     from augmenter.gan.models import DEMO_LEGAN
-    from augmenter.quality.model import DEMO_Q
+    from augmenter.quality.model import DEFAULT_Q, DEMO_Q
 
     t = models.translator
     return {"settings": config.identity(), "part": config.part, "device": device, "notices": models.notices,
             "generator": {"path": str(t.path), "hash": models.generator_hash, "arch": t.arch,
                           "image_size": t.image_size, "demo": t.path == DEMO_LEGAN},
-            "q": {"hash": models.q_hash, "path": str(models.q_path), "demo": models.q_path == DEMO_Q}}
+            "q": {"hash": models.q_hash, "path": str(models.q_path), "demo": models.q_path == DEMO_Q,
+                  "built_in_default": models.q_path == DEFAULT_Q}}
 
 
 def finalize_part(run_dir: RunDir, config: ExpandConfig, plan, models, reader_skips: SkipReport,

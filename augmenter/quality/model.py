@@ -13,6 +13,9 @@ from augmenter.nets.quality import QNet, QNetConfig
 
 DEMO_Q = Path(__file__).resolve().parents[1] / "assets" / "demo_q.pt"
 DEFAULT_Q = Path(__file__).resolve().parents[1] / "assets" / "default_q.pt"
+DEFAULT_NOTICE = ("using the built-in default Q (aligned FER-2013 and Extended Yale B photos with synthetic failures, "
+                  "fine-tuned on 150 human-rated faces of Lago et al. 2022; research use only); pass --q CKPT for "
+                  "your own, --q demo for the rendered-face demo Q")
 DEMO_NOTICE = ("using the built-in demo Q (trained on simulated ratings of rendered faces, not on human "
                "ratings): fine for trying the toolkit, not for filtering real data; pass --q CKPT")
 
@@ -60,16 +63,34 @@ def q_checkpoint_config(net: QNetConfig) -> dict:
     return {"net": asdict(net)}
 
 
+def q_path_of(path: str | Path | None) -> Path:
+    """The checkpoint a ``--q`` value names: ``None`` -> the built-in default Q, ``"demo"`` -> the demo Q."""
+    if path is None:
+        return DEFAULT_Q
+    return DEMO_Q if str(path) == "demo" else Path(path)
+
+
+def q_notice(path: Path) -> str | None:
+    """The one-line notice to print when ``path`` is a built-in Q (what it was trained on), else None."""
+    return {DEFAULT_Q: DEFAULT_NOTICE, DEMO_Q: DEMO_NOTICE}.get(Path(path))
+
+
 def load_q(path: str | Path | None = None, device: str | torch.device = "cpu") -> tuple[QNet, Path]:
-    """A Q network in eval mode from a ``kind="q"`` checkpoint; ``None`` loads the built-in demo Q.
+    """A Q network in eval mode from a ``kind="q"`` checkpoint; ``None`` loads the built-in default Q and
+    ``"demo"`` the built-in demo Q (see :func:`q_path_of`). Nothing is downloaded.
 
     Returns ``(net, path)``. Raises :class:`CheckpointError` (one line naming the file) for a missing
     file, a checkpoint of another kind or a config that does not describe a Q network.
+
+    Example:
+        >>> net, path = load_q()                      # doctest: +SKIP
+        >>> q_score(net(to_model_input(faces)))       # (B,) in [0.1, 1]; 0.6 = typical real photo  # doctest: +SKIP
     """
-    path = Path(path) if path is not None else DEMO_Q
-    if path == DEMO_Q and not DEMO_Q.is_file():
-        raise CheckpointError(DEMO_Q, "the built-in demo Q is missing from this installation; "
-                                      "rebuild it with `augment-train-demo-q` or pass --q CKPT")
+    path = q_path_of(path)
+    rebuild = {DEFAULT_Q: "augment-train-default-q", DEMO_Q: "augment-train-demo-q"}
+    if path in rebuild and not path.is_file():
+        raise CheckpointError(path, f"the built-in Q is missing from this installation; rebuild it with "
+                                    f"`{rebuild[path]}` or pass --q CKPT")
     ckpt = load_checkpoint(path, kind="q")
     try:
         config = QNetConfig(**ckpt.config["net"])

@@ -143,6 +143,7 @@ def stage2_table(humans: pd.DataFrame, pool: pd.DataFrame, recipe: DefaultQRecip
     people = _replicas(humans[["path", "mean", "std", "source"]], folder / "links", recipe.human_repeat)
     table = pd.concat([people.assign(split="train"), replay.assign(split="train")[people.columns.tolist() + ["split"]],
                        val[people.columns.tolist() + ["split"]]], ignore_index=True)
+    table["path"] = [os.path.abspath(p) for p in table["path"]]  # a ratings table's paths resolve from its folder
     csv = folder / "ratings.csv"
     folder.mkdir(parents=True, exist_ok=True)
     table.to_csv(csv, index=False)

@@ -26,7 +26,7 @@ from augmenter.expand.layout import REJECTED
 from augmenter.sample.tree import SampleConfig, render_sample
 from tests.datasets.fixtures import affectnet_row, make_affectnet, make_casia, make_fer_folders, write_image
 
-Q_MIN = 0.92  # the demo Q scores the rendered sample's variants about 0.87-0.98: some kept, some rejected
+Q_MIN = 0.92  # these tests use the demo Q (mechanics, not judgement); it scores the rendered sample's variants about 0.87-0.98: some kept, some rejected
 OUTPUT_FILES = ("manifest.csv", "manifest.parquet", "summary.json", "report.html")
 RUN_FILE = ".expand/run.json"  # the run's bookkeeping is hidden, so dataset readers skip it
 
@@ -44,7 +44,7 @@ def sample_root(tmp_path_factory) -> Path:
 
 
 def make_config(root: Path, out: Path, **kw) -> ExpandConfig:
-    args = dict(dataset="sample", root=str(root), out=str(out), per_image=2, batch_size=2, q_min=Q_MIN,
+    args = dict(dataset="sample", root=str(root), out=str(out), per_image=2, batch_size=2, q_min=Q_MIN, q="demo",
                 workers=0, writers=2, device="cpu")
     args.update(kw)
     return ExpandConfig(**args)
@@ -515,7 +515,7 @@ def test_dry_run_of_the_builtin_sample_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(expand_sources, "SAMPLE_IDENTITIES", 1)
     monkeypatch.setattr(expand_sources, "SAMPLE_LIGHTING", ("ambient",))
     out = tmp_path / "out"
-    config = ExpandConfig(dataset="sample", out=str(out), per_image=2, batch_size=2, workers=0, device="cpu",
+    config = ExpandConfig(dataset="sample", out=str(out), per_image=2, batch_size=2, workers=0, device="cpu", q="demo",
                           dry_run=True)
     estimate = run_expand(config, log=quiet)
     assert estimate.sources == 6 and estimate.variants == 12

@@ -40,7 +40,7 @@ def test_a_tiny_expression_run_learns(tmp_path):
     first = losses[0][1]
     late = float(np.median([loss for epoch, loss in losses if epoch >= 6]))
     assert 0.5 < first < 2.0  # about ln 3 for an untrained 3-way classifier
-    assert late < 0.4 * first, (first, late)
+    assert late < 0.65 * first, (first, late)  # 0.4-0.56 x seen: conv kernel choice (oneDNN) shifts tiny runs
     best = json.loads((out / "best.json").read_text())
     assert best["balanced_accuracy"] >= 2 / 3 - 1e-9  # chance is 1/3
     assert result.best["balanced_accuracy"] == best["balanced_accuracy"]
