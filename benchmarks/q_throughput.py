@@ -25,7 +25,7 @@ from augmenter.sample.tree import SampleConfig, render_sample
 
 VARIANTS = {
     "64 px, base width 16 (demo Q)": QNetConfig(image_size=64, base_width=16),
-    "128 px, base width 16": QNetConfig(image_size=128, base_width=16),
+    "128 px, base width 16 (default Q)": QNetConfig(image_size=128, base_width=16),
     "128 px, base width 64 (paper)": QNetConfig(image_size=128, base_width=64),
 }
 
