@@ -11,7 +11,14 @@ What goes in, and the label each kind gets (mean, std on Q's 1-10 scale; the mar
   severe failure rates about 1.5 and a faint one stays near the photo.
 * ``generator``: the source translated by a generator checkpoint (default the built-in demo LEGAN, which
   paints shading masks and tints on real faces), resized up to the crop size: 2.5 (std 1.0).
-* ``render``: faces of the built-in 3D renderer: 3.5 (std 1.2): clean but plainly computer graphics.
+* ``render``: faces of the built-in 3D renderer: 3.5 (std 1.2): clean but plainly computer graphics; each
+  also damaged once (``render_<mode>``, ``3.5 - 2.5 w s^g``), so failures are learned on colour faces too.
+* ``toned``: a share of the grey real photos given a photographic skin tone (:func:`toned`, 7.0) and one
+  failure of that toned copy. The only colour real faces here are the human study's, which stage 1 must
+  not see (they measure agreement with people), and without colour faces Q learned failures on grey
+  faces only: a teeth bar on a colour photo went unnoticed.
+* ``hard``: outputs of a generator trained against an earlier Q (``hard_generator``): 2.0 (std 1.0), so a
+  generator cannot win Q by what the earlier Q missed.
 
 Why simulated labels first: 150 human-rated faces cannot teach a CNN what a broken face is; thousands of
 real photos and their graded failures can, and the human ratings then fit the scale (stage 2).
@@ -38,6 +45,7 @@ from augmenter.atomic import write_text_atomic
 REAL_RATING = (7.0, 1.0)
 GENERATOR_RATING = (2.5, 1.0)
 RENDER_RATING = (3.5, 1.2)
+HARD_RATING = (2.0, 1.0)
 FAILURE_STD = 1.2
 _ARTIFACTS = ("blob", "checkerboard", "ghosting", "blur", "colour", "warp", "noise")
 PERCEPTION: dict[str, tuple[float, float]] = {
@@ -53,6 +61,8 @@ PERCEPTION: dict[str, tuple[float, float]] = {
 class PoolConfig:
     per_real: int = 2            # damaged variants per real face
     generator_share: float = 0.35  # share of the real faces also translated by the generator
+    toned_share: float = 0.5     # share of the real faces also given a skin tone (and one failure of it)
+    hard_share: float = 0.0      # share of the real faces translated by the hard generator (when given)
     size: int = 128
     seed: int = 0
 
@@ -68,12 +78,27 @@ def _rng(seed: int, *parts: object) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
+def toned(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A grey photo with a photographic skin tone: LAB chroma (a*, b*) about (+8..+18, +10..+24), strongest
+    in the mid-tones, with a slight hue drift across the image; ``(H, W, 3)`` uint8 in and out."""
+    import cv2
+
+    lab = cv2.cvtColor(face, cv2.COLOR_RGB2LAB).astype(np.float32)
+    light = lab[..., 0] / 255.0
+    weight = np.clip(4 * light * (1 - light), 0, 1)
+    h, w = light.shape
+    drift = np.linspace(-1, 1, w, dtype=np.float32)[None, :] * rng.uniform(-3, 3)
+    lab[..., 1] = 128 + (rng.uniform(8, 18) + drift) * weight
+    lab[..., 2] = 128 + (rng.uniform(10, 24) + drift) * weight
+    return cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+
 def _damage(face: np.ndarray, mode: str, severity: float, rng: np.random.Generator) -> np.ndarray:
     return fail(face, mode, severity, rng) if mode in FAILURE_MODES else degrade(face, mode, severity, rng)
 
 
 def build_pool(reals: list[Path], renders: list[Path], out: Path, config: PoolConfig = PoolConfig(),
-               generator: str | None = None, log=print) -> Path:
+               generator: str | None = None, log=print, hard_generator: str | None = None) -> Path:
     """Write the pool's images under ``out/images`` and its ratings table ``out/ratings.csv``; returns the CSV.
 
     ``reals`` are aligned crops (any size; resized to ``config.size``), ``renders`` rendered faces.
@@ -85,6 +110,7 @@ def build_pool(reals: list[Path], renders: list[Path], out: Path, config: PoolCo
     modes = FAILURE_MODES + _ARTIFACTS
     rows = []
     to_translate: list[tuple[np.ndarray, Path]] = []
+    to_harden: list[tuple[np.ndarray, Path]] = []
     for i, path in enumerate(reals):
         key = Path(os.path.relpath(path, "/")).as_posix()
         group = hashlib.sha256(key.encode()).hexdigest()[:10]
@@ -109,6 +135,27 @@ def build_pool(reals: list[Path], renders: list[Path], out: Path, config: PoolCo
             image(target, lambda f, m=mode, s=severity, r=rng: _damage(f, m, s, r))
             rows.append({"path": str(target), "mean": round(failure_rating(mode, severity), 3), "std": FAILURE_STD,
                          "source": mode, "split": "unknown", "group": group, "severity": round(severity, 3)})
+        if _rng(config.seed, key, "toned").random() < config.toned_share:
+            rng = _rng(config.seed, key, "toned-pixels")
+            tone_seed = int(rng.integers(2**31))
+            colour = lambda f: toned(f, np.random.default_rng(tone_seed))  # noqa: E731
+            target = out / "images" / "toned" / f"{group}.png"
+            image(target, colour)
+            rows.append({"path": str(target), "mean": REAL_RATING[0], "std": REAL_RATING[1], "source": "toned",
+                         "split": "unknown", "group": group, "severity": 0.0})
+            mode = modes[int(rng.integers(len(modes)))]
+            severity = float(rng.uniform(0.1, 1.0))
+            target = out / "images" / f"toned_{mode}" / f"{group}.png"
+            image(target, lambda f, m=mode, s=severity, r=rng: _damage(colour(f), m, s, r))
+            rows.append({"path": str(target), "mean": round(failure_rating(mode, severity), 3), "std": FAILURE_STD,
+                         "source": f"toned_{mode}", "split": "unknown", "group": group,
+                         "severity": round(severity, 3)})
+        if hard_generator is not None and _rng(config.seed, key, "hard").random() < config.hard_share:
+            target = out / "images" / "hard" / f"{group}.png"
+            if not target.is_file():
+                to_harden.append((resize_square(decode_image(path), config.size) if face is None else face, target))
+            rows.append({"path": str(target), "mean": HARD_RATING[0], "std": HARD_RATING[1], "source": "hard",
+                         "split": "unknown", "group": group, "severity": 1.0})
         if _rng(config.seed, key, "generator").random() < config.generator_share:
             target = out / "images" / "generator" / f"{group}.png"
             if not target.is_file():
@@ -118,6 +165,7 @@ def build_pool(reals: list[Path], renders: list[Path], out: Path, config: PoolCo
         if (i + 1) % 1000 == 0:
             log(f"pool: {i + 1}/{len(reals)} real faces")
     _translate(to_translate, generator, config, log)
+    _translate(to_harden, hard_generator, config, log)
     for path in renders:
         key = Path(os.path.relpath(path, "/")).as_posix()
         group = "render-" + hashlib.sha256(key.encode()).hexdigest()[:10]
@@ -126,6 +174,16 @@ def build_pool(reals: list[Path], renders: list[Path], out: Path, config: PoolCo
             write_image_atomic(target, resize_square(decode_image(path), config.size))
         rows.append({"path": str(target), "mean": RENDER_RATING[0], "std": RENDER_RATING[1], "source": "render",
                      "split": "unknown", "group": group, "severity": 1.0})
+        rng = _rng(config.seed, key, "render-failure")
+        mode = modes[int(rng.integers(len(modes)))]
+        severity = float(rng.uniform(0.1, 1.0))
+        target = out / "images" / f"render_{mode}" / f"{group}.png"
+        if not target.is_file():
+            write_image_atomic(target, _damage(resize_square(decode_image(path), config.size), mode, severity, rng))
+        w, g = PERCEPTION[mode]
+        rows.append({"path": str(target), "mean": round(max(1.0, RENDER_RATING[0] - 2.5 * w * severity ** g), 3),
+                     "std": RENDER_RATING[1], "source": f"render_{mode}", "split": "unknown", "group": group,
+                     "severity": round(severity, 3)})
     table = assign_splits(pd.DataFrame(rows), seed=config.seed, group_col="group", fractions=(0.9, 0.1, 0.0))
     csv_path = out / "ratings.csv"
     write_text_atomic(csv_path, ratings_csv_text(table, out))

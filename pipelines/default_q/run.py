@@ -5,6 +5,8 @@ Stages (choices measured in the README's "Q" section):
 1. **Pool** (:mod:`pipelines.default_q.pool`): aligned real photos (FER-2013 train, Extended Yale B
    training subjects) and their graded failures, generator outputs and renders, with simulated ratings.
    Q learns what a broken face is.
+   With ``hard_generator`` (a generator trained with the quality loss against an earlier Q), a share of the
+   real faces translated by it joins the pool as rated negatives: the "hard to game" round.
 2. **People** (the human-realism study, :func:`augmenter.quality.study.study_ratings_table`): Q is
    fine-tuned from stage 1 on the study's faces (aligned as users align), each repeated
    ``human_repeat`` times, mixed with ``replay`` pool faces so it keeps what stage 1 taught. The margin of
@@ -50,6 +52,7 @@ class DefaultQRecipe:
     folds: int = 5
     seed: int = 0
     workers: int = 2
+    hard_generator: str | None = None  # a generator trained against an earlier Q: its outputs are rated negatives
     pool: PoolConfig = field(default_factory=PoolConfig)
 
 
@@ -179,7 +182,11 @@ def train_default_q(recipe: DefaultQRecipe, work: Path, log=print) -> dict:
 
     render_sample(work / "sample", SampleConfig(identities=4, size=recipe.image_size))
     renders = [r.path for r in read_dataset("sample", work / "sample").records][::2]
-    pool_csv = build_pool(crops(aligned["fer_train"]) + yale_train, renders, work / "pool", recipe.pool, log=log)
+    pool_config = recipe.pool
+    if recipe.hard_generator is not None and pool_config.hard_share == 0:
+        pool_config = PoolConfig(**{**asdict(pool_config), "hard_share": 0.35})
+    pool_csv = build_pool(crops(aligned["fer_train"]) + yale_train, renders, work / "pool", pool_config, log=log,
+                          hard_generator=recipe.hard_generator)
     pool = pd.read_csv(pool_csv)
     pool["path"] = [str((work / "pool" / p)) if not os.path.isabs(p) else p for p in pool["image"]]
 

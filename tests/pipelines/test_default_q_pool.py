@@ -32,15 +32,36 @@ def test_pool_labels_every_kind_and_a_rebuild_is_identical(tmp_path):
     table = pd.read_csv(csv)
     counts = table["source"].value_counts()
     assert counts["real"] == 20 and counts["render"] == 3 and 0 < counts.get("generator", 0) < 20
-    assert len(table) == 20 + 40 + 3 + counts["generator"]
-    assert (table.loc[table.source == "real", "mean"] == REAL_RATING[0]).all()
+    toned = counts.get("toned", 0)
+    assert 0 < toned < 20
+    assert len(table) == 20 + 40 + 3 + 3 + counts["generator"] + 2 * toned
+    assert (table.loc[table.source.isin(["real", "toned"]), "mean"] == REAL_RATING[0]).all()
     assert (table.loc[table.source == "render", "mean"] == RENDER_RATING[0]).all()
     assert (table.loc[table.source == "generator", "mean"] == GENERATOR_RATING[0]).all()
-    damaged = table[~table.source.isin(["real", "render", "generator"])]
-    assert (damaged["mean"] < REAL_RATING[0]).all() and len(damaged) == 40
+    damaged = table[~table.source.isin(["real", "render", "generator", "toned"])]
+    rendered = damaged.source.str.startswith("render_")
+    assert (damaged.loc[~rendered, "mean"] < REAL_RATING[0]).all() and (~rendered).sum() == 40 + toned
+    assert (damaged.loc[rendered, "mean"] < RENDER_RATING[0]).all() and rendered.sum() == 3
+    # a toned photo is a grey photo with colour: same light, chroma added
+    from augmenter.io import decode_image
+    tone = decode_image(tmp_path / "pool" / table.loc[table.source == "toned", "image"].iloc[0])
+    assert (tone.max(axis=2).astype(int) - tone.min(axis=2)).mean() > 3
     # a face and its variants never straddle train and val
     assert (table.groupby("group")["split"].nunique() == 1).all()
     first = {p: (tmp_path / "pool" / p).read_bytes() for p in table["image"]}
     again = pd.read_csv(build_pool(reals, renders, tmp_path / "pool2", config, log=lambda m: None))
     assert again["image"].tolist() == table["image"].tolist()
     assert all((tmp_path / "pool2" / p).read_bytes() == first[p] for p in again["image"])
+
+
+def test_a_hard_generator_s_outputs_join_as_rated_negatives(tmp_path):
+    from augmenter.gan.models import DEMO_LEGAN
+    from pipelines.default_q.pool import HARD_RATING
+
+    reals = _faces(tmp_path / "real", 12)
+    config = PoolConfig(per_real=1, generator_share=0.0, toned_share=0.0, hard_share=0.5, size=32, seed=1)
+    table = pd.read_csv(build_pool(reals, [], tmp_path / "pool", config, log=lambda m: None,
+                                   hard_generator=str(DEMO_LEGAN)))
+    hard = table[table.source == "hard"]
+    assert 0 < len(hard) < 12 and (hard["mean"] == HARD_RATING[0]).all()
+    assert all((tmp_path / "pool" / p).is_file() for p in hard["image"])
