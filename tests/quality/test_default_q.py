@@ -34,3 +34,30 @@ def test_a_missing_built_in_q_says_how_to_rebuild_it(monkeypatch, tmp_path):
     monkeypatch.setattr(qmodel, "DEFAULT_Q", missing)
     with pytest.raises(CheckpointError, match="augment-train-default-q"):
         qmodel.load_q(None)
+
+
+@pytest.fixture(scope="module")
+def aligned_photo():
+    skimage_data = pytest.importorskip("skimage.data")
+    from augmenter.align import FaceAligner
+
+    return FaceAligner(image_size=128).align_image(skimage_data.astronaut()).crop
+
+
+@pytest.mark.parametrize("mode", ["teeth_bar", "painted_irises", "tint", "shading_mask"])
+def test_default_q_rates_a_real_photo_natural_and_its_failures_lower_the_worse_they_are(aligned_photo, mode):
+    import numpy as np
+
+    from augmenter.quality.failures import fail
+    from augmenter.quality.images import to_model_input
+
+    net, _ = load_q()
+
+    @torch.inference_mode()
+    def score(face):
+        return float(q_score(net(to_model_input(torch.from_numpy(face[None]).permute(0, 3, 1, 2))))[0])
+
+    clean = score(aligned_photo)
+    damaged = [score(fail(aligned_photo, mode, s, np.random.default_rng(0))) for s in (0.3, 0.6, 1.0)]
+    assert clean >= 0.6
+    assert damaged[-1] < min(clean, 0.6) and damaged[-1] <= damaged[0] + 1e-6
