@@ -153,17 +153,18 @@ def augment_verification(root, out, legan, q, q_min, per_image, synthetic_ratio,
               help="Where aligned crops, the pool, both stages and the measurements go (rerun to resume).")
 @click.option("--asset", type=click.Path(path_type=Path), default=None,
               help="Where to write the exported Q (default: the package's augmenter/assets/default_q.pt).")
-@click.option("--hard-generator", default=None, type=click.Path(path_type=Path),
-              help="A generator trained against an earlier Q (train-legan --q): its outputs become rated negatives.")
+@click.option("--hard-generator", multiple=True, type=click.Path(path_type=Path),
+              help="A generator trained against an earlier Q (train-legan --q): its outputs become rated negatives. "
+                   "Repeat it for the generators of several rounds.")
 @click.option("--seed", default=0, show_default=True)
 @one_line_errors
-def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: Path | None, seed: int) -> None:
+def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: tuple[Path, ...], seed: int) -> None:
     """Rebuild the default Q: align the stand-in data, train on a pool with simulated ratings, fine-tune on
     people's ratings with 5-fold cross-validation, measure, export."""
     from pipelines.default_q.export import export_default_q
     from pipelines.default_q.run import DefaultQRecipe, train_default_q as run
 
-    recipe = DefaultQRecipe(data=str(data), seed=seed, hard_generator=None if hard_generator is None else str(hard_generator))
+    recipe = DefaultQRecipe(data=str(data), seed=seed, hard_generator=tuple(str(g) for g in hard_generator))
     results = run(recipe, work, log=click.echo)
     cv = results["cv"]
     click.echo(f"people vs Q, 5-fold cross-validated on {data / 'human_realism'}: SROCC {cv['srocc']:.3f}, "

@@ -17,8 +17,9 @@ What goes in, and the label each kind gets (mean, std on Q's 1-10 scale; the mar
   failure of that toned copy. The only colour real faces here are the human study's, which stage 1 must
   not see (they measure agreement with people), and without colour faces Q learned failures on grey
   faces only: a teeth bar on a colour photo went unnoticed.
-* ``hard``: outputs of a generator trained against an earlier Q (``hard_generator``): 2.0 (std 1.0), so a
-  generator cannot win Q by what the earlier Q missed.
+* ``hard``: outputs of generators trained against earlier Qs (``hard_generator``, one path or a list, one
+  per round): 2.0 (std 1.0), each on its own share of the faces, so a generator cannot win Q by what an
+  earlier Q missed.
 
 Why simulated labels first: 150 human-rated faces cannot teach a CNN what a broken face is; thousands of
 real photos and their graded failures can, and the human ratings then fit the scale (stage 2).
@@ -98,7 +99,7 @@ def _damage(face: np.ndarray, mode: str, severity: float, rng: np.random.Generat
 
 
 def build_pool(reals: list[Path], renders: list[Path], out: Path, config: PoolConfig = PoolConfig(),
-               generator: str | None = None, log=print, hard_generator: str | None = None) -> Path:
+               generator: str | None = None, log=print, hard_generator=None) -> Path:
     """Write the pool's images under ``out/images`` and its ratings table ``out/ratings.csv``; returns the CSV.
 
     ``reals`` are aligned crops (any size; resized to ``config.size``), ``renders`` rendered faces.
@@ -110,7 +111,8 @@ def build_pool(reals: list[Path], renders: list[Path], out: Path, config: PoolCo
     modes = FAILURE_MODES + _ARTIFACTS
     rows = []
     to_translate: list[tuple[np.ndarray, Path]] = []
-    to_harden: list[tuple[np.ndarray, Path]] = []
+    hard = [hard_generator] if isinstance(hard_generator, (str, os.PathLike)) else list(hard_generator or [])
+    to_harden: list[list[tuple[np.ndarray, Path]]] = [[] for _ in hard]
     for i, path in enumerate(reals):
         key = Path(os.path.relpath(path, "/")).as_posix()
         group = hashlib.sha256(key.encode()).hexdigest()[:10]
@@ -150,11 +152,14 @@ def build_pool(reals: list[Path], renders: list[Path], out: Path, config: PoolCo
             rows.append({"path": str(target), "mean": round(failure_rating(mode, severity), 3), "std": FAILURE_STD,
                          "source": f"toned_{mode}", "split": "unknown", "group": group,
                          "severity": round(severity, 3)})
-        if hard_generator is not None and _rng(config.seed, key, "hard").random() < config.hard_share:
-            target = out / "images" / "hard" / f"{group}.png"
+        for j in range(len(hard)):
+            if _rng(config.seed, key, "hard", j).random() >= config.hard_share:
+                continue
+            name = "hard" if j == 0 else f"hard{j + 1}"  # the first round's folder keeps its name
+            target = out / "images" / name / f"{group}.png"
             if not target.is_file():
-                to_harden.append((resize_square(decode_image(path), config.size) if face is None else face, target))
-            rows.append({"path": str(target), "mean": HARD_RATING[0], "std": HARD_RATING[1], "source": "hard",
+                to_harden[j].append((resize_square(decode_image(path), config.size) if face is None else face, target))
+            rows.append({"path": str(target), "mean": HARD_RATING[0], "std": HARD_RATING[1], "source": name,
                          "split": "unknown", "group": group, "severity": 1.0})
         if _rng(config.seed, key, "generator").random() < config.generator_share:
             target = out / "images" / "generator" / f"{group}.png"
@@ -165,7 +170,8 @@ def build_pool(reals: list[Path], renders: list[Path], out: Path, config: PoolCo
         if (i + 1) % 1000 == 0:
             log(f"pool: {i + 1}/{len(reals)} real faces")
     _translate(to_translate, generator, config, log)
-    _translate(to_harden, hard_generator, config, log)
+    for items, generator_path in zip(to_harden, hard):
+        _translate(items, str(generator_path), config, log)
     for path in renders:
         key = Path(os.path.relpath(path, "/")).as_posix()
         group = "render-" + hashlib.sha256(key.encode()).hexdigest()[:10]

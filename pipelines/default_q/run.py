@@ -52,7 +52,7 @@ class DefaultQRecipe:
     folds: int = 5
     seed: int = 0
     workers: int = 2
-    hard_generator: str | None = None  # a generator trained against an earlier Q: its outputs are rated negatives
+    hard_generator: tuple[str, ...] = ()  # generators trained against earlier Qs: their outputs are rated negatives
     pool: PoolConfig = field(default_factory=PoolConfig)
 
 
@@ -183,10 +183,10 @@ def train_default_q(recipe: DefaultQRecipe, work: Path, log=print) -> dict:
     render_sample(work / "sample", SampleConfig(identities=4, size=recipe.image_size))
     renders = [r.path for r in read_dataset("sample", work / "sample").records][::2]
     pool_config = recipe.pool
-    if recipe.hard_generator is not None and pool_config.hard_share == 0:
+    if recipe.hard_generator and pool_config.hard_share == 0:
         pool_config = PoolConfig(**{**asdict(pool_config), "hard_share": 0.35})
     pool_csv = build_pool(crops(aligned["fer_train"]) + yale_train, renders, work / "pool", pool_config, log=log,
-                          hard_generator=recipe.hard_generator)
+                          hard_generator=list(recipe.hard_generator))
     pool = pd.read_csv(pool_csv)
     pool["path"] = [str((work / "pool" / p)) if not os.path.isabs(p) else p for p in pool["image"]]
 
