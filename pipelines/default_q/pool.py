@@ -114,7 +114,7 @@ def build_pool(reals: list[Path], renders: list[Path], out: Path, config: PoolCo
     hard = [hard_generator] if isinstance(hard_generator, (str, os.PathLike)) else list(hard_generator or [])
     to_harden: list[list[tuple[np.ndarray, Path]]] = [[] for _ in hard]
     for i, path in enumerate(reals):
-        key = Path(os.path.relpath(path, "/")).as_posix()
+        key = "/".join(Path(path).parts[-3:])  # stable when the work folder moves
         group = hashlib.sha256(key.encode()).hexdigest()[:10]
         face = None
 
@@ -173,7 +173,7 @@ def build_pool(reals: list[Path], renders: list[Path], out: Path, config: PoolCo
     for items, generator_path in zip(to_harden, hard):
         _translate(items, str(generator_path), config, log)
     for path in renders:
-        key = Path(os.path.relpath(path, "/")).as_posix()
+        key = "/".join(Path(path).parts[-3:])  # stable when the work folder moves
         group = "render-" + hashlib.sha256(key.encode()).hexdigest()[:10]
         target = out / "images" / "render" / f"{group}.png"
         if not target.is_file():
