@@ -40,16 +40,9 @@ _TINTS = np.array([[0.55, 0.75, 1.25], [1.25, 0.95, 0.65], [0.8, 1.2, 0.8], [1.2
 
 def fail(image: np.ndarray, mode: str, severity: float, rng: np.random.Generator) -> np.ndarray:
     """A copy of the aligned crop ``image`` with failure ``mode`` at ``severity`` (module docstring)."""
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"image must be an (H, W, 3) uint8 array, not {getattr(image, 'shape', type(image))}")
-    if mode not in _MODES:
-        raise ValueError(f"unknown failure mode {mode!r}; expected one of {', '.join(FAILURE_MODES)}")
-    s = float(severity)
-    if not 0.0 <= s <= 1.0:
-        raise ValueError(f"severity must be in [0, 1], not {severity}")
-    if s == 0.0:
-        return image.copy()
-    return _MODES[mode](image, s, rng)
+    from augmenter.quality.simulated import apply_damage
+
+    return apply_damage(image, mode, severity, rng, _MODES, "failure mode")
 
 
 def _landmarks(image: np.ndarray) -> np.ndarray:

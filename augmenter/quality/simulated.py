@@ -57,7 +57,7 @@ from augmenter.quality.ratings import RatingsListing, assign_splits, ratings_csv
 
 __all__ = [
     "ARTIFACTS", "CLEAN", "CLEAN_SHARE", "PERCEPTION", "PERCEIVED_FLOOR", "RATER_BIASES", "RATER_NOISE",
-    "build_simulated_set", "degrade", "perceived", "simulate_ratings",
+    "apply_damage", "build_simulated_set", "degrade", "perceived", "simulate_ratings",
 ]
 
 ARTIFACTS: tuple[str, ...] = ("blob", "checkerboard", "ghosting", "blur", "colour", "warp", "noise", "mix")
@@ -96,16 +96,23 @@ def degrade(image: np.ndarray, artifact: str, severity: float, rng: np.random.Ge
     Returns:
         A new ``(H, W, 3)`` uint8 array.
     """
+    return apply_damage(image, artifact, severity, rng, _FUNCTIONS, "artifact")
+
+
+def apply_damage(image: np.ndarray, name: str, severity: float, rng: np.random.Generator,
+                 functions: dict[str, Callable], kind: str) -> np.ndarray:
+    """Check the arguments of a damage function (``ValueError`` naming what is wrong), then apply
+    ``functions[name]`` at ``severity``; severity 0 returns an unchanged copy."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"image must be an (H, W, 3) uint8 array, not {getattr(image, 'shape', type(image))}")
-    if artifact not in _FUNCTIONS:
-        raise ValueError(f"unknown artifact {artifact!r}; expected one of {', '.join(ARTIFACTS)}")
+    if name not in functions:
+        raise ValueError(f"unknown {kind} {name!r}; expected one of {', '.join(functions)}")
     s = float(severity)
     if not 0.0 <= s <= 1.0:
         raise ValueError(f"severity must be in [0, 1], not {severity}")
     if s == 0.0:
         return image.copy()
-    return _FUNCTIONS[artifact](image, s, rng)
+    return functions[name](image, s, rng)
 
 
 def _to_uint8(x: np.ndarray) -> np.ndarray:
