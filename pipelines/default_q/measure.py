@@ -25,8 +25,8 @@ import torch
 from augmenter.quality.failures import FAILURE_MODES, fail
 from augmenter.quality.images import fit_face, load_face, to_model_input, to_uint8_images
 from augmenter.quality.simulated import degrade
+from pipelines.default_q.pool import ARTIFACTS
 
-ARTIFACTS = ("blob", "checkerboard", "ghosting", "blur", "colour", "warp", "noise")
 SEVERITIES = (0.3, 0.6, 1.0)
 _LIGHT = re.compile(r"A([+-]\d{3})E([+-]\d\d)")
 

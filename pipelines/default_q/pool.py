@@ -48,7 +48,7 @@ GENERATOR_RATING = (2.5, 1.0)
 RENDER_RATING = (3.5, 1.2)
 HARD_RATING = (2.0, 1.0)
 FAILURE_STD = 1.2
-_ARTIFACTS = ("blob", "checkerboard", "ghosting", "blur", "colour", "warp", "noise")
+ARTIFACTS = ("blob", "checkerboard", "ghosting", "blur", "colour", "warp", "noise")
 PERCEPTION: dict[str, tuple[float, float]] = {
     "shading_mask": (1.0, 0.6), "tint": (0.9, 0.6), "teeth_bar": (1.0, 0.5), "painted_irises": (0.9, 0.6),
     "tile_shuffle": (1.0, 0.4), "seam": (0.9, 0.6),
@@ -108,7 +108,7 @@ def build_pool(reals: list[Path], renders: list[Path], out: Path, config: PoolCo
     from augmenter.quality.images import fit_face as resize_square
 
     out.mkdir(parents=True, exist_ok=True)
-    modes = FAILURE_MODES + _ARTIFACTS
+    modes = FAILURE_MODES + ARTIFACTS
     rows = []
     to_translate: list[tuple[np.ndarray, Path]] = []
     hard = [hard_generator] if isinstance(hard_generator, (str, os.PathLike)) else list(hard_generator or [])
