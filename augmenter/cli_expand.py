@@ -63,7 +63,11 @@ def device_for_rank(device: str) -> str:
 @click.option("--q-min", default=0.6, show_default=True, help="Keep a variant when its q_score (Q's rating / 10) is at least this.")
 @click.option("--keep-best", default=None, type=int, help="Keep the N best variants of each source instead of --q-min.")
 @click.option("--save-rejected", is_flag=True, help="Also write rejected variants (under OUT/.rejected/).")
-@click.option("--legan", default=None, help="Generator checkpoint (default: the built-in demo LEGAN).")
+@click.option("--legan", default=None, help="Generator checkpoint (default: the built-in default generator; "
+              "'demo': the render-trained demo LEGAN, 64 px).")
+@click.option("--size", "image_size", default=None, type=int,
+              help="Side of the variants in px (default: the generator's, 128 for the default; a fields generator "
+                   "takes any size, e.g. 112).")
 @click.option("--q", "q_path", default=None, help="Q checkpoint (default: the built-in default Q; 'demo': the rendered-face demo Q).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--batch-size", default=16, show_default=True, help="Source images per batch (fixes the chunks).")
@@ -78,7 +82,7 @@ def device_for_rank(device: str) -> str:
 @click.option("--dry-run", is_flag=True, help="Print what would be produced and an estimate of time and disk.")
 @one_line_errors
 def expand_command(dataset, root, csv, out, per_image, mode, lighting, expression, expression_map, q_min, keep_best,
-                   save_rejected, legan, q_path, seed, batch_size, min_size, limit, shard, device, workers, writers,
+                   save_rejected, legan, image_size, q_path, seed, batch_size, min_size, limit, shard, device, workers, writers,
                    resume, dry_run):
     """Expand a face dataset with lighting / expression variants that Q accepts, recording every decision.
 
@@ -99,7 +103,7 @@ def expand_command(dataset, root, csv, out, per_image, mode, lighting, expressio
                               lighting=lighting, expression=expression, expression_map=expression_map,
                               q_min=q_min, keep_best=keep_best,
                               save_rejected=save_rejected, legan=legan, q=q_path, seed=seed, batch_size=batch_size,
-                              min_size=min_size, limit=limit, shard=shard_i, shards=shards,
+                              min_size=min_size, image_size=image_size, limit=limit, shard=shard_i, shards=shards,
                               device=device_for_rank(device), workers=workers, writers=writers, dry_run=dry_run)
         bar, progress = progress_bar("expand", unit="variant")
         with bar:

@@ -31,6 +31,7 @@ class ExpandConfig:
     q: str | None = None                    # None: the built-in demo Q
     seed: int = 0
     batch_size: int = 16
+    image_size: int | None = None           # variants' side in px; None = the generator's (fields: any size)
     min_size: int = 32                      # sources whose shorter side is smaller are skipped, counted
     limit: int | None = None                # first N sources only (trials)
     report_sources: int = 48                # sources shown on report.html, spread evenly over the listing

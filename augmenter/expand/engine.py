@@ -47,7 +47,7 @@ from augmenter.expand.lock import holding
 from augmenter.expand.plan import Variant, chunks_of_shard, plan_source
 from augmenter.expand.run_dir import FINAL_OUTPUTS, RunDir, check_out_and_root, check_out_is_folder
 from augmenter.expand.sources import SAMPLE_FOLDER, ChunkImages, open_sources
-from augmenter.gan.models import DEMO_LEGAN, Translator, load_translator, one_hot
+from augmenter.gan.models import DEFAULT_GENERATOR, DEMO_LEGAN, EXPRESSION_ALIASES, Translator, load_translator, one_hot
 from augmenter.identity import resize_square
 from augmenter.io import write_image_atomic
 from augmenter.nets.quality import RATING_MAX, RATING_MIN
@@ -57,6 +57,9 @@ from augmenter.quality.model import load_q, q_notice, resolve_device
 IN_FLIGHT = 8  # chunks whose images may still be queued for writing
 DEMO_LEGAN_NOTICE = ("using the built-in demo LEGAN (64 px, trained on rendered faces only): fine for trying "
                      "the toolkit, not for real data; pass --legan CKPT")
+DEFAULT_GENERATOR_NOTICE = ("using the built-in default generator (lighting and expression fields applied at the "
+                            "source's size; trained on Extended Yale B + FER-2013, research use only)")
+_GENERATOR_NOTICES = {DEMO_LEGAN: DEMO_LEGAN_NOTICE, DEFAULT_GENERATOR: DEFAULT_GENERATOR_NOTICE}
 
 
 @dataclass
@@ -71,10 +74,17 @@ class Models:
     notices: list[str] = field(default_factory=list)
 
     @classmethod
-    def load(cls, legan: str | None, q: str | None, device: torch.device) -> "Models":
+    def load(cls, legan: str | None, q: str | None, device: torch.device, image_size: int | None = None) -> "Models":
+        if image_size is not None and image_size < 32:
+            raise ValueError(f"--size must be at least 32 px, not {image_size}")
         translator = load_translator(legan, device)
+        if image_size is not None and image_size != translator.image_size:
+            if translator.arch != "fields":
+                raise CheckpointError(translator.path, f"is a {translator.arch} generator of {translator.image_size} px; "
+                                                       f"--size {image_size} needs a fields generator")
+            translator.image_size = image_size
         q_net, q_path = load_q(q, device)
-        notices = ([DEMO_LEGAN_NOTICE] if translator.path == DEMO_LEGAN else []) + \
+        notices = ([_GENERATOR_NOTICES[translator.path]] if translator.path in _GENERATOR_NOTICES else []) + \
                   ([q_notice(q_path)] if q_notice(q_path) else [])
         return cls(translator, q_net, q_path, file_sha256(translator.path), file_sha256(q_path), notices)
 
@@ -100,6 +110,8 @@ def target_vocabulary(requested: str, vocabulary: list[str], kind: str, checkpoi
     if requested == "all":
         return list(vocabulary)
     names = [n.strip() for n in requested.split(",") if n.strip()]
+    if kind == "expression":
+        names = [n if n in vocabulary else EXPRESSION_ALIASES.get(n, n) for n in names]
     missing = [n for n in names if n not in vocabulary]
     if missing:
         raise CheckpointError(checkpoint, f"has no {kind} {', '.join(map(repr, missing))} in its vocabulary "
@@ -384,7 +396,7 @@ def run_expand(config: ExpandConfig, resume: bool = False, progress: Callable[[i
         config = run_dir.saved_config(config)
     check_out_and_root(out, config.root, SAMPLE_FOLDER)
     device = resolve_device(config.device)
-    models = Models.load(config.legan, config.q, device)
+    models = Models.load(config.legan, config.q, device, config.image_size)
     for message in models.notices:
         log(message)
 

@@ -1,4 +1,4 @@
-"""Building LEGAN / StarGAN networks from a config, and loading a trained generator for translation."""
+"""Building field / LEGAN / StarGAN generators from a config, and loading a trained generator for translation."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -11,12 +11,19 @@ from torch.nn import functional as F
 
 from augmenter.checkpoint import load_checkpoint, load_weights
 from augmenter.errors import CheckpointError
+from augmenter.nets.fields import FieldGenerator, FieldsConfig
 from augmenter.nets.legan import LeganConfig, LeganGenerator
 from augmenter.nets.stargan import Discriminator, DiscriminatorConfig, StarGanConfig, StarGanGenerator
 
-ARCHS = ("legan", "stargan")
+ARCHS = ("legan", "stargan", "fields")
 DEMO_LEGAN = Path(__file__).resolve().parents[1] / "assets" / "demo_legan.pt"
-_GENERATORS = {"legan": (LeganGenerator, LeganConfig), "stargan": (StarGanGenerator, StarGanConfig)}
+DEFAULT_GENERATOR = Path(__file__).resolve().parents[1] / "assets" / "default_generator.pt"
+BUILT_IN = {"default": DEFAULT_GENERATOR, "demo": DEMO_LEGAN}
+_REBUILD = {DEFAULT_GENERATOR: "augment-train-default-generator", DEMO_LEGAN: "augment-train-demo-legan"}
+EXPRESSION_ALIASES = {"smile": "happy", "scream": "surprise", "angry": "anger", "squint": "disgust"}
+"""Multi-PIE's (and FER-2013's folder) names accepted for a model whose vocabulary has the emotion instead."""
+_GENERATORS = {"legan": (LeganGenerator, LeganConfig), "stargan": (StarGanGenerator, StarGanConfig),
+               "fields": (FieldGenerator, FieldsConfig)}
 _REQUIRED = ("n_lighting", "n_expression", "width")  # what every saved generator config has held
 VOCABULARIES = ("lighting", "expression")
 
@@ -77,7 +84,9 @@ class Translator:
 
     @torch.inference_mode()
     def translate(self, images: torch.Tensor, lighting: str | None = None, expression: str | None = None) -> torch.Tensor:
-        """``(B, 3, S, S)`` in [-1, 1] (S = the model's size) -> translated, ``None`` keeps an attribute."""
+        """``(B, 3, S, S)`` in [-1, 1] -> translated, ``None`` keeps an attribute. S is the model's size for
+        ``legan``/``stargan``; a ``fields`` generator takes any S >= 32. Expression names may be Multi-PIE's
+        (:data:`EXPRESSION_ALIASES`: ``smile`` -> ``happy``)."""
         device = next(self.generator.parameters()).device
         b = len(images)
         tl = torch.full((b,), self.index("lighting", lighting), device=device)
@@ -88,23 +97,35 @@ class Translator:
         if name is None:
             return -1
         names = self.lighting if kind == "lighting" else self.expression
+        if kind == "expression" and name not in names:
+            name = EXPRESSION_ALIASES.get(name, name)
         if name not in names:  # worded as augment expand's check of its --lighting / --expression names
             raise CheckpointError(self.path, f"has no {kind} {name!r} in its vocabulary ({', '.join(names)})")
         return names.index(name)
 
 
+def generator_path(path: str | Path | None) -> Path:
+    """``None`` or ``"default"`` -> the built-in default generator, ``"demo"`` -> the demo LEGAN, else ``path``."""
+    if path is None:
+        return DEFAULT_GENERATOR
+    return BUILT_IN.get(str(path), Path(path))
+
+
 def load_translator(path: str | Path | None = None, device: str | torch.device = "cpu", use_ema: bool = True) -> Translator:
-    """A generator from a ``legan``/``stargan`` checkpoint (EMA weights by default); ``None`` = the demo LEGAN.
+    """A generator from a ``fields``/``legan``/``stargan`` checkpoint (EMA weights by default).
+
+    ``None`` (or ``"default"``) loads the built-in default generator (``fields``, trained on Extended
+    Yale B + FER-2013), ``"demo"`` the render-trained demo LEGAN (64 px).
 
     The generator is rebuilt from the checkpoint's whole saved generator config. Raises
     :class:`CheckpointError` naming the file when it is not a generator checkpoint, its config does
     not describe a generator, or its lighting / expression vocabularies are missing or do not match
     the generator's inputs.
     """
-    path = Path(path) if path is not None else DEMO_LEGAN
-    if path == DEMO_LEGAN and not path.is_file():
-        raise CheckpointError(path, "the built-in demo LEGAN is missing from this installation; "
-                                    "rebuild it with `augment-train-demo-legan` or pass --legan CKPT")
+    path = generator_path(path)
+    if path in _REBUILD and not path.is_file():
+        raise CheckpointError(path, f"this built-in generator is missing from this installation; "
+                                    f"rebuild it with `{_REBUILD[path]}` or pass --legan CKPT")
     ckpt = load_checkpoint(path)
     if ckpt.kind not in ARCHS:
         raise CheckpointError(path, f"is a {ckpt.kind!r} checkpoint, expected one of {', '.join(ARCHS)}")

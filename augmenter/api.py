@@ -1,0 +1,119 @@
+"""The toolkit in three calls: relight a face, change its expression, score how natural it looks.
+
+Images are aligned face crops (``augment align``'s output, or any crop framed the same way), given as
+
+* a uint8 array ``(H, W, 3)`` (one face) or ``(N, H, W, 3)`` (a batch), RGB, values 0..255, square; grey
+  faces as ``(H, W)`` / ``(N, H, W)`` are accepted and come back grey; or
+* a float tensor ``(B, 3, S, S)`` with values in [-1, 1].
+
+Outputs have the input's kind and shape: the default generator applies its fields at the input's own
+size (32 px or more), so a 112 px crop gets 112 px variants with its own hair, skin and eyes.
+
+Example:
+    >>> from augmenter.api import FaceAugmenter
+    >>> faces = FaceAugmenter.load()                          # built-in default generator and Q, offline
+    >>> face = np.zeros((112, 112, 3), np.uint8)               # an aligned crop, RGB
+    >>> faces.relight(face, "az-070_el+00").shape             # light from the subject's right, at head height
+    (112, 112, 3)
+    >>> faces.change_expression(face, "happy").dtype
+    dtype('uint8')
+    >>> float(faces.score(face)) <= 1.0                        # q_score: predicted mean human rating / 10
+    True
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from augmenter.gan.models import Translator, load_translator
+from augmenter.identity import resize_square
+from augmenter.nets.quality import QNet
+from augmenter.quality.model import load_q, resolve_device
+
+RATING_MIN, RATING_MAX = 1.0, 10.0
+
+
+def _to_model(images, device) -> tuple[torch.Tensor, dict]:
+    """Images in any accepted form -> ``(B, 3, S, S)`` float in [-1, 1], and how to give them back."""
+    if isinstance(images, torch.Tensor):
+        if images.ndim != 4 or images.shape[1] != 3 or not images.is_floating_point():
+            raise ValueError(f"a tensor must be (B, 3, S, S) float in [-1, 1], not {tuple(images.shape)} {images.dtype}")
+        return images.to(device), {"kind": "tensor"}
+    array = np.asarray(images)
+    if array.dtype != np.uint8:
+        raise ValueError(f"an array must be uint8 (0..255), not {array.dtype}")
+    colour_single = array.ndim == 3 and array.shape[-1] == 3 and array.shape[0] == array.shape[1]
+    single, grey = array.ndim == 2 or colour_single, array.ndim == 2 or (array.ndim == 3 and not colour_single)
+    batch = array[None] if single else array
+    if grey:
+        batch = np.repeat(batch[..., None], 3, axis=-1)
+    if batch.ndim != 4 or batch.shape[-1] != 3 or batch.shape[1] != batch.shape[2]:
+        raise ValueError(f"expected square faces (H, W, 3), (N, H, W, 3), (H, W) or (N, H, W), not {array.shape}")
+    x = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(device)
+    return x, {"kind": "array", "single": single, "grey": grey}
+
+
+def _from_model(x: torch.Tensor, how: dict):
+    if how["kind"] == "tensor":
+        return x
+    pixels = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    if how["grey"]:
+        pixels = pixels[..., 0]
+    return pixels[0] if how["single"] else pixels
+
+
+@dataclass
+class FaceAugmenter:
+    """A generator and a Q, ready to call. Build it with :meth:`load`."""
+
+    translator: Translator
+    q_net: QNet
+    device: torch.device
+
+    @classmethod
+    def load(cls, generator: str | None = None, q: str | None = None, device: str = "cpu") -> "FaceAugmenter":
+        """``None`` loads the built-in default generator / Q (nothing is downloaded); a path loads a checkpoint;
+        ``"demo"`` the render-trained demo models."""
+        dev = resolve_device(device)
+        q_net, _ = load_q(q, dev)
+        return cls(load_translator(generator, dev), q_net, dev)
+
+    @property
+    def lightings(self) -> list[str]:
+        """The generator's light names, e.g. ``"az-070_el+00"`` (azimuth, elevation in degrees, Yale B's convention:
+        positive azimuth lights the subject's right side, the image's left)."""
+        return list(self.translator.lighting)
+
+    @property
+    def expressions(self) -> list[str]:
+        return list(self.translator.expression)
+
+    @torch.inference_mode()
+    def relight(self, images, lighting: str):
+        """``images`` under the light ``lighting`` (one of :attr:`lightings`), same kind and shape."""
+        x, how = _to_model(images, self.device)
+        return _from_model(self._translate(x, lighting=lighting), how)
+
+    @torch.inference_mode()
+    def change_expression(self, images, expression: str):
+        """``images`` with ``expression`` (one of :attr:`expressions`; Multi-PIE names such as ``smile`` work too)."""
+        x, how = _to_model(images, self.device)
+        return _from_model(self._translate(x, expression=expression), how)
+
+    @torch.inference_mode()
+    def score(self, images) -> np.ndarray:
+        """q_score of each face: Q's predicted mean human naturalness rating / 10, ``(N,)`` float in [0.1, 1]
+        (a 0-d array for one face). Typical aligned real photos score about 0.6 or more."""
+        x, how = _to_model(images, self.device)
+        rating = self.q_net(resize_square(x, self.q_net.config.image_size)).float().clamp(RATING_MIN, RATING_MAX)
+        q = (rating / 10).cpu().numpy()
+        return q[0] if how.get("single") else q
+
+    def _translate(self, x: torch.Tensor, **target) -> torch.Tensor:
+        t = self.translator
+        if t.arch != "fields" and x.shape[-1] != t.image_size:
+            y = t.translate(resize_square(x, t.image_size), **target)
+            return resize_square(y, x.shape[-1])
+        return t.translate(x, **target)

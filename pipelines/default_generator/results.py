@@ -1,0 +1,72 @@
+"""Measure a field generator checkpoint on held-out real faces and draw a before/after grid.
+
+``python -m pipelines.default_generator.results WORK CHECKPOINT JUDGE`` writes ``WORK/results.json`` and
+``WORK/grid.png``: lighting on the Yale B subjects the generator did not train on, expression edits of
+aligned FER-2013 validation faces judged by ``JUDGE`` (a ``train-expression`` checkpoint trained on
+FER-2013 train).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from augmenter.gan.models import load_translator
+from evaluation.expression import load_expression_model
+from pipelines.default_generator.data import class_folder_arrays
+from pipelines.default_generator.measure import expression_scores, lighting_scores
+from pipelines.default_generator.run import LIGHT_DIRECTIONS, GeneratorRecipe, train_subjects
+
+GRID_LIGHTS = ("az+050_el+00", "az-070_el+00", "az+000_el+45")
+GRID_EXPRESSIONS = ("happy", "surprise", "sad")
+
+
+def measure_checkpoint(work: Path, checkpoint: Path, judge_path: Path, fer_val: Path, n_faces: int = 300) -> dict:
+    torch.manual_seed(0)
+    translator = load_translator(checkpoint)
+    g = translator.generator
+    inputs = np.load(work / "inputs.npz")
+    subject = inputs["light_subject"]
+    held = sorted(set(subject.tolist()) - set(train_subjects(subject, GeneratorRecipe().yaleb_train_subjects).tolist()))
+    args = (inputs["light_images"], subject, inputs["light_az"], inputs["light_el"], held)
+    results = {"checkpoint": str(checkpoint), "held_out_subjects": held,
+               "lighting_all_targets": lighting_scores(g, *args),
+               "lighting_vocabulary": lighting_scores(g, *args, directions=list(LIGHT_DIRECTIONS))}
+    judge = load_expression_model(judge_path)
+    rng = np.random.default_rng(0)
+    for source in ("neutral", "happy"):
+        faces, _ = class_folder_arrays(fer_val, (source,), 128)
+        faces = faces[np.sort(rng.permutation(len(faces))[:n_faces])]
+        results[f"expression_from_{source}"] = expression_scores(g, translator.expression, judge, faces,
+                                                                 list(translator.expression))
+    return results
+
+
+def before_after_grid(checkpoint: Path, work: Path, fer_val: Path, out: Path, n: int = 6) -> None:
+    """Rows: real faces (held-out Yale B frontal, FER validation); columns: source, lights, expressions."""
+    t = load_translator(checkpoint)
+    inputs = np.load(work / "inputs.npz")
+    subject = inputs["light_subject"]
+    held = sorted(set(subject.tolist()) - set(train_subjects(subject, GeneratorRecipe().yaleb_train_subjects).tolist()))
+    yale = [int(np.flatnonzero((subject == s) & (inputs["light_az"] == 0) & (inputs["light_el"] == 0))[0])
+            for s in held[:n // 2]]
+    fer, _ = class_folder_arrays(fer_val, ("neutral",), 128)
+    faces = np.concatenate([inputs["light_images"][yale], fer[:: max(1, len(fer) // (n - len(yale)))][:n - len(yale)]])
+    x = torch.from_numpy(faces)[:, None].float().div(127.5).sub(1).expand(-1, 3, -1, -1)
+    columns = [x] + [t.translate(x, lighting=name) for name in GRID_LIGHTS] + \
+              [t.translate(x, expression=name) for name in GRID_EXPRESSIONS]
+    rows = torch.cat([torch.cat(list(c), 1) for c in columns], 2)
+    Image.fromarray(((rows.permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)).save(out)
+
+
+if __name__ == "__main__":
+    work, checkpoint, judge = (Path(a) for a in sys.argv[1:4])
+    fer_val = work / "aligned" / "fer_val"
+    results = measure_checkpoint(work, checkpoint, judge, fer_val)
+    (work / "results.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    before_after_grid(checkpoint, work, fer_val, work / "grid.png")

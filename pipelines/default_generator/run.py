@@ -1,0 +1,124 @@
+"""Rebuild the default generator from ``../shared/data`` in one command (``augment-train-default-generator``).
+
+Stages, each cached under ``--work`` so a rerun resumes: align Extended Yale B and a seeded FER-2013
+train subset as users align (``augment align``, 128 px); register each Yale B subject's light series;
+the renderer's expression flows; the expression teacher; then the generator
+(:mod:`pipelines.default_generator.train`). Yale B subjects are split by sorted name: the first
+``yaleb_train_subjects`` train, the rest are held out for :mod:`pipelines.default_generator.measure`
+(the same split as the default Q's).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from augmenter.nets.fields import direction_vector
+from pipelines.default_generator.train import GeneratorTrainConfig
+
+EXPRESSIONS = ("neutral", "happy", "surprise", "disgust", "fear", "anger", "sad")
+FER_FOLDERS = {"anger": "angry"}
+LIGHT_DIRECTIONS = ((0, 0), (-25, 0), (25, 0), (-50, 0), (50, 0), (-70, 0), (70, 0), (-95, 0), (95, 0),
+                    (-110, 15), (110, 15), (0, 45), (-35, 40), (35, 40), (-60, -20), (60, -20))
+"""The default model's lights as Yale B (azimuth, elevation) in degrees: frontal, side lights at head height
+up to 110 degrees, lights from above and from below."""
+
+
+def lighting_name(azimuth: float, elevation: float) -> str:
+    """``(-70, 0)`` -> ``"az-070_el+00"``: the name says where the light is (Yale B's convention)."""
+    return f"az{int(round(azimuth)):+04d}_el{int(round(elevation)):+03d}"
+
+
+@dataclass
+class GeneratorRecipe:
+    data: str = "../shared/data"
+    fer_per_class: int = 1800
+    yaleb_train_subjects: int = 20
+    teacher_epochs: int = 6
+    flow_identities: int = 8
+    train: GeneratorTrainConfig = field(default_factory=GeneratorTrainConfig)
+
+
+def prepare(recipe: GeneratorRecipe, work: Path, log=print) -> dict:
+    """Aligned, registered and cached inputs of the generator's training."""
+    from augmenter.align_tree import AlignConfig, align_tree
+    from pipelines.default_generator.data import class_folder_arrays, yaleb_light_series
+    from pipelines.default_q.run import _link_subset
+
+    data = Path(recipe.data)
+    aligned = work / "aligned"
+    _link_subset(data / "fer2013" / "train", work / "raw" / "fer_train", recipe.fer_per_class, 0)
+    for name, src in (("yaleb", data / "yaleb"), ("fer_train", work / "raw" / "fer_train")):
+        if not (aligned / name / "landmarks.csv").is_file():
+            align_tree(src, aligned / name, AlignConfig(image_size=128))
+    cache = work / "inputs.npz"
+    if not cache.is_file():
+        series = yaleb_light_series(data / "yaleb", aligned / "yaleb" / "landmarks.csv")
+        fer_images, fer_labels = class_folder_arrays(aligned / "fer_train", EXPRESSIONS, 128, FER_FOLDERS)
+        from augmenter.sample.flows import mean_expression_flow
+
+        log("expression flows from the renderer ...")
+        prior = np.stack([mean_expression_flow(e, 64, recipe.flow_identities) for e in EXPRESSIONS])
+        np.savez(cache, light_images=series.images, light_subject=series.subject, light_az=series.azimuth,
+                 light_el=series.elevation, fer_images=fer_images, fer_labels=fer_labels, prior=prior)
+    return dict(np.load(cache))
+
+
+def train_subjects(subjects: np.ndarray, n: int) -> np.ndarray:
+    return np.array(sorted(set(subjects.tolist()))[:n])
+
+
+def run(recipe: GeneratorRecipe, work: Path, log=print) -> Path:
+    from augmenter.quality.model import load_q
+    from pipelines.default_generator.teacher import ExpressionTeacher, train_teacher
+    from pipelines.default_generator.train import train_generator
+
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "recipe.json").write_text(json.dumps(asdict(recipe), indent=2))
+    inputs = prepare(recipe, work, log)
+    teacher_path = work / "teacher.pt"
+    if teacher_path.is_file():
+        teacher = ExpressionTeacher(len(EXPRESSIONS))
+        teacher.load_state_dict(torch.load(teacher_path, weights_only=True))
+        teacher.eval()
+    else:
+        teacher = train_teacher(inputs["fer_images"], inputs["fer_labels"], len(EXPRESSIONS),
+                                recipe.teacher_epochs, log=log)
+        torch.save(teacher.state_dict(), teacher_path)
+    keep = np.isin(inputs["light_subject"], train_subjects(inputs["light_subject"], recipe.yaleb_train_subjects))
+    directions = np.array([direction_vector(a, e) for a, e in zip(inputs["light_az"], inputs["light_el"])], np.float32)
+    light = {"images": inputs["light_images"][keep], "subject": inputs["light_subject"][keep],
+             "direction": directions[keep]}
+    fer = {"images": inputs["fer_images"], "labels": inputs["fer_labels"]}
+    names = [lighting_name(a, e) for a, e in LIGHT_DIRECTIONS]
+    vocab_dirs = np.array([direction_vector(a, e) for a, e in LIGHT_DIRECTIONS], np.float32)
+    q_net, _ = load_q(None)
+    return train_generator(recipe.train, work / "generator", light, fer, inputs["prior"], names, vocab_dirs,
+                           list(EXPRESSIONS), teacher, q_net, log)
+
+
+def export(last: Path, asset: Path, note: str) -> Path:
+    """The shipped file: EMA weights in float16, the generator's config and vocabularies, a provenance note."""
+    from augmenter.checkpoint import load_checkpoint, save_checkpoint
+
+    ckpt = load_checkpoint(last)
+    weights = {k: v.half() if v.is_floating_point() else v for k, v in ckpt.ema["generator"].items()}
+    return save_checkpoint(asset, kind="fields", model={"generator": weights}, step=ckpt.step,
+                           config={k: ckpt.config[k] for k in ("generator", "image_size", "train")},
+                           vocabularies=ckpt.vocabularies, extra={"provenance": note})
+
+
+PROVENANCE = ("field generator trained on Extended Yale B (subjects yaleB01-yaleB21, registered light series) and "
+              "aligned FER-2013 train faces, expression flows from the built-in renderer; research use only")
+
+
+if __name__ == "__main__":  # python -m pipelines.default_generator.run WORK [STEPS]: the trainer without export
+    import sys
+
+    recipe = GeneratorRecipe()
+    if len(sys.argv) > 2:
+        recipe.train.steps = int(sys.argv[2])
+    run(recipe, Path(sys.argv[1]))

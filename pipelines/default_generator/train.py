@@ -1,0 +1,166 @@
+"""Training the field generator: lighting from Yale B's paired light series, expression from FER-2013.
+
+Lighting is supervised: a registered photo of a training subject under one light is relit towards
+another light of the series, and the loss is the L1 distance to the real photo under that light
+(plus a small penalty on the gain's gradient so shading stays smooth where the photos are noisy).
+
+Expression has no pairs in real data, so the warp starts from the renderer's exact flows
+(:mod:`augmenter.sample.flows`) and the branch learns what real faces need on top: a residual flow, a
+little new content and where to put it. Its loss asks a frozen expression teacher
+(:mod:`pipelines.default_generator.teacher`, FER-2013 train) for the target class, the frozen default
+Q for a natural face (the paper's quality loss, as a hinge at Q's 0.6 line), and keeps the change
+small (residual flow, blend mask and content smoothness). A neutral target on a neutral face must
+leave it alone.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from augmenter.checkpoint import load_checkpoint, save_checkpoint
+from augmenter.nets.fields import FieldGenerator, FieldsConfig, direction_vector
+from pipelines.default_generator.teacher import to_teacher_input
+
+
+@dataclass
+class GeneratorTrainConfig:
+    steps: int = 1000
+    batch: int = 16
+    lr: float = 1e-3
+    image_size: int = 128
+    width: int = 24
+    q_weight: float = 1.0
+    class_weight: float = 0.5
+    mask_weight: float = 3.0
+    flow_weight: float = 100.0
+    smooth_weight: float = 5.0
+    save_every: int = 250
+    seed: int = 0
+
+
+def _tv(t: torch.Tensor) -> torch.Tensor:
+    return (t[..., 1:, :] - t[..., :-1, :]).abs().mean() + (t[..., :, 1:] - t[..., :, :-1]).abs().mean()
+
+
+def lighting_loss(g: FieldGenerator, src: torch.Tensor, tgt: torch.Tensor, direction: torch.Tensor,
+                  smooth_weight: float) -> tuple[torch.Tensor, dict]:
+    """L1 to the real photo under the target light, + smoothness of the log-gain."""
+    gain, _ = g.shading_fields(src, direction)
+    out = g.relight(src, direction)
+    l1 = (out - tgt).abs().mean()
+    return l1 + smooth_weight * 0.01 * _tv(gain), {"light_l1": l1.item(), "input_l1": float((src - tgt).abs().mean())}
+
+
+def expression_loss(g: FieldGenerator, x: torch.Tensor, label: torch.Tensor, target: torch.Tensor, teacher,
+                    q_net, cfg: GeneratorTrainConfig, n_expression: int, neutral: int) -> tuple[torch.Tensor, dict]:
+    """Teacher cross-entropy for ``target`` + Q hinge + small-change penalties."""
+    c_e = F.one_hot(target, n_expression).float()
+    flow, content, mask = g.expression_fields(x, c_e)
+    prior = torch.einsum("be,ecxy->bcxy", c_e, g.prior_flow)
+    out = g.express(x, c_e)
+    logits = teacher(to_teacher_input(out))
+    ce = F.cross_entropy(logits, target)
+    q = q_net(F.interpolate(out, size=(q_net.config.image_size,) * 2, mode="bilinear", align_corners=False)) / 10
+    q_hinge = F.relu(0.6 - q).mean()
+    keep = (target == neutral) & (label == neutral)
+    keep_l1 = (out - x).abs().mean((1, 2, 3))[keep].mean() if keep.any() else out.sum() * 0
+    loss = (cfg.class_weight * ce + cfg.q_weight * q_hinge + cfg.mask_weight * mask.mean()
+            + cfg.flow_weight * ((flow - prior) ** 2).mean() + cfg.smooth_weight * 0.01 * (_tv(flow) + _tv(content))
+            + keep_l1)
+    hit = (logits.argmax(1) == target).float().mean()
+    return loss, {"ce": ce.item(), "teacher_hit": hit.item(), "q": q.mean().item(), "mask": mask.mean().item(),
+                  "keep_l1": keep_l1.item()}
+
+
+def train_generator(cfg: GeneratorTrainConfig, out: Path, light: dict, fer: dict, prior_flow: np.ndarray,
+                    lighting_names: list[str], lighting_dirs: np.ndarray, expression_names: list[str], teacher,
+                    q_net, log=print) -> Path:
+    """Train and save ``out/last.pt`` (resumed when present); returns its path.
+
+    ``light``: ``images`` (N, S, S) uint8, ``subject`` (N,), ``direction`` (N, 3) of the training subjects.
+    ``fer``: ``images`` (M, S, S) uint8 and ``labels`` (M,) indices into ``expression_names``.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    gcfg = FieldsConfig(n_lighting=len(lighting_names), n_expression=len(expression_names), width=cfg.width)
+    g = FieldGenerator(gcfg)
+    with torch.no_grad():
+        g.directions.copy_(torch.from_numpy(lighting_dirs).float())
+        g.prior_flow.copy_(torch.from_numpy(prior_flow).float())
+    ema = FieldGenerator(gcfg)
+    ema.load_state_dict(g.state_dict())
+    opt = torch.optim.Adam(g.parameters(), cfg.lr, betas=(0.5, 0.99))
+    step = 0
+    last = out / "last.pt"
+    if last.is_file():
+        ckpt = load_checkpoint(last)
+        g.load_state_dict(ckpt.model["generator"])
+        ema.load_state_dict(ckpt.ema["generator"])
+        opt.load_state_dict(ckpt.optimizer["generator"])
+        step = ckpt.step
+        log(f"resumed at step {step}")
+    for p in list(teacher.parameters()) + list(q_net.parameters()):
+        p.requires_grad_(False)
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+
+    subjects = light["subject"]
+    by_subject = {s: np.flatnonzero(subjects == s) for s in np.unique(subjects)}
+    frontal = np.linalg.norm(light["direction"] - np.array([0, 0, 1.0]), axis=1) < math.radians(40) * 1.0
+    neutral = expression_names.index("neutral")
+    to_t = lambda a: torch.from_numpy(a)[:, None].float().div(127.5).sub(1).expand(-1, 3, -1, -1)  # noqa: E731
+
+    def save() -> None:
+        save_checkpoint(last, kind="fields", model={"generator": g.state_dict()}, ema={"generator": ema.state_dict()},
+                        optimizer={"generator": opt.state_dict()}, step=step,
+                        config={"generator": asdict(gcfg), "image_size": cfg.image_size, "train": asdict(cfg)},
+                        vocabularies={"lighting": lighting_names, "expression": expression_names})
+
+    start, history = time.time(), []
+    try:
+        while step < cfg.steps:
+            # lighting: source mostly near-frontal-lit (as users' photos are), target any light of the series
+            src_idx, tgt_idx = [], []
+            for _ in range(cfg.batch):
+                pool = np.flatnonzero(frontal) if rng.random() < 0.6 else np.arange(len(subjects))
+                i = int(rng.choice(pool))
+                src_idx.append(i)
+                tgt_idx.append(int(rng.choice(by_subject[subjects[i]])))
+            direction = torch.from_numpy(light["direction"][tgt_idx]).float()
+            l_loss, l_stats = lighting_loss(g, to_t(light["images"][src_idx]), to_t(light["images"][tgt_idx]),
+                                            direction, cfg.smooth_weight)
+            # expression: any FER face to any class (a third of neutral faces kept neutral)
+            idx = rng.integers(0, len(fer["labels"]), cfg.batch)
+            x = to_t(fer["images"][idx])
+            if rng.random() < 0.5:
+                x = x.flip(3)
+            target = torch.from_numpy(rng.integers(0, len(expression_names), cfg.batch))
+            e_loss, e_stats = expression_loss(g, x, torch.from_numpy(fer["labels"][idx]), target, teacher, q_net,
+                                              cfg, len(expression_names), neutral)
+            opt.zero_grad()
+            (l_loss + e_loss).backward()
+            opt.step()
+            step += 1
+            with torch.no_grad():
+                for pe, p in zip(ema.parameters(), g.parameters()):
+                    pe.lerp_(p, 0.01)
+            history.append({**l_stats, **e_stats})
+            if step % 50 == 0:
+                mean = {k: round(float(np.mean([h[k] for h in history])), 4) for k in history[0]}
+                history = []
+                line = {"step": step, "seconds": round(time.time() - start, 1), **mean}
+                with open(out / "log.jsonl", "a") as f:
+                    f.write(json.dumps(line) + "\n")
+                log(json.dumps(line))
+            if step % cfg.save_every == 0:
+                save()
+    finally:
+        save()
+    return last

@@ -1,0 +1,217 @@
+"""The field generator: keeping, grey-preserving white light, the prior flow's backward warp, any input size,
+and a ``fields`` checkpoint loaded by ``load_translator``."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from augmenter.checkpoint import save_checkpoint
+from augmenter.gan.models import ARCHS, load_translator
+from augmenter.nets.fields import FieldGenerator, FieldsConfig, direction_vector, grey
+
+SMALL = FieldsConfig(n_lighting=3, n_expression=2, width=8, work_size=32)
+MASK = torch.sigmoid(torch.tensor(-5.0)).item()  # the untrained blend mask
+
+
+def _images(b: int = 2, size: int = 40, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(b, 3, size, size, generator=g) * 2 - 1
+
+
+def _randomise_heads(generator: FieldGenerator, seed: int = 1, std: float = 0.3) -> FieldGenerator:
+    """Give the zero-initialised heads weights, so the generator changes its input."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for head in (generator.expression.head, generator.lighting.head):
+            head.weight.copy_(torch.randn(head.weight.shape, generator=g) * std)
+            head.bias.copy_(torch.randn(head.bias.shape, generator=g) * std)
+    return generator.eval()
+
+
+def _identity_grid(x: torch.Tensor) -> torch.Tensor:
+    return F.affine_grid(torch.eye(2, 3).expand(len(x), 2, 3), list(x.shape), align_corners=False)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def test_direction_vector_axes_and_unit_length():
+    assert direction_vector(0, 0) == pytest.approx((0.0, 0.0, 1.0))
+    # positive azimuth lights the subject's right side = the image's left (x < 0)
+    assert direction_vector(90, 0) == pytest.approx((-1.0, 0.0, 0.0), abs=1e-12)
+    assert direction_vector(-90, 0) == pytest.approx((1.0, 0.0, 0.0), abs=1e-12)
+    assert direction_vector(0, 90) == pytest.approx((0.0, 1.0, 0.0), abs=1e-12)
+    assert direction_vector(0, -30) == pytest.approx((0.0, -0.5, math.cos(math.radians(30))))
+    for a, e in ((-110, 15), (35, 40), (60, -20)):
+        assert math.fsum(v * v for v in direction_vector(a, e)) == pytest.approx(1.0)
+
+
+def test_grey_is_bt601_luma():
+    x = torch.zeros(1, 3, 2, 2)
+    x[0, 0], x[0, 1], x[0, 2] = 1.0, 0.5, -1.0
+    out = grey(x)
+    assert out.shape == (1, 1, 2, 2)
+    torch.testing.assert_close(out, torch.full((1, 1, 2, 2), 0.299 + 0.5 * 0.587 - 0.114))
+    v = torch.rand(1, 1, 5, 5) * 2 - 1
+    torch.testing.assert_close(grey(v.expand(-1, 3, -1, -1)), v)  # R = G = B -> that value
+
+
+# --------------------------------------------------------------------------- forward
+
+
+@pytest.mark.parametrize("size", [32, 47, 112])
+def test_output_has_the_input_size_and_range(size):
+    g = _randomise_heads(FieldGenerator(SMALL))
+    x = _images(2, size)
+    with torch.no_grad():
+        y = g(x, torch.eye(3)[:2], torch.eye(2))
+    assert y.shape == x.shape
+    assert torch.isfinite(y).all() and y.min() >= -1 and y.max() <= 1
+    assert not torch.allclose(y, x, atol=1e-3)  # the randomised heads do change it
+
+
+def test_keeping_both_attributes_returns_the_input_bit_for_bit():
+    g = _randomise_heads(FieldGenerator(SMALL))
+    x = _images(3, 48)
+    with torch.no_grad():
+        assert torch.equal(g(x, torch.zeros(3, 3), torch.zeros(3, 2)), x)
+        # a mixed batch: only the rows with a target change, the kept row is the input exactly
+        c_l = torch.tensor([[0.0, 0, 0], [0, 1, 0], [0, 0, 0]])
+        c_e = torch.tensor([[0.0, 0], [0, 0], [1, 0]])
+        y = g(x, c_l, c_e)
+    assert torch.equal(y[0], x[0])
+    assert not torch.allclose(y[1], x[1], atol=1e-3)
+    assert not torch.allclose(y[2], x[2], atol=1e-3)
+
+
+def test_forward_is_express_then_relight_towards_the_target_direction():
+    g = FieldGenerator(SMALL)
+    with torch.no_grad():
+        g.directions.copy_(torch.tensor([direction_vector(a, e) for a, e in ((0, 0), (-70, 0), (35, 40))]))
+    _randomise_heads(g)
+    x = _images(2, 40)
+    c_l, c_e = torch.tensor([[0.0, 1, 0], [0, 0, 1]]), torch.tensor([[1.0, 0], [0, 1]])
+    with torch.no_grad():
+        expected_light = g.relight(x, g.directions[[1, 2]])
+        torch.testing.assert_close(g(x, c_l, torch.zeros(2, 2)), expected_light)
+        expected_both = g.relight(g.express(x, c_e), g.directions[[1, 2]])
+        torch.testing.assert_close(g(x, c_l, c_e), expected_both)
+        torch.testing.assert_close(g(x, torch.zeros(2, 3), c_e), g.express(x, c_e))
+        # the direction does matter: another light gives another picture
+        assert not torch.allclose(g.relight(x, g.directions[[0, 0]]), expected_light, atol=1e-3)
+
+
+def test_relight_keeps_a_grey_picture_grey():
+    g = _randomise_heads(FieldGenerator(SMALL), seed=3)
+    v = _images(2, 40)[:, :1]
+    x = v.expand(-1, 3, -1, -1).contiguous()
+    with torch.no_grad():
+        y = g(x, torch.eye(3)[[0, 2]], torch.zeros(2, 2))
+    assert not torch.allclose(y, x, atol=1e-3)
+    assert torch.equal(y[:, 0], y[:, 1]) and torch.equal(y[:, 1], y[:, 2])
+
+
+def test_relight_applies_one_gain_and_offset_to_every_channel():
+    g = _randomise_heads(FieldGenerator(SMALL), seed=4, std=0.1)
+    x = _images(1, 36)
+    d = torch.tensor([direction_vector(-50, 0)])
+    with torch.no_grad():
+        gain, offset = g.shading_fields(x, d)
+        y = g.relight(x, d)
+    assert gain.shape == offset.shape == (1, 1, 32, 32)
+    assert gain.abs().max() <= 3 and offset.abs().max() <= 0.5
+    up = lambda t: F.interpolate(t, size=(36, 36), mode="bilinear", align_corners=False)  # noqa: E731
+    expected = (((x + 1) / 2) * torch.exp(up(gain)) + up(offset)).clamp(0, 1) * 2 - 1
+    torch.testing.assert_close(y, expected)
+
+
+def test_untrained_relight_is_the_identity():
+    g = FieldGenerator(SMALL)
+    x = _images(2, 40)
+    with torch.no_grad():
+        y = g.relight(x, torch.tensor([direction_vector(-70, 0), direction_vector(35, 40)]))
+    torch.testing.assert_close(y, x, atol=1e-6, rtol=0)
+
+
+def test_untrained_expression_is_the_prior_flow_warp():
+    g = FieldGenerator(SMALL)
+    prior = torch.zeros(2, 2, 32, 32)
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, 32), torch.linspace(-1, 1, 32), indexing="ij")
+    prior[1, 0] = 0.1 * torch.sin(3 * yy)
+    prior[1, 1] = -0.15 * xx * yy
+    with torch.no_grad():
+        g.prior_flow.copy_(prior)
+    x = _images(2, 48)
+    with torch.no_grad():
+        y = g(x, torch.zeros(2, 3), torch.tensor([[0.0, 1], [0, 1]]))
+        neutral = g(x, torch.zeros(2, 3), torch.tensor([[1.0, 0], [1, 0]]))
+    up = F.interpolate(prior[[1, 1]], size=(48, 48), mode="bilinear", align_corners=False)
+    warped = F.grid_sample(x, _identity_grid(x) + up.permute(0, 2, 3, 1), mode="bilinear",
+                           padding_mode="border", align_corners=False)
+    # untrained: content (tanh(0) + 1) / 2 = 0.5, i.e. 0 in [-1, 1]; blend mask sigmoid(-5)
+    torch.testing.assert_close(y, (1 - MASK) * warped, atol=1e-5, rtol=0)
+    assert (y - warped).abs().max() < 0.01  # approximately the warp itself
+    assert (warped - x).abs().mean() > 0.05  # and the warp really moved something
+    # expression 0 has a zero prior: (almost) the input
+    torch.testing.assert_close(neutral, (1 - MASK) * x, atol=1e-5, rtol=0)
+
+
+def test_prior_flow_is_a_backward_flow_in_grid_units():
+    """A constant x flow of 2k/S grid units makes output column j take input column j + k."""
+    g = FieldGenerator(SMALL)
+    size, k = 40, 4
+    with torch.no_grad():
+        g.prior_flow[1, 0] = 2 * k / size
+    x = _images(1, size)
+    with torch.no_grad():
+        y = g.express(x, torch.tensor([[0.0, 1]])) / (1 - MASK)
+    torch.testing.assert_close(y[..., : size - k], x[..., k:], atol=1e-5, rtol=0)
+    # border padding beyond the right edge
+    torch.testing.assert_close(y[..., size - k:], x[..., -1:].expand(-1, -1, -1, k), atol=1e-5, rtol=0)
+
+
+# --------------------------------------------------------------------------- checkpoint round trip
+
+
+def test_fields_checkpoint_round_trip_through_load_translator(tmp_path):
+    assert "fields" in ARCHS
+    names = ["az+000_el+00", "az-070_el+00", "az+035_el+40"]
+    config = FieldsConfig(n_lighting=3, n_expression=2, width=8)  # default work size 64
+    model_g = _randomise_heads(FieldGenerator(config), seed=5)
+    ema_g = _randomise_heads(FieldGenerator(config), seed=6)
+    directions = torch.tensor([direction_vector(0, 0), direction_vector(-70, 0), direction_vector(35, 40)])
+    with torch.no_grad():
+        for g in (model_g, ema_g):
+            g.directions.copy_(directions)
+            g.prior_flow.copy_(torch.randn(g.prior_flow.shape, generator=torch.Generator().manual_seed(7)) * 0.05)
+    path = save_checkpoint(tmp_path / "fields.pt", kind="fields", model={"generator": model_g.state_dict()},
+                           ema={"generator": ema_g.state_dict()}, step=0,
+                           config={"generator": dataclasses.asdict(config), "image_size": 128},
+                           vocabularies={"lighting": names, "expression": ["neutral", "happy"]})
+
+    translator = load_translator(path)
+    loaded = translator.generator
+    assert isinstance(loaded, FieldGenerator) and loaded.config == config
+    assert translator.arch == "fields" and translator.image_size == 128
+    assert translator.lighting == names and translator.expression == ["neutral", "happy"]
+    assert torch.equal(loaded.directions, ema_g.directions)
+    assert torch.equal(loaded.prior_flow, ema_g.prior_flow)
+    assert not torch.equal(loaded.directions, FieldGenerator(config).directions)
+
+    x = _images(2, 112, seed=8)
+    c_l, c_e = torch.tensor([[0.0, 1, 0], [0, 0, 1]]), torch.tensor([[0.0, 1], [1, 0]])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x, c_l, c_e), ema_g(x, c_l, c_e), atol=0, rtol=0)  # the EMA weights
+        raw = load_translator(path, use_ema=False).generator
+        torch.testing.assert_close(raw(x, c_l, c_e), model_g(x, c_l, c_e), atol=0, rtol=0)
+
+    out = translator.translate(x, lighting="az-070_el+00")
+    assert out.shape == (2, 3, 112, 112)  # any size, though image_size says 128
+    with torch.no_grad():
+        torch.testing.assert_close(out, ema_g(x, torch.tensor([[0.0, 1, 0]] * 2), torch.zeros(2, 2)), atol=0, rtol=0)
+    assert not torch.allclose(out, x, atol=1e-3)
+    assert torch.equal(translator.translate(x), x)  # nothing named: the input
