@@ -11,7 +11,7 @@ size (32 px or more), so a 112 px crop gets 112 px variants with its own hair, s
 
 Example:
     >>> from augmenter.api import FaceAugmenter
-    >>> faces = FaceAugmenter.load()                          # built-in default generator and Q, offline
+    >>> faces = FaceAugmenter.load("fields")                  # built-in field generator and default Q, offline
     >>> face = np.zeros((112, 112, 3), np.uint8)               # an aligned crop, RGB
     >>> faces.relight(face, "az-070_el+00").shape             # light from the subject's right, at head height
     (112, 112, 3)
@@ -74,8 +74,8 @@ class FaceAugmenter:
 
     @classmethod
     def load(cls, generator: str | None = None, q: str | None = None, device: str = "cpu") -> "FaceAugmenter":
-        """``None`` loads the built-in default generator / Q (nothing is downloaded); a path loads a checkpoint;
-        ``"demo"`` the render-trained demo models."""
+        """``generator``: ``"fields"`` (the built-in field generator), ``None``/``"demo"`` (the demo LEGAN) or a
+        checkpoint path; ``q``: ``None`` (the default Q), ``"demo"`` or a path. Nothing is downloaded."""
         dev = resolve_device(device)
         q_net, _ = load_q(q, dev)
         return cls(load_translator(generator, dev), q_net, dev)

@@ -63,10 +63,10 @@ def device_for_rank(device: str) -> str:
 @click.option("--q-min", default=0.6, show_default=True, help="Keep a variant when its q_score (Q's rating / 10) is at least this.")
 @click.option("--keep-best", default=None, type=int, help="Keep the N best variants of each source instead of --q-min.")
 @click.option("--save-rejected", is_flag=True, help="Also write rejected variants (under OUT/.rejected/).")
-@click.option("--legan", default=None, help="Generator checkpoint (default: the built-in default generator; "
-              "'demo': the render-trained demo LEGAN, 64 px).")
+@click.option("--legan", default=None, help="Generator checkpoint (default: the built-in demo LEGAN, 64 px; "
+              "'fields': the built-in field generator, any size).")
 @click.option("--size", "image_size", default=None, type=int,
-              help="Side of the variants in px (default: the generator's, 128 for the default; a fields generator "
+              help="Side of the variants in px (default: the generator's; a fields generator "
                    "takes any size, e.g. 112).")
 @click.option("--q", "q_path", default=None, help="Q checkpoint (default: the built-in default Q; 'demo': the rendered-face demo Q).")
 @click.option("--seed", default=0, show_default=True)

@@ -122,17 +122,17 @@ def train_demo_legan(work: Path, minutes: float, asset: Path | None) -> None:
 @click.option("--data", default="../shared/data", show_default=True, help="Folder holding yaleb/ and fer2013/.")
 @click.option("--steps", default=1000, show_default=True, help="Generator training steps (about 0.8 s each on 2 cores).")
 @click.option("--asset", type=click.Path(path_type=Path), default=None,
-              help="Where to write the exported generator (default: augmenter/assets/default_generator.pt).")
+              help="Where to write the exported generator (default: augmenter/assets/fields_generator.pt).")
 @one_line_errors
 def train_default_generator(work: Path, data: str, steps: int, asset: Path | None) -> None:
-    """Rebuild the built-in default generator from Extended Yale B + FER-2013 (rerun to resume)."""
-    from augmenter.gan.models import DEFAULT_GENERATOR
+    """Rebuild the built-in field generator from Extended Yale B + FER-2013 (rerun to resume)."""
+    from augmenter.gan.models import FIELDS_GENERATOR
     from pipelines.default_generator.run import PROVENANCE, GeneratorRecipe, export, run
 
     recipe = GeneratorRecipe(data=data)
     recipe.train.steps = steps
     last = run(recipe, work, log=click.echo)
-    click.echo(f"exported to {export(last, asset or DEFAULT_GENERATOR, PROVENANCE)}")
+    click.echo(f"exported to {export(last, asset or FIELDS_GENERATOR, PROVENANCE)}")
 
 
 @click.command("augment-verification", context_settings={"help_option_names": ["-h", "--help"]})

@@ -47,7 +47,7 @@ from augmenter.expand.lock import holding
 from augmenter.expand.plan import Variant, chunks_of_shard, plan_source
 from augmenter.expand.run_dir import FINAL_OUTPUTS, RunDir, check_out_and_root, check_out_is_folder
 from augmenter.expand.sources import SAMPLE_FOLDER, ChunkImages, open_sources
-from augmenter.gan.models import DEFAULT_GENERATOR, DEMO_LEGAN, EXPRESSION_ALIASES, Translator, load_translator, one_hot
+from augmenter.gan.models import DEMO_LEGAN, FIELDS_GENERATOR, EXPRESSION_ALIASES, Translator, load_translator, one_hot
 from augmenter.identity import resize_square
 from augmenter.io import write_image_atomic
 from augmenter.nets.quality import RATING_MAX, RATING_MIN
@@ -57,9 +57,9 @@ from augmenter.quality.model import load_q, q_notice, resolve_device
 IN_FLIGHT = 8  # chunks whose images may still be queued for writing
 DEMO_LEGAN_NOTICE = ("using the built-in demo LEGAN (64 px, trained on rendered faces only): fine for trying "
                      "the toolkit, not for real data; pass --legan CKPT")
-DEFAULT_GENERATOR_NOTICE = ("using the built-in default generator (lighting and expression fields applied at the "
+FIELDS_NOTICE = ("using the built-in field generator (lighting and expression fields applied at the "
                             "source's size; trained on Extended Yale B + FER-2013, research use only)")
-_GENERATOR_NOTICES = {DEMO_LEGAN: DEMO_LEGAN_NOTICE, DEFAULT_GENERATOR: DEFAULT_GENERATOR_NOTICE}
+_GENERATOR_NOTICES = {DEMO_LEGAN: DEMO_LEGAN_NOTICE, FIELDS_GENERATOR: FIELDS_NOTICE}
 
 
 @dataclass

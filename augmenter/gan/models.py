@@ -17,9 +17,10 @@ from augmenter.nets.stargan import Discriminator, DiscriminatorConfig, StarGanCo
 
 ARCHS = ("legan", "stargan", "fields")
 DEMO_LEGAN = Path(__file__).resolve().parents[1] / "assets" / "demo_legan.pt"
-DEFAULT_GENERATOR = Path(__file__).resolve().parents[1] / "assets" / "default_generator.pt"
-BUILT_IN = {"default": DEFAULT_GENERATOR, "demo": DEMO_LEGAN}
-_REBUILD = {DEFAULT_GENERATOR: "augment-train-default-generator", DEMO_LEGAN: "augment-train-demo-legan"}
+FIELDS_GENERATOR = Path(__file__).resolve().parents[1] / "assets" / "fields_generator.pt"
+DEFAULT_GENERATOR = DEMO_LEGAN  # the field generator becomes the default once its expressions pass (issue 15)
+BUILT_IN = {"default": DEFAULT_GENERATOR, "demo": DEMO_LEGAN, "fields": FIELDS_GENERATOR}
+_REBUILD = {FIELDS_GENERATOR: "augment-train-default-generator", DEMO_LEGAN: "augment-train-demo-legan"}
 EXPRESSION_ALIASES = {"smile": "happy", "scream": "surprise", "angry": "anger", "squint": "disgust"}
 """Multi-PIE's (and FER-2013's folder) names accepted for a model whose vocabulary has the emotion instead."""
 _GENERATORS = {"legan": (LeganGenerator, LeganConfig), "stargan": (StarGanGenerator, StarGanConfig),
@@ -105,7 +106,7 @@ class Translator:
 
 
 def generator_path(path: str | Path | None) -> Path:
-    """``None`` or ``"default"`` -> the built-in default generator, ``"demo"`` -> the demo LEGAN, else ``path``."""
+    """``None``, ``"default"`` or ``"demo"`` -> the demo LEGAN, ``"fields"`` -> the built-in field generator, else ``path``."""
     if path is None:
         return DEFAULT_GENERATOR
     return BUILT_IN.get(str(path), Path(path))
@@ -114,8 +115,8 @@ def generator_path(path: str | Path | None) -> Path:
 def load_translator(path: str | Path | None = None, device: str | torch.device = "cpu", use_ema: bool = True) -> Translator:
     """A generator from a ``fields``/``legan``/``stargan`` checkpoint (EMA weights by default).
 
-    ``None`` (or ``"default"``) loads the built-in default generator (``fields``, trained on Extended
-    Yale B + FER-2013), ``"demo"`` the render-trained demo LEGAN (64 px).
+    ``None`` (or ``"default"``, ``"demo"``) loads the render-trained demo LEGAN (64 px); ``"fields"`` the
+    built-in field generator (lighting trained on Extended Yale B, expression warps from the renderer).
 
     The generator is rebuilt from the checkpoint's whole saved generator config. Raises
     :class:`CheckpointError` naming the file when it is not a generator checkpoint, its config does

@@ -15,7 +15,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from augmenter.gan_eval.image_similarity import psnr, ssim
 from augmenter.nets.fields import FieldGenerator, direction_vector
@@ -70,7 +69,7 @@ def judge_predictions(judge, x: torch.Tensor) -> np.ndarray:
     pixels = ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
     small = np.stack([cv2.resize(p, (size, size), interpolation=cv2.INTER_AREA) for p in pixels])
     t = torch.from_numpy(small).permute(0, 3, 1, 2).float().div(127.5).sub(1)
-    return head(F.normalize(backbone(t).float(), dim=1)).argmax(1).numpy()
+    return head(backbone(t).float()).argmax(1).numpy()  # unnormalised, as eval-expression feeds the head
 
 
 @torch.inference_mode()

@@ -100,19 +100,30 @@ def run(recipe: GeneratorRecipe, work: Path, log=print) -> Path:
                            list(EXPRESSIONS), teacher, q_net, log)
 
 
-def export(last: Path, asset: Path, note: str) -> Path:
-    """The shipped file: EMA weights in float16, the generator's config and vocabularies, a provenance note."""
+def export(last: Path, asset: Path, note: str, learned_expression: bool = False) -> Path:
+    """The shipped file: EMA weights in float16, the generator's config and vocabularies, a provenance note.
+
+    Unless ``learned_expression``, the expression head is reset to its initial state, so expressions are
+    the renderer's flows alone: the learned residual fools FER-trained classifiers with wavy warps and
+    hollow eyes that no person would call an expression (see the README's measurements).
+    """
     from augmenter.checkpoint import load_checkpoint, save_checkpoint
+    from augmenter.nets.fields import _BLEND_BIAS
 
     ckpt = load_checkpoint(last)
-    weights = {k: v.half() if v.is_floating_point() else v for k, v in ckpt.ema["generator"].items()}
+    state = dict(ckpt.ema["generator"])
+    if not learned_expression:
+        state["expression.head.weight"] = torch.zeros_like(state["expression.head.weight"])
+        state["expression.head.bias"] = torch.zeros_like(state["expression.head.bias"])
+        state["expression.head.bias"][3] = _BLEND_BIAS
+    weights = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     return save_checkpoint(asset, kind="fields", model={"generator": weights}, step=ckpt.step,
                            config={k: ckpt.config[k] for k in ("generator", "image_size", "train")},
                            vocabularies=ckpt.vocabularies, extra={"provenance": note})
 
 
-PROVENANCE = ("field generator trained on Extended Yale B (subjects yaleB01-yaleB21, registered light series) and "
-              "aligned FER-2013 train faces, expression flows from the built-in renderer; research use only")
+PROVENANCE = ("field generator: lighting trained on Extended Yale B (subjects yaleB01-yaleB21, registered light "
+              "series); expression = the built-in renderer's mean flows (learned residual reset); research use only")
 
 
 if __name__ == "__main__":  # python -m pipelines.default_generator.run WORK [STEPS]: the trainer without export
