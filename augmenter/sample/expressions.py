@@ -79,6 +79,11 @@ def expression_vertices(basis, shape: np.ndarray, expression: str) -> tuple[np.n
     recipe = RECIPES.get(expression)
     if recipe is None:
         raise ValueError(f"unknown expression {expression!r}; expected one of {', '.join(RECIPES)}")
+    return recipe_vertices(basis, shape, recipe)
+
+
+def recipe_vertices(basis, shape: np.ndarray, recipe: ExpressionRecipe) -> tuple[np.ndarray, np.ndarray]:
+    """``(neutral, posed)`` vertices ``(V, 3)`` in mm of a shape under any recipe."""
     neutral = basis.vertices(shape)
     posed = basis.vertices(shape, recipe.coefficients())
     landmarks = neutral[basis.landmarks]

@@ -15,11 +15,10 @@ import numpy as np
 from scipy.interpolate import griddata
 from scipy.ndimage import gaussian_filter
 
-from augmenter.align import canonical_template
 from augmenter.sample.basis import load_basis
-from augmenter.sample.expressions import RECIPES, ExpressionRecipe, offset_field
+from augmenter.sample.expressions import RECIPES, ExpressionRecipe, recipe_vertices
 from augmenter.sample.identity import make_identity
-from augmenter.sample.render import five_points
+from augmenter.sample.render import template_framing
 
 EMOTION_RECIPES: dict[str, ExpressionRecipe] = {
     "neutral": RECIPES["neutral"],
@@ -33,28 +32,10 @@ EMOTION_RECIPES: dict[str, ExpressionRecipe] = {
 """Geometry of each emotion (the eye openings of a recipe are painted, so they play no part here)."""
 
 
-def _posed(basis, shape: np.ndarray, recipe: ExpressionRecipe) -> tuple[np.ndarray, np.ndarray]:
-    neutral = basis.vertices(shape)
-    posed = basis.vertices(shape, recipe.coefficients())
-    landmarks = neutral[basis.landmarks]
-    for name, strength in recipe.offsets.items():
-        posed = posed + strength * offset_field(name, neutral, landmarks)
-    return neutral, posed
-
-
-def _screen(basis, neutral: np.ndarray, size: int) -> tuple[float, np.ndarray]:
-    """Scale and offset that put the neutral face's five points on the template (as the renderer frames)."""
-    src = five_points(neutral, basis.landmarks)[:, :2] * np.array([1.0, -1.0])
-    dst = canonical_template(size)
-    src_c, dst_c = src - src.mean(0), dst - dst.mean(0)
-    scale = float((src_c * dst_c).sum() / (src_c ** 2).sum())
-    return scale, dst.mean(0) - scale * src.mean(0)
-
-
 def expression_flow(basis, shape: np.ndarray, recipe: ExpressionRecipe, size: int) -> np.ndarray:
     """``(2, size, size)`` float32 backward flow (x, y) in grid units of one identity's expression."""
-    neutral, posed = _posed(basis, shape, recipe)
-    scale, offset = _screen(basis, neutral, size)
+    neutral, posed = recipe_vertices(basis, shape, recipe)
+    scale, offset = template_framing(neutral, basis.landmarks, size)
     to_xy = lambda v: np.c_[v[:, 0] * scale + offset[0], -v[:, 1] * scale + offset[1]]  # noqa: E731
     front = neutral[:, 2] > np.percentile(neutral[:, 2], 30)  # leave out the sides and back of the mesh
     p, n = to_xy(posed)[front], to_xy(neutral)[front]

@@ -51,6 +51,15 @@ def five_points(vertices: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return np.stack([lm[36:42].mean(0), lm[42:48].mean(0), lm[30], lm[48], lm[54]])
 
 
+def template_framing(neutral: np.ndarray, landmarks: np.ndarray, res: int) -> tuple[float, np.ndarray]:
+    """Scale and offset mapping (x, -y) of the neutral face's five points onto the template (least squares)."""
+    src = five_points(neutral, landmarks)[:, :2] * np.array([1.0, -1.0])
+    dst = canonical_template(res)
+    src_c, dst_c = src - src.mean(0), dst - dst.mean(0)
+    scale = float((src_c * dst_c).sum() / (src_c ** 2).sum())
+    return scale, dst.mean(0) - scale * src.mean(0)
+
+
 def _ellipsoid(centre: np.ndarray, radii: np.ndarray, min_lat: float, n_lat: int = 28, n_lon: int = 56):
     """Vertices, outward triangles and normals of an ellipsoid cap above latitude ``min_lat`` (radians)."""
     lat = np.linspace(min_lat, np.pi / 2 - 1e-3, n_lat)
@@ -96,7 +105,7 @@ class FaceRenderer:
         normals = np.concatenate([vertex_normals(posed, self.triangles), cap_n])
 
         res = self.size * self.supersample
-        scale, offset = self._framing(neutral, res)
+        scale, offset = template_framing(neutral, self.basis.landmarks, res)
         xy = np.c_[verts[:, 0] * scale + offset[0], -verts[:, 1] * scale + offset[1]]
         raster = rasterize(xy, verts[:, 2], tris, res, res)
         albedo, strength = self._paint_pixels(raster, tris, identity, expression, neutral, n_face)
@@ -133,14 +142,6 @@ class FaceRenderer:
         albedo[on_face] = _to_linear(colour)
         strength[on_face, 0] = spec
         return albedo, strength
-
-    def _framing(self, neutral: np.ndarray, res: int) -> tuple[float, np.ndarray]:
-        """Scale and offset mapping (x, -y) of the five points onto the template (least squares)."""
-        src = five_points(neutral, self.basis.landmarks)[:, :2] * np.array([1.0, -1.0])
-        dst = canonical_template(res)
-        src_c, dst_c = src - src.mean(0), dst - dst.mean(0)
-        scale = float((src_c * dst_c).sum() / (src_c ** 2).sum())
-        return scale, dst.mean(0) - scale * src.mean(0)
 
     def _hair_cap(self, neutral: np.ndarray, identity: Identity):
         """An ellipsoid behind the face mesh: visible above the forehead and beside the ears only.

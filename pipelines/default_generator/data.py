@@ -17,6 +17,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 from augmenter.align import canonical_template, similarity_transform
 from augmenter.io import decode_image
@@ -97,3 +98,8 @@ def class_folder_arrays(root: str | Path, classes: tuple[str, ...], size: int = 
             images.append(grey)
             labels.append(index)
     return np.stack(images), np.array(labels, np.int64)
+
+
+def grey_to_model(images: np.ndarray) -> torch.Tensor:
+    """``(N, S, S)`` uint8 grey -> ``(N, 3, S, S)`` float in [-1, 1] (the grey copied to three channels)."""
+    return torch.from_numpy(images)[:, None].float().div(127.5).sub(1).expand(-1, 3, -1, -1)

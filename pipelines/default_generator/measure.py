@@ -17,16 +17,12 @@ import numpy as np
 import torch
 
 from augmenter.gan_eval.image_similarity import psnr, ssim
-from augmenter.nets.fields import FieldGenerator, direction_vector
-
-
-def _to_tensor(grey: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(grey)[:, None].float().div(127.5).sub(1).expand(-1, 3, -1, -1)
+from augmenter.nets.fields import FieldGenerator, direction_vector, grey
+from pipelines.default_generator.data import grey_to_model
 
 
 def _to_grey_uint8(x: torch.Tensor) -> np.ndarray:
-    g = 0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]
-    return ((g + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+    return ((grey(x)[:, 0] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
 
 
 @torch.inference_mode()
@@ -48,7 +44,7 @@ def lighting_scores(generator: FieldGenerator, images: np.ndarray, subject: np.n
         targets = [i for i in mine if i != frontal[0] and (wanted is None or (int(azimuth[i]), int(elevation[i])) in wanted)]
         if not targets:
             continue
-        src = _to_tensor(images[[frontal[0]] * len(targets)])
+        src = grey_to_model(images[[frontal[0]] * len(targets)])
         dirs = torch.tensor([direction_vector(float(azimuth[i]), float(elevation[i])) for i in targets])
         relit = _to_grey_uint8(generator.relight(src, dirs))
         for k, i in enumerate(targets):
@@ -79,7 +75,7 @@ def expression_scores(generator: FieldGenerator, generator_names: list[str], jud
     edit (``"<target>"``) and before it (``"source_<target>"``)."""
     vocabulary = judge[3]
     out = {}
-    x_all = _to_tensor(faces)
+    x_all = grey_to_model(faces)
     source = np.concatenate([judge_predictions(judge, x_all[i:i + batch]) for i in range(0, len(x_all), batch)])
     for target in targets:
         c_e = torch.zeros(1, len(generator_names))

@@ -17,7 +17,7 @@ from PIL import Image
 
 from augmenter.gan.models import load_translator
 from evaluation.expression import load_expression_model
-from pipelines.default_generator.data import class_folder_arrays
+from pipelines.default_generator.data import class_folder_arrays, grey_to_model
 from pipelines.default_generator.measure import expression_scores, lighting_scores
 from pipelines.default_generator.run import LIGHT_DIRECTIONS, GeneratorRecipe, train_subjects
 
@@ -56,7 +56,7 @@ def before_after_grid(checkpoint: Path, work: Path, fer_val: Path, out: Path, n:
             for s in held[:n // 2]]
     fer, _ = class_folder_arrays(fer_val, ("neutral",), 128)
     faces = np.concatenate([inputs["light_images"][yale], fer[:: max(1, len(fer) // (n - len(yale)))][:n - len(yale)]])
-    x = torch.from_numpy(faces)[:, None].float().div(127.5).sub(1).expand(-1, 3, -1, -1)
+    x = grey_to_model(faces)
     columns = [x] + [t.translate(x, lighting=name) for name in GRID_LIGHTS] + \
               [t.translate(x, expression=name) for name in GRID_EXPRESSIONS]
     rows = torch.cat([torch.cat(list(c), 1) for c in columns], 2)

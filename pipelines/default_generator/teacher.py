@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from augmenter.nets.fields import grey
+
 TEACHER_SIZE = 64
 
 
@@ -36,7 +38,7 @@ class ExpressionTeacher(nn.Module):
 def to_teacher_input(x: torch.Tensor) -> torch.Tensor:
     """``(B, 3 or 1, S, S)`` in [-1, 1] -> ``(B, 1, 64, 64)`` grey, differentiable."""
     if x.shape[1] == 3:
-        x = 0.299 * x[:, :1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
+        x = grey(x)
     return F.interpolate(x, size=(TEACHER_SIZE, TEACHER_SIZE), mode="bilinear", align_corners=False, antialias=True)
 
 

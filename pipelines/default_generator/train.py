@@ -26,6 +26,7 @@ from torch.nn import functional as F
 
 from augmenter.checkpoint import load_checkpoint, save_checkpoint
 from augmenter.nets.fields import FieldGenerator, FieldsConfig, direction_vector
+from pipelines.default_generator.data import grey_to_model
 from pipelines.default_generator.teacher import to_teacher_input
 
 
@@ -113,9 +114,8 @@ def train_generator(cfg: GeneratorTrainConfig, out: Path, light: dict, fer: dict
 
     subjects = light["subject"]
     by_subject = {s: np.flatnonzero(subjects == s) for s in np.unique(subjects)}
-    frontal = np.linalg.norm(light["direction"] - np.array([0, 0, 1.0]), axis=1) < math.radians(40) * 1.0
+    frontal = light["direction"][:, 2] > math.cos(math.radians(40))  # within 40 degrees of the camera axis
     neutral = expression_names.index("neutral")
-    to_t = lambda a: torch.from_numpy(a)[:, None].float().div(127.5).sub(1).expand(-1, 3, -1, -1)  # noqa: E731
 
     def save() -> None:
         save_checkpoint(last, kind="fields", model={"generator": g.state_dict()}, ema={"generator": ema.state_dict()},
@@ -134,11 +134,11 @@ def train_generator(cfg: GeneratorTrainConfig, out: Path, light: dict, fer: dict
                 src_idx.append(i)
                 tgt_idx.append(int(rng.choice(by_subject[subjects[i]])))
             direction = torch.from_numpy(light["direction"][tgt_idx]).float()
-            l_loss, l_stats = lighting_loss(g, to_t(light["images"][src_idx]), to_t(light["images"][tgt_idx]),
+            l_loss, l_stats = lighting_loss(g, grey_to_model(light["images"][src_idx]), grey_to_model(light["images"][tgt_idx]),
                                             direction, cfg.smooth_weight)
             # expression: any FER face to any class (a third of neutral faces kept neutral)
             idx = rng.integers(0, len(fer["labels"]), cfg.batch)
-            x = to_t(fer["images"][idx])
+            x = grey_to_model(fer["images"][idx])
             if rng.random() < 0.5:
                 x = x.flip(3)
             target = torch.from_numpy(rng.integers(0, len(expression_names), cfg.batch))
