@@ -10,11 +10,16 @@ them to the full-resolution source, so only the change is new:
    flow of the built-in renderer's faces from neutral to that expression, in the alignment template's
    frame, a buffer set by the trainer), a grey content map ``r`` and its blend mask ``a``:
    ``warped = grid_sample(x, identity + up(prior_e + d))``, ``expr = (1 - up(a)) * warped + up(a) * up(r)``.
-   New content is only what the warp cannot make: teeth, a mouth interior.
+   New content is only what the warp cannot make: teeth, a mouth interior. The target's prior mouth
+   (``prior_mouth``: coverage and brightness relative to the skin, from the renderer's parted lips in
+   the template frame, at twice the working size) is blended last, at the face's own skin brightness
+   (the median grey of a box over the nose and cheeks).
 2. **Lighting** (``H_l`` on the grey working-size expression output + the target light's direction
    as three constant maps): a log-gain ``g`` and an offset ``o`` (1 channel each), upsampled and
-   applied in [0, 1] space: ``out = u * exp(up(g)) + up(o)``. One gain for all three channels: white
-   light, so a grey photo stays grey and a colour photo keeps its colours.
+   applied in [0, 1] space inside the face: ``out = u * exp(up(m * g)) + up(m * o)`` with ``m`` the
+   ``face_mask`` buffer (the renderer's faces in the template frame, feathered), so backgrounds stay as
+   they were. One gain for all three channels: white light, so a grey photo stays grey and a colour
+   photo keeps its colours.
 3. Targets are one-hot rows; an all-zero row keeps that attribute, and a row keeping both returns the
    input unchanged (bit for bit). Light directions come from :attr:`FieldGenerator.directions`
    (``(n_lighting, 3)`` unit vectors, a buffer: :func:`direction_vector` of each vocabulary name's
@@ -88,6 +93,8 @@ class FieldGenerator(nn.Module):
             self.expression.head.bias[3] = _BLEND_BIAS
         self.register_buffer("directions", torch.tensor([[0.0, 0.0, 1.0]]).repeat(c.n_lighting, 1))
         self.register_buffer("prior_flow", torch.zeros(c.n_expression, 2, c.work_size, c.work_size))
+        self.register_buffer("prior_mouth", torch.zeros(c.n_expression, 2, 2 * c.work_size, 2 * c.work_size))
+        self.register_buffer("face_mask", torch.ones(1, 1, c.work_size, c.work_size))
 
     def _small(self, x: torch.Tensor) -> torch.Tensor:
         s = self.config.work_size
@@ -101,6 +108,12 @@ class FieldGenerator(nn.Module):
         prior = torch.einsum("be,ecxy->bcxy", c_e, self.prior_flow)
         return prior + MAX_FLOW * torch.tanh(d), (torch.tanh(r) + 1) / 2, torch.sigmoid(a)
 
+    def skin(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 1, 1, 1)`` in [0, 1]: the median grey of the template's nose-and-cheeks box."""
+        s = self.config.work_size
+        box = (self._small(x)[:, :, int(0.52 * s):int(0.68 * s), int(0.25 * s):int(0.75 * s)] + 1) / 2
+        return box.flatten(1).median(1).values[:, None, None, None]
+
     def express(self, x: torch.Tensor, c_e: torch.Tensor) -> torch.Tensor:
         """The expression change alone, at ``x``'s size."""
         flow, content, mask = self.expression_fields(x, c_e)
@@ -110,7 +123,12 @@ class FieldGenerator(nn.Module):
         warped = F.grid_sample(x, base + up(flow).permute(0, 2, 3, 1), mode="bilinear", padding_mode="border",
                                align_corners=False)
         mask = up(mask)
-        return (1 - mask) * warped + mask * (up(content) * 2 - 1)
+        out = (1 - mask) * warped + mask * (up(content) * 2 - 1)
+        cover, ratio = torch.einsum("be,ecxy->bcxy", c_e, self.prior_mouth).split(1, 1)
+        if not bool((cover > 0).any()):
+            return out
+        cover = up(cover)
+        return (1 - cover) * out + cover * ((up(ratio) * self.skin(x)).clamp(0, 1) * 2 - 1)
 
     def shading_fields(self, x: torch.Tensor, direction: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-gain and offset ``(B, 1, w, w)`` for lights of ``direction`` ``(B, 3)``."""
@@ -122,7 +140,7 @@ class FieldGenerator(nn.Module):
         """``x`` under lights of ``direction`` ``(B, 3)`` unit vectors, at ``x``'s size."""
         g, o = self.shading_fields(x, direction)
         size = x.shape[-2:]
-        up = lambda t: F.interpolate(t, size=size, mode="bilinear", align_corners=False)  # noqa: E731
+        up = lambda t: F.interpolate(t * self.face_mask, size=size, mode="bilinear", align_corners=False)  # noqa: E731
         u = (x + 1) / 2
         return (u * torch.exp(up(g)) + up(o)).clamp(0, 1) * 2 - 1
 

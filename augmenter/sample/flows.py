@@ -11,6 +11,7 @@ here, built from the same components and hand-made parts as :mod:`augmenter.samp
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from scipy.interpolate import griddata
 from scipy.ndimage import gaussian_filter
@@ -18,7 +19,9 @@ from scipy.ndimage import gaussian_filter
 from augmenter.sample.basis import load_basis
 from augmenter.sample.expressions import RECIPES, ExpressionRecipe, recipe_vertices
 from augmenter.sample.identity import make_identity
-from augmenter.sample.render import template_framing
+from augmenter.sample.mesh import face_triangles
+from augmenter.sample.raster import rasterize
+from augmenter.sample.render import MOUTH_PARTS, mouth_pixels, template_framing
 
 EMOTION_RECIPES: dict[str, ExpressionRecipe] = {
     "neutral": RECIPES["neutral"],
@@ -31,10 +34,41 @@ EMOTION_RECIPES: dict[str, ExpressionRecipe] = {
 }
 """Geometry of each emotion (the eye openings of a recipe are painted, so they play no part here)."""
 
+MOUTH_RATIOS = {"teeth": 1.15, "cavity": 0.25, "tongue": 0.6}  # keys: render.MOUTH_PARTS
+"""Brightness of the mouth's new content relative to the face's own skin (grey). The renderer's colours are
+absolute, but real photos span dark to bright skin under any exposure; teeth a little brighter than
+the cheeks and a dark cavity read as an open mouth on every one of them."""
+
+
+TEETH_SHARE = {"happy": 0.8}
+"""How much of the opening is teeth (from the top); a smile shows teeth across the opening, a dropped jaw
+mostly the dark cavity."""
+
+
+def scaled_recipe(recipe: ExpressionRecipe, amplitude: float) -> ExpressionRecipe:
+    """The recipe with every component and hand-made part multiplied by ``amplitude`` (1 = as designed)."""
+    return ExpressionRecipe({i: v * amplitude for i, v in recipe.components.items()},
+                            {k: v * amplitude for k, v in recipe.offsets.items()},
+                            1 + (recipe.eye_open - 1) * amplitude, recipe.lower_lid * amplitude)
+
+
+def eyelid_offsets(neutral: np.ndarray, landmarks: np.ndarray, recipe: ExpressionRecipe) -> np.ndarray:
+    """``(V, 3)`` mm: the recipe's eye opening as geometry. The renderer paints eye openings; a warp of a
+    real face must move the lids: the upper lids by ``(1 - eye_open)`` of a 9 mm opening (down when
+    narrowed, up when widened), the lower lids up by ``lower_lid`` of it (a smile's cheek push)."""
+    out = np.zeros_like(neutral)
+    for lids, dy in (((37, 38, 43, 44), -(1.0 - recipe.eye_open) * 9.0), ((40, 41, 46, 47), recipe.lower_lid * 9.0)):
+        if dy:
+            w = np.max([np.exp(-np.sum((neutral - landmarks[i]) ** 2, axis=1) / (2 * 4.0 ** 2)) for i in lids], axis=0)
+            out[:, 1] += w * dy
+    return out
+
 
 def expression_flow(basis, shape: np.ndarray, recipe: ExpressionRecipe, size: int) -> np.ndarray:
-    """``(2, size, size)`` float32 backward flow (x, y) in grid units of one identity's expression."""
+    """``(2, size, size)`` float32 backward flow (x, y) in grid units of one identity's expression,
+    eyelids included (:func:`eyelid_offsets`)."""
     neutral, posed = recipe_vertices(basis, shape, recipe)
+    posed = posed + eyelid_offsets(neutral, neutral[basis.landmarks], recipe)
     scale, offset = template_framing(neutral, basis.landmarks, size)
     to_xy = lambda v: np.c_[v[:, 0] * scale + offset[0], -v[:, 1] * scale + offset[1]]  # noqa: E731
     front = neutral[:, 2] > np.percentile(neutral[:, 2], 30)  # leave out the sides and back of the mesh
@@ -44,11 +78,61 @@ def expression_flow(basis, shape: np.ndarray, recipe: ExpressionRecipe, size: in
     return (flow * 2.0 / size).astype(np.float32)
 
 
+def expression_mouth(basis, shape: np.ndarray, recipe: ExpressionRecipe, size: int, supersample: int = 4,
+                     teeth_share: float = 0.3) -> np.ndarray:
+    """``(2, size, size)`` float32 of one identity's expression in the template frame: the share of each
+    pixel that is parted-lip mouth (coverage in [0, 1]) and that mouth's brightness relative to the skin
+    (0 where nothing is new).
+
+    Parts (:func:`augmenter.sample.render.mouth_pixels`) get :data:`MOUTH_RATIOS`; the teeth darken
+    towards the mouth corners (the mouth's shadowed sides) and show the gaps between teeth, so the new
+    content reads as teeth rather than as a flat bar.
+    """
+    neutral, posed = recipe_vertices(basis, shape, recipe)
+    res = size * supersample
+    scale, offset = template_framing(neutral, basis.landmarks, res)
+    xy = np.c_[posed[:, 0] * scale + offset[0], -posed[:, 1] * scale + offset[1]]
+    triangles = face_triangles()
+    raster = rasterize(xy, posed[:, 2], triangles, res, res)
+    mouth = mouth_pixels(triangles, basis.landmarks, raster, neutral, posed, xy, teeth_share)
+    cover, ratio = np.zeros((res, res), np.float32), np.zeros((res, res), np.float32)
+    if mouth is not None:
+        pixels, part = mouth
+        cover[pixels] = 1.0
+        values = np.array([MOUTH_RATIOS[name] for name in MOUTH_PARTS], np.float32)[part]
+        left, right = xy[basis.landmarks[60], 0], xy[basis.landmarks[64], 0]  # inner lip corners
+        centre, half = (left + right) / 2, max((right - left) / 2, 1.0)
+        t = (np.nonzero(pixels)[1] + 0.5 - centre) / half
+        gap = np.abs(((t * 4 + 0.5) % 1.0) - 0.5)  # 0 on a gap: eight teeth across, one gap at the middle
+        teeth = (1 - 0.6 * np.clip(np.abs(t), 0, 1) ** 2) * (1 - 0.15 * np.exp(-(gap / 0.12) ** 2))
+        ratio[pixels] = np.where(part == 0, values * teeth, values)
+    small = lambda a: cv2.resize(a, (size, size), interpolation=cv2.INTER_AREA)  # noqa: E731
+    c = small(cover)
+    return np.stack([c, np.where(c > 1e-6, small(ratio * cover) / np.maximum(c, 1e-6), 0.0)]).astype(np.float32)
+
+
+def mean_expression_mouth(expression: str, size: int = 128, amplitude: float = 1.0, soften: float = 1.0,
+                          ) -> np.ndarray:
+    """``(2, size, size)``: :func:`expression_mouth` of the basis's mean face (one mouth, so the teeth gaps
+    stay where an average over identities would blur them) under ``expression`` at ``amplitude``, both
+    channels softened by a Gaussian of ``soften`` pixels so the new content is no sharper than the
+    photos it goes into."""
+    if expression not in EMOTION_RECIPES:
+        raise ValueError(f"unknown expression {expression!r}; expected one of {', '.join(EMOTION_RECIPES)}")
+    basis = load_basis()
+    cover, ratio = expression_mouth(basis, np.zeros(basis.shape.shape[1], np.float32),
+                                    scaled_recipe(EMOTION_RECIPES[expression], amplitude), size,
+                                    teeth_share=TEETH_SHARE.get(expression, 0.3))
+    soft = gaussian_filter(cover, soften)
+    ratio = gaussian_filter(cover * ratio, soften) / np.maximum(soft, 1e-3)
+    return np.stack([soft, np.where(soft > 1e-3, ratio, 0.0)]).astype(np.float32)
+
+
 def mean_expression_flow(expression: str, size: int = 64, n_identities: int = 12, seed: int = 0,
-                         smooth: float = 1.0) -> np.ndarray:
+                         smooth: float = 1.0, amplitude: float = 1.0) -> np.ndarray:
     """``(2, size, size)`` float32: the backward flow of ``expression`` (an emotion of
-    :data:`EMOTION_RECIPES`) averaged over ``n_identities`` rendered identities, Gaussian-smoothed
-    by ``smooth`` pixels. Neutral is all zero.
+    :data:`EMOTION_RECIPES`, its recipe scaled by ``amplitude``) averaged over ``n_identities`` rendered
+    identities, Gaussian-smoothed by ``smooth`` pixels. Neutral is all zero.
 
     Example:
         >>> f = mean_expression_flow("happy", size=32, n_identities=2)   # doctest: +SKIP
@@ -60,7 +144,22 @@ def mean_expression_flow(expression: str, size: int = 64, n_identities: int = 12
     if expression == "neutral":
         return np.zeros((2, size, size), np.float32)
     basis = load_basis()
-    recipe = EMOTION_RECIPES[expression]
+    recipe = scaled_recipe(EMOTION_RECIPES[expression], amplitude)
     flows = [expression_flow(basis, make_identity(seed, i).shape, recipe, size) for i in range(n_identities)]
     mean = np.mean(flows, axis=0)
     return np.stack([gaussian_filter(c, smooth) for c in mean]).astype(np.float32)
+
+
+def mean_face_mask(size: int = 64, n_identities: int = 12, seed: int = 0, feather: float = 2.0) -> np.ndarray:
+    """``(size, size)`` float32 in [0, 1]: where the renderer's neutral faces (the face mesh, no hair)
+    lie in the alignment template's frame, averaged over identities and feathered by a Gaussian of
+    ``feather`` pixels. The field generator's shading is confined to it, so backgrounds keep their light."""
+    basis = load_basis()
+    triangles = face_triangles()
+    masks = []
+    for i in range(n_identities):
+        neutral = basis.vertices(make_identity(seed, i).shape)
+        scale, offset = template_framing(neutral, basis.landmarks, size)
+        xy = np.c_[neutral[:, 0] * scale + offset[0], -neutral[:, 1] * scale + offset[1]]
+        masks.append(rasterize(xy, neutral[:, 2], triangles, size, size).mask.astype(np.float32))
+    return np.clip(gaussian_filter(np.mean(masks, axis=0), feather), 0, 1).astype(np.float32)

@@ -32,9 +32,8 @@ from augmenter.sample.raster import rasterize
 from augmenter.sample.shading import SPECULAR_GAIN, lighting_vector, shade_vertices, shadow_visibility
 
 BACKGROUND = np.array([0.42, 0.43, 0.45], np.float32)  # sRGB, a grey backdrop like Multi-PIE's
-_TEETH = np.array([0.80, 0.78, 0.70], np.float32)
-_CAVITY = np.array([0.16, 0.05, 0.05], np.float32)
-_TONGUE = np.array([0.55, 0.22, 0.22], np.float32)
+MOUTH_PARTS = ("teeth", "cavity", "tongue")
+_MOUTH_COLOURS = np.array([[0.80, 0.78, 0.70], [0.16, 0.05, 0.05], [0.55, 0.22, 0.22]], np.float32)  # sRGB
 
 
 def _to_linear(srgb: np.ndarray) -> np.ndarray:
@@ -109,7 +108,7 @@ class FaceRenderer:
         xy = np.c_[verts[:, 0] * scale + offset[0], -verts[:, 1] * scale + offset[1]]
         raster = rasterize(xy, verts[:, 2], tris, res, res)
         albedo, strength = self._paint_pixels(raster, tris, identity, expression, neutral, n_face)
-        mouth = self._mouth_pixels(raster, neutral, posed, xy)
+        mouth = mouth_pixels(self.triangles, self.basis.landmarks, raster, neutral, posed, xy)
 
         images = []
         for light in lights:
@@ -119,9 +118,9 @@ class FaceRenderer:
             image = _to_srgb(albedo * lit[..., :1] + SPECULAR_GAIN * strength * lit[..., 1:])
             image[~raster.mask] = BACKGROUND
             if mouth is not None:
-                pixels, colour = mouth
+                pixels, part = mouth
                 brightness = 0.5 if light is None else 0.35 + 0.65 * max(float(light[2]), 0.0)
-                image[pixels] = colour * brightness
+                image[pixels] = _MOUTH_COLOURS[part] * brightness
             small = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
             images.append(np.clip(np.rint(small * 255), 0, 255).astype(np.uint8))
         return images
@@ -157,24 +156,30 @@ class FaceRenderer:
         radii = np.array([90.0 + 6 * vol, 72.0 + 10 * vol, front - centre[2]], np.float32)
         return _ellipsoid(centre, radii, min_lat=np.radians(-35.0))
 
-    def _mouth_pixels(self, raster, neutral, posed, xy):
-        """Pixels of triangles stretched across parted lips, coloured as teeth, cavity and tongue."""
-        tris = self.triangles
-        lm = self.basis.landmarks
-        edge = lambda v: np.max([np.linalg.norm(v[tris[:, k]] - v[tris[:, (k + 1) % 3]], axis=1)  # noqa: E731
-                                 for k in range(3)], axis=0)
-        inner = neutral[lm[60:68]]
-        centroid = neutral[tris].mean(axis=1)
-        near_mouth = (np.abs(centroid[:, 0] - inner[:, 0].mean()) < 1.1 * np.ptp(inner[:, 0]) / 2 + 2) & \
-                     (np.abs(centroid[:, 1] - inner[:, 1].mean()) < 8)
-        stretched = near_mouth & (edge(posed) > np.maximum(2.0, 1.8 * edge(neutral)))
-        if not stretched.any():
-            return None
-        pixels = raster.mask & np.isin(raster.triangle, np.flatnonzero(stretched))
-        if not pixels.any():
-            return None
-        upper, lower = xy[lm[62], 1], xy[lm[66], 1]  # screen y of the inner lips' middles
-        rows = np.nonzero(pixels)[0].astype(np.float32)
-        f = np.clip((rows - upper) / max(lower - upper, 1.0), 0, 1)[:, None]
-        colour = np.where(f < 0.3, _TEETH, np.where(f > 0.75, _TONGUE, _CAVITY))
-        return pixels, colour.astype(np.float32)
+
+def mouth_pixels(triangles: np.ndarray, landmarks: np.ndarray, raster, neutral: np.ndarray, posed: np.ndarray,
+                 xy: np.ndarray, teeth_share: float = 0.3) -> tuple[np.ndarray, np.ndarray] | None:
+    """Pixels of triangles stretched across parted lips, and which part of the open mouth each shows.
+
+    Returns ``(pixels, part)``: a ``(H, W)`` bool mask of the raster and ``(P,)`` indices into
+    :data:`MOUTH_PARTS` (teeth in the top ``teeth_share`` of the opening, then the cavity, the tongue
+    near the lower lip), or None when the lips are closed.
+    """
+    tris = triangles
+    lm = landmarks
+    edge = lambda v: np.max([np.linalg.norm(v[tris[:, k]] - v[tris[:, (k + 1) % 3]], axis=1)  # noqa: E731
+                             for k in range(3)], axis=0)
+    inner = neutral[lm[60:68]]
+    centroid = neutral[tris].mean(axis=1)
+    near_mouth = (np.abs(centroid[:, 0] - inner[:, 0].mean()) < 1.1 * np.ptp(inner[:, 0]) / 2 + 2) & \
+                 (np.abs(centroid[:, 1] - inner[:, 1].mean()) < 8)
+    stretched = near_mouth & (edge(posed) > np.maximum(2.0, 1.8 * edge(neutral)))
+    if not stretched.any():
+        return None
+    pixels = raster.mask & np.isin(raster.triangle, np.flatnonzero(stretched))
+    if not pixels.any():
+        return None
+    upper, lower = xy[lm[62], 1], xy[lm[66], 1]  # screen y of the inner lips' middles
+    rows = np.nonzero(pixels)[0].astype(np.float32)
+    f = np.clip((rows - upper) / max(lower - upper, 1.0), 0, 1)
+    return pixels, np.where(f < teeth_share, 0, np.where(f > max(0.75, teeth_share), 2, 1))

@@ -9,6 +9,9 @@
   to each target, classified by a judge trained on FER-2013 train only (``train-expression``, another
   architecture than the generator's teacher): how often the judge calls an edit its target, beside how
   often it calls the unedited sources so.
+* **Identity** (:func:`identity_cosines`): a verifier's cosine between a held-out Yale B subject's frontal
+  photo and its edits, beside the cosine of two real photos of the same person (lights within 35 degrees
+  of frontal) and of two different people.
 """
 from __future__ import annotations
 
@@ -90,4 +93,56 @@ def expression_scores(generator: FieldGenerator, generator_names: list[str], jud
         out[target] = float((predicted == index).mean())
         out[f"source_{target}"] = float((source == index).mean())
     out["faces"] = len(faces)
+    return out
+
+
+def verifier_embedder(checkpoint):
+    """``(B, 3, S, S)`` in [-1, 1] -> ``(B, D)`` L2-normalised embeddings of a ``train-verifier`` checkpoint,
+    preprocessed as ``augment embed`` reads files (uint8, area resize to the verifier's size)."""
+    from augmenter.checkpoint import load_checkpoint
+    from augmenter.nets.backbones import backbone_from_checkpoint
+
+    backbone, size = backbone_from_checkpoint(load_checkpoint(checkpoint))
+
+    @torch.inference_mode()
+    def embed(x: torch.Tensor) -> torch.Tensor:
+        pixels = ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        small = np.stack([cv2.resize(p, (size, size), interpolation=cv2.INTER_AREA) for p in pixels])
+        t = torch.from_numpy(small).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+        return torch.nn.functional.normalize(backbone(t).float(), dim=1)
+    return embed
+
+
+@torch.inference_mode()
+def identity_cosines(generator: FieldGenerator, generator_expressions: list[str], embed, images: np.ndarray,
+                     subject: np.ndarray, azimuth: np.ndarray, elevation: np.ndarray, subjects: list[str],
+                     targets: list[str], max_angle: float = 35.0) -> dict:
+    """Median cosines: real same-person pairs (both lit within ``max_angle`` of frontal), real
+    different-person pairs (same light set), and each subject's frontal photo against its edit to each
+    expression of ``targets`` (``"<target>"``) and to each vocabulary light (``"lights"``)."""
+    angle = np.degrees(np.arccos(np.clip(np.cos(np.radians(azimuth)) * np.cos(np.radians(elevation)), -1, 1)))
+    near = np.flatnonzero(np.isin(subject, subjects) & (angle <= max_angle))
+    e = embed(grey_to_model(images[near])).numpy()
+    cos = e @ e.T
+    same = subject[near][:, None] == subject[near][None, :]
+    upper = np.triu(np.ones_like(same), 1)
+    median = lambda v: float(np.median(v)) if v.size else float("nan")  # noqa: E731
+    out = {"real_same_person": median(cos[same & upper]), "real_different_people": median(cos[~same & upper]),
+           "subjects": len(subjects)}
+    frontal = [int(np.flatnonzero((subject == s) & (azimuth == 0) & (elevation == 0))[0]) for s in subjects
+               if ((subject == s) & (azimuth == 0) & (elevation == 0)).any()]
+    x = grey_to_model(images[frontal])
+    source = embed(x)
+    n_l = generator.config.n_lighting
+    for target in targets:
+        c_e = torch.zeros(len(x), len(generator_expressions))
+        c_e[:, generator_expressions.index(target)] = 1
+        edit = embed(generator(x, torch.zeros(len(x), n_l), c_e))
+        out[target] = float(torch.median((source * edit).sum(1)))
+    lights = []
+    for k in range(n_l):
+        c_l = torch.zeros(len(x), n_l)
+        c_l[:, k] = 1
+        lights.append((source * embed(generator(x, c_l, torch.zeros(len(x), len(generator_expressions))))).sum(1))
+    out["lights"] = float(torch.median(torch.cat(lights)))
     return out

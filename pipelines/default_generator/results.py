@@ -1,9 +1,10 @@
 """Measure a field generator checkpoint on held-out real faces and draw a before/after grid.
 
-``python -m pipelines.default_generator.results WORK CHECKPOINT JUDGE`` writes ``WORK/results.json`` and
-``WORK/grid.png``: lighting on the Yale B subjects the generator did not train on, expression edits of
-aligned FER-2013 validation faces judged by ``JUDGE`` (a ``train-expression`` checkpoint trained on
-FER-2013 train).
+``python -m pipelines.default_generator.results WORK CHECKPOINT JUDGE [VERIFIER]`` writes
+``WORK/results.json`` and ``WORK/grid.png``: lighting on the Yale B subjects the generator did not train
+on, expression edits of aligned FER-2013 validation faces judged by ``JUDGE`` (a ``train-expression``
+checkpoint trained on FER-2013 train), and with ``VERIFIER`` (a ``train-verifier`` checkpoint that never
+saw the held-out subjects) identity cosines of those subjects' edits.
 """
 from __future__ import annotations
 
@@ -18,14 +19,15 @@ from PIL import Image
 from augmenter.gan.models import load_translator
 from evaluation.expression import load_expression_model
 from pipelines.default_generator.data import class_folder_arrays, grey_to_model
-from pipelines.default_generator.measure import expression_scores, lighting_scores
+from pipelines.default_generator.measure import expression_scores, identity_cosines, lighting_scores, verifier_embedder
 from pipelines.default_generator.run import LIGHT_DIRECTIONS, GeneratorRecipe, train_subjects
 
 GRID_LIGHTS = ("az+050_el+00", "az-070_el+00", "az+000_el+45")
 GRID_EXPRESSIONS = ("happy", "surprise", "sad")
 
 
-def measure_checkpoint(work: Path, checkpoint: Path, judge_path: Path, fer_val: Path, n_faces: int = 300) -> dict:
+def measure_checkpoint(work: Path, checkpoint: Path, judge_path: Path, fer_val: Path, n_faces: int = 300,
+                       verifier: Path | None = None) -> dict:
     torch.manual_seed(0)
     translator = load_translator(checkpoint)
     g = translator.generator
@@ -36,6 +38,9 @@ def measure_checkpoint(work: Path, checkpoint: Path, judge_path: Path, fer_val: 
     results = {"checkpoint": str(checkpoint), "held_out_subjects": held,
                "lighting_all_targets": lighting_scores(g, *args),
                "lighting_vocabulary": lighting_scores(g, *args, directions=list(LIGHT_DIRECTIONS))}
+    if verifier is not None:
+        results["identity_cosines"] = identity_cosines(g, list(translator.expression), verifier_embedder(verifier),
+                                                       *args, targets=[e for e in translator.expression if e != "neutral"])
     judge = load_expression_model(judge_path)
     rng = np.random.default_rng(0)
     for source in ("neutral", "happy"):
@@ -66,7 +71,8 @@ def before_after_grid(checkpoint: Path, work: Path, fer_val: Path, out: Path, n:
 if __name__ == "__main__":
     work, checkpoint, judge = (Path(a) for a in sys.argv[1:4])
     fer_val = work / "aligned" / "fer_val"
-    results = measure_checkpoint(work, checkpoint, judge, fer_val)
+    results = measure_checkpoint(work, checkpoint, judge, fer_val,
+                                 verifier=Path(sys.argv[4]) if len(sys.argv) > 4 else None)
     (work / "results.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
     before_after_grid(checkpoint, work, fer_val, work / "grid.png")

@@ -39,7 +39,26 @@ class GeneratorRecipe:
     yaleb_train_subjects: int = 20
     teacher_epochs: int = 6
     flow_identities: int = 8
+    amplitudes: dict = field(default_factory=lambda: {"happy": 2.6, "surprise": 1.6})
     train: GeneratorTrainConfig = field(default_factory=GeneratorTrainConfig)
+
+
+def expression_priors(recipe: GeneratorRecipe, work_size: int = 64, log=print) -> dict:
+    """The renderer's priors the generator starts from: ``prior_flow`` ``(E, 2, w, w)``, ``prior_mouth``
+    ``(E, 2, 2w, 2w)`` and ``face_mask`` ``(1, 1, w, w)``, for :data:`EXPRESSIONS` at the recipe's amplitudes.
+
+    The amplitudes scale the renderer's recipes: at 1 (the recipes as designed for renders) a real face's
+    smile is too faint for people or classifiers. Happy 2.6 is where the generator's teacher (FER-2013
+    *train* faces) calls the most edits happy (2.0: 40%, 2.3: 44%, 2.6: 45%, 2.9: 42%); surprise 1.6 was
+    chosen by eye (the teacher keeps rising, but stronger surprise stretches the chin and forehead).
+    """
+    from augmenter.sample.flows import mean_expression_flow, mean_expression_mouth, mean_face_mask
+
+    log("expression priors from the renderer ...")
+    amp = lambda e: float(recipe.amplitudes.get(e, 1.0))  # noqa: E731
+    flow = np.stack([mean_expression_flow(e, work_size, recipe.flow_identities, amplitude=amp(e)) for e in EXPRESSIONS])
+    mouth = np.stack([mean_expression_mouth(e, 2 * work_size, amp(e)) for e in EXPRESSIONS])
+    return {"prior_flow": flow, "prior_mouth": mouth, "face_mask": mean_face_mask(work_size)[None, None]}
 
 
 def prepare(recipe: GeneratorRecipe, work: Path, log=print) -> dict:
@@ -58,12 +77,8 @@ def prepare(recipe: GeneratorRecipe, work: Path, log=print) -> dict:
     if not cache.is_file():
         series = yaleb_light_series(data / "yaleb", aligned / "yaleb" / "landmarks.csv")
         fer_images, fer_labels = class_folder_arrays(aligned / "fer_train", EXPRESSIONS, 128, FER_FOLDERS)
-        from augmenter.sample.flows import mean_expression_flow
-
-        log("expression flows from the renderer ...")
-        prior = np.stack([mean_expression_flow(e, 64, recipe.flow_identities) for e in EXPRESSIONS])
         np.savez(cache, light_images=series.images, light_subject=series.subject, light_az=series.azimuth,
-                 light_el=series.elevation, fer_images=fer_images, fer_labels=fer_labels, prior=prior)
+                 light_el=series.elevation, fer_images=fer_images, fer_labels=fer_labels)
     return dict(np.load(cache))
 
 
@@ -96,12 +111,16 @@ def run(recipe: GeneratorRecipe, work: Path, log=print) -> Path:
     names = [lighting_name(a, e) for a, e in LIGHT_DIRECTIONS]
     vocab_dirs = np.array([direction_vector(a, e) for a, e in LIGHT_DIRECTIONS], np.float32)
     q_net, _ = load_q(None)
-    return train_generator(recipe.train, work / "generator", light, fer, inputs["prior"], names, vocab_dirs,
+    priors = expression_priors(recipe, log=log)
+    return train_generator(recipe.train, work / "generator", light, fer, priors, names, vocab_dirs,
                            list(EXPRESSIONS), teacher, q_net, log)
 
 
-def export(last: Path, asset: Path, note: str, learned_expression: bool = False) -> Path:
+def export(last: Path, asset: Path, note: str, learned_expression: bool = False, priors: dict | None = None) -> Path:
     """The shipped file: EMA weights in float16, the generator's config and vocabularies, a provenance note.
+
+    ``priors`` (arrays by buffer name, :func:`expression_priors`) replace the trained checkpoint's: the
+    lighting branch never sees them, so a new expression recipe needs no retraining.
 
     Unless ``learned_expression``, the expression head is reset to its initial state, so expressions are
     the renderer's flows alone: the learned residual fools FER-trained classifiers with wavy warps and
@@ -112,6 +131,8 @@ def export(last: Path, asset: Path, note: str, learned_expression: bool = False)
 
     ckpt = load_checkpoint(last)
     state = dict(ckpt.ema["generator"])
+    for name, value in (priors or {}).items():
+        state[name] = torch.as_tensor(np.asarray(value), dtype=state[name].dtype).reshape(state[name].shape)
     if not learned_expression:
         state["expression.head.weight"] = torch.zeros_like(state["expression.head.weight"])
         state["expression.head.bias"] = torch.zeros_like(state["expression.head.bias"])
@@ -123,7 +144,8 @@ def export(last: Path, asset: Path, note: str, learned_expression: bool = False)
 
 
 PROVENANCE = ("field generator: lighting trained on Extended Yale B (subjects yaleB01-yaleB21, registered light "
-              "series); expression = the built-in renderer's mean flows (learned residual reset); research use only")
+              "series), confined to the face; expression = the built-in renderer's mean flows and mouth content "
+              "(happy x2.3, surprise x1.6; learned residual reset); research use only")
 
 
 if __name__ == "__main__":  # python -m pipelines.default_generator.run WORK [STEPS]: the trainer without export

@@ -80,13 +80,15 @@ def expression_loss(g: FieldGenerator, x: torch.Tensor, label: torch.Tensor, tar
                   "keep_l1": keep_l1.item()}
 
 
-def train_generator(cfg: GeneratorTrainConfig, out: Path, light: dict, fer: dict, prior_flow: np.ndarray,
+def train_generator(cfg: GeneratorTrainConfig, out: Path, light: dict, fer: dict, priors: dict,
                     lighting_names: list[str], lighting_dirs: np.ndarray, expression_names: list[str], teacher,
                     q_net, log=print) -> Path:
     """Train and save ``out/last.pt`` (resumed when present); returns its path.
 
     ``light``: ``images`` (N, S, S) uint8, ``subject`` (N,), ``direction`` (N, 3) of the training subjects.
     ``fer``: ``images`` (M, S, S) uint8 and ``labels`` (M,) indices into ``expression_names``.
+    ``priors``: arrays for the generator's buffers of those names (``prior_flow`` required; ``prior_mouth``
+    and ``face_mask`` optional), as :func:`pipelines.default_generator.run.expression_priors` makes them.
     """
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -95,7 +97,8 @@ def train_generator(cfg: GeneratorTrainConfig, out: Path, light: dict, fer: dict
     g = FieldGenerator(gcfg)
     with torch.no_grad():
         g.directions.copy_(torch.from_numpy(lighting_dirs).float())
-        g.prior_flow.copy_(torch.from_numpy(prior_flow).float())
+        for name, value in priors.items():
+            getattr(g, name).copy_(torch.from_numpy(np.asarray(value)).float())
     ema = FieldGenerator(gcfg)
     ema.load_state_dict(g.state_dict())
     opt = torch.optim.Adam(g.parameters(), cfg.lr, betas=(0.5, 0.99))

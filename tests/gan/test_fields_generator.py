@@ -215,3 +215,38 @@ def test_fields_checkpoint_round_trip_through_load_translator(tmp_path):
         torch.testing.assert_close(out, ema_g(x, torch.tensor([[0.0, 1, 0]] * 2), torch.zeros(2, 2)), atol=0, rtol=0)
     assert not torch.allclose(out, x, atol=1e-3)
     assert torch.equal(translator.translate(x), x)  # nothing named: the input
+
+
+def test_skin_is_the_median_grey_of_the_nose_and_cheeks_box():
+    g = FieldGenerator(SMALL)
+    x = torch.full((2, 3, 48, 48), -0.2)
+    x[1] = 0.4
+    x[1, :, :5] = 1.0  # the forehead is outside the box
+    assert torch.allclose(g.skin(x).flatten(), torch.tensor([0.4, 0.7]), atol=1e-5)
+
+
+def test_prior_mouth_paints_content_at_the_skins_brightness():
+    g = FieldGenerator(SMALL)
+    with torch.no_grad():
+        g.expression.head.bias[3] = -100.0  # no learned blend: only the prior mouth adds content
+        g.prior_mouth[1, 0, 40:50, 20:44] = 1.0
+        g.prior_mouth[1, 1, 40:50, 20:44] = 1.5
+    x = torch.full((1, 3, 64, 64), 0.0)  # skin 0.5 in [0, 1]
+    x[..., :8, :] = -0.6
+    out = g(x, torch.zeros(1, 3), torch.tensor([[0.0, 1.0]]))
+    assert torch.allclose(out[0, :, 42:48, 24:40], torch.tensor(0.5), atol=1e-5)  # 1.5 * 0.5 -> 0.75 -> 0.5
+    assert torch.allclose(out[0, :, 10:30], x[0, :, 10:30], atol=1e-5)  # far from the mouth: the input
+    # the other expression has no mouth prior: nothing painted
+    kept = g(x, torch.zeros(1, 3), torch.tensor([[1.0, 0.0]]))
+    assert torch.allclose(kept, x, atol=1e-5)
+
+
+def test_shading_stays_inside_the_face_mask():
+    g = _randomise_heads(FieldGenerator(SMALL))
+    with torch.no_grad():
+        g.face_mask.zero_()
+        g.face_mask[..., 8:24, 8:24] = 1.0
+    x = _images(2, 64)
+    out = g(x, torch.eye(3)[:2], torch.zeros(2, 2))
+    assert torch.equal(out[..., :8, :], x[..., :8, :])  # the top rows: gain 0, offset 0 -> unchanged
+    assert (out[..., 24:40, 24:40] - x[..., 24:40, 24:40]).abs().mean() > 1e-3

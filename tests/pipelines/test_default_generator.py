@@ -271,3 +271,24 @@ def test_light_direction_names_are_unique():
     names = [lighting_name(a, e) for a, e in LIGHT_DIRECTIONS]
     assert len(names) == len(set(names)) == len(LIGHT_DIRECTIONS) == 16
     assert names[0] == "az+000_el+00"
+
+
+def test_identity_cosines_compare_edits_with_real_pairs():
+    from pipelines.default_generator.measure import identity_cosines
+
+    images, subject, azimuth, elevation = _series()
+    generator = FieldGenerator(FieldsConfig(n_lighting=3, n_expression=2, width=8, work_size=32)).eval()
+    embed = lambda x: nn.functional.normalize(x.flatten(1), dim=1)  # noqa: E731  the pixels as the "identity"
+    scores = identity_cosines(generator, ["neutral", "happy"], embed, images, subject, azimuth, elevation,
+                              ["s1", "s2"], targets=["happy"], max_angle=80.0)
+    # an untrained generator keeps the face up to its faint blend mask: cosine to the source near 1
+    assert scores["happy"] > 0.99 and scores["lights"] == pytest.approx(1.0, abs=1e-6)
+    near = [i for i in range(len(subject)) if subject[i] in ("s1", "s2")]  # every light is within 80 degrees
+    e = embed(torch.from_numpy(images[near]).float().div(127.5).sub(1)[:, None].expand(-1, 3, -1, -1)).numpy()
+    same = [float(e[a] @ e[b]) for a in range(len(near)) for b in range(a + 1, len(near))
+            if subject[near[a]] == subject[near[b]]]
+    assert scores["real_same_person"] == pytest.approx(np.median(same), abs=1e-4)
+    assert scores["subjects"] == 2
+    strict = identity_cosines(generator, ["neutral", "happy"], embed, images, subject, azimuth, elevation,
+                              ["s1", "s2"], targets=["happy"], max_angle=35.0)
+    assert np.isnan(strict["real_same_person"])  # only the frontal photos are within 35 degrees: no pairs

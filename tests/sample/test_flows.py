@@ -67,3 +67,59 @@ def test_surprise_opens_the_jaw_and_raises_the_brows(surprise):
     assert brows.mean() > 0.02
     # a symmetric expression moves the centre columns vertically much more than sideways
     assert np.abs(surprise[0, int(0.65 * SIZE) + 1:, lo:hi]).mean() < 0.25 * np.abs(chin).mean()
+
+
+def test_scaled_recipe_scales_geometry_and_eye_opening():
+    from augmenter.sample.flows import scaled_recipe
+
+    smile = EMOTION_RECIPES["happy"]
+    assert scaled_recipe(smile, 1.0) == smile
+    double = scaled_recipe(smile, 2.0)
+    assert double.components == {i: 2 * v for i, v in smile.components.items()}
+    assert double.offsets == {k: 2 * v for k, v in smile.offsets.items()}
+    assert double.eye_open == pytest.approx(1 + 2 * (smile.eye_open - 1))
+    assert double.lower_lid == pytest.approx(2 * smile.lower_lid)
+
+
+def test_eyelids_move_where_the_recipe_says():
+    from augmenter.sample.basis import load_basis
+    from augmenter.sample.flows import eyelid_offsets
+    from augmenter.sample.identity import make_identity
+
+    basis = load_basis()
+    neutral = basis.vertices(make_identity(0, 0).shape)
+    lm = neutral[basis.landmarks]
+    smile = eyelid_offsets(neutral, lm, EMOTION_RECIPES["happy"])   # eyes narrowed, lower lid up
+    wide = eyelid_offsets(neutral, lm, EMOTION_RECIPES["surprise"])  # eyes widened
+    nearest = lambda i: int(np.argmin(np.sum((neutral - lm[i]) ** 2, axis=1)))  # noqa: E731
+    assert smile[nearest(41), 1] > 1.0 and smile[nearest(37), 1] < -0.5
+    assert wide[nearest(37), 1] > 1.0 and wide[nearest(37), 1] > wide[nearest(41), 1] + 1.0
+    assert not smile[nearest(57)].any()  # the lower lip is far from the eyes
+    assert not eyelid_offsets(neutral, lm, EMOTION_RECIPES["neutral"]).any()
+
+
+def test_mouth_prior_opens_the_mouth_only_where_lips_part():
+    from augmenter.sample.flows import MOUTH_RATIOS, mean_expression_mouth
+
+    closed = mean_expression_mouth("neutral", size=64)
+    assert closed.shape == (2, 64, 64) and not closed.any()
+    smile = mean_expression_mouth("happy", size=64, amplitude=2.3)
+    scream = mean_expression_mouth("surprise", size=64, amplitude=1.6)
+    for mouth in (smile, scream):
+        cover, ratio = mouth
+        assert 0 <= cover.min() and cover.max() <= 1 and cover.max() > 0.9
+        rows, cols = np.nonzero(cover > 0.5)
+        assert rows.min() > 0.7 * 64 and abs(cols.mean() - 32) < 3  # below the nose, centred
+        assert ratio[cover == 0].max() == 0
+        assert ratio.max() <= MOUTH_RATIOS["teeth"] + 1e-5 and ratio[cover > 0.5].min() >= MOUTH_RATIOS["cavity"] - 0.05
+    # a smile shows teeth across the opening, a dropped jaw mostly the dark cavity
+    assert smile[1][smile[0] > 0.5].mean() > scream[1][scream[0] > 0.5].mean() + 0.2
+
+
+def test_face_mask_covers_the_face_not_the_corners():
+    from augmenter.sample.flows import mean_face_mask
+
+    m = mean_face_mask(32, n_identities=2)
+    assert m.shape == (32, 32) and 0 <= m.min() and m.max() <= 1
+    assert m[14:20, 12:20].min() > 0.95  # nose and cheeks
+    assert max(m[0, 0], m[0, -1], m[-1, 0], m[-1, -1]) < 0.05
