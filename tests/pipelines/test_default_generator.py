@@ -292,3 +292,18 @@ def test_identity_cosines_compare_edits_with_real_pairs():
     strict = identity_cosines(generator, ["neutral", "happy"], embed, images, subject, azimuth, elevation,
                               ["s1", "s2"], targets=["happy"], max_angle=35.0)
     assert np.isnan(strict["real_same_person"])  # only the frontal photos are within 35 degrees: no pairs
+
+
+def test_q_pass_rates_count_sources_and_each_target():
+    from types import SimpleNamespace
+
+    from pipelines.default_generator.q_pass import pass_rates
+
+    images = np.stack([np.full((8, 8), v, np.uint8) for v in (50, 150, 200, 250)])
+    fake = SimpleNamespace(lightings=["dark"], expressions=["neutral", "happy"],
+                           score=lambda x: x.reshape(len(x), -1).mean(1) / 255,   # brightness as "quality"
+                           relight=lambda x, name: x // 2, change_expression=lambda x, name: x)
+    rates = pass_rates(fake, images, q_min=0.6, batch=3)
+    assert rates["faces"] == 4 and rates["sources"] == 0.5      # 200 and 250 reach 0.6 * 255 = 153
+    assert rates["dark"] == 0.0 and rates["happy"] == 0.5       # halved: 125 at most
+    assert "neutral" not in rates and rates["all_variants"] == 0.25
