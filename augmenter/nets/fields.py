@@ -13,7 +13,8 @@ them to the full-resolution source, so only the change is new:
    New content is only what the warp cannot make: teeth, a mouth interior. The target's prior mouth
    (``prior_mouth``: coverage and brightness relative to the skin, from the renderer's parted lips in
    the template frame, at twice the working size) is blended last, at the face's own skin brightness
-   (the median grey of a box over the nose and cheeks).
+   (the median grey of a box over the nose and cheeks). That content is grey in all three channels:
+   right for grey photos, a pale mouth interior on colour ones.
 2. **Lighting** (``H_l`` on the grey working-size expression output + the target light's direction
    as three constant maps): a log-gain ``g`` and an offset ``o`` (1 channel each), upsampled and
    applied in [0, 1] space inside the face: ``out = u * exp(up(m * g)) + up(m * o)`` with ``m`` the
