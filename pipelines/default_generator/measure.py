@@ -60,15 +60,20 @@ def lighting_scores(generator: FieldGenerator, images: np.ndarray, subject: np.n
     return out
 
 
+def as_read_from_files(x: torch.Tensor, size: int) -> torch.Tensor:
+    """``(B, 3, S, S)`` in [-1, 1] -> ``(B, 3, size, size)`` in [-1, 1] as the toolkit's evaluations read
+    saved images: rounded to uint8, area-resized."""
+    pixels = ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    small = np.stack([cv2.resize(p, (size, size), interpolation=cv2.INTER_AREA) for p in pixels])
+    return torch.from_numpy(small).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+
+
 @torch.inference_mode()
 def judge_predictions(judge, x: torch.Tensor) -> np.ndarray:
     """Class indices a ``(backbone, head, size, vocabulary)`` judge gives ``(B, 3, S, S)`` faces in [-1, 1],
-    preprocessed as its evaluation reads files (uint8, area resize)."""
+    preprocessed as its evaluation reads files (:func:`as_read_from_files`)."""
     backbone, head, size, _ = judge
-    pixels = ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    small = np.stack([cv2.resize(p, (size, size), interpolation=cv2.INTER_AREA) for p in pixels])
-    t = torch.from_numpy(small).permute(0, 3, 1, 2).float().div(127.5).sub(1)
-    return head(backbone(t).float()).argmax(1).numpy()  # unnormalised, as eval-expression feeds the head
+    return head(backbone(as_read_from_files(x, size)).float()).argmax(1).numpy()  # unnormalised, as eval-expression feeds the head
 
 
 @torch.inference_mode()
@@ -98,7 +103,7 @@ def expression_scores(generator: FieldGenerator, generator_names: list[str], jud
 
 def verifier_embedder(checkpoint):
     """``(B, 3, S, S)`` in [-1, 1] -> ``(B, D)`` L2-normalised embeddings of a ``train-verifier`` checkpoint,
-    preprocessed as ``augment embed`` reads files (uint8, area resize to the verifier's size)."""
+    preprocessed as ``augment embed`` reads files (:func:`as_read_from_files` at the verifier's size)."""
     from augmenter.checkpoint import load_checkpoint
     from augmenter.nets.backbones import backbone_from_checkpoint
 
@@ -106,10 +111,7 @@ def verifier_embedder(checkpoint):
 
     @torch.inference_mode()
     def embed(x: torch.Tensor) -> torch.Tensor:
-        pixels = ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-        small = np.stack([cv2.resize(p, (size, size), interpolation=cv2.INTER_AREA) for p in pixels])
-        t = torch.from_numpy(small).permute(0, 3, 1, 2).float().div(127.5).sub(1)
-        return torch.nn.functional.normalize(backbone(t).float(), dim=1)
+        return torch.nn.functional.normalize(backbone(as_read_from_files(x, size)).float(), dim=1)
     return embed
 
 
@@ -120,8 +122,9 @@ def identity_cosines(generator: FieldGenerator, generator_expressions: list[str]
     """Median cosines: real same-person pairs (both lit within ``max_angle`` of frontal), real
     different-person pairs (same light set), and each subject's frontal photo against its edit to each
     expression of ``targets`` (``"<target>"``) and to each vocabulary light (``"lights"``)."""
-    angle = np.degrees(np.arccos(np.clip(np.cos(np.radians(azimuth)) * np.cos(np.radians(elevation)), -1, 1)))
-    near = np.flatnonzero(np.isin(subject, subjects) & (angle <= max_angle))
+    from pipelines.default_generator.run import light_angle
+
+    near = np.flatnonzero(np.isin(subject, subjects) & (light_angle(azimuth, elevation) <= max_angle))
     e = embed(grey_to_model(images[near])).numpy()
     cos = e @ e.T
     same = subject[near][:, None] == subject[near][None, :]

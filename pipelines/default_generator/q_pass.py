@@ -16,7 +16,7 @@ import torch
 
 from augmenter.api import FaceAugmenter
 from pipelines.default_generator.data import class_folder_arrays
-from pipelines.default_generator.run import EXPRESSIONS, FER_FOLDERS, GeneratorRecipe, train_subjects
+from pipelines.default_generator.run import EXPRESSIONS, FER_FOLDERS, held_out_subjects, light_angle
 
 
 def held_out_faces(work: Path, per_class: int = 50) -> np.ndarray:
@@ -25,9 +25,7 @@ def held_out_faces(work: Path, per_class: int = 50) -> np.ndarray:
     pick = np.concatenate([rng.permutation(np.flatnonzero(labels == k))[:per_class] for k in range(len(EXPRESSIONS))])
     inputs = np.load(work / "inputs.npz")
     subject, az, el = inputs["light_subject"], inputs["light_az"], inputs["light_el"]
-    held = sorted(set(subject.tolist()) - set(train_subjects(subject, GeneratorRecipe().yaleb_train_subjects).tolist()))
-    angle = np.degrees(np.arccos(np.cos(np.radians(az)) * np.cos(np.radians(el))))
-    yale = inputs["light_images"][np.isin(subject, held) & (angle <= 35)]
+    yale = inputs["light_images"][np.isin(subject, held_out_subjects(subject)) & (light_angle(az, el) <= 35)]
     return np.concatenate([fer[pick], yale])
 
 

@@ -20,7 +20,7 @@ from augmenter.gan.models import load_translator
 from evaluation.expression import load_expression_model
 from pipelines.default_generator.data import class_folder_arrays, grey_to_model
 from pipelines.default_generator.measure import expression_scores, identity_cosines, lighting_scores, verifier_embedder
-from pipelines.default_generator.run import LIGHT_DIRECTIONS, GeneratorRecipe, train_subjects
+from pipelines.default_generator.run import LIGHT_DIRECTIONS, held_out_subjects
 
 GRID_LIGHTS = ("az+050_el+00", "az-070_el+00", "az+000_el+45")
 GRID_EXPRESSIONS = ("happy", "surprise", "sad")
@@ -33,7 +33,7 @@ def measure_checkpoint(work: Path, checkpoint: Path, judge_path: Path, fer_val: 
     g = translator.generator
     inputs = np.load(work / "inputs.npz")
     subject = inputs["light_subject"]
-    held = sorted(set(subject.tolist()) - set(train_subjects(subject, GeneratorRecipe().yaleb_train_subjects).tolist()))
+    held = held_out_subjects(subject)
     args = (inputs["light_images"], subject, inputs["light_az"], inputs["light_el"], held)
     results = {"checkpoint": str(checkpoint), "held_out_subjects": held,
                "lighting_all_targets": lighting_scores(g, *args),
@@ -56,7 +56,7 @@ def before_after_grid(checkpoint: Path, work: Path, fer_val: Path, out: Path, n:
     t = load_translator(checkpoint)
     inputs = np.load(work / "inputs.npz")
     subject = inputs["light_subject"]
-    held = sorted(set(subject.tolist()) - set(train_subjects(subject, GeneratorRecipe().yaleb_train_subjects).tolist()))
+    held = held_out_subjects(subject)
     yale = [int(np.flatnonzero((subject == s) & (inputs["light_az"] == 0) & (inputs["light_el"] == 0))[0])
             for s in held[:n // 2]]
     fer, _ = class_folder_arrays(fer_val, ("neutral",), 128)

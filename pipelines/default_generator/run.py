@@ -86,6 +86,16 @@ def train_subjects(subjects: np.ndarray, n: int) -> np.ndarray:
     return np.array(sorted(set(subjects.tolist()))[:n])
 
 
+def held_out_subjects(subjects: np.ndarray) -> list[str]:
+    """The Yale B subjects the default recipe's generator never trained on."""
+    return sorted(set(subjects.tolist()) - set(train_subjects(subjects, GeneratorRecipe().yaleb_train_subjects).tolist()))
+
+
+def light_angle(azimuth: np.ndarray, elevation: np.ndarray) -> np.ndarray:
+    """Degrees between a Yale B light (azimuth, elevation in degrees) and the camera axis."""
+    return np.degrees(np.arccos(np.clip(np.cos(np.radians(azimuth)) * np.cos(np.radians(elevation)), -1, 1)))
+
+
 def run(recipe: GeneratorRecipe, work: Path, log=print) -> Path:
     from augmenter.quality.model import load_q
     from pipelines.default_generator.teacher import ExpressionTeacher, train_teacher
