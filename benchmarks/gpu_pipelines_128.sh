@@ -16,6 +16,6 @@ $BIN/python -m pipelines.stand_in_q --data "fer2013:$DATA/fer2013" --data "yaleb
 $BIN/train-expression --data "fer2013:$DATA/fer2013" --out "$OUT/fer_none" --epochs 8 --device cuda | tail -2
 $BIN/rebalance-affectnet --dataset fer2013 --root "$DATA/fer2013" --out "$OUT/rebal" --legan "$OUT/legan128/last.pt" \
     --q "$OUT/q/q_run/best.pt" --expression-model "$OUT/fer_none/best.pt" --budget 3 --batch-size 256 \
-    --train --also sampler,reweight --epochs 8 --device cuda | tail -30
+    --train --also sampler,reweight --epochs 8 --seeds 1 --device cuda | tail -30
 $BIN/augment-verification --root "$DATA/yaleb" --out "$OUT/yale" --legan "$OUT/legan128/last.pt" \
-    --q "$OUT/q/q_run/best.pt" --device cuda | tail -20
+    --q "$OUT/q/q_run/best.pt" --seeds 1 --device cuda | tail -20

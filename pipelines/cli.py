@@ -28,23 +28,34 @@ from augmenter.cli_util import make_bar, one_line_errors, progress_bar
 @click.option("--budget", default=4.0, show_default=True, help="At most this many attempts per needed face, per class.")
 @click.option("--max-uses", default=3, show_default=True, help="Times one source image may be translated.")
 @click.option("--batch-size", default=64, show_default=True)
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, help="Seed of the synthesis (and the first seed of --seeds N).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--train", is_flag=True, help="Then train classifiers on the original and the rebalanced data and compare.")
 @click.option("--also", default="", help="Further remedies to compare with --train, e.g. sampler,reweight.")
 @click.option("--epochs", default=8, show_default=True, help="Epochs of each --train run (same budget for every run).")
+@click.option("--seeds", default="3", show_default=True,
+              help="Training seeds of every --train remedy: a count N (seeds SEED..SEED+N-1) or a list such as 0,1,2 "
+                   "(one seed alone: 7,). Writes OUT/seeds.md and seeds.json: mean ± sd and the paired difference "
+                   "to 'none' with a 95% interval.")
 @click.option("--workers", default=1, show_default=True)
 @one_line_errors
 def rebalance_affectnet(dataset, root, csv, out, target, legan, q, q_min, expression_model, verify_expression, budget,
-                        max_uses, batch_size, seed, device, train, also, epochs, workers):
+                        max_uses, batch_size, seed, device, train, also, epochs, seeds, workers):
     """Bring rare expression classes up to a target count with LEGAN faces that Q and an expression model accept."""
-    from pipelines.rebalance.compare import CompareSettings, train_and_compare
+    from pipelines.rebalance.compare import CompareSettings, train_seeds
     from pipelines.rebalance.config import RebalanceConfig
     from pipelines.rebalance.run import run_rebalance
+    from pipelines.seed_table import parse_seeds
 
+    try:
+        seed_list = parse_seeds(seeds, start=seed)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--seeds") from None
+    remedies = tuple(dict.fromkeys(("none", "synthetic") + tuple(r.strip() for r in also.split(",") if r.strip())))
     config = RebalanceConfig(dataset=dataset, root=root, out=str(out), csv=csv, target=target, legan=legan, q=q,
                              q_min=q_min, expression_model=expression_model, verify_expression=verify_expression,
-                             budget=budget, max_uses=max_uses, batch_size=batch_size, seed=seed, device=device)
+                             budget=budget, max_uses=max_uses, batch_size=batch_size, seed=seed, device=device,
+                             train={"epochs": epochs, "remedies": list(remedies), "seeds": seed_list} if train else {})
     bar = make_bar(desc="rebalance", unit="face")
 
     def progress(state: dict) -> None:
@@ -60,12 +71,13 @@ def rebalance_affectnet(dataset, root, csv, out, target, legan, q, q_min, expres
         raise click.ClickException(str(err)) from None
     click.echo(result.describe())
     if train:
-        remedies = ("none", "synthetic") + tuple(r.strip() for r in also.split(",") if r.strip())
         n_real = sum(t["real"] for t in result.summary["classes"].values())
-        train_and_compare(f"{dataset}:{root}", out / "manifest.parquet", out / "train", n_real,
-                                       CompareSettings(epochs=epochs, remedies=remedies, workers=workers,
-                                                       device=device), seed=seed, log=click.echo)
-        click.echo((out / "train" / "compare.md").read_text())
+        train_seeds(f"{dataset}:{root}", out / "manifest.parquet", out / "train", n_real,
+                    CompareSettings(epochs=epochs, remedies=remedies, workers=workers, device=device), seed_list,
+                    table_out=out, log=click.echo)
+        if len(seed_list) == 1:
+            click.echo((out / "train" / f"seed{seed_list[0]}" / "compare.md").read_text())
+        click.echo((out / "seeds.md").read_text())
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -154,21 +166,32 @@ def train_default_generator(work: Path, data: str, steps: int, minutes: float, b
 @click.option("--pairs", multiple=True, help="Further pair lists to evaluate (LFW pairs.txt or CSV, paths under --root).")
 @click.option("--pairs-per-kind", default=300, show_default=True, help="Same and different test pairs per light condition.")
 @click.option("--epochs", default=30, show_default=True)
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, help="Seed of the expansion (and the first seed of --seeds N).")
+@click.option("--seeds", default="3", show_default=True,
+              help="Replicate seeds (identity split, test pairs, training of both verifiers): a count N (seeds "
+                   "SEED..SEED+N-1) or a list such as 0,1,2 (one seed alone: 7,). Writes OUT/seeds.md and seeds.json: "
+                   "mean ± sd and the paired difference to 'real' with a 95% interval.")
 @click.option("--device", default="auto", show_default=True)
 @one_line_errors
 def augment_verification(root, out, legan, q, q_min, per_image, synthetic_ratio, max_angle, pairs, pairs_per_kind, epochs,
-                         seed, device):
+                         seed, seeds, device):
     """Train a verifier on real near-frontal faces with and without LEGAN relit variants; compare on harsh light."""
+    from pipelines.seed_table import parse_seeds
     from pipelines.verification import VerificationExperiment, run_experiment
 
+    try:
+        seed_list = parse_seeds(seeds, start=seed)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--seeds") from None
     config = VerificationExperiment(root=root, out=str(out), legan=legan, q=q, q_min=q_min, per_image=per_image,
                                     synthetic_ratio=synthetic_ratio, max_angle=max_angle, pairs=list(pairs),
-                                    pairs_per_kind=pairs_per_kind, epochs=epochs, seed=seed, device=device)
+                                    pairs_per_kind=pairs_per_kind, epochs=epochs, seed=seed, seeds=seed_list,
+                                    device=device)
     try:
         run_experiment(config, log=click.echo)
     except ValueError as err:
         raise click.ClickException(str(err)) from None
+    click.echo((out / "seeds.md").read_text())
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

@@ -2,24 +2,31 @@
 
 Steps (one command, ``augment-verification``; every step resumes):
 
-1. **Split**: identities are split by hash (``holdout`` of them never trained on); the verifier trains on
-   the others' images lit within ``max_angle`` degrees of frontal. On Extended Yale B the test pairs
-   (300 same + 300 different, 10 folds, held-out identities only) are drawn twice: among near-frontal
-   images and among harsh-light ones (``> max_angle``). Further LFW-format pair lists (``pairs``) and an
-   IJB-B meta folder are evaluated too when given.
-2. **Expand**: ``augment expand --mode lighting`` over the dataset with the given LEGAN and Q, targets the
-   harsh lights of the generator's vocabulary; only variants of the *training* images (training identity,
-   near-frontal source) go into the synthetic manifest the verifier reads — the harsh-light real images
-   are never seen, directly or through a variant.
-3. **Train** two verifiers with the same seed, backbone and budget: ``real`` and ``real + synthetic``
-   (``synthetic_ratio`` of the draws synthetic; ``epoch_size`` = the real set's size, so both take the
-   same number of steps).
-4. **Evaluate** both on every pair list with the LFW protocol (:mod:`evaluation.lfw`: 10 folds, threshold
-   from the other nine) and print one comparison table (``comparison.md`` / ``.json``).
+1. **Expand** (once): ``augment expand --mode lighting`` over the dataset with the given LEGAN and Q
+   (seed ``seed``), targets the harsh lights of the generator's vocabulary, into ``OUT/expand``.
+2. Per replicate seed ``s`` (``seeds``, default ``[seed]``; the command's default is 3 seeds), in ``OUT/seed{s}``:
+
+   - **Split**: identities are split by hash with seed ``s`` (``holdout`` of them never trained on); the
+     verifier trains on the others' images lit within ``max_angle`` degrees of frontal. On Extended Yale B
+     the test pairs (300 same + 300 different, 10 folds, held-out identities only) are drawn twice: among
+     near-frontal images and among harsh-light ones (``> max_angle``). Further LFW-format pair lists
+     (``pairs``) are evaluated too when given.
+   - **Synthetic**: only variants of this split's *training* images (training identity, near-frontal
+     source) go into the synthetic manifest the verifier reads (``manifest_train_sources``) — the
+     harsh-light real images and the held-out people are never seen, directly or through a variant.
+   - **Train** two verifiers with seed ``s`` and the same backbone and budget: ``real`` and
+     ``real + synthetic`` (``synthetic_ratio`` of the draws synthetic; ``epoch_size`` = the real set's
+     size, so both take the same number of steps). A finished run is reused on a rerun.
+   - **Evaluate** both on every pair list with the LFW protocol (:mod:`evaluation.lfw`: 10 folds, threshold
+     from the other nine): the single-seed table ``OUT/seed{s}/comparison.md`` / ``.json``.
+
+3. **Over seeds**: ``OUT/seeds.md`` / ``seeds.json`` (:mod:`pipelines.seed_table`): per verifier and figure
+   the mean ± sd over seeds and the paired difference ``real+synthetic − real`` with a 95 % Student-t
+   interval (none with one seed).
 
 Example:
     ``augment-verification --root ../shared/data/yaleb --legan runs/legan/last.pt --q runs/q/best.pt
-    --out runs/yale_aug``
+    --out runs/yale_aug --seeds 3``
 """
 from __future__ import annotations
 
@@ -42,6 +49,7 @@ from augmenter.gan.models import load_translator
 from evaluation.lfw_run import run_lfw
 from evaluation.outputs import write_result
 from evaluation.report import compare_results, to_markdown
+from pipelines.seed_table import seed_table, summary_lines, write_seed_table
 from pipelines.yale_verification import balanced_pairs
 from recognition.train_verifier import VerifierConfig, light_angle, train_verifier
 
@@ -63,7 +71,8 @@ class VerificationExperiment:
     image_size: int = 64
     embedding_size: int = 128
     epochs: int = 30
-    seed: int = 0
+    seed: int = 0                           # the expansion's seed (and the only seed when ``seeds`` is empty)
+    seeds: list[int] = field(default_factory=list)   # replicate seeds: split, test pairs and training
     device: str = "auto"
 
 
@@ -73,30 +82,106 @@ def harsh_targets(legan: str | None, max_angle: float) -> list[str]:
     return [n for n in vocabulary if n in FLASH_DIRECTIONS and angle_between(FLASH_DIRECTIONS[n], (0, 0)) > max_angle]
 
 
-def training_variants(expand_out: Path, allowed_sources: set[str]) -> Path:
-    """The expansion manifest cut to kept variants of ``allowed_sources`` (source keys), beside it."""
+def training_variants(expand_out: Path, allowed_sources: set[str], out: Path | None = None) -> Path:
+    """The expansion manifest cut to kept variants of ``allowed_sources`` (source keys), written to ``out``
+    (``.parquet`` and ``.csv``; default: ``manifest_train_sources`` beside the expansion's manifest)."""
     df = read_manifest(expand_out / "manifest.parquet")
     keep = df["kept"] & df["source_path"].isin(allowed_sources)
-    parquet, _ = write_manifest(df[keep].reset_index(drop=True), expand_out / "manifest_train_sources")
+    parquet, _ = write_manifest(df[keep].reset_index(drop=True), out or expand_out / "manifest_train_sources")
     return parquet
 
 
-def run_experiment(config: VerificationExperiment, log: Callable[[str], None] = print) -> dict:
-    out, root = Path(config.out), Path(config.root)
+ARMS = (("real", "real"), ("real+synthetic", "real_synthetic"))   # (label, run folder)
+PAIR_FIGURES = ("accuracy_mean", "accuracy_std", "auc", "eer", "val_at_far_1e-3")
+SEED_FIGURES = ("accuracy_mean", "auc", "eer", "val_at_far_1e-3")  # the per-fold sd is not a seed figure
+
+
+def experiment_seeds(config: VerificationExperiment) -> list[int]:
+    """The replicate seeds: ``config.seeds``, or ``[config.seed]`` when not given."""
+    seeds = list(config.seeds) if config.seeds else [config.seed]
+    if len(set(seeds)) != len(seeds) or any(int(s) < 0 for s in seeds):
+        raise ValueError(f"seeds must be distinct non-negative integers, got {seeds}")
+    return [int(s) for s in seeds]
+
+
+def seed_metrics(run: dict) -> dict:
+    """The figures of one verifier that enter the table over seeds: per pair list the mean accuracy over the
+    folds, AUC, EER and VAL at FAR 1e-3 (``harsh.accuracy_mean``...)."""
+    return {f"{pair_name}.{k}": figures.get(k) for pair_name, figures in run.items() if isinstance(figures, dict)
+            for k in SEED_FIGURES}
+
+
+def run_seed(config: VerificationExperiment, seed: int, records: list, synthetic_source: Path, targets: list[str],
+             log: Callable[[str], None] = print) -> dict:
+    """One replicate in ``OUT/seed{seed}``: the identity split, the test pairs and both verifiers' training all
+    follow ``seed`` (``train-verifier`` holds out the identities of the same hash split); the synthetic
+    variants are the shared expansion cut to this split's near-frontal training images. Writes and returns
+    the single-seed comparison (``comparison.json`` / ``.md`` in the seed folder)."""
+    root, out = Path(config.root), Path(config.out) / f"seed{seed}"
     out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "config.json", json.dumps(asdict(config), indent=2) + "\n")
-    records = [r for r in read_dataset("yaleb", root).records if light_angle(r) is not None]
-    train, held = split_held_out(records, config.holdout, config.seed)
+    train, held = split_held_out(records, config.holdout, seed)
     train_frontal = [r for r in train if light_angle(r) <= config.max_angle]
     pair_lists = {}
     for name, subset in (("frontal", [r for r in held if light_angle(r) <= config.max_angle]),
                          ("harsh", [r for r in held if light_angle(r) > config.max_angle])):
-        pair_lists[name] = write_pair_csv(out / f"pairs_{name}.csv", balanced_pairs(subset, config.pairs_per_kind,
-                                                                                    config.seed), root)
+        try:
+            pairs = balanced_pairs(subset, config.pairs_per_kind, seed)
+        except ValueError as err:
+            raise ValueError(f"seed {seed}, {name} test pairs: {err}") from None
+        pair_lists[name] = write_pair_csv(out / f"pairs_{name}.csv", pairs, root)
     for extra in config.pairs:
         pair_lists[Path(extra).stem] = Path(extra)
-    log(f"{len({r.identity for r in train})} training identities ({len(train_frontal)} near-frontal images), "
-        f"{len({r.identity for r in held})} held out")
+    n_train_ids, n_held_ids = len({r.identity for r in train}), len({r.identity for r in held})
+    log(f"seed {seed}: {n_train_ids} training identities ({len(train_frontal)} near-frontal images), "
+        f"{n_held_ids} held out")
+    synthetic = training_variants(synthetic_source, {source_key(r, root) for r in train_frontal},
+                                  out / "manifest_train_sources")
+    n_synthetic = len(read_manifest(synthetic))
+    log(f"seed {seed}: {n_synthetic} variants of this split's training images")
+
+    runs = {}
+    for name, folder in ARMS:
+        extra = {"synthetic": [str(synthetic)], "synthetic_ratio": config.synthetic_ratio} if name != "real" else {}
+        verifier = VerifierConfig(data=[f"yaleb:{root}"], out=str(out / folder),
+                                  val_pairs=str(pair_lists["frontal"]), val_root=str(root),
+                                  max_light_angle=config.max_angle, backbone=config.backbone,
+                                  image_size=config.image_size, embedding_size=config.embedding_size,
+                                  epochs=config.epochs, epoch_size=len(train_frontal), batch_size=64, lr=0.05,
+                                  scale=16.0, seed=seed, workers=1, holdout=config.holdout,
+                                  device=config.device, **extra)
+        tick = time.perf_counter()
+        train_verifier(verifier, log=log)
+        minutes = (time.perf_counter() - tick) / 60
+        checkpoint = Path(verifier.out) / "best.pt"
+        checkpoint = checkpoint if checkpoint.is_file() else Path(verifier.out) / "last.pt"
+        runs[name] = {}
+        for pair_name, path in pair_lists.items():
+            result = run_lfw(pairs=path, lfw_root=root, checkpoint=checkpoint, device=config.device, workers=1).to_dict()
+            runs[name][pair_name] = {k: result[k] for k in PAIR_FIGURES}
+        runs[name]["train_minutes"] = round(minutes, 2)
+    table = compare_results([runs[name] for name, _ in ARMS], labels=[name for name, _ in ARMS])
+    markdown = (f"# Verification: real vs real + LEGAN relit faces (seed {seed})\n\n"
+                f"Trained on {len(train_frontal)} near-frontal images (<= {config.max_angle:g} degrees) of "
+                f"{n_train_ids} identities; {n_synthetic} synthetic variants "
+                f"(targets {', '.join(targets)}, q >= {config.q_min}); pairs from {n_held_ids} held-out "
+                f"identities.\n\n" + to_markdown(table) + "\n")
+    comparison = {"runs": runs, "seed": seed, "n_real": len(train_frontal), "n_synthetic": n_synthetic,
+                  "training_identities": n_train_ids, "held_out_identities": n_held_ids, "targets": targets,
+                  "config": asdict(config)}
+    write_result(out, "comparison", comparison, markdown)
+    return comparison
+
+
+def run_experiment(config: VerificationExperiment, log: Callable[[str], None] = print) -> dict:
+    """Expand once, then :func:`run_seed` for every seed (seed after seed, so every finished seed is a complete
+    pair; finished runs are reused on a rerun), then the table over seeds: ``OUT/seeds.md`` / ``seeds.json``
+    (mean ± sd per verifier and figure, paired difference to ``real`` with a 95 % interval). Returns
+    ``{"seeds": [...], "per_seed": {seed: comparison}, "table": seeds.json's dict, "expand_minutes": ...}``."""
+    out, root = Path(config.out), Path(config.root)
+    seeds = experiment_seeds(config)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "config.json", json.dumps(asdict(config), indent=2) + "\n")
+    records = [r for r in read_dataset("yaleb", root).records if light_angle(r) is not None]
 
     start = time.perf_counter()
     targets = harsh_targets(config.legan, config.max_angle)
@@ -105,40 +190,31 @@ def run_experiment(config: VerificationExperiment, log: Callable[[str], None] = 
                                      legan=config.legan, q=config.q, seed=config.seed, device=config.device),
                         resume=False, log=log)
     expand_minutes = (time.perf_counter() - start) / 60
-    synthetic = training_variants(out / "expand", {source_key(r, root) for r in train_frontal})
-    n_synthetic = len(read_manifest(synthetic))
-    log(f"expand: {expand.summary.get('kept', '?')} kept of the whole set; {n_synthetic} variants of training images "
-        f"({expand_minutes:.1f} min)")
+    log(f"expand: {expand.summary.get('kept', '?')} kept of the whole set ({expand_minutes:.1f} min); each seed "
+        f"trains on the variants of its own split's near-frontal training images")
 
-    runs, minutes = {}, {}
-    for name, extra in (("real", {}), ("real+synthetic", {"synthetic": [str(synthetic)],
-                                                          "synthetic_ratio": config.synthetic_ratio})):
-        verifier = VerifierConfig(data=[f"yaleb:{root}"], out=str(out / name.replace("+", "_")),
-                                  val_pairs=str(pair_lists["frontal"]), val_root=str(root),
-                                  max_light_angle=config.max_angle, backbone=config.backbone,
-                                  image_size=config.image_size, embedding_size=config.embedding_size,
-                                  epochs=config.epochs, epoch_size=len(train_frontal), batch_size=64, lr=0.05,
-                                  scale=16.0, seed=config.seed, workers=1, holdout=config.holdout,
-                                  device=config.device, **extra)
-        tick = time.perf_counter()
-        train_verifier(verifier, log=log)
-        minutes[name] = (time.perf_counter() - tick) / 60
-        checkpoint = Path(verifier.out) / "best.pt"
-        checkpoint = checkpoint if checkpoint.is_file() else Path(verifier.out) / "last.pt"
-        runs[name] = {}
-        for pair_name, path in pair_lists.items():
-            result = run_lfw(pairs=path, lfw_root=root, checkpoint=checkpoint, device=config.device, workers=1).to_dict()
-            runs[name][pair_name] = {k: result[k] for k in ("accuracy_mean", "accuracy_std", "auc", "eer",
-                                                             "val_at_far_1e-3")}
-        runs[name]["train_minutes"] = round(minutes[name], 2)
-    table = compare_results([runs["real"], runs["real+synthetic"]], labels=["real", "real+synthetic"])
-    markdown = ("# Verification: real vs real + LEGAN relit faces\n\n"
-                f"Trained on {len(train_frontal)} near-frontal images (<= {config.max_angle:g} degrees) of "
-                f"{len({r.identity for r in train})} identities; {n_synthetic} synthetic variants "
-                f"(targets {', '.join(targets)}, q >= {config.q_min}); pairs from held-out identities.\n\n"
-                + to_markdown(table) + "\n")
-    comparison = {"runs": runs, "n_real": len(train_frontal), "n_synthetic": n_synthetic, "targets": targets,
-                  "expand_minutes": round(expand_minutes, 2), "config": asdict(config)}
-    write_result(out, "comparison", comparison, markdown)
-    log(markdown)
-    return comparison
+    per_seed, values = {}, {name: {} for name, _ in ARMS}
+    for seed in seeds:
+        comparison = run_seed(config, seed, records, out / "expand", targets, log=log)
+        per_seed[seed] = comparison
+        for name, _ in ARMS:
+            values[name][seed] = seed_metrics(comparison["runs"][name])
+        if len(seeds) == 1:
+            log((out / f"seed{seed}" / "comparison.md").read_text())
+    context = {"pipeline": "augment-verification", "root": str(root), "targets": targets,
+               "expand_seed": config.seed, "expand_minutes": round(expand_minutes, 2),
+               "runs": {name: {str(s): str(out / f"seed{s}" / folder) for s in seeds} for name, folder in ARMS},
+               "n_real": {str(s): c["n_real"] for s, c in per_seed.items()},
+               "n_synthetic": {str(s): c["n_synthetic"] for s, c in per_seed.items()},
+               "varies with the seed": "held-out identities, test pairs, initial weights, draw order, augmentation "
+                                       "(the relit variants come from one expansion)"}
+    table = seed_table(values, "real", context=context)
+    notes = [f"Verifiers trained on near-frontal Extended Yale B images (<= {config.max_angle:g} degrees), "
+             f"{config.epochs} epoch(s), with and without LEGAN relit variants (targets {', '.join(targets)}, "
+             f"q >= {config.q_min}, synthetic share {config.synthetic_ratio:g}); LFW protocol (10 folds) on pairs "
+             f"of held-out identities. The seed sets the held-out identities, the test pairs and the training; "
+             f"the relit variants come from one expansion (seed {config.seed}). Runs: {out}/seed<S>/."]
+    write_seed_table(out, table, "Verification over seeds: real vs real + LEGAN relit faces", notes)
+    for line in summary_lines(table, [m for m in table.metrics if m.endswith(".accuracy_mean")]):
+        log(line)
+    return {"seeds": seeds, "per_seed": per_seed, "table": table.to_dict(), "expand_minutes": round(expand_minutes, 2)}

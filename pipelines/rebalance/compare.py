@@ -6,6 +6,13 @@ draws that many images per epoch from its larger pool (``epoch_size`` = the real
 synthetic faces never buys extra training. Rows: ``none`` (baseline, real only), ``synthetic`` (real +
 the kept synthetic faces) and any further remedies asked for (``sampler``, ``reweight``). Figures are
 those of each run's best epoch by balanced accuracy, as ``train-expression`` selects ``best.pt``.
+
+Seeds (:func:`train_seeds`): every remedy is trained once per seed (the seed sets the initial weights,
+the draw order and the augmentation; the rebalanced manifest is the same for every seed). Seed ``s``
+trains in ``TRAIN/seed{s}/{remedy}/`` and writes its own ``TRAIN/seed{s}/compare.json`` / ``.md`` (the
+single-seed table above); a rerun resumes or reuses every finished run. The table over seeds (mean ± sd,
+paired difference to ``none`` with a 95 % interval, :mod:`pipelines.seed_table`) is ``seeds.md`` /
+``seeds.json``.
 """
 from __future__ import annotations
 
@@ -16,7 +23,8 @@ from pathlib import Path
 
 from augmenter.checkpoint import load_checkpoint
 from evaluation.outputs import write_result
-from evaluation.report import compare_results, to_markdown
+from evaluation.report import compare_results, flatten_numbers, to_markdown
+from pipelines.seed_table import SeedTable, seed_table, summary_lines, write_seed_table
 from recognition.train_expression import ExpressionConfig, train_expression
 
 
@@ -56,8 +64,53 @@ def train_and_compare(data: str, manifest: Path, out: Path, n_real: int, setting
         labels.append(remedy)
         log(f"{remedy}: balanced accuracy {result.best.get('balanced_accuracy'):.4f}")
     table = compare_results(results, labels=labels)
-    markdown = "# Expression classifier: baseline vs rebalanced\n\n" + to_markdown(table) + "\n"
+    markdown = f"# Expression classifier: baseline vs rebalanced (seed {seed})\n\n" + to_markdown(table) + "\n"
     comparison = {"runs": dict(zip(labels, results)), "epochs": settings.epochs, "epoch_size": n_real,
                   "seed": seed, "data": data, "manifest": str(manifest)}
     write_result(out, "compare", comparison, markdown)
     return comparison
+
+
+SEED_METRICS_LEFT_OUT = ("best_epoch", "train_minutes")
+
+
+def seed_metrics(run: dict) -> dict:
+    """The figures of one run that enter the table over seeds: :func:`run_metrics` flattened
+    (``per_class_recall.disgust``...), without the epoch number and the training time."""
+    return {k: v for k, v in flatten_numbers(run).items() if k not in SEED_METRICS_LEFT_OUT}
+
+
+def train_seeds(data: str, manifest: Path, out: Path, n_real: int, settings: CompareSettings, seeds: Sequence[int],
+                table_out: Path | None = None, log: Callable[[str], None] = print) -> SeedTable:
+    """:func:`train_and_compare` once per seed (into ``out/seed{s}``, seed after seed so that every finished
+    seed is a complete pair), then the table over seeds against ``none`` (or the first remedy), written as
+    ``table_out/seeds.md`` and ``seeds.json`` (``table_out`` default: ``out``).
+
+    Example:
+        >>> table = train_seeds("fer2013:data/fer2013", Path("runs/rebal/manifest.parquet"), Path("runs/rebal/train"),
+        ...                     28709, CompareSettings(remedies=("none", "sampler", "synthetic")), seeds=[0, 1, 2],
+        ...                     table_out=Path("runs/rebal"))                                    # doctest: +SKIP
+        >>> table.stats["synthetic"]["balanced_accuracy"].delta.lo                               # doctest: +SKIP
+    """
+    if not seeds:
+        raise ValueError("no seed to train with")
+    values: dict[str, dict[int, dict]] = {remedy: {} for remedy in settings.remedies}
+    for seed in seeds:
+        log(f"seed {seed} ({list(seeds).index(seed) + 1} of {len(seeds)})")
+        comparison = train_and_compare(data, manifest, out / f"seed{seed}", n_real, settings, seed=seed, log=log)
+        for remedy, run in comparison["runs"].items():
+            values[remedy][seed] = seed_metrics(run)
+    baseline = "none" if "none" in values else settings.remedies[0]
+    table = seed_table(values, baseline, context={
+        "pipeline": "rebalance-affectnet --train", "data": data, "manifest": str(manifest),
+        "runs": {remedy: {str(s): str(out / f"seed{s}" / remedy) for s in seeds} for remedy in settings.remedies},
+        "epochs": settings.epochs, "epoch_size": n_real, "backbone": settings.backbone,
+        "varies with the seed": "initial weights, draw order, augmentation (the rebalanced manifest is fixed)"})
+    notes = [f"Expression classifiers on {data}: remedies {', '.join(settings.remedies)}, {settings.epochs} epoch(s) "
+             f"of {n_real} draws each, figures of each run's best epoch by balanced accuracy. The seed sets the "
+             f"initial weights, draw order and augmentation; the synthetic faces ({manifest}) are the same for "
+             f"every seed. Runs: {out}/seed<S>/<remedy>/."]
+    write_seed_table(table_out or out, table, f"Expression classifier over seeds: remedies vs {baseline}", notes)
+    for line in summary_lines(table, ["balanced_accuracy", "macro_f1", "accuracy"]):
+        log(line)
+    return table

@@ -132,18 +132,57 @@ def test_cli_runs_and_trains_the_comparison(setup, tmp_path):
     from pipelines.cli import rebalance_affectnet
 
     out = tmp_path / "cli"
-    result = CliRunner().invoke(rebalance_affectnet, [
-        "--dataset", "fer2013", "--root", str(setup["fer"]), "--out", str(out), "--legan", setup["legan"],
-        "--q-min", "0", "--expression-model", setup["expr"], "--batch-size", "8", "--device", "cpu",
-        "--train", "--epochs", "1", "--also", "sampler", "--workers", "0"])
+    args = ["--dataset", "fer2013", "--root", str(setup["fer"]), "--out", str(out), "--legan", setup["legan"],
+            "--q-min", "0", "--expression-model", setup["expr"], "--batch-size", "8", "--device", "cpu",
+            "--train", "--epochs", "1", "--also", "sampler", "--workers", "0", "--seeds", "2"]
+    result = CliRunner().invoke(rebalance_affectnet, args)
     assert result.exit_code == 0, result.output
-    comparison = json.loads((out / "train" / "compare.json").read_text())
-    assert set(comparison["runs"]) == {"none", "synthetic", "sampler"}
-    assert all(0 <= r["balanced_accuracy"] <= 1 for r in comparison["runs"].values())
-    assert "| balanced_accuracy |" in (out / "train" / "compare.md").read_text()
+    for seed in (0, 1):  # every seed keeps its own single-seed comparison and run folders
+        comparison = json.loads((out / "train" / f"seed{seed}" / "compare.json").read_text())
+        assert comparison["seed"] == seed and set(comparison["runs"]) == {"none", "synthetic", "sampler"}
+        assert all(0 <= r["balanced_accuracy"] <= 1 for r in comparison["runs"].values())
+        assert "| balanced_accuracy |" in (out / "train" / f"seed{seed}" / "compare.md").read_text()
+        assert all((out / "train" / f"seed{seed}" / remedy / "best.pt").is_file()
+                   for remedy in ("none", "synthetic", "sampler"))
+    table = json.loads((out / "seeds.json").read_text())
+    assert table["baseline"] == "none" and table["seeds"] == [0, 1]
+    assert table["arms"] == ["none", "synthetic", "sampler"]
+    assert "balanced_accuracy" in table["metrics"] and "per_class_recall.sad" in table["metrics"]
+    assert "best_epoch" not in table["metrics"] and "train_minutes" not in table["metrics"]
+    for arm in table["arms"]:
+        cell = table["stats"][arm]["balanced_accuracy"]
+        per_seed = [json.loads((out / "train" / f"seed{s}" / "compare.json").read_text())["runs"][arm]
+                    ["balanced_accuracy"] for s in (0, 1)]
+        assert cell["n"] == 2 and list(cell["values"].values()) == pytest.approx(per_seed)
+        assert cell["mean"] == pytest.approx(sum(per_seed) / 2)
+        if arm != "none":
+            base = table["stats"]["none"]["balanced_accuracy"]["values"]
+            assert cell["delta"]["n"] == 2
+            assert cell["delta"]["mean"] == pytest.approx(cell["mean"] - table["stats"]["none"]["balanced_accuracy"]["mean"])
+            assert cell["delta"]["differences"] == pytest.approx([cell["values"][s] - base[s] for s in ("0", "1")])
+            assert cell["delta"]["lo"] <= cell["delta"]["mean"] <= cell["delta"]["hi"]
+    markdown = (out / "seeds.md").read_text()
+    assert "| balanced_accuracy | synthetic | 2 |" in markdown and markdown in result.output
+    assert json.loads((out / "config.json").read_text())["train"]["seeds"] == [0, 1]
+
+    # a rerun reuses every finished run (each seed its own folder) and gives the same table
+    again = CliRunner().invoke(rebalance_affectnet, args)
+    assert again.exit_code == 0, again.output
+    assert again.output.count("resumed from") == 6
+    assert json.loads((out / "seeds.json").read_text())["stats"] == table["stats"]
+
+    # one seed: the single-seed comparison is printed as before, the table has no interval
+    one = CliRunner().invoke(rebalance_affectnet, args[:-1] + ["1,"])
+    assert one.exit_code == 0, one.output
+    assert "# Expression classifier: baseline vs rebalanced (seed 1)" in one.output
+    single = json.loads((out / "seeds.json").read_text())
+    assert single["seeds"] == [1] and single["stats"]["synthetic"]["balanced_accuracy"]["delta"]["lo"] is None
+
     missing = CliRunner().invoke(rebalance_affectnet, ["--dataset", "fer2013", "--root", str(tmp_path / "nope"),
                                                         "--out", str(tmp_path / "x"), "--device", "cpu"])
     assert missing.exit_code == 1 and "Error" in missing.output
+    bad = CliRunner().invoke(rebalance_affectnet, args[:-1] + ["0,0"])
+    assert bad.exit_code == 2 and "--seeds" in bad.output
 
 
 def test_an_unreadable_source_is_counted_not_fatal(setup, tmp_path):

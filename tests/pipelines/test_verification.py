@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from click.testing import CliRunner
@@ -34,23 +35,58 @@ def test_experiment_trains_both_verifiers_on_the_same_budget(tmp_path):
                              out=str(legan), steps=1, batch_size=4, g_width=8, d_width=8, image_size=32, holdout=0.0,
                              grid_every=10, checkpoint_every=10, workers=0, device="cpu"), log=lambda m: None)
     out = tmp_path / "run"
-    result = CliRunner().invoke(augment_verification, [
-        "--root", str(yale), "--out", str(out), "--legan", str(legan / "last.pt"), "--q-min", "0", "--per-image", "2",
-        "--pairs-per-kind", "6", "--epochs", "1", "--device", "cpu"])
+    args = ["--root", str(yale), "--out", str(out), "--legan", str(legan / "last.pt"), "--q-min", "0", "--per-image", "2",
+            "--pairs-per-kind", "6", "--epochs", "1", "--device", "cpu", "--seeds", "2"]
+    result = CliRunner().invoke(augment_verification, args)
     assert result.exit_code == 0, result.output
-    comparison = json.loads((out / "comparison.json").read_text())
-    assert set(comparison["runs"]) == {"real", "real+synthetic"}
-    for run in comparison["runs"].values():
-        assert 0 <= run["harsh"]["accuracy_mean"] <= 1 and 0 <= run["frontal"]["accuracy_mean"] <= 1
-    # only variants of near-frontal images of training identities are trained on
-    synthetic = read_manifest(out / "expand" / "manifest_train_sources.parquet")
-    assert len(synthetic) == comparison["n_synthetic"] > 0
-    assert all(("+130" not in p and "-130" not in p and "85E" not in p) for p in synthetic["source_path"])
-    held = {line.split(",")[0].split("/")[0] for line in (out / "pairs_harsh.csv").read_text().splitlines()[1:]}
-    assert not held & set(synthetic["identity"])
-    assert all(t in comparison["targets"] for t in ("flash01", "flash13"))
-    # same budget: both runs took the same number of optimizer steps
-    steps = [json.loads(line)["step"] for name in ("real", "real_synthetic")
-             for line in (out / name / "log.jsonl").read_text().splitlines()[-1:]]
-    assert steps[0] == steps[1]
-    assert "| harsh.accuracy_mean |" in (out / "comparison.md").read_text()
+    expanded = read_manifest(out / "expand" / "manifest.parquet")
+    for seed in (0, 1):
+        run_dir = out / f"seed{seed}"
+        comparison = json.loads((run_dir / "comparison.json").read_text())
+        assert comparison["seed"] == seed and set(comparison["runs"]) == {"real", "real+synthetic"}
+        for run in comparison["runs"].values():
+            assert 0 <= run["harsh"]["accuracy_mean"] <= 1 and 0 <= run["frontal"]["accuracy_mean"] <= 1
+        # only variants of near-frontal images of this seed's training identities are trained on
+        synthetic = read_manifest(run_dir / "manifest_train_sources.parquet")
+        assert len(synthetic) == comparison["n_synthetic"] > 0
+        assert set(synthetic["out_path"]) <= set(expanded["out_path"])
+        assert all(("+130" not in p and "-130" not in p and "85E" not in p) for p in synthetic["source_path"])
+        held = {line.split(",")[0].split("/")[0] for name in ("harsh", "frontal")
+                for line in (run_dir / f"pairs_{name}.csv").read_text().splitlines()[1:]}
+        assert held and not held & set(synthetic["identity"])
+        trained = set(json.loads((run_dir / "real_synthetic" / "best.pt").with_name("config.json").read_text())
+                      ["synthetic"])
+        assert trained == {str(run_dir / "manifest_train_sources.parquet")}
+        assert all(t in comparison["targets"] for t in ("flash01", "flash13"))
+        # same budget: both runs took the same number of optimizer steps
+        steps = [json.loads(line)["step"] for name in ("real", "real_synthetic")
+                 for line in (run_dir / name / "log.jsonl").read_text().splitlines()[-1:]]
+        assert steps[0] == steps[1]
+        assert "| harsh.accuracy_mean |" in (run_dir / "comparison.md").read_text()
+
+    table = json.loads((out / "seeds.json").read_text())
+    assert table["baseline"] == "real" and table["arms"] == ["real", "real+synthetic"] and table["seeds"] == [0, 1]
+    assert {"harsh.accuracy_mean", "frontal.accuracy_mean", "harsh.auc"} <= set(table["metrics"])
+    for arm in table["arms"]:
+        for metric in ("harsh.accuracy_mean", "frontal.accuracy_mean"):
+            cell = table["stats"][arm][metric]
+            pair_list, figure = metric.split(".")
+            per_seed = [json.loads((out / f"seed{s}" / "comparison.json").read_text())["runs"][arm][pair_list][figure]
+                        for s in (0, 1)]
+            assert cell["n"] == 2 and [cell["values"][s] for s in ("0", "1")] == pytest.approx(per_seed)
+            assert cell["mean"] == pytest.approx(sum(per_seed) / 2)
+    delta = table["stats"]["real+synthetic"]["harsh.accuracy_mean"]["delta"]
+    base = table["stats"]["real"]["harsh.accuracy_mean"]
+    assert delta["n"] == 2 and delta["mean"] == pytest.approx(
+        table["stats"]["real+synthetic"]["harsh.accuracy_mean"]["mean"] - base["mean"])
+    assert delta["lo"] <= delta["mean"] <= delta["hi"]
+    markdown = (out / "seeds.md").read_text()
+    assert "| harsh.accuracy_mean | real+synthetic | 2 |" in markdown and markdown in result.output
+
+    # a rerun reuses the expansion and every finished verifier, and gives the same table
+    again = CliRunner().invoke(augment_verification, args)
+    assert again.exit_code == 0, again.output
+    assert again.output.count("resumed from") == 4
+    assert json.loads((out / "seeds.json").read_text())["stats"] == table["stats"]
+    bad = CliRunner().invoke(augment_verification, args[:-1] + ["x"])
+    assert bad.exit_code == 2 and "--seeds" in bad.output
