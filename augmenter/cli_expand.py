@@ -73,6 +73,9 @@ def device_for_rank(device: str) -> str:
 @click.option("--batch-size", default=16, show_default=True, help="Source images per batch (fixes the chunks).")
 @click.option("--min-size", default=32, show_default=True, help="Skip (and count) sources smaller than this, in px.")
 @click.option("--limit", default=None, type=int, help="Only the first N source images.")
+@click.option("--include-eval-splits", is_flag=True,
+              help="Also expand validation/test sources (default: training split only). Their manifest rows say "
+                   "so in source_split, and trainers refuse them.")
 @click.option("--shard", default=None, help="i/N: process slice i of N (0-based; outputs in OUT/.expand/parts/); "
               "under torchrun, RANK/WORLD_SIZE.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:K.")
@@ -82,12 +85,13 @@ def device_for_rank(device: str) -> str:
 @click.option("--dry-run", is_flag=True, help="Print what would be produced and an estimate of time and disk.")
 @one_line_errors
 def expand_command(dataset, root, csv, out, per_image, mode, lighting, expression, expression_map, q_min, keep_best,
-                   save_rejected, legan, image_size, q_path, seed, batch_size, min_size, limit, shard, device, workers, writers,
-                   resume, dry_run):
+                   save_rejected, legan, image_size, q_path, seed, batch_size, min_size, limit, include_eval_splits, shard,
+                   device, workers, writers, resume, dry_run):
     """Expand a face dataset with lighting / expression variants that Q accepts, recording every decision.
 
     Writes the kept images in the dataset's own layout under OUT, manifest.parquet (+ .csv) with one row
-    per variant (kept or not), summary.json and report.html. Kill it at any time and rerun the same
+    per variant (kept or not, with its source's split in source_split), summary.json and report.html.
+    Only training sources are expanded unless --include-eval-splits. Kill it at any time and rerun the same
     command: it resumes and ends with exactly the outputs of an uninterrupted run. A run that keeps
     nothing says so on stderr, with Q's scores and what to try (the exit status stays 0).
     """
@@ -103,7 +107,8 @@ def expand_command(dataset, root, csv, out, per_image, mode, lighting, expressio
                               lighting=lighting, expression=expression, expression_map=expression_map,
                               q_min=q_min, keep_best=keep_best,
                               save_rejected=save_rejected, legan=legan, q=q_path, seed=seed, batch_size=batch_size,
-                              min_size=min_size, image_size=image_size, limit=limit, shard=shard_i, shards=shards,
+                              min_size=min_size, image_size=image_size, limit=limit,
+                              include_eval_splits=include_eval_splits, shard=shard_i, shards=shards,
                               device=device_for_rank(device), workers=workers, writers=writers, dry_run=dry_run)
         bar, progress = progress_bar("expand", unit="variant")
         with bar:

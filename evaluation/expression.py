@@ -50,6 +50,7 @@ from augmenter.atomic import write_text_atomic
 from augmenter.checkpoint import Checkpoint, load_checkpoint, load_weights
 from augmenter.datasets.record import UNKNOWN, FaceRecord
 from augmenter.datasets.spec import read_specs
+from augmenter.datasets.splits import canonical_split, is_validation_split
 from augmenter.errors import CheckpointError
 from augmenter.nets.backbones import backbone_from_checkpoint
 from augmenter.quality.model import resolve_device
@@ -60,7 +61,6 @@ from recognition.metrics import classification_metrics
 from recognition.trainer import embed_batches
 
 SPLITS = ("val", "test", "train", "all")
-VALIDATION_SPLITS = ("val", "validation")
 CONTEMPT = "contempt"
 CONVENTIONS = {
     None: "model vocabulary: every class of the checkpoint, no image or logit removed",
@@ -113,7 +113,7 @@ def select_split(records: Sequence[FaceRecord], split: str | None, spec: str) ->
     """The records of ``split`` (see the module docstring) and the split actually used (``"all"`` for a
     dataset without splits under the default)."""
     if split is None:
-        val = [r for r in records if r.split in VALIDATION_SPLITS]
+        val = [r for r in records if is_validation_split(r.split)]
         if val:
             return val, "val"
         present = sorted({r.split for r in records} - {UNKNOWN})
@@ -125,8 +125,7 @@ def select_split(records: Sequence[FaceRecord], split: str | None, spec: str) ->
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     if split == "all":
         return list(records), "all"
-    wanted = VALIDATION_SPLITS if split == "val" else (split,)
-    return [r for r in records if r.split in wanted], split
+    return [r for r in records if canonical_split(r.split) == split], split
 
 
 def evaluate_expression(checkpoint: str | os.PathLike, data: Sequence[str], *, split: str | None = None,

@@ -3,7 +3,8 @@
 A :class:`Sample` is a path, a class index and a sampling weight. Synthetic images come from expansion
 manifests (``augment expand``, ``rebalance-affectnet``): only kept rows, each joining the class of its
 ``identity`` (verification) or ``expression`` (expression recognition); a row whose file is missing or
-whose class is not among the real data's is counted in the skips, never fatal.
+whose class is not among the real data's is counted in the skips, never fatal. Rows made from the
+trainer's evaluation faces are refused (:mod:`augmenter.datasets.leak`), counted and reported.
 
 Mixing (:func:`mixing_weights`): by default every sample is drawn equally often. With
 ``synthetic_ratio = r`` the synthetic pool gets probability ``r`` of each draw and the real images
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,9 +24,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from augmenter.datasets.leak import EvaluationSources, combine_checks, guard_synthetic_records
 from augmenter.datasets.manifest import manifest_records
 from augmenter.datasets.record import FaceRecord
 from augmenter.datasets.spec import parse_spec
+from augmenter.datasets.splits import is_evaluation_split, record_split
 from augmenter.errors import DatasetFormatError, ImageDecodeError
 from augmenter.quality.images import load_face
 from augmenter.skips import SkipReport
@@ -60,6 +63,17 @@ def require_training_records(train: Sequence[FaceRecord], held_out: Sequence[Fac
                                                    f"the {held_out_as}; add images or lower the hold-out")
 
 
+def training_records(records: Sequence[FaceRecord], log: Callable[[str], None]) -> list[FaceRecord]:
+    """The records a trainer may learn from: none of a validation/test split and, for the rows of a manifest
+    given as ``--data`` (which carry no split of their own), none made from a face of one (their
+    ``source_split``); those rows are counted in one logged line, as the synthetic ones are."""
+    kept = [r for r in records if not is_evaluation_split(record_split(r))]
+    leaked = sum(not is_evaluation_split(r.split) and is_evaluation_split(record_split(r)) for r in records)
+    if leaked:
+        log(f"refused {leaked} manifest row(s) of --data whose source is in an evaluation split")
+    return kept
+
+
 def real_samples(records: Sequence[FaceRecord], classes: Sequence[str], key) -> list[Sample]:
     """Samples of ``records`` whose ``key(record)`` is in ``classes`` (others are dropped by the caller's choice
     of classes, e.g. an excluded expression)."""
@@ -67,24 +81,35 @@ def real_samples(records: Sequence[FaceRecord], classes: Sequence[str], key) -> 
     return [Sample(str(r.path), index[key(r)]) for r in records if key(r) in index]
 
 
-def synthetic_samples(manifests: Sequence[str | Path], classes: Sequence[str], key, skips: SkipReport) -> list[Sample]:
+def synthetic_samples(manifests: Sequence[str | Path], classes: Sequence[str], key, skips: SkipReport,
+                      evaluation: EvaluationSources | None = None,
+                      log: Callable[[str], None] | None = None) -> list[Sample]:
     """Kept synthetic rows of every manifest whose class (``key(record)``) is among ``classes``; the rest
     counted. Real rows (``generator_hash`` ``""``, as in a ``rebalance-affectnet`` manifest) are skipped:
-    those images are already in the real training data."""
+    those images are already in the real training data.
+
+    With ``evaluation`` (the trainer's validation and test images), rows made from an evaluation face are
+    refused (:func:`augmenter.datasets.leak.check_synthetic_sources`), counted in ``skips`` and reported
+    in one line to ``log``: training on them would measure the model on faces it has seen."""
     index = {c: i for i, c in enumerate(classes)}
     out = []
+    checks = []
     for manifest in manifests:
         records, missing = manifest_records(manifest, kept_only=True)
         skips.merge(missing)
+        records = [r for r in records if r.extra.get("generator_hash")]
+        if evaluation is not None:
+            records, check = guard_synthetic_records(records, evaluation, skips, Path(manifest).name)
+            checks.append(check)
         for r in records:
-            if not r.extra.get("generator_hash"):
-                continue
             label = key(r)
             if label not in index:
                 skips.add("synthetic class not in the real data", f"{Path(manifest).name}: {r.path} ({label})")
                 continue
             q = r.extra.get("q_score", "")
             out.append(Sample(str(r.path), index[label], True, float(q) if q else math.nan))
+    if evaluation is not None and log is not None:
+        log(combine_checks(checks).line())
     return out
 
 

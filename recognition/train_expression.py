@@ -7,7 +7,9 @@ Remedies (``remedy``):
 - ``sampler``: each draw picks a class uniformly, then an image of it (weights 1/count);
 - ``reweight``: cross-entropy weighted by inverse class frequency (mean weight 1 over the samples);
 - ``synthetic``: the kept rows of synthetic manifests (``rebalance-affectnet``, ``augment expand``) join
-  the training set under their expression, samples drawn uniformly.
+  the training set under their expression, samples drawn uniformly. Rows made from a validation or test
+  face (their ``source_split``, or their source file is one of the run's evaluation images, the hash
+  hold-out included) are refused and counted in one logged line (:mod:`augmenter.datasets.leak`).
 
 Validation: the dataset's own validation split (FER-2013 ``validation``, AffectNet ``val``), else
 identities (or files) held out by hash. Reported every epoch: accuracy, balanced accuracy (mean
@@ -23,19 +25,20 @@ import numpy as np
 import torch
 
 from augmenter.attributes import EMOTIONS, EXPRESSIONS
+from augmenter.datasets.leak import EvaluationSources
 from augmenter.datasets.record import UNKNOWN
 from augmenter.datasets.spec import read_specs, split_held_out
+from augmenter.datasets.splits import is_evaluation_split, is_validation_split
 from augmenter.errors import DatasetFormatError
 from augmenter.nets.backbones import backbone_config, build_backbone
 from augmenter.quality.model import resolve_device
 from recognition.data import (class_balanced_weights, data_root, inverse_frequency_loss_weights, real_samples,
-                              require_training_records, split_counts, synthetic_samples)
+                              require_training_records, split_counts, synthetic_samples, training_records)
 from recognition.heads import ClassifierHead
 from recognition.metrics import classification_metrics
 from recognition.trainer import Classifier, TrainResult, TrainSetup, check_run_folder, embed_batches, train_loop
 
 REMEDIES = ("none", "sampler", "reweight", "synthetic")
-VALIDATION_SPLITS = ("val", "validation")
 
 
 @dataclass
@@ -83,11 +86,12 @@ def train_expression(config: ExpressionConfig, progress: Callable[[dict], None] 
     if config.max_train is not None and config.max_train < 1:
         raise ValueError(f"max_train must be at least 1, got {config.max_train}")
     records, skips = read_specs(list(config.data))
+    evaluation_files = [r.path for r in records if is_evaluation_split(r.split)]  # labelled or not: never a source
     records = [r for r in records if r.expression != UNKNOWN]
     if not records:
         raise ValueError(f"no expression-labelled images in {', '.join(config.data)}")
-    val = [r for r in records if r.split in VALIDATION_SPLITS]
-    train = [r for r in records if r.split not in VALIDATION_SPLITS and r.split != "test"]
+    val = [r for r in records if is_validation_split(r.split)]
+    train = training_records(records, log)
     if not train:
         raise DatasetFormatError(data_root(config.data), f"no training images: the train split is missing or empty "
                                                          f"(expression-labelled images: {split_counts(records)}); "
@@ -102,7 +106,8 @@ def train_expression(config: ExpressionConfig, progress: Callable[[dict], None] 
     key = lambda r: r.expression  # noqa: E731
     samples = real_samples(train, classes, key)
     if config.remedy == "synthetic":
-        synthetic = synthetic_samples(config.synthetic, classes, key, skips)
+        evaluation = EvaluationSources.of([*evaluation_files, *(r.path for r in val)])  # val: maybe the hash hold-out
+        synthetic = synthetic_samples(config.synthetic, classes, key, skips, evaluation, log)
         log(f"synthetic: {len(synthetic)} kept image(s) from {len(config.synthetic)} manifest(s)")
         samples += synthetic
     labels = np.array([s.label for s in samples])

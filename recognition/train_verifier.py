@@ -3,7 +3,9 @@ plus optional synthetic manifests.
 
 - Classes are the training set's identities; a synthetic image (kept rows of ``augment expand``
   manifests) joins its source identity's class, and is counted and left out when that identity is
-  not in the real data.
+  not in the real data. Images of a dataset's validation/test split are never trained on, and synthetic
+  rows made from them, from held-out identities or from the validation pairs' images are refused and
+  counted in one logged line (:mod:`augmenter.datasets.leak`).
 - Mixing: all images equally (default), ``synthetic_ratio`` of the draws from the synthetic pool, and
   optionally ``q_weighted`` within it (see :mod:`recognition.data`).
 - ``holdout``: the share of identities held out by the toolkit's hash split (as ``train-attr`` and
@@ -25,12 +27,15 @@ import torch
 from augmenter.attributes import FLASH_DIRECTIONS, angle_between
 from augmenter.classify.model import roc_auc
 from augmenter.datasets.pairs import read_pairs
+from augmenter.datasets.leak import EvaluationSources
 from augmenter.datasets.record import UNKNOWN, FaceRecord
 from augmenter.datasets.spec import parse_spec, read_specs, split_held_out
+from augmenter.datasets.splits import is_evaluation_split
 from augmenter.errors import DatasetFormatError
 from augmenter.nets.backbones import backbone_config, build_backbone
 from augmenter.quality.model import resolve_device
-from recognition.data import data_root, mixing_weights, real_samples, require_training_records, synthetic_samples
+from recognition.data import (data_root, mixing_weights, real_samples, require_training_records, synthetic_samples,
+                              training_records)
 from recognition.heads import ClassifierHead
 from recognition.metrics import best_threshold_accuracy
 from recognition.trainer import Classifier, TrainResult, TrainSetup, check_run_folder, embed_batches, train_loop
@@ -86,7 +91,8 @@ def train_verifier(config: VerifierConfig, progress: Callable[[dict], None] | No
     device = resolve_device(config.device)
     check_run_folder(config.out)
     records, skips = read_specs(list(config.data))
-    records = [r for r in records if r.identity != UNKNOWN]
+    evaluation_files = [r.path for r in records if is_evaluation_split(r.split)]
+    records = training_records([r for r in records if r.identity != UNKNOWN], log)
     if not records:
         raise DatasetFormatError(data_root(config.data), "no identity-labelled images: a verifier trains on "
                                                          "identity folders (folder:DIR, casia:DIR, yaleb:DIR)")
@@ -94,6 +100,7 @@ def train_verifier(config: VerifierConfig, progress: Callable[[dict], None] | No
         records, held = split_held_out(records, config.holdout, config.seed)
         require_training_records(records, held, config.data, "held-out identities")
         log(f"{len({r.identity for r in held})} identities held out (never trained on)")
+        evaluation_files += [r.path for r in held]
     if config.max_light_angle is not None:
         before = len(records)
         records = [r for r in records if (a := light_angle(r)) is None or a <= config.max_light_angle]
@@ -104,8 +111,14 @@ def train_verifier(config: VerifierConfig, progress: Callable[[dict], None] | No
                                                          f"({len(records)} image(s)): a verifier needs two or more")
     key = lambda r: r.identity  # noqa: E731
     samples = real_samples(records, identities, key)
+    pairs = None
+    if config.val_pairs:
+        root = Path(config.val_root) if config.val_root else parse_spec(config.data[0])[1]
+        pairs = read_pairs(config.val_pairs, root)
+        evaluation_files += [p for pair in pairs for p in (pair.first, pair.second)]
     if config.synthetic:
-        synthetic = synthetic_samples(config.synthetic, identities, key, skips)
+        synthetic = synthetic_samples(config.synthetic, identities, key, skips, EvaluationSources.of(evaluation_files),
+                                      log)
         log(f"synthetic: {len(synthetic)} kept image(s) from {len(config.synthetic)} manifest(s)")
         samples += synthetic
     weights = None
@@ -118,9 +131,7 @@ def train_verifier(config: VerifierConfig, progress: Callable[[dict], None] | No
     head = ClassifierHead(config.head, config.embedding_size, len(identities), scale=config.scale, margin=config.margin)
     model = Classifier(backbone, head)
     validate = None
-    if config.val_pairs:
-        root = Path(config.val_root) if config.val_root else parse_spec(config.data[0])[1]
-        pairs = read_pairs(config.val_pairs, root)
+    if pairs is not None:
         paths = sorted({str(p) for pair in pairs for p in (pair.first, pair.second)})
         where = {p: i for i, p in enumerate(paths)}
         same = np.array([p.same for p in pairs])

@@ -45,7 +45,8 @@ from augmenter.attributes import AFFECTNET_CODES, AFFECTNET_EXCLUDED_CODES
 from augmenter.datasets._csv import DUPLICATE, RowFilter, check_header, read_rows, repeated_rows
 from augmenter.datasets._tree import NOT_IMAGE, absolute, finish, is_image_name, require_dir
 from augmenter.datasets.listing import DatasetListing
-from augmenter.datasets.record import UNKNOWN, FaceRecord
+from augmenter.datasets.record import FaceRecord
+from augmenter.datasets.splits import canonical_split
 from augmenter.skips import SkipReport
 
 COLUMNS: tuple[str, ...] = (
@@ -80,7 +81,8 @@ def read_affectnet(
         root: the AffectNet folder; a path to one of its CSVs is taken as ``csv=`` (the root is then
             the folder above ``Manually_Annotated_file_lists``, or the CSV's folder).
         csv: read only this CSV (relative to ``root`` or absolute) instead of ``splits``; its split
-            is ``"train"`` for ``training.csv``, ``"val"`` for ``validation.csv``, else unknown.
+            is ``"train"`` for ``training.csv``, ``"val"`` for ``validation.csv``, ``"test"`` for
+            ``test.csv`` (any name of :data:`augmenter.datasets.splits.SPLIT_NAMES`), else unknown.
         images_dir: the image folder (relative to ``root`` or absolute); default
             ``root/Manually_Annotated_Images`` when it exists, else ``root``.
         splits: which of ``"train"``, ``"val"`` to read; each one's CSV is required.
@@ -100,8 +102,7 @@ def read_affectnet(
     root = require_dir(start)
     if csv is not None:
         path = absolute(root / csv)
-        stem = path.stem.lower()
-        csvs = [(path, "train" if stem == "training" else "val" if stem == "validation" else UNKNOWN)]
+        csvs = [(path, canonical_split(path.stem))]  # training.csv -> train, validation.csv -> val
     else:
         unknown = [s for s in splits if s not in SPLIT_FILES]
         if unknown or not splits:

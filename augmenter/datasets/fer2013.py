@@ -32,15 +32,12 @@ from augmenter.datasets._tree import (
 )
 from augmenter.datasets.listing import DatasetListing
 from augmenter.datasets.record import FaceRecord
+from augmenter.datasets.splits import SPLIT_NAMES
 from augmenter.errors import DatasetFormatError
 from augmenter.skips import SkipReport
 
-SPLIT_FOLDERS: dict[str, str] = {
-    "train": "train", "training": "train",
-    "val": "val", "valid": "val", "validation": "val", "publictest": "val",
-    "test": "test", "privatetest": "test",
-}
-"""Split folder name, lower case (any case on disk) -> record split."""
+SPLIT_FOLDERS: dict[str, str] = SPLIT_NAMES
+"""Split folder name, lower case (any case on disk) -> record split (the toolkit's one table of split names)."""
 _ACCEPTED = "train/training, val/valid/validation/PublicTest, test/PrivateTest (any case)"
 
 

@@ -86,6 +86,9 @@ OPTIONAL_DTYPES: dict[str, str] = {
     "target": "str",
     "source_lighting": "str",
     "source_expression": "str",
+    # augment expand: the canonical split of the source ("train", "val", "test", "unknown" for a dataset
+    # without splits); absent in manifests written before it was recorded (see augmenter.datasets.leak)
+    "source_split": "str",
 }
 """Optional columns whose dtype is fixed (``"str"``, ``"float64"``, ``"bool"``, ``"int64"``).
 

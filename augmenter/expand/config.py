@@ -13,6 +13,9 @@ class ExpandConfig:
     (``q_min`` is then not used); otherwise a variant is kept when ``q_score >= q_min``.
     ``batch_size`` counts source images per batch (the generator sees ``batch_size x per_image``
     images at once); it fixes the chunks, so it belongs to the run's identity.
+
+    Sources: the training split only (and datasets without splits) unless ``include_eval_splits``;
+    see :func:`augmenter.expand.sources.training_sources`.
     """
 
     dataset: str
@@ -34,6 +37,7 @@ class ExpandConfig:
     image_size: int | None = None           # variants' side in px; None = the generator's (fields: any size)
     min_size: int = 32                      # sources whose shorter side is smaller are skipped, counted
     limit: int | None = None                # first N sources only (trials)
+    include_eval_splits: bool = False       # also expand validation/test sources (their variants must not train)
     report_sources: int = 48                # sources shown on report.html, spread evenly over the listing
     shard: int = 0
     shards: int = 1

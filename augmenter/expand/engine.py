@@ -37,6 +37,7 @@ from torch.utils.data import DataLoader
 from augmenter import __version__
 from augmenter.datasets.listing import DatasetListing
 from augmenter.datasets.manifest import file_sha256
+from augmenter.datasets.splits import record_split
 from augmenter.errors import CheckpointError
 from augmenter.expand.config import ExpandConfig
 from augmenter.expand.files import naming_errors
@@ -46,7 +47,7 @@ from augmenter.expand.layout import (CLASS_DATASETS, check_distinct_names, class
 from augmenter.expand.lock import holding
 from augmenter.expand.plan import Variant, chunks_of_shard, plan_source
 from augmenter.expand.run_dir import FINAL_OUTPUTS, RunDir, check_out_and_root, check_out_is_folder
-from augmenter.expand.sources import SAMPLE_FOLDER, ChunkImages, open_sources
+from augmenter.expand.sources import SAMPLE_FOLDER, ChunkImages, open_sources, training_sources
 from augmenter.gan.models import DEMO_LEGAN, FIELDS_GENERATOR, EXPRESSION_ALIASES, Translator, load_translator, one_hot
 from augmenter.identity import resize_square
 from augmenter.io import write_image_atomic
@@ -318,6 +319,7 @@ class ChunkProcessor:
                 "kept": bool(kept[i]), "seed": v.seed, "generator_hash": self.models.generator_hash,
                 "toolkit_version": __version__, "variant_index": v.index, "target": v.target.tag,
                 "source_lighting": record.lighting, "source_expression": record.expression,
+                "source_split": record_split(record),
             })
         for s in good:
             if s in plan.report:
@@ -381,6 +383,10 @@ def run_expand(config: ExpandConfig, resume: bool = False, progress: Callable[[i
     ``resume`` continues the run found in ``config.out`` with its own saved settings even when
     ``config`` differs (otherwise a different run there is refused). See the module docstring.
 
+    Sources are the dataset's training split (and datasets without splits) unless
+    ``config.include_eval_splits`` (:func:`~augmenter.expand.sources.training_sources`); each manifest row
+    records its source's split in ``source_split``.
+
     Refused before anything is written (one-line errors naming the file): an ``out`` that is a file
     (``NotADirectoryError``), that overlaps the dataset (:func:`~augmenter.expand.run_dir.check_out_and_root`),
     that holds another run, or that another live process is expanding (:mod:`augmenter.expand.lock`);
@@ -416,6 +422,9 @@ def run_expand(config: ExpandConfig, resume: bool = False, progress: Callable[[i
             stack.enter_context(_locked(run_dir, config, log))
         listing = open_sources(config.dataset, config.root, config.csv, sample_folder)
         classes = dataset_classes(config.dataset, listing.records)  # of the whole listing, before --limit
+        listing.records, split_notice = training_sources(listing.records, config.include_eval_splits, config.dataset)
+        if split_notice:
+            notice(split_notice)
         if config.limit is not None:
             listing.records = listing.records[:config.limit]
         expression, labels = class_targets(config, classes, expression, t.expression, t.path, notice)

@@ -1,6 +1,7 @@
 """The source images of an expand run: the dataset listing, and their decoding in DataLoader workers."""
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from torch.utils.data import Dataset
 from augmenter.datasets.listing import DatasetListing
 from augmenter.datasets.record import FaceRecord
 from augmenter.datasets.registry import DATASETS, read_dataset
+from augmenter.datasets.splits import partition_by_split, record_split
 from augmenter.errors import ImageDecodeError
 from augmenter.io import decode_image
 from augmenter.quality.images import fit_face
@@ -44,6 +46,32 @@ def open_sources(dataset: str, root: str | None, csv: str | None, sample_folder:
     if limit is not None:
         listing.records = listing.records[:limit]
     return listing
+
+
+def training_sources(records: Sequence[FaceRecord], include_eval_splits: bool = False,
+                     dataset: str = "the dataset") -> tuple[list[FaceRecord], str | None]:
+    """``(sources, notice)``: the records to expand and a line saying what was done with evaluation splits.
+
+    By default only training sources are expanded (the train split, and datasets without splits): a
+    variant of a validation or test face that later joins a training set is a leak, and a manifest full
+    of such variants invites it. ``include_eval_splits`` keeps them (e.g. to study the generator on
+    held-out faces); their manifest rows then say ``source_split`` ``val`` / ``test`` and every trainer
+    refuses them (:mod:`augmenter.datasets.leak`). ``notice`` is ``None`` when there are no evaluation
+    sources. ``ValueError`` when every source is in an evaluation split and they are not included.
+    """
+    training, evaluation = partition_by_split(records)
+    if not evaluation:
+        return list(records), None
+    counts = ", ".join(f"{split} {n}" for split, n in sorted(Counter(map(record_split, evaluation)).items()))
+    if include_eval_splits:
+        return list(records), (f"expanding {len(evaluation)} source image(s) of evaluation splits ({counts}) as "
+                               "asked (--include-eval-splits): their rows say so in source_split, and trainers "
+                               "refuse them")
+    if not training:
+        raise ValueError(f"all {len(evaluation)} source image(s) of {dataset} are in evaluation splits ({counts}): "
+                         "their variants must not train a model; pass --include-eval-splits to expand them anyway")
+    return training, (f"left out {len(evaluation)} source image(s) of evaluation splits ({counts}): variants of "
+                      "evaluation faces must not train a model; --include-eval-splits expands them")
 
 
 class ChunkImages(Dataset):

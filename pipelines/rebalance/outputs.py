@@ -13,18 +13,21 @@ from augmenter import __version__
 from augmenter.atomic import write_text_atomic
 from augmenter.datasets.manifest import new_manifest, write_manifest
 from augmenter.datasets.record import FaceRecord
+from augmenter.datasets.splits import record_split
 from augmenter.jsonsafe import json_safe
 
 
 def manifest_rows(records: Sequence[FaceRecord], rows: list[dict], generator_hash: str) -> list[dict]:
     real = [dict(out_path=str(r.path), source_path=str(r.path), identity=r.identity, dataset=r.dataset,
                  lighting=r.lighting, expression=r.expression, q_score=None, kept=True, seed=0, generator_hash="",
-                 toolkit_version=__version__, synthetic=False, predicted_expression="")
+                 toolkit_version=__version__, synthetic=False, predicted_expression="", source_split=record_split(r))
             for r in records]
+    split_of = {str(r.path): record_split(r) for r in records}  # sources are training records: the leak guard's check
     synthetic = [dict(out_path=row["out_path"], source_path=row["source_path"], identity=row["identity"],
                       dataset="synthetic", lighting=row["lighting"], expression=row["target"], q_score=row["q_score"],
                       kept=True, seed=row["seed"], generator_hash=generator_hash, toolkit_version=__version__,
-                      synthetic=True, predicted_expression=row["predicted"] or "")
+                      synthetic=True, predicted_expression=row["predicted"] or "",
+                      source_split=split_of.get(str(row["source_path"]), "unknown"))
                  for row in rows if not row["reason"]]
     return real + synthetic
 

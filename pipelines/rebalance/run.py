@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from augmenter.checkpoint import save_config_json
-from augmenter.datasets.record import EVAL_SPLITS, UNKNOWN
+from augmenter.datasets.record import UNKNOWN
+from augmenter.datasets.splits import is_evaluation_split
 from augmenter.errors import CheckpointError, RunConflictError
 from augmenter.expand.engine import Models
 from augmenter.expand.journal import ChunkJournal
@@ -58,7 +59,7 @@ def _claim(out: Path, config: RebalanceConfig) -> None:
 
 def training_records(config: RebalanceConfig, out: Path):
     listing = open_sources(config.dataset, config.root, config.csv, out / ".sample")
-    records = [r for r in listing.records if r.expression != UNKNOWN and r.split not in EVAL_SPLITS]
+    records = [r for r in listing.records if r.expression != UNKNOWN and not is_evaluation_split(r.split)]
     if not records:
         raise ValueError(f"no expression-labelled training images in {config.root}")
     return records, listing.skips

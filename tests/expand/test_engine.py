@@ -434,11 +434,14 @@ def test_expanded_casia_tree_with_rejected_and_sources_reads_back_as_casia(tmp_p
 def test_fer_variants_go_to_the_class_folder_of_their_expression_and_read_back(tmp_path):
     root = make_fer_folders(tmp_path / "fer", {("train", "angry"): 2, ("train", "happy"): 2, ("test", "sad"): 1})
     out = tmp_path / "out"
-    # squint is no FER class: it is only drawn with a class to go to (see tests/expand/test_bad_inputs.py)
+    # squint is no FER class: it is only drawn with a class to go to (see tests/expand/test_bad_inputs.py);
+    # the test split is expanded on request only (tests/expand/test_split_guard.py), here to check its layout
     run_expand(make_config(root, out, dataset="fer2013", min_size=8, mode="expression", per_image=3,
-                           expression="neutral,smile,squint", expression_map="squint=disgust", q_min=0.0), log=quiet)
+                           expression="neutral,smile,squint", expression_map="squint=disgust", q_min=0.0,
+                           include_eval_splits=True), log=quiet)
     df = manifest(out)
     assert len(df) == 13  # the happy faces have 2 candidates (no smile), the others 3
+    assert df.groupby("source_split").size().to_dict() == {"test": 3, "train": 10}
     assert not ((df["source_expression"] == "happy") & (df["expression"] == "happy")).any()
     assert set(df.loc[df["target"] == "E-squint", "expression"]) == {"disgust"}
     for row in df.itertuples():
