@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import math
+import re
 from typing import Mapping
 
 AMBIENT = "ambient"
@@ -74,6 +75,23 @@ def multipie_lighting(illumination: str | int) -> str:
     if 1 <= i <= 18:
         return f"flash{i:02d}"
     raise ValueError(f"Multi-PIE illumination id out of range 00-19: {illumination!r}")
+
+
+_AZ_EL_NAME = re.compile(r"az([+-]\d{3})_el([+-]\d{2})$")
+
+
+def light_direction(name: str) -> tuple[float, float] | None:
+    """``(azimuth, elevation)`` in degrees of a lighting name: a flash of :data:`FLASH_DIRECTIONS`
+    (``"flash07"``) or a field generator's ``"az-070_el+00"``; ``None`` for ambient or unknown names.
+
+    Example:
+        >>> light_direction("az-070_el+15"), light_direction("ambient")
+        ((-70.0, 15.0), None)
+    """
+    if name in FLASH_DIRECTIONS:
+        return FLASH_DIRECTIONS[name]
+    m = _AZ_EL_NAME.match(name)
+    return (float(m.group(1)), float(m.group(2))) if m else None
 
 
 def angle_between(a: tuple[float, float], b: tuple[float, float]) -> float:

@@ -171,10 +171,12 @@ def train_default_generator(work: Path, data: str, steps: int, minutes: float, b
               help="Replicate seeds (identity split, test pairs, training of both verifiers): a count N (seeds "
                    "SEED..SEED+N-1) or a list such as 0,1,2 (one seed alone: 7,). Writes OUT/seeds.md and seeds.json: "
                    "mean ± sd and the paired difference to 'real' with a 95% interval.")
+@click.option("--held-out", default="", help="Test identities by name, comma-separated (default: a hash split per "
+              "seed), e.g. the subjects the generator never trained on.")
 @click.option("--device", default="auto", show_default=True)
 @one_line_errors
 def augment_verification(root, out, legan, q, q_min, per_image, synthetic_ratio, max_angle, pairs, pairs_per_kind, epochs,
-                         seed, seeds, device):
+                         seed, seeds, held_out, device):
     """Train a verifier on real near-frontal faces with and without LEGAN relit variants; compare on harsh light."""
     from pipelines.seed_table import parse_seeds
     from pipelines.verification import VerificationExperiment, run_experiment
@@ -186,7 +188,7 @@ def augment_verification(root, out, legan, q, q_min, per_image, synthetic_ratio,
     config = VerificationExperiment(root=root, out=str(out), legan=legan, q=q, q_min=q_min, per_image=per_image,
                                     synthetic_ratio=synthetic_ratio, max_angle=max_angle, pairs=list(pairs),
                                     pairs_per_kind=pairs_per_kind, epochs=epochs, seed=seed, seeds=seed_list,
-                                    device=device)
+                                    held_out=[i.strip() for i in held_out.split(",") if i.strip()], device=device)
     try:
         run_experiment(config, log=click.echo)
     except ValueError as err:

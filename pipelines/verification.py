@@ -36,12 +36,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from augmenter.attributes import FLASH_DIRECTIONS, angle_between
+from augmenter.attributes import angle_between, light_direction
 from augmenter.atomic import write_text_atomic
 from augmenter.datasets.manifest import read_manifest, write_manifest
 from augmenter.datasets.pairs import write_pair_csv
 from augmenter.datasets.registry import read_dataset
-from augmenter.datasets.spec import split_held_out
+from augmenter.datasets.spec import split_by_identities, split_held_out
 from augmenter.expand.config import ExpandConfig
 from augmenter.expand.engine import run_expand
 from augmenter.expand.layout import source_key
@@ -73,13 +73,14 @@ class VerificationExperiment:
     epochs: int = 30
     seed: int = 0                           # the expansion's seed (and the only seed when ``seeds`` is empty)
     seeds: list[int] = field(default_factory=list)   # replicate seeds: split, test pairs and training
+    held_out: list[str] = field(default_factory=list)  # test identities by name (else a hash split per seed)
     device: str = "auto"
 
 
 def harsh_targets(legan: str | None, max_angle: float) -> list[str]:
     """The generator's lights more than ``max_angle`` degrees from frontal."""
     vocabulary = load_translator(legan, "cpu").lighting
-    return [n for n in vocabulary if n in FLASH_DIRECTIONS and angle_between(FLASH_DIRECTIONS[n], (0, 0)) > max_angle]
+    return [n for n in vocabulary if (d := light_direction(n)) is not None and angle_between(d, (0, 0)) > max_angle]
 
 
 def training_variants(expand_out: Path, allowed_sources: set[str], out: Path | None = None) -> Path:
@@ -119,7 +120,8 @@ def run_seed(config: VerificationExperiment, seed: int, records: list, synthetic
     the single-seed comparison (``comparison.json`` / ``.md`` in the seed folder)."""
     root, out = Path(config.root), Path(config.out) / f"seed{seed}"
     out.mkdir(parents=True, exist_ok=True)
-    train, held = split_held_out(records, config.holdout, seed)
+    train, held = (split_by_identities(records, config.held_out) if config.held_out
+                   else split_held_out(records, config.holdout, seed))
     train_frontal = [r for r in train if light_angle(r) <= config.max_angle]
     pair_lists = {}
     for name, subset in (("frontal", [r for r in held if light_angle(r) <= config.max_angle]),
@@ -147,7 +149,8 @@ def run_seed(config: VerificationExperiment, seed: int, records: list, synthetic
                                   max_light_angle=config.max_angle, backbone=config.backbone,
                                   image_size=config.image_size, embedding_size=config.embedding_size,
                                   epochs=config.epochs, epoch_size=len(train_frontal), batch_size=64, lr=0.05,
-                                  scale=16.0, seed=seed, workers=1, holdout=config.holdout,
+                                  scale=16.0, seed=seed, workers=1, holdout=0 if config.held_out else config.holdout,
+                                  held_out_identities=list(config.held_out),
                                   device=config.device, **extra)
         tick = time.perf_counter()
         train_verifier(verifier, log=log)

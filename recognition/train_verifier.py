@@ -29,7 +29,7 @@ from augmenter.classify.model import roc_auc
 from augmenter.datasets.pairs import read_pairs
 from augmenter.datasets.leak import EvaluationSources
 from augmenter.datasets.record import UNKNOWN, FaceRecord
-from augmenter.datasets.spec import parse_spec, read_specs, split_held_out
+from augmenter.datasets.spec import parse_spec, read_specs, split_by_identities, split_held_out
 from augmenter.datasets.splits import is_evaluation_split
 from augmenter.errors import DatasetFormatError
 from augmenter.nets.backbones import backbone_config, build_backbone
@@ -54,6 +54,7 @@ class VerifierConfig:
     val_root: str | None = None           # folder the pair paths are relative to (default: the first data root)
     max_light_angle: float | None = None
     holdout: float = 0.0                  # identities held out by hash (the toolkit's split) are not trained on
+    held_out_identities: list[str] = field(default_factory=list)  # held out by name instead of by hash
     backbone: str = "mobilefacenet"
     weights: str | None = None            # local facenet-pytorch weights for inception_resnet_v1
     head: str = "arcface"
@@ -96,8 +97,9 @@ def train_verifier(config: VerifierConfig, progress: Callable[[dict], None] | No
     if not records:
         raise DatasetFormatError(data_root(config.data), "no identity-labelled images: a verifier trains on "
                                                          "identity folders (folder:DIR, casia:DIR, yaleb:DIR)")
-    if config.holdout:
-        records, held = split_held_out(records, config.holdout, config.seed)
+    if config.holdout or config.held_out_identities:
+        records, held = (split_by_identities(records, config.held_out_identities) if config.held_out_identities
+                         else split_held_out(records, config.holdout, config.seed))
         require_training_records(records, held, config.data, "held-out identities")
         log(f"{len({r.identity for r in held})} identities held out (never trained on)")
         evaluation_files += [r.path for r in held]

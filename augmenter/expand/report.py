@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from augmenter.attributes import AMBIENT, FLASH_DIRECTIONS
+from augmenter.attributes import AMBIENT, light_direction
 
 __all__ = ["ReportSource", "ReportVariant", "histogram_counts", "lighting_direction", "lighting_legend",
            "render_report"]
@@ -66,13 +66,12 @@ class ReportSource:
 
 def lighting_direction(name: str) -> str | None:
     """Where lighting target ``name`` puts the light: ``"az -30°, el 0°"`` for a flash of
-    :data:`~augmenter.attributes.FLASH_DIRECTIONS`, ``"room light, no flash"`` for ambient, else ``None``."""
+    :data:`~augmenter.attributes.FLASH_DIRECTIONS` or a field generator's ``az-030_el+00``,
+    ``"room light, no flash"`` for ambient, else ``None``."""
     if name == AMBIENT:
         return "room light, no flash"
-    if name in FLASH_DIRECTIONS:
-        az, el = FLASH_DIRECTIONS[name]
-        return f"az {az:.0f}°, el {el:.0f}°"
-    return None
+    direction = light_direction(name)
+    return None if direction is None else f"az {direction[0]:.0f}°, el {direction[1]:.0f}°"
 
 
 def lighting_legend(names) -> str:
