@@ -39,7 +39,7 @@ def generator_from_config(arch: str, config: Mapping) -> nn.Module:
 
     Settings the config lacks (``depth``, ``mask_channels``, ``res_blocks``: checkpoints saved before
     they existed) take their defaults. Raises ``KeyError`` when a setting of :data:`_REQUIRED` is
-    missing, ``ValueError`` for an unknown setting or a value that is not a positive integer.
+    missing, ``ValueError`` for an unknown setting or a value of the wrong kind (see :func:`_valid_setting`).
     """
     if arch not in _GENERATORS:
         raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHS)}")
@@ -50,10 +50,21 @@ def generator_from_config(arch: str, config: Mapping) -> nn.Module:
     unknown = sorted(set(config) - {f.name for f in fields(config_class)})
     if unknown:
         raise ValueError(f"unknown generator setting(s) {', '.join(map(str, unknown))}")
-    odd = [f"{k}={v!r}" for k, v in config.items() if type(v) is not int or v < 1]
+    defaults = asdict(config_class(**{k: config[k] for k in _REQUIRED}))
+    odd = [f"{k}={v!r}" for k, v in config.items() if not _valid_setting(v, defaults[k])]
     if odd:
-        raise ValueError(f"generator settings must be positive integers, not {', '.join(odd)}")
+        raise ValueError(f"generator settings must be positive integers (switches true/false, scales positive "
+                         f"numbers), not {', '.join(odd)}")
     return generator(config_class(**config))
+
+
+def _valid_setting(value, default) -> bool:
+    """A saved setting has its default's type: a switch is a bool, a scale a positive number, else a positive int."""
+    if type(default) is bool:
+        return type(value) is bool
+    if type(default) is float:
+        return type(value) in (int, float) and value > 0
+    return type(value) is int and value >= 1
 
 
 def build_discriminator(image_size: int, n_lighting: int, n_expression: int, width: int) -> Discriminator:

@@ -20,7 +20,16 @@ them to the full-resolution source, so only the change is new:
    applied in [0, 1] space inside the face: ``out = u * exp(up(m * g)) + up(m * o)`` with ``m`` the
    ``face_mask`` buffer (the renderer's faces in the template frame, feathered), so backgrounds stay as
    they were. One gain for all three channels: white light, so a grey photo stays grey and a colour
-   photo keeps its colours.
+   photo keeps its colours. With ``shading_prior`` (the default model's choice) the log-gain is a
+   *quotient-image prior* plus a bounded residual: ``g = prior(l) + r``, ``|r| <= residual_log_gain``,
+   where ``prior(l) = log(s(N, l) / s(N, frontal)) / 2.2`` is the ratio of Lambert shading (the
+   renderer's wrap and ambient) under the target and a frontal light on the renderer's mean face
+   normals ``N`` (the ``normals`` buffer, template frame), taken to sRGB. Trained on Yale B alone, an
+   unbounded gain learns that lab's faces and exposure and paints blotches and blown-out skin on other
+   photos (measured and shown in the README); the prior makes every aligned face shade like a face, and
+   the residual adds what the normals miss (cast shadows of the nose and brows). With
+   ``shading_sees_face`` off the residual is a function of the light alone — a learned mean quotient
+   image per direction in the template frame — so it cannot learn one lab's faces at all.
 3. Targets are one-hot rows; an all-zero row keeps that attribute, and a row keeping both returns the
    input unchanged (bit for bit). Light directions come from :attr:`FieldGenerator.directions`
    (``(n_lighting, 3)`` unit vectors, a buffer: :func:`direction_vector` of each vocabulary name's
@@ -50,6 +59,7 @@ from torch.nn import functional as F
 from augmenter.nets.blocks import Hourglass, tile_labels
 
 MAX_LOG_GAIN = 3.0
+PRIOR_AMBIENT, PRIOR_WRAP, PRIOR_DIFFUSE, SRGB_GAMMA = 0.10, 0.1, 1.1, 2.2  # the renderer's flash shading
 MAX_FLOW = 0.08  # residual deformation, in grid units ([-1, 1] spans the image): 4% of the side at most
 _BLEND_BIAS = -5.0
 
@@ -61,6 +71,9 @@ class FieldsConfig:
     width: int = 24
     depth: int = 3
     work_size: int = 64
+    shading_prior: bool = False  # False: the gain is learned alone (the first trained models)
+    residual_log_gain: float = 1.0
+    shading_sees_face: bool = True  # False: the residual is a function of the light alone (a template field)
 
 
 def direction_vector(azimuth: float, elevation: float) -> tuple[float, float, float]:
@@ -96,6 +109,10 @@ class FieldGenerator(nn.Module):
         self.register_buffer("prior_flow", torch.zeros(c.n_expression, 2, c.work_size, c.work_size))
         self.register_buffer("prior_mouth", torch.zeros(c.n_expression, 2, 2 * c.work_size, 2 * c.work_size))
         self.register_buffer("face_mask", torch.ones(1, 1, c.work_size, c.work_size))
+        if c.shading_prior:
+            normals = torch.zeros(3, c.work_size, c.work_size)
+            normals[2] = 1.0
+            self.register_buffer("normals", normals)
 
     def _small(self, x: torch.Tensor) -> torch.Tensor:
         s = self.config.work_size
@@ -134,8 +151,21 @@ class FieldGenerator(nn.Module):
     def shading_fields(self, x: torch.Tensor, direction: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-gain and offset ``(B, 1, w, w)`` for lights of ``direction`` ``(B, 3)``."""
         w = self.config.work_size
-        g, o = torch.split(self.lighting(torch.cat([self._small(x), tile_labels(direction, w)], 1)), [1, 1], 1)
-        return MAX_LOG_GAIN * torch.tanh(g / MAX_LOG_GAIN), 0.5 * torch.tanh(o)
+        face = self._small(x) if self.config.shading_sees_face else torch.zeros_like(self._small(x))
+        g, o = torch.split(self.lighting(torch.cat([face, tile_labels(direction, w)], 1)), [1, 1], 1)
+        if not self.config.shading_prior:
+            return MAX_LOG_GAIN * torch.tanh(g / MAX_LOG_GAIN), 0.5 * torch.tanh(o)
+        r = self.config.residual_log_gain
+        return self.prior_log_gain(direction) + r * torch.tanh(g / r), 0.5 * torch.tanh(o)
+
+    def prior_log_gain(self, direction: torch.Tensor) -> torch.Tensor:
+        """``(B, 1, w, w)``: the quotient-image prior for lights of ``direction`` ``(B, 3)`` (see the module)."""
+        def shading(d: torch.Tensor) -> torch.Tensor:
+            n_dot_l = torch.einsum("bc,cxy->bxy", d, self.normals)[:, None]
+            return PRIOR_AMBIENT + PRIOR_DIFFUSE * ((n_dot_l + PRIOR_WRAP) / (1 + PRIOR_WRAP)).clamp(0, 1)
+
+        frontal = torch.tensor([[0.0, 0.0, 1.0]], device=direction.device).expand_as(direction)
+        return torch.log(shading(direction) / shading(frontal)) / SRGB_GAMMA
 
     def relight(self, x: torch.Tensor, direction: torch.Tensor) -> torch.Tensor:
         """``x`` under lights of ``direction`` ``(B, 3)`` unit vectors, at ``x``'s size."""

@@ -163,3 +163,24 @@ def mean_face_mask(size: int = 64, n_identities: int = 12, seed: int = 0, feathe
         xy = np.c_[neutral[:, 0] * scale + offset[0], -neutral[:, 1] * scale + offset[1]]
         masks.append(rasterize(xy, neutral[:, 2], triangles, size, size).mask.astype(np.float32))
     return np.clip(gaussian_filter(np.mean(masks, axis=0), feather), 0, 1).astype(np.float32)
+
+
+def mean_normal_map(size: int = 64, n_identities: int = 12, seed: int = 0, feather: float = 2.0) -> np.ndarray:
+    """``(3, size, size)`` float32 unit normals ``(x, y, z)`` (image frame: ``x`` right, ``y`` up, ``z`` to
+    the camera) of the renderer's neutral faces in the alignment template's frame, averaged over
+    identities and smoothed by a Gaussian of ``feather`` pixels; ``(0, 0, 1)`` off the face. The field
+    generator's quotient-image lighting prior shades every aligned face with them."""
+    from augmenter.sample.mesh import vertex_normals
+
+    basis = load_basis()
+    triangles = face_triangles()
+    total = np.zeros((size, size, 3), np.float32)
+    for i in range(n_identities):
+        neutral = basis.vertices(make_identity(seed, i).shape)
+        scale, offset = template_framing(neutral, basis.landmarks, size)
+        xy = np.c_[neutral[:, 0] * scale + offset[0], -neutral[:, 1] * scale + offset[1]]
+        raster = rasterize(xy, neutral[:, 2], triangles, size, size)
+        total += raster.interpolate(triangles, vertex_normals(neutral, triangles))
+    total[..., 2] += 1e-3  # off the face: facing the camera
+    smooth = np.stack([gaussian_filter(total[..., c], feather) for c in range(3)])
+    return (smooth / np.linalg.norm(smooth, axis=0, keepdims=True)).astype(np.float32)

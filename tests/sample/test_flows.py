@@ -123,3 +123,14 @@ def test_face_mask_covers_the_face_not_the_corners():
     assert m.shape == (32, 32) and 0 <= m.min() and m.max() <= 1
     assert m[14:20, 12:20].min() > 0.95  # nose and cheeks
     assert max(m[0, 0], m[0, -1], m[-1, 0], m[-1, -1]) < 0.05
+
+
+def test_mean_normal_map_faces_the_camera_and_turns_away_at_the_cheeks():
+    from augmenter.sample.flows import mean_normal_map
+
+    n = mean_normal_map(32, n_identities=3)
+    assert n.shape == (3, 32, 32)
+    assert np.allclose(np.linalg.norm(n, axis=0), 1, atol=1e-4)
+    assert n[0, 16, 5] < -0.3 and n[0, 16, 26] > 0.3  # image-left cheek points left, right cheek right
+    assert n[2, 16, 16] > 0.9  # the face's middle faces the camera
+    assert n[1, 8, 16] > n[1, 26, 16]  # the forehead turns up more than the chin
