@@ -9,6 +9,10 @@
   to each target, classified by a judge trained on FER-2013 train only (``train-expression``, another
   architecture than the generator's teacher): how often the judge calls an edit its target, beside how
   often it calls the unedited sources so.
+* **Blow-outs** (:func:`blown_out_share`): on faces from another camera (aligned FER-2013 validation),
+  the share of face pixels a relight turns white (>= 250 of 255) that were not white before, per light:
+  Yale B has no ground truth for those faces, and light from one side never whitens a face that was
+  not already bright, so this counts the lighting branch's worst failure away from its training lab.
 * **Identity** (:func:`identity_cosines`): a verifier's cosine between a held-out Yale B subject's frontal
   photo and its edits, beside the cosine of two real photos of the same person (lights within 35 degrees
   of frontal) and of two different people.
@@ -149,3 +153,23 @@ def identity_cosines(generator: FieldGenerator, generator_expressions: list[str]
         lights.append((source * embed(generator(x, c_l, torch.zeros(len(x), len(generator_expressions))))).sum(1))
     out["lights"] = float(torch.median(torch.cat(lights)))
     return out
+
+
+@torch.inference_mode()
+def blown_out_share(generator: FieldGenerator, lighting_names: list[str], faces: np.ndarray, white: int = 250) -> dict:
+    """Per light (``{name: share}`` plus ``"mean"`` and ``"worst"``): of the face pixels (the generator's
+    face mask above 0.5) of ``faces`` ``(N, S, S)`` uint8 grey, the share a relight turns ``>= white``
+    that were below it in the source."""
+    x = grey_to_model(faces)
+    size = faces.shape[1:]
+    face = torch.nn.functional.interpolate(generator.face_mask, size=size, mode="bilinear", align_corners=False)[0, 0] > 0.5
+    source = torch.from_numpy(faces)
+    out = {}
+    for k, name in enumerate(lighting_names):
+        c_l = torch.zeros(len(x), len(lighting_names))
+        c_l[:, k] = 1
+        relit = torch.from_numpy(_to_grey_uint8(generator(x, c_l, torch.zeros(len(x), generator.config.n_expression))))
+        new = (relit >= white) & (source < white)
+        out[name] = float(new[:, face].float().mean())
+    shares = list(out.values())
+    return {**out, "mean": float(np.mean(shares)), "worst": float(np.max(shares))}

@@ -3,8 +3,10 @@
 ``python -m pipelines.default_generator.results WORK CHECKPOINT JUDGE [VERIFIER]`` writes
 ``WORK/results.json`` and ``WORK/grid.png``: lighting on the Yale B subjects the generator did not train
 on, expression edits of aligned FER-2013 validation faces judged by ``JUDGE`` (a ``train-expression``
-checkpoint trained on FER-2013 train), and with ``VERIFIER`` (a ``train-verifier`` checkpoint that never
-saw the held-out subjects) identity cosines of those subjects' edits.
+checkpoint trained on FER-2013 train), blow-outs of aligned FER-2013 validation faces relit to every
+named light (:func:`~pipelines.default_generator.measure.blown_out_share`), and with ``VERIFIER`` (a
+``train-verifier`` checkpoint that never saw the held-out subjects) identity cosines of those subjects'
+edits.
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from PIL import Image
 from augmenter.gan.models import load_translator
 from evaluation.expression import load_expression_model
 from pipelines.default_generator.data import class_folder_arrays, grey_to_model
-from pipelines.default_generator.measure import expression_scores, identity_cosines, lighting_scores, verifier_embedder
+from pipelines.default_generator.measure import (blown_out_share, expression_scores, identity_cosines, lighting_scores,
+                                                 verifier_embedder)
 from pipelines.default_generator.run import LIGHT_DIRECTIONS, held_out_subjects
 
 GRID_LIGHTS = ("az+050_el+00", "az-070_el+00", "az+000_el+45")
@@ -41,6 +44,9 @@ def measure_checkpoint(work: Path, checkpoint: Path, judge_path: Path, fer_val: 
     if verifier is not None:
         results["identity_cosines"] = identity_cosines(g, list(translator.expression), verifier_embedder(verifier),
                                                        *args, targets=[e for e in translator.expression if e != "neutral"])
+    faces, _ = class_folder_arrays(fer_val, ("neutral", "happy", "sad", "surprise"), 128)
+    pick = np.sort(np.random.default_rng(1).permutation(len(faces))[:200])
+    results["fer_blown_out"] = blown_out_share(g, list(translator.lighting), faces[pick])
     judge = load_expression_model(judge_path)
     rng = np.random.default_rng(0)
     for source in ("neutral", "happy"):

@@ -307,3 +307,16 @@ def test_q_pass_rates_count_sources_and_each_target():
     assert rates["faces"] == 4 and rates["sources"] == 0.5      # 200 and 250 reach 0.6 * 255 = 153
     assert rates["dark"] == 0.0 and rates["happy"] == 0.5       # halved: 125 at most
     assert "neutral" not in rates and rates["all_variants"] == 0.25
+
+
+def test_blown_out_share_counts_face_pixels_a_relight_turns_white():
+    from pipelines.default_generator.measure import blown_out_share
+
+    generator = FieldGenerator(FieldsConfig(n_lighting=2, n_expression=2, width=8, work_size=32)).eval()
+    faces = np.full((3, 64, 64), 200, np.uint8)
+    faces[0, :, :32] = 255  # already white: never counted
+    assert blown_out_share(generator, ["a", "b"], faces)["worst"] == 0.0  # zero heads: relights change nothing
+    with torch.no_grad():
+        generator.lighting.head.bias[0] = 2.0  # gain e^2 everywhere on the face: 200 -> white
+    shares = blown_out_share(generator, ["a", "b"], faces)
+    assert shares["a"] == shares["b"] == shares["worst"] == pytest.approx(5 / 6, abs=0.03)
