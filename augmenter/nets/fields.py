@@ -151,7 +151,9 @@ class FieldGenerator(nn.Module):
     def shading_fields(self, x: torch.Tensor, direction: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-gain and offset ``(B, 1, w, w)`` for lights of ``direction`` ``(B, 3)``."""
         w = self.config.work_size
-        face = self._small(x) if self.config.shading_sees_face else torch.zeros_like(self._small(x))
+        face = self._small(x)
+        if not self.config.shading_sees_face:
+            face = torch.zeros_like(face)
         g, o = torch.split(self.lighting(torch.cat([face, tile_labels(direction, w)], 1)), [1, 1], 1)
         if not self.config.shading_prior:
             return MAX_LOG_GAIN * torch.tanh(g / MAX_LOG_GAIN), 0.5 * torch.tanh(o)
@@ -160,12 +162,11 @@ class FieldGenerator(nn.Module):
 
     def prior_log_gain(self, direction: torch.Tensor) -> torch.Tensor:
         """``(B, 1, w, w)``: the quotient-image prior for lights of ``direction`` ``(B, 3)`` (see the module)."""
-        def shading(d: torch.Tensor) -> torch.Tensor:
-            n_dot_l = torch.einsum("bc,cxy->bxy", d, self.normals)[:, None]
+        def shading(n_dot_l: torch.Tensor) -> torch.Tensor:
             return PRIOR_AMBIENT + PRIOR_DIFFUSE * ((n_dot_l + PRIOR_WRAP) / (1 + PRIOR_WRAP)).clamp(0, 1)
 
-        frontal = torch.tensor([[0.0, 0.0, 1.0]], device=direction.device).expand_as(direction)
-        return torch.log(shading(direction) / shading(frontal)) / SRGB_GAMMA
+        target = shading(torch.einsum("bc,cxy->bxy", direction, self.normals)[:, None])
+        return torch.log(target / shading(self.normals[2])) / SRGB_GAMMA  # frontal light: n . l = n_z
 
     def relight(self, x: torch.Tensor, direction: torch.Tensor) -> torch.Tensor:
         """``x`` under lights of ``direction`` ``(B, 3)`` unit vectors, at ``x``'s size."""

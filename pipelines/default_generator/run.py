@@ -2,8 +2,10 @@
 
 Stages, each cached under ``--work`` so a rerun resumes: align Extended Yale B and a seeded FER-2013
 train subset as users align (``augment align``, 128 px); register each Yale B subject's light series;
-the renderer's expression flows; the expression teacher; then the generator
-(:mod:`pipelines.default_generator.train`). Yale B subjects are split by sorted name: the first
+the renderer's priors (``priors.npz``: expression flows and mouths, face mask, mean face normals); the
+expression teacher only when the expression residual trains; then the generator
+(:mod:`pipelines.default_generator.train`). A machine holding ``inputs.npz`` and ``priors.npz`` alone
+can train (``benchmarks/gpu_default_generator.sh``). Yale B subjects are split by sorted name: the first
 ``yaleb_train_subjects`` train, the rest are held out for :mod:`pipelines.default_generator.measure`
 (the same split as the default Q's).
 """

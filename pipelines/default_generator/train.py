@@ -187,7 +187,7 @@ def train_generator(cfg: GeneratorTrainConfig, out: Path, light: dict, fer: dict
                                                grey_to_model(light["images"][tgt_idx]),
                                                torch.from_numpy(light["direction"][tgt_idx]).float(), rng)
             l_loss, l_stats = lighting_loss(g, src.to(device), tgt.to(device), direction.to(device), cfg.smooth_weight)
-            e_loss, e_stats = l_loss * 0, {}
+            loss, e_stats = l_loss, {}
             if cfg.expression:  # any FER face to any class (a third of neutral faces kept neutral)
                 idx = rng.integers(0, len(fer["labels"]), cfg.batch)
                 x = grey_to_model(fer["images"][idx])
@@ -197,8 +197,9 @@ def train_generator(cfg: GeneratorTrainConfig, out: Path, light: dict, fer: dict
                 e_loss, e_stats = expression_loss(g, x.to(device), torch.from_numpy(fer["labels"][idx]).to(device),
                                                   target.to(device), teacher, q_net, cfg, len(expression_names),
                                                   neutral)
+                loss = loss + e_loss
             opt.zero_grad()
-            (l_loss + e_loss).backward()
+            loss.backward()
             opt.step()
             step += 1
             with torch.no_grad():
