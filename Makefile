@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/augment expand --dataset sample --out $(DEMO) --per-image 4 --q demo --q-min 0.9
+	$(VENV)/bin/augment expand --dataset sample --out $(DEMO) --per-image 4 --legan demo --q demo --q-min 0.9
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -74,7 +74,7 @@ class FaceAugmenter:
 
     @classmethod
     def load(cls, generator: str | None = None, q: str | None = None, device: str = "cpu") -> "FaceAugmenter":
-        """``generator``: ``"fields"`` (the built-in field generator), ``None``/``"demo"`` (the demo LEGAN) or a
+        """``generator``: ``None``/``"fields"`` (the built-in field generator), ``"demo"`` (the demo LEGAN) or a
         checkpoint path; ``q``: ``None`` (the default Q), ``"demo"`` or a path. Nothing is downloaded."""
         dev = resolve_device(device)
         q_net, _ = load_q(q, dev)

@@ -45,6 +45,21 @@ FLASH_DIRECTIONS: dict[str, tuple[float, float]] = {
 LIGHTING: tuple[str, ...] = (AMBIENT, *FLASH_DIRECTIONS)
 """The 19 lighting conditions, ``"ambient"`` first then ``flash01`` ... ``flash18``."""
 
+FIELD_LIGHT_DIRECTIONS: tuple[tuple[int, int], ...] = (
+    (0, 0), (-25, 0), (25, 0), (-50, 0), (50, 0), (-70, 0), (70, 0), (-95, 0), (95, 0),
+    (-110, 15), (110, 15), (0, 45), (-35, 40), (35, 40), (-60, -20), (60, -20))
+"""The default field generator's lights as Yale B (azimuth, elevation) in degrees: frontal, side lights at
+head height up to 110 degrees, lights from above and from below."""
+
+
+def direction_name(azimuth: float, elevation: float) -> str:
+    """``(-70, 0)`` -> ``"az-070_el+00"``: a lighting name that says where the light is (Yale B's convention)."""
+    return f"az{int(round(azimuth)):+04d}_el{int(round(elevation)):+03d}"
+
+
+FIELD_LIGHTING: tuple[str, ...] = tuple(direction_name(a, e) for a, e in FIELD_LIGHT_DIRECTIONS)
+"""The default field generator's lighting vocabulary, in its order."""
+
 MULTIPIE_EXPRESSIONS: tuple[str, ...] = ("neutral", "smile", "surprise", "squint", "disgust", "scream")
 EMOTIONS: tuple[str, ...] = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
 EXPRESSIONS: tuple[str, ...] = MULTIPIE_EXPRESSIONS + tuple(e for e in EMOTIONS if e not in MULTIPIE_EXPRESSIONS)

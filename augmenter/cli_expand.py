@@ -6,20 +6,20 @@ from pathlib import Path
 
 import click
 
-from augmenter.attributes import AMBIENT, LIGHTING
+from augmenter.attributes import AMBIENT, FIELD_LIGHTING
 from augmenter.cli_util import one_line_errors, progress_bar
 from augmenter.datasets.registry import DATASETS
 from augmenter.expand.report import DIRECTION_CONVENTION, lighting_legend
 
 
-def lighting_epilog(names=LIGHTING, per_line: int = 3) -> str:
-    """The end of ``augment expand --help``: every lighting target and where it puts the light
-    (ambient on a line of its own, then the flashes ``per_line`` to a line)."""
-    entries = [lighting_legend([name]) for name in names if name != AMBIENT]
-    rows = ([lighting_legend([AMBIENT])] if AMBIENT in names else []) + \
-        ["  ".join(f"{e:<25}" for e in entries[i:i + per_line]).rstrip() for i in range(0, len(entries), per_line)]
-    return (f"Lighting targets of the demo LEGAN (another --legan checkpoint may have others) and where each "
-            f"puts the light; {DIRECTION_CONVENTION}:\n\n\b\n" + "\n".join(rows))
+def lighting_epilog(per_line: int = 3) -> str:
+    """The end of ``augment expand --help``: every lighting target of the default field generator and
+    where it puts the light, ``per_line`` to a line, then the demo LEGAN's flash names."""
+    entries = [lighting_legend([name]) for name in FIELD_LIGHTING]
+    rows = ["  ".join(f"{e:<31}" for e in entries[i:i + per_line]).rstrip() for i in range(0, len(entries), per_line)]
+    return (f"Lighting targets of the default field generator (another --legan checkpoint may have others) and "
+            f"where each puts the light; {DIRECTION_CONVENTION}:\n\n\b\n" + "\n".join(rows) +
+            f"\n\nThe demo LEGAN (--legan demo) has {AMBIENT} and Multi-PIE's flash01 ... flash18 instead.")
 
 
 LIGHTING_EPILOG = lighting_epilog()
@@ -63,8 +63,8 @@ def device_for_rank(device: str) -> str:
 @click.option("--q-min", default=0.6, show_default=True, help="Keep a variant when its q_score (Q's rating / 10) is at least this.")
 @click.option("--keep-best", default=None, type=int, help="Keep the N best variants of each source instead of --q-min.")
 @click.option("--save-rejected", is_flag=True, help="Also write rejected variants (under OUT/.rejected/).")
-@click.option("--legan", default=None, help="Generator checkpoint (default: the built-in demo LEGAN, 64 px; "
-              "'fields': the built-in field generator, any size).")
+@click.option("--legan", default=None, help="Generator checkpoint (default: the built-in field generator, any size; "
+              "'demo': the render-trained demo LEGAN, 64 px, for the built-in sample).")
 @click.option("--size", "image_size", default=None, type=int,
               help="Side of the variants in px (default: the generator's; a fields generator "
                    "takes any size, e.g. 112).")

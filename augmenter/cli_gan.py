@@ -60,7 +60,8 @@ def train_legan_command(data, out, arch, q_path, identity_net, attr, image_size,
 @click.command("translate")
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--legan", "legan_path", default=None, type=click.Path(path_type=Path),
-              help="Generator checkpoint (legan or stargan); the built-in demo LEGAN without it.")
+              help="Generator checkpoint (fields, legan or stargan); the built-in field generator without it, "
+                   "'demo' for the render-trained demo LEGAN.")
 @click.option("--lighting", default=None, help="Target lighting (a name from the checkpoint's vocabulary).")
 @click.option("--expression", default=None, help="Target expression.")
 @click.option("--out", required=True, type=click.Path(path_type=Path))
@@ -73,14 +74,15 @@ def translate_command(inputs, legan_path, lighting, expression, out, batch_size,
     Outputs mirror the inputs' folders under --out (OUT/<path>__<target>.png); inputs whose names
     would clash keep their suffix in the output name, so no output overwrites another.
     """
+    from augmenter.gan.models import built_in_notice
     from augmenter.gan.translate import translate_sources
     from augmenter.quality.model import resolve_device
     from augmenter.quality.score import collect_sources
     from augmenter.skips import SkipReport
 
-    if legan_path is None:
-        click.echo("using the built-in demo LEGAN (trained on rendered faces only): a demonstration, "
-                   "not a model for real photographs; pass --legan CKPT", err=True)
+    notice = built_in_notice(legan_path)
+    if notice:
+        click.echo(notice, err=True)
     skips = SkipReport()
     sources = collect_sources(inputs, skips, exclude=out)
     summary = translate_sources(sources, out, legan_path, skips=skips, lighting=lighting, expression=expression,
@@ -90,7 +92,8 @@ def translate_command(inputs, legan_path, lighting, expression, out, batch_size,
 
 @click.command("eval-gan")
 @click.option("--legan", "legan_path", default=None, type=click.Path(path_type=Path),
-              help="Generator checkpoint (legan or stargan); the built-in demo LEGAN without it.")
+              help="Generator checkpoint (fields, legan or stargan); the built-in field generator without it, "
+                   "'demo' for the demo LEGAN.")
 @click.option("--data", "data", multiple=True, required=True, help="Dataset spec NAME:ROOT (repeatable).")
 @click.option("--attr", "attr_path", required=True, type=click.Path(path_type=Path),
               help="Attribute classifier trained on real images (augment train-attr).")

@@ -19,7 +19,7 @@ from augmenter.cli_util import make_bar, one_line_errors, progress_bar
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (rerun to resume).")
 @click.option("--target", default="uniform", show_default=True,
               help="uniform (= max) | mean | N | name=N,name=N: the count every class is brought up to.")
-@click.option("--legan", default=None, help="LEGAN checkpoint (default: the built-in demo LEGAN, rendered faces only).")
+@click.option("--legan", default=None, help="Generator checkpoint (default: the built-in field generator; 'demo': the demo LEGAN).")
 @click.option("--q", default=None, help="Q checkpoint (default: the built-in demo Q).")
 @click.option("--q-min", default=0.6, show_default=True, help="Keep a synthetic face when its q_score is at least this.")
 @click.option("--expression-model", default=None, help="train-expression checkpoint that judges each synthetic face.")
@@ -157,7 +157,7 @@ def train_default_generator(work: Path, data: str, steps: int, minutes: float, b
 @click.command("augment-verification", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--root", required=True, help="Extended Yale B (cropped) folder.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (rerun to resume).")
-@click.option("--legan", default=None, help="LEGAN checkpoint that relights (default: the demo LEGAN).")
+@click.option("--legan", default=None, help="Generator checkpoint that relights (default: the built-in field generator).")
 @click.option("--q", default=None, help="Q checkpoint (default: the demo Q).")
 @click.option("--q-min", default=0.6, show_default=True)
 @click.option("--per-image", default=4, show_default=True, help="Relit variants per training image.")

@@ -74,7 +74,7 @@ def translation_sheet(root: Path, out_png: Path, faces: int = 4) -> dict[str, fl
     from augmenter.quality.images import to_uint8_images
     from augmenter.quality.model import load_q
 
-    translator = load_translator(None)
+    translator = load_translator("demo")
     q_net, _ = load_q(None)
     records = [r for r in read_dataset("sample", root).records if r.lighting == "flash07" and r.expression == "neutral"]
     records = records[:faces]

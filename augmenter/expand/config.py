@@ -30,7 +30,7 @@ class ExpandConfig:
     q_min: float = 0.6
     keep_best: int | None = None
     save_rejected: bool = False
-    legan: str | None = None                # None: the built-in demo LEGAN
+    legan: str | None = None                # None: the built-in field generator; "demo": the demo LEGAN
     q: str | None = None                    # None: the built-in demo Q
     seed: int = 0
     batch_size: int = 16

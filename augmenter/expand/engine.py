@@ -48,7 +48,7 @@ from augmenter.expand.lock import holding
 from augmenter.expand.plan import Variant, chunks_of_shard, plan_source
 from augmenter.expand.run_dir import FINAL_OUTPUTS, RunDir, check_out_and_root, check_out_is_folder
 from augmenter.expand.sources import SAMPLE_FOLDER, ChunkImages, open_sources, training_sources
-from augmenter.gan.models import DEMO_LEGAN, FIELDS_GENERATOR, EXPRESSION_ALIASES, Translator, load_translator, one_hot
+from augmenter.gan.models import EXPRESSION_ALIASES, Translator, built_in_notice, load_translator, one_hot
 from augmenter.identity import resize_square
 from augmenter.io import write_image_atomic
 from augmenter.nets.quality import RATING_MAX, RATING_MIN
@@ -56,11 +56,6 @@ from augmenter.quality.images import to_model_input, to_uint8_images
 from augmenter.quality.model import load_q, q_notice, resolve_device
 
 IN_FLIGHT = 8  # chunks whose images may still be queued for writing
-DEMO_LEGAN_NOTICE = ("using the built-in demo LEGAN (64 px, trained on rendered faces only): fine for trying "
-                     "the toolkit, not for real data; pass --legan CKPT")
-FIELDS_NOTICE = ("using the built-in field generator (lighting and expression fields applied at the "
-                            "source's size; trained on Extended Yale B + FER-2013, research use only)")
-_GENERATOR_NOTICES = {DEMO_LEGAN: DEMO_LEGAN_NOTICE, FIELDS_GENERATOR: FIELDS_NOTICE}
 
 
 @dataclass
@@ -85,7 +80,7 @@ class Models:
                                                        f"--size {image_size} needs a fields generator")
             translator.image_size = image_size
         q_net, q_path = load_q(q, device)
-        notices = ([_GENERATOR_NOTICES[translator.path]] if translator.path in _GENERATOR_NOTICES else []) + \
+        notices = ([built_in_notice(translator.path)] if built_in_notice(translator.path) else []) + \
                   ([q_notice(q_path)] if q_notice(q_path) else [])
         return cls(translator, q_net, q_path, file_sha256(translator.path), file_sha256(q_path), notices)
 

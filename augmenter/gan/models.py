@@ -18,9 +18,14 @@ from augmenter.nets.stargan import Discriminator, DiscriminatorConfig, StarGanCo
 ARCHS = ("legan", "stargan", "fields")
 DEMO_LEGAN = Path(__file__).resolve().parents[1] / "assets" / "demo_legan.pt"
 FIELDS_GENERATOR = Path(__file__).resolve().parents[1] / "assets" / "fields_generator.pt"
-DEFAULT_GENERATOR = DEMO_LEGAN  # the field generator becomes the default once its expressions pass (issue 15)
+DEFAULT_GENERATOR = FIELDS_GENERATOR  # real faces; the render-trained demo LEGAN stays as "demo"
 BUILT_IN = {"default": DEFAULT_GENERATOR, "demo": DEMO_LEGAN, "fields": FIELDS_GENERATOR}
 _REBUILD = {FIELDS_GENERATOR: "augment-train-default-generator", DEMO_LEGAN: "augment-train-demo-legan"}
+_NOTICES = {
+    DEMO_LEGAN: "using the built-in demo LEGAN (64 px, trained on rendered faces only): fine for trying the "
+                "toolkit, not for real data; pass --legan CKPT",
+    FIELDS_GENERATOR: "using the built-in field generator (lighting and expression fields applied at the source's "
+                      "size; trained on Extended Yale B + FER-2013, research use only)"}
 EXPRESSION_ALIASES = {"smile": "happy", "scream": "surprise", "angry": "anger", "squint": "disgust"}
 """Multi-PIE's (and FER-2013's folder) names accepted for a model whose vocabulary has the emotion instead."""
 _GENERATORS = {"legan": (LeganGenerator, LeganConfig), "stargan": (StarGanGenerator, StarGanConfig),
@@ -117,17 +122,23 @@ class Translator:
 
 
 def generator_path(path: str | Path | None) -> Path:
-    """``None``, ``"default"`` or ``"demo"`` -> the demo LEGAN, ``"fields"`` -> the built-in field generator, else ``path``."""
+    """``None``, ``"default"`` or ``"fields"`` -> the built-in field generator, ``"demo"`` -> the demo LEGAN, else ``path``."""
     if path is None:
         return DEFAULT_GENERATOR
     return BUILT_IN.get(str(path), Path(path))
 
 
+def built_in_notice(path: str | Path | None) -> str | None:
+    """The one-line notice a verb prints when it uses a built-in generator (``None`` for any other)."""
+    return _NOTICES.get(generator_path(path))
+
+
 def load_translator(path: str | Path | None = None, device: str | torch.device = "cpu", use_ema: bool = True) -> Translator:
     """A generator from a ``fields``/``legan``/``stargan`` checkpoint (EMA weights by default).
 
-    ``None`` (or ``"default"``, ``"demo"``) loads the render-trained demo LEGAN (64 px); ``"fields"`` the
-    built-in field generator (lighting trained on Extended Yale B, expression warps from the renderer).
+    ``None`` (or ``"default"``, ``"fields"``) loads the built-in field generator (lighting trained on
+    Extended Yale B, expression warps from the renderer; any size); ``"demo"`` the render-trained demo
+    LEGAN (64 px, for the built-in sample).
 
     The generator is rebuilt from the checkpoint's whole saved generator config. Raises
     :class:`CheckpointError` naming the file when it is not a generator checkpoint, its config does

@@ -18,12 +18,13 @@ import numpy as np
 import torch
 from PIL import Image
 
+from augmenter.attributes import FIELD_LIGHT_DIRECTIONS
 from augmenter.gan.models import load_translator
 from evaluation.expression import load_expression_model
 from pipelines.default_generator.data import class_folder_arrays, grey_to_model
 from pipelines.default_generator.measure import (blown_out_share, expression_scores, identity_cosines, lighting_scores,
                                                  verifier_embedder)
-from pipelines.default_generator.run import LIGHT_DIRECTIONS, held_out_subjects
+from pipelines.default_generator.run import held_out_subjects
 
 GRID_LIGHTS = ("az+050_el+00", "az-070_el+00", "az+000_el+45")
 GRID_EXPRESSIONS = ("happy", "surprise", "sad")
@@ -40,7 +41,7 @@ def measure_checkpoint(work: Path, checkpoint: Path, judge_path: Path, fer_val: 
     args = (inputs["light_images"], subject, inputs["light_az"], inputs["light_el"], held)
     results = {"checkpoint": str(checkpoint), "held_out_subjects": held,
                "lighting_all_targets": lighting_scores(g, *args),
-               "lighting_vocabulary": lighting_scores(g, *args, directions=list(LIGHT_DIRECTIONS))}
+               "lighting_vocabulary": lighting_scores(g, *args, directions=list(FIELD_LIGHT_DIRECTIONS))}
     if verifier is not None:
         results["identity_cosines"] = identity_cosines(g, list(translator.expression), verifier_embedder(verifier),
                                                        *args, targets=[e for e in translator.expression if e != "neutral"])

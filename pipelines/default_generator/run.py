@@ -18,20 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from augmenter.attributes import FIELD_LIGHT_DIRECTIONS, direction_name
 from augmenter.nets.fields import direction_vector
 from pipelines.default_generator.train import GeneratorTrainConfig
 
 EXPRESSIONS = ("neutral", "happy", "surprise", "disgust", "fear", "anger", "sad")
 FER_FOLDERS = {"anger": "angry"}
-LIGHT_DIRECTIONS = ((0, 0), (-25, 0), (25, 0), (-50, 0), (50, 0), (-70, 0), (70, 0), (-95, 0), (95, 0),
-                    (-110, 15), (110, 15), (0, 45), (-35, 40), (35, 40), (-60, -20), (60, -20))
-"""The default model's lights as Yale B (azimuth, elevation) in degrees: frontal, side lights at head height
-up to 110 degrees, lights from above and from below."""
-
-
-def lighting_name(azimuth: float, elevation: float) -> str:
-    """``(-70, 0)`` -> ``"az-070_el+00"``: the name says where the light is (Yale B's convention)."""
-    return f"az{int(round(azimuth)):+04d}_el{int(round(elevation)):+03d}"
 
 
 @dataclass
@@ -142,8 +134,8 @@ def run(recipe: GeneratorRecipe, work: Path, log=print) -> Path:
     light = {"images": inputs["light_images"][keep], "subject": inputs["light_subject"][keep],
              "direction": directions[keep]}
     fer = {"images": inputs["fer_images"], "labels": inputs["fer_labels"]}
-    names = [lighting_name(a, e) for a, e in LIGHT_DIRECTIONS]
-    vocab_dirs = np.array([direction_vector(a, e) for a, e in LIGHT_DIRECTIONS], np.float32)
+    names = [direction_name(a, e) for a, e in FIELD_LIGHT_DIRECTIONS]
+    vocab_dirs = np.array([direction_vector(a, e) for a, e in FIELD_LIGHT_DIRECTIONS], np.float32)
     priors = cached_priors(recipe, work / "priors.npz", log)
     held = held_out_subjects(inputs["light_subject"])
     evaluate = lambda g: lighting_scores(g, inputs["light_images"], inputs["light_subject"],  # noqa: E731

@@ -23,7 +23,7 @@ def main() -> None:
             ("teeth bar 0.6", np.stack([fail(f, "teeth_bar", 0.6, _rng(i)) for i, f in enumerate(faces)])),
             ("tile shuffle 0.6", np.stack([fail(f, "tile_shuffle", 0.6, _rng(i)) for i, f in enumerate(faces)])),
             ("shading mask 0.6", np.stack([fail(f, "shading_mask", 0.6, _rng(i)) for i, f in enumerate(faces)])),
-            ("demo LEGAN", _translated(faces, None)),
+            ("demo LEGAN", _translated(faces, "demo")),
             ("G3 (vs default)", _translated(faces, "build/gameq3/legan/last.pt"))]
     nets = {"demo": load_q("demo")[0], "default": load_q()[0]}
     rows = []

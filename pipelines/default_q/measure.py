@@ -71,7 +71,7 @@ def _translated(faces: np.ndarray, generator: str | None) -> np.ndarray:
     return np.stack(out)
 
 
-def measure(q: str | None, fer_val: list[str], yaleb: list[str], generator: str | None = None,
+def measure(q: str | None, fer_val: list[str], yaleb: list[str], generator: str | None = "demo",
             max_per_set: int = 400, seed: int = 0) -> dict:
     """The figures of the module docstring for the Q checkpoint ``q`` (``None``: the demo Q)."""
     from augmenter.quality.model import load_q

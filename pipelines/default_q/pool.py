@@ -99,7 +99,7 @@ def _damage(face: np.ndarray, mode: str, severity: float, rng: np.random.Generat
 
 
 def build_pool(reals: list[Path], renders: list[Path], out: Path, config: PoolConfig = PoolConfig(),
-               generator: str | None = None, log=print, hard_generator=None) -> Path:
+               generator: str | None = "demo", log=print, hard_generator=None) -> Path:
     """Write the pool's images under ``out/images`` and its ratings table ``out/ratings.csv``; returns the CSV.
 
     ``reals`` are aligned crops (any size; resized to ``config.size``), ``renders`` rendered faces.

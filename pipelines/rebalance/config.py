@@ -22,7 +22,7 @@ class RebalanceConfig:
     out: str
     csv: str | None = None                # AffectNet's training.csv when not at its default place
     target: str = "uniform"
-    legan: str | None = None              # None: the built-in demo LEGAN (rendered faces only)
+    legan: str | None = None              # None: the built-in field generator
     q: str | None = None                  # None: the built-in demo Q
     q_min: float = 0.6
     expression_model: str | None = None   # train-expression checkpoint that judges the synthesized expression

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from augmenter.cli import main
-from augmenter.attributes import FER_NAMES
+from augmenter.attributes import FER_NAMES, FIELD_LIGHTING
 from augmenter.errors import CheckpointError, DatasetFormatError, RunConflictError
 from augmenter.expand import engine as expand_engine
 from augmenter.expand import sources as expand_sources
@@ -222,7 +222,7 @@ def test_a_bad_expression_map_is_refused(tmp_path, mapping, needle):
 def test_expression_targets_on_the_command_line(tmp_path):
     root = fer_root(tmp_path)
     args = ["expand", "--dataset", "fer2013", "--root", str(root), "--min-size", "8", "--workers", "0",
-            "--device", "cpu", "--mode", "expression", "--q-min", "0"]
+            "--device", "cpu", "--mode", "expression", "--q-min", "0", "--legan", "demo"]  # Multi-PIE's vocabulary
     result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "a"), "--expression", "squint"])
     one_line_error(result, "'squint'", "fer2013", "anger, disgust, fear, happy, neutral, sad, surprise")
     result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "b"), "--expression", "scream",
@@ -586,8 +586,9 @@ def test_help_shows_where_each_lighting_target_is():
     result = CliRunner().invoke(main, ["expand", "--help"])
     assert result.exit_code == 0
     text = " ".join(result.output.split())
-    assert "flash05 (az -30°, el 0°)" in text and "flash16 (az 0°, el 35°)" in text and "ambient" in text
-    assert all(f"flash{i:02d} (az" in text for i in range(1, 19))
+    assert "az-070_el+00 (az -70°, el 0°)" in text and "az+035_el+40 (az 35°, el 40°)" in text
+    assert all(f"{name} (az" in text for name in FIELD_LIGHTING)
+    assert "--legan demo" in text and "flash01" in text  # the demo LEGAN's names are mentioned
 
 
 def test_report_shows_the_lighting_direction_of_each_variant(reference):

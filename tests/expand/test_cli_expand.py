@@ -135,7 +135,7 @@ def base_args(root: Path, out: Path) -> list[str]:
 def test_unknown_lighting_name_is_a_one_line_error(casia_root, tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(main, [*base_args(casia_root, out), "--lighting", "flash07,flash99"])
-    one_line_error(result, "demo_legan.pt", "'flash99'", "lighting")
+    one_line_error(result, "fields_generator.pt", "'flash99'", "lighting")
     assert not out.exists()
 
 

@@ -44,7 +44,7 @@ def sample_root(tmp_path_factory) -> Path:
 
 
 def make_config(root: Path, out: Path, **kw) -> ExpandConfig:
-    args = dict(dataset="sample", root=str(root), out=str(out), per_image=2, batch_size=2, q_min=Q_MIN, q="demo",
+    args = dict(dataset="sample", root=str(root), out=str(out), per_image=2, batch_size=2, q_min=Q_MIN, q="demo", legan="demo",
                 workers=0, writers=2, device="cpu")
     args.update(kw)
     return ExpandConfig(**args)

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from augmenter.checkpoint import load_checkpoint, save_checkpoint
 from augmenter.cli import main
 from augmenter.errors import CheckpointError
-from augmenter.gan.models import DEMO_LEGAN, load_translator
+from augmenter.gan.models import DEMO_LEGAN, FIELDS_GENERATOR, load_translator
 from augmenter.io import write_image_atomic
 from augmenter.nets.legan import LeganConfig, LeganGenerator
 from augmenter.nets.stargan import StarGanConfig, StarGanGenerator
@@ -51,7 +51,7 @@ def _summary(y: torch.Tensor) -> tuple[float, ...]:
 
 
 def test_demo_legan_still_loads_and_gives_the_same_outputs():
-    translator = load_translator(None)
+    translator = load_translator("demo")
     assert translator.generator.config == LeganConfig(n_lighting=19, n_expression=6, width=24, depth=3,
                                                       mask_channels=16)
     for (lighting, expression), expected in DEMO_REFERENCE.items():
@@ -140,23 +140,23 @@ def _wrote(output: str) -> int:
     return int(re.search(r"wrote (\d+) image", output).group(1))
 
 
-@pytest.mark.parametrize("option, name, vocabulary", [("--expression", "happyish", "smile"),
-                                                       ("--lighting", "flash99", "flash18")])
+@pytest.mark.parametrize("option, name, vocabulary", [("--expression", "happyish", "surprise"),
+                                                       ("--lighting", "flash99", "az+060_el-20")])
 def test_unknown_target_name_is_a_one_line_error_naming_the_checkpoint(tmp_path, option, name, vocabulary):
     result = _translate(_face(tmp_path / "a.png"), option, name, "--out", tmp_path / "out")
     assert result.exit_code == 1
     error = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(error) == 1 and "Traceback" not in result.output
-    assert str(DEMO_LEGAN) in error[0] and name in error[0] and vocabulary in error[0]
+    assert str(FIELDS_GENERATOR) in error[0] and name in error[0] and vocabulary in error[0]
     assert not (tmp_path / "out").exists()
 
 
 def test_same_names_in_different_folders_do_not_overwrite(tmp_path):
     a, b = _face(tmp_path / "in" / "a" / "face.png", 10), _face(tmp_path / "in" / "b" / "face.png", 200)
     out = tmp_path / "out"
-    result = _translate(a, b, "--lighting", "flash01", "--out", out)
+    result = _translate(a, b, "--lighting", "az-025_el+00", "--out", out)
     assert result.exit_code == 0, result.output
-    assert _written(out) == ["a/face__L-flash01.png", "b/face__L-flash01.png"]
+    assert _written(out) == ["a/face__L-az-025_el+00.png", "b/face__L-az-025_el+00.png"]
     assert _wrote(result.output) == 2
 
 
@@ -179,11 +179,11 @@ def test_two_input_folders_with_the_same_files_do_not_overwrite(tmp_path):
     _face(tmp_path / "y" / "faces" / "p" / "face.png", 200)
     _face(tmp_path / "y" / "faces" / "q.png")
     out = tmp_path / "out"
-    result = _translate(tmp_path / "x" / "faces", tmp_path / "y" / "faces", "--lighting", "ambient", "--out", out)
+    result = _translate(tmp_path / "x" / "faces", tmp_path / "y" / "faces", "--lighting", "az+000_el+00", "--out", out)
     assert result.exit_code == 0, result.output
     written = _written(out)
     assert len(written) == 3 == _wrote(result.output)
-    assert "q__L-ambient.png" in written
+    assert "q__L-az+000_el+00.png" in written
 
 
 def test_every_target_of_every_input_is_a_file_on_disk(tmp_path):
@@ -192,7 +192,7 @@ def test_every_target_of_every_input_is_a_file_on_disk(tmp_path):
     out = tmp_path / "out"
     result = _translate(tmp_path / "in" / "face.jpg", tmp_path / "in" / "face.png", "--out", out)
     assert result.exit_code == 0, result.output
-    assert _wrote(result.output) == len(_written(out)) == 2 * (19 + 6)
+    assert _wrote(result.output) == len(_written(out)) == 2 * (16 + 7)  # the default field generator's lights and expressions
 
 
 def test_traps_under_an_input_folder_are_counted_skips(tmp_path):
@@ -201,9 +201,9 @@ def test_traps_under_an_input_folder_are_counted_skips(tmp_path):
     expected = add_traps(src / "sub")
     (src / "corrupt.png").write_bytes(b"not a png")
     out = tmp_path / "out"
-    result = _translate(src, "--lighting", "flash01", "--out", out)
+    result = _translate(src, "--lighting", "az-025_el+00", "--out", out)
     assert result.exit_code == 0, result.output
-    assert _written(out) == ["a__L-flash01.png"]
+    assert _written(out) == ["a__L-az-025_el+00.png"]
     assert "wrote 1 image(s) for 1 of 6 input(s)" in result.output
     assert "skipped 5:" in result.output
     for reason, n in {**expected, "unreadable image": 1}.items():

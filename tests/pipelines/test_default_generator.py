@@ -13,11 +13,11 @@ from PIL import Image
 from torch import nn
 
 from augmenter.align import canonical_template, similarity_transform
+from augmenter.attributes import FIELD_LIGHT_DIRECTIONS, FIELD_LIGHTING, direction_name
 from augmenter.gan_eval.image_similarity import psnr, ssim
 from augmenter.nets.fields import FieldGenerator, FieldsConfig
 from pipelines.default_generator.data import class_folder_arrays, yaleb_light_series
 from pipelines.default_generator.measure import expression_scores, lighting_scores
-from pipelines.default_generator.run import LIGHT_DIRECTIONS, lighting_name
 
 # --------------------------------------------------------------------------- Yale B light series
 
@@ -259,18 +259,24 @@ def test_expression_scores_count_the_edited_faces_under_each_target():
 
 
 def test_lighting_names_say_where_the_light_is():
-    assert lighting_name(-70, 0) == "az-070_el+00"
-    assert lighting_name(35, 40) == "az+035_el+40"
-    assert lighting_name(0, 0) == "az+000_el+00"
-    assert lighting_name(-110, 15) == "az-110_el+15"
-    assert lighting_name(60, -20) == "az+060_el-20"
-    assert lighting_name(24.6, -0.4) == "az+025_el+00"  # rounded to whole degrees
+    assert direction_name(-70, 0) == "az-070_el+00"
+    assert direction_name(35, 40) == "az+035_el+40"
+    assert direction_name(0, 0) == "az+000_el+00"
+    assert direction_name(-110, 15) == "az-110_el+15"
+    assert direction_name(60, -20) == "az+060_el-20"
+    assert direction_name(24.6, -0.4) == "az+025_el+00"  # rounded to whole degrees
 
 
 def test_light_direction_names_are_unique():
-    names = [lighting_name(a, e) for a, e in LIGHT_DIRECTIONS]
-    assert len(names) == len(set(names)) == len(LIGHT_DIRECTIONS) == 16
+    names = [direction_name(a, e) for a, e in FIELD_LIGHT_DIRECTIONS]
+    assert len(names) == len(set(names)) == len(FIELD_LIGHT_DIRECTIONS) == 16
     assert names[0] == "az+000_el+00"
+
+
+def test_the_shipped_field_generator_speaks_the_named_lights():
+    from augmenter.gan.models import load_translator
+
+    assert tuple(load_translator("fields").lighting) == FIELD_LIGHTING
 
 
 def test_identity_cosines_compare_edits_with_real_pairs():
