@@ -30,6 +30,7 @@ demo: $(STAMP)
 	$(VENV)/bin/augment expand --dataset sample --out $(DEMO) --per-image 4 --legan demo --q demo --q-min 0.9
 
 test: $(STAMP)
+	$(PY) -m ruff check augmenter recognition evaluation pipelines tests benchmarks
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)

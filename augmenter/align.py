@@ -32,7 +32,7 @@ Warping: bilinear interpolation, pixels that fall outside the source image are b
 match what ArcFace-style recognition models were trained on.
 
 The tree job behind ``augment align SRC DST`` (:func:`align_tree`, :class:`AlignConfig`,
-:class:`AlignSummary`) lives in :mod:`augmenter.align_tree` and is re-exported here.
+:class:`AlignSummary`) lives in :mod:`augmenter.align_tree` (which imports this module, never the reverse).
 
 Example:
     >>> import skimage.data
@@ -58,9 +58,6 @@ __all__ = [
     "canonical_template",
     "similarity_transform",
     "align_with_landmarks",
-    "align_tree",
-    "AlignConfig",
-    "AlignSummary",
 ]
 
 #: ArcFace/insightface 5-point template for a 112x112 crop, ``(5, 2)`` float64, (x, y) pixels:
@@ -331,7 +328,7 @@ class FaceAligner:
         if unknown:
             raise ValueError(f"unknown retry normalisation {unknown[0]!r}; choose from {', '.join(RETRY_NORMALISATIONS)}")
         self.retry = tuple(retry)
-        from augmenter.quality.model import resolve_device
+        from augmenter.device import resolve_device
 
         self.device = resolve_device(device) if isinstance(device, str) else torch.device(device)
         # Selection is done here, so MTCNN's own ordering does not matter.
@@ -447,15 +444,3 @@ class FaceAligner:
             box=box.astype(np.float32),
             n_faces=int(len(ok)),
         )
-
-
-_TREE_NAMES = {"align_tree", "AlignConfig", "AlignSummary"}
-
-
-def __getattr__(name: str):
-    # Lazy re-export, so augmenter.align and augmenter.align_tree can import each other.
-    if name in _TREE_NAMES:
-        import importlib
-
-        return getattr(importlib.import_module("augmenter.align_tree"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -39,7 +39,7 @@ have since disappeared from ``src`` are kept. ``overwrite=True`` starts over (cr
 rewritten in place; files from older runs at other paths are not deleted).
 
 Example:
-    >>> from augmenter.align import AlignConfig, align_tree
+    >>> from augmenter.align_tree import AlignConfig, align_tree
     >>> summary = align_tree(Path("yale"), Path("yale_aligned"), AlignConfig(image_size=128))  # doctest: +SKIP
     >>> summary.aligned, summary.no_face, summary.skipped                                   # doctest: +SKIP
     (2410, 4, 0)

@@ -28,9 +28,10 @@ import numpy as np
 import torch
 
 from augmenter.gan.models import Translator, load_translator
-from augmenter.identity import resize_square
+from augmenter.tensors import resize_square, to_model_input, to_uint8_images
 from augmenter.nets.quality import QNet
-from augmenter.quality.model import load_q, resolve_device
+from augmenter.quality.model import load_q
+from augmenter.device import resolve_device
 
 RATING_MIN, RATING_MAX = 1.0, 10.0
 
@@ -51,14 +52,14 @@ def _to_model(images, device) -> tuple[torch.Tensor, dict]:
         batch = np.repeat(batch[..., None], 3, axis=-1)
     if batch.ndim != 4 or batch.shape[-1] != 3 or batch.shape[1] != batch.shape[2]:
         raise ValueError(f"expected square faces (H, W, 3), (N, H, W, 3), (H, W) or (N, H, W), not {array.shape}")
-    x = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(device)
+    x = to_model_input(torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2), device)
     return x, {"kind": "array", "single": single, "grey": grey}
 
 
 def _from_model(x: torch.Tensor, how: dict):
     if how["kind"] == "tensor":
         return x
-    pixels = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    pixels = to_uint8_images(x)
     if how["grey"]:
         pixels = pixels[..., 0]
     return pixels[0] if how["single"] else pixels

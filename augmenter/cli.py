@@ -48,7 +48,7 @@ def align(src: Path, dst: Path, image_size: int, device: str, min_score: float, 
     template) and DST/landmarks.csv with the detection score, box and landmarks of every image.
     Interrupted runs resume where they stopped.
     """
-    from augmenter.align import AlignConfig, align_tree
+    from augmenter.align_tree import AlignConfig, align_tree
 
     config = AlignConfig(image_size=image_size, device=device, min_score=min_score, batch_size=batch_size,
                          select=select, detect_pad=detect_pad, retry=retry, overwrite=overwrite)

@@ -76,7 +76,7 @@ def translate_command(inputs, legan_path, lighting, expression, out, batch_size,
     """
     from augmenter.gan.models import built_in_notice
     from augmenter.gan.translate import translate_sources
-    from augmenter.quality.model import resolve_device
+    from augmenter.device import resolve_device
     from augmenter.quality.score import collect_sources
     from augmenter.skips import SkipReport
 
@@ -108,7 +108,7 @@ def eval_gan_command(legan_path, data, attr_path, q_path, holdout, max_inputs, o
     import json
 
     from augmenter.gan.eval_run import run_gan_evaluation
-    from augmenter.quality.model import resolve_device
+    from augmenter.device import resolve_device
 
     metrics = run_gan_evaluation(legan_path, list(data), attr_path, out, holdout=holdout, q_path=q_path,
                                  max_inputs=max_inputs, device=resolve_device(device))

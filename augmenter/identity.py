@@ -27,19 +27,12 @@ from torch import nn
 
 from augmenter.checkpoint import FOREIGN_CHECKPOINT, Checkpoint, load_checkpoint, load_state_dict_file, load_weights
 from augmenter.errors import CheckpointError
+from augmenter.tensors import resize_square
 from augmenter.nets.lightcnn import FEATURE_DIM, INPUT_SIZE, RELEASED_NUM_CLASSES, LightCNN29v2
 
 NOT_FOUND = "identity network weights not found; pretrained weights are never downloaded — pass a local file"
 LUMA_601 = (0.299, 0.587, 0.114)
 """ITU-R BT.601 luma weights (what PIL's ``convert("L")`` and OpenCV's ``BGR2GRAY`` use)."""
-
-
-def resize_square(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Bilinear resize of ``(B, C, H, W)`` to ``size x size``, antialiased when it shrinks; differentiable."""
-    h, w = x.shape[-2:]
-    if (h, w) == (size, size):
-        return x
-    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=h > size or w > size)
 
 
 class IdentityEmbedder(nn.Module):

@@ -29,11 +29,10 @@ from torch.utils.flop_counter import FlopCounterMode
 from augmenter.expand.config import ExpandConfig
 from augmenter.expand.engine import Models, make_plan, run_expand, target_vocabulary
 from augmenter.expand.sources import builtin_sample, open_sources
-from augmenter.quality.images import fit_face
+from augmenter.tensors import fit_face, to_model_input
 from augmenter.gan.models import one_hot
 from augmenter.io import decode_image
-from augmenter.quality.images import to_model_input
-from augmenter.quality.model import resolve_device
+from augmenter.device import resolve_device
 
 
 def preload(records, size: int) -> torch.Tensor:

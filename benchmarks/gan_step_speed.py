@@ -13,7 +13,7 @@ import time
 import torch
 
 from augmenter.gan.models import build_discriminator, build_generator, one_hot
-from augmenter.quality.model import resolve_device
+from augmenter.device import resolve_device
 from augmenter.losses import gradient_penalty, l1_loss, masked_cross_entropy, wgan_critic_loss, wgan_generator_loss
 
 

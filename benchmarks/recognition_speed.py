@@ -11,7 +11,7 @@ import time
 import torch
 
 from augmenter.nets.backbones import build_backbone
-from augmenter.quality.model import resolve_device
+from augmenter.device import resolve_device
 from recognition.heads import ClassifierHead
 
 CASES = (  # (backbone, image size, head, embedding size)

@@ -53,12 +53,12 @@ from augmenter.datasets.spec import read_specs
 from augmenter.datasets.splits import canonical_split, is_validation_split
 from augmenter.errors import CheckpointError
 from augmenter.nets.backbones import backbone_from_checkpoint
-from augmenter.quality.model import resolve_device
+from augmenter.device import resolve_device
 from evaluation.outputs import fmt, write_result
 from evaluation.plots import plot_confusion
+from recognition.embedding import embed_batches
 from recognition.heads import ClassifierHead
 from recognition.metrics import classification_metrics
-from recognition.trainer import embed_batches
 
 SPLITS = ("val", "test", "train", "all")
 CONTEMPT = "contempt"

@@ -46,6 +46,7 @@ from augmenter.errors import DatasetFormatError
 from evaluation.features_npz import FeatureArrays, read_features_npz
 from evaluation.ijbb_meta import FIVE_POINTS, PAIRS, TID_MID, IJBBMeta, match_names, read_meta
 from evaluation.tar_far import FAR_TARGETS, TarFar, far_key, tar_at_far
+from recognition.metrics import l2_normalise_rows
 
 PROTOCOL = ("insightface eval_ijbc.py default (IJB 1:1 verification): image feature = embedding + flip "
             "embedding, times the detector score; mean over the images of a (template, media); template = "
@@ -78,13 +79,6 @@ def fuse_features(embeddings: np.ndarray, flip_embeddings: np.ndarray | None = N
         x /= np.where(norms > 0, norms, 1.0)
     if detector_scores is not None:
         x *= np.asarray(detector_scores, dtype=np.float64)[:, None]
-    return x
-
-
-def l2_normalise_rows(x: np.ndarray) -> np.ndarray:
-    """Rows of ``x`` divided by their norm in place (as ``sklearn.preprocessing.normalize``); zero rows kept."""
-    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
-    x /= np.where(norms > 0, norms, 1.0)[:, None]
     return x
 
 
@@ -229,15 +223,15 @@ def embed_images(checkpoint: str | os.PathLike, image_dir: str | os.PathLike, na
     """``(embeddings, flip_embeddings)`` ``(N, D)`` float32 of ``image_dir/names[i]`` aligned from
     ``landmarks[i]`` (5, 2) to the ArcFace template (see :class:`AlignedCrops`): the backbone's raw outputs
     (not normalised, as in insightface's IJB evaluation) of the crop and, with ``flip``, of its mirror image
-    (else None). DatasetFormatError naming an unreadable image and how many there are."""
-    import torch
+    (else None; both None for no names). DatasetFormatError naming an unreadable image and how many there are."""
     from torch.utils.data import DataLoader
 
     from augmenter.checkpoint import load_checkpoint
     from augmenter.errors import CheckpointError
     from augmenter.nets.backbones import backbone_from_checkpoint
-    from augmenter.quality.images import collate_faces, to_model_input
-    from augmenter.quality.model import resolve_device
+    from augmenter.quality.images import collate_faces
+    from augmenter.device import resolve_device
+    from recognition.embedding import embed_loader
 
     ckpt = load_checkpoint(checkpoint)
     if ckpt.kind != "verifier":
@@ -247,24 +241,8 @@ def embed_images(checkpoint: str | os.PathLike, image_dir: str | os.PathLike, na
     backbone = backbone.to(dev).eval()
     loader = DataLoader(AlignedCrops(image_dir, names, landmarks, size), batch_size=batch_size,
                         num_workers=workers, collate_fn=collate_faces)
-    plain = mirrored = None
-    failures: list[tuple[int, str]] = []
-    done = 0
-    with torch.inference_mode():
-        for indices, images, failed in loader:
-            failures += failed
-            done += len(indices) + len(failed)
-            if len(indices):
-                x = to_model_input(images, dev)
-                e = backbone(x).float().cpu().numpy()
-                if plain is None:
-                    plain = np.zeros((len(names), e.shape[1]), dtype=np.float32)
-                    mirrored = np.zeros_like(plain) if flip else None
-                plain[indices.numpy()] = e
-                if flip:
-                    mirrored[indices.numpy()] = backbone(x.flip(3)).float().cpu().numpy()
-            if progress is not None:
-                progress(done, len(names))
+    plain, mirrored, failures = embed_loader(backbone, loader, len(names), dev, normalise=False,
+                                             with_mirror=flip, progress=progress)
     if failures:
         raise DatasetFormatError(image_dir, f"{len(failures)} image(s) could not be read, e.g. {failures[0][1]}")
     return plain, mirrored

@@ -22,8 +22,9 @@ never shuffled.
   the FIRST threshold of the upper one; at a FAR equal to a run's value it gives that run's last
   threshold. (Collapsing each run to its first threshold instead, ``np.unique(far_train,
   return_index=True)``, would interpolate from 0.0 for FAR 0 and give a far lower threshold and VAL.)
-* ROC AUC and EER over all pairs at once (score = -distance, ``sklearn.metrics.roc_curve``); the EER is
-  where ``fpr = 1 - tpr``, linearly interpolated along the ROC. (facenet's own AUC / EER average the
+* ROC AUC and EER over all pairs at once (score = -distance, :func:`recognition.metrics.roc_auc_eer`: the
+  ROC of ``sklearn.metrics.roc_curve``, the exact Mann-Whitney area); the EER is where ``fpr = 1 - tpr``,
+  linearly interpolated along the ROC. (facenet's own AUC / EER average the
   per-fold curves at the 400 thresholds instead: a different, coarser figure.)
 
 Example:
@@ -40,6 +41,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from recognition.metrics import kfold_pair_accuracies, l2_normalise_rows, roc_auc_eer
+
 ACCURACY_THRESHOLDS = np.arange(0, 4, 0.01)
 VAL_THRESHOLDS = np.arange(0, 4, 0.001)
 FAR_TARGET = 1e-3
@@ -47,20 +50,12 @@ PROTOCOL = ("LFW View 2, 10 folds in file order, squared L2 on normalised featur
             "thresholds 0:4:0.01, dist < t")
 
 
-def l2_normalise(x: np.ndarray) -> np.ndarray:
-    """Rows of ``x`` (N, D) divided by their Euclidean norm, in ``x``'s floating dtype (float64 for ints)."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
-
-
 def pair_features(embeddings: np.ndarray, flip_embeddings: np.ndarray | None = None) -> np.ndarray:
     """The features compared by the protocol: ``(N, D)`` unit rows.
 
     ``embeddings`` (N, D); with ``flip_embeddings`` (N, D, the embeddings of the mirror images) the
     feature is ``embedding + flip_embedding``, L2-normalised (both as given: ``augment embed`` writes
-    them unit-length already). A zero row gives NaN.
+    them unit-length already). A zero row gives NaN. In the embeddings' floating dtype (float64 for integers).
     """
     x = np.asarray(embeddings)
     if flip_embeddings is not None:
@@ -68,8 +63,7 @@ def pair_features(embeddings: np.ndarray, flip_embeddings: np.ndarray | None = N
         if flips.shape != x.shape:
             raise ValueError(f"flip embeddings {flips.shape} do not match the embeddings {x.shape}")
         x = x + flips
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return l2_normalise(x)
+    return l2_normalise_rows(x, zero_rows="nan")
 
 
 def squared_distances(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -95,6 +89,16 @@ def _check(dist, same, folds) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     return dist, same, folds, ids
 
 
+def _best_grid_threshold(dist: np.ndarray, same: np.ndarray, thresholds: np.ndarray) -> float:
+    """The first of ``thresholds`` with the most correct pairs (``dist < t`` means "same", compared in
+    ``dist``'s precision) among ``dist`` (P,) / ``same`` (P,) bool."""
+    cast = _as_dist_type(thresholds, dist)
+    same_below = np.searchsorted(np.sort(dist[same]), cast, side="left")    # true accepts
+    diff_below = np.searchsorted(np.sort(dist[~same]), cast, side="left")   # false accepts
+    correct = same_below + (np.count_nonzero(~same) - diff_below)
+    return thresholds[int(np.argmax(correct))]   # the first maximum (the counts share one denominator)
+
+
 def _counts_below(dist: np.ndarray, select: np.ndarray, folds: np.ndarray, ids: np.ndarray,
                   thresholds: np.ndarray) -> np.ndarray:
     """``(F, T)`` int64: per fold, how many selected pairs have ``dist < t`` for each threshold ``t`` (compared
@@ -118,19 +122,10 @@ def fold_accuracies(dist: np.ndarray, same: np.ndarray, folds: np.ndarray,
     ``dist`` (P,) distances, ``same`` (P,) bool, ``folds`` (P,) int. The threshold is the first of
     ``thresholds`` with the highest accuracy on the other folds; "same" means ``dist < t``.
     """
-    dist, same, folds, ids = _check(dist, same, folds)
-    same_below = _counts_below(dist, same, folds, ids, thresholds)    # true accepts
-    diff_below = _counts_below(dist, ~same, folds, ids, thresholds)   # false accepts
-    n_same = np.array([(same & (folds == k)).sum() for k in ids])
-    n_diff = np.array([(~same & (folds == k)).sum() for k in ids])
-    accuracy, chosen = np.empty(len(ids)), np.empty(len(ids))
-    for i in range(len(ids)):
-        train_correct = (same_below.sum(0) - same_below[i]) + ((n_diff.sum() - n_diff[i])
-                                                                - (diff_below.sum(0) - diff_below[i]))
-        best = int(np.argmax(train_correct))   # the first maximum (the counts share one denominator)
-        chosen[i] = thresholds[best]
-        accuracy[i] = float(same_below[i, best] + n_diff[i] - diff_below[i, best]) / float(n_same[i] + n_diff[i])
-    return accuracy, chosen
+    dist, same, folds, _ = _check(dist, same, folds)
+    thresholds = np.asarray(thresholds)
+    return kfold_pair_accuracies(dist, same, folds, lambda d, y: _best_grid_threshold(d, y, thresholds),
+                                 lambda d, t: d < _as_dist_type(t, d))
 
 
 def threshold_at_far(far: np.ndarray, thresholds: np.ndarray, target: float = FAR_TARGET) -> float:
@@ -166,23 +161,6 @@ def val_far(dist: np.ndarray, same: np.ndarray, folds: np.ndarray, far_target: f
         val[i] = float(np.sum(accept & same[test])) / float(np.sum(same[test]))
         far[i] = float(np.sum(accept & ~same[test])) / float(np.sum(~same[test]))
     return val, far, chosen
-
-
-def roc_auc_eer(dist: np.ndarray, same: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """``(fpr, tpr, auc, eer)``: the ROC over all pairs (score = -distance), its area, and the equal error
-    rate where ``fpr = 1 - tpr``, linearly interpolated between the two ROC points around it."""
-    from sklearn.metrics import auc, roc_curve
-
-    same = np.asarray(same, dtype=bool)
-    fpr, tpr, _ = roc_curve(same, -np.asarray(dist, dtype=np.float64))
-    gap = fpr + tpr - 1.0                      # -1 at (0, 0), +1 at (1, 1), never decreasing
-    i = int(np.argmax(gap >= 0))
-    if gap[i] == 0 or i == 0:
-        eer = float(fpr[i])
-    else:
-        w = -gap[i - 1] / (gap[i] - gap[i - 1])
-        eer = float(fpr[i - 1] + w * (fpr[i] - fpr[i - 1]))
-    return fpr, tpr, float(auc(fpr, tpr)), eer
 
 
 @dataclass
@@ -256,7 +234,7 @@ def evaluate_lfw(dist: np.ndarray, same: np.ndarray, folds: np.ndarray, *, flip:
     dist, same, folds, _ = _check(dist, same, folds)
     accuracy, thresholds = fold_accuracies(dist, same, folds)
     val, far, _ = val_far(dist, same, folds)
-    fpr, tpr, area, eer = roc_auc_eer(dist, same)
+    fpr, tpr, area, eer = roc_auc_eer(-np.asarray(dist, dtype=np.float64), same)
     return LfwResult(
         accuracy_mean=float(np.mean(accuracy)), accuracy_std=float(np.std(accuracy)),
         val=float(np.mean(val)), val_std=float(np.std(val)), far_mean=float(np.mean(far)),

@@ -123,7 +123,7 @@ def features_for_pairs(path: str | os.PathLike, pairs: PairSet, lfw_root: str | 
 def _load_backbone(checkpoint: str | os.PathLike, device: str):
     from augmenter.checkpoint import load_checkpoint
     from augmenter.nets.backbones import backbone_from_checkpoint
-    from augmenter.quality.model import resolve_device
+    from augmenter.device import resolve_device
 
     dev = resolve_device(device)
     backbone, size = backbone_from_checkpoint(load_checkpoint(checkpoint, kind="verifier"))
@@ -135,7 +135,7 @@ def embed_images(paths: list[str], checkpoint: str | os.PathLike, flip: bool = F
     """Features (N, D) of image files with a verifier checkpoint's backbone: unit embeddings, or with
     ``flip`` embedding + mirror-image embedding renormalised (:func:`pair_features`, the same as an
     ``augment embed --flip`` ``.npz`` gives); NaN rows for unreadable files, whose messages are returned."""
-    from recognition.trainer import embed_batches
+    from recognition.embedding import embed_batches
 
     backbone, size, dev = _load_backbone(checkpoint, device)
     embeddings, errors = embed_batches(backbone, paths, size, dev, batch_size=batch_size, workers=workers)

@@ -27,7 +27,8 @@ How it is faster (8,010,270 scores: sklearn's ``roc_curve`` alone takes ~3.3 s o
   used: the TAR values are sklearn's, bit for bit, in every case;
 * AUC: the trapezoid area under the full ROC equals the Mann-Whitney statistic with ties counted 1/2,
   ``sum over genuine g of (#impostor < g + #impostor <= g) / (2 n_genuine n_impostor)``, counted exactly in
-  integers with ``np.searchsorted`` on the sorted impostor scores and divided once. It equals sklearn's
+  integers with ``np.searchsorted`` on the sorted impostor scores and divided once
+  (:func:`recognition.metrics.mann_whitney_auc`, the project's one AUC core). It equals sklearn's
   ``auc(fpr, tpr)`` to rounding (sklearn sums ~2 n_genuine trapezoids in floating point: ~1e-16 apart).
 
 Example:
@@ -44,6 +45,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from recognition.metrics import mann_whitney_auc
 
 FAR_TARGETS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 HEAD_FRACTION = 0.2
@@ -148,14 +151,6 @@ def _read_off(fps, tps, complete, n_gen, n_imp, targets) -> dict[float, float] |
             return None
         tar[float(x)] = float(tpr[i])
     return tar
-
-
-def mann_whitney_auc(genuine: np.ndarray, impostor: np.ndarray) -> float:
-    """ROC AUC as ``P(genuine > impostor) + P(equal) / 2`` from the two sorted score arrays, counted in
-    integers and divided once (the exact area, rounded once)."""
-    below = np.searchsorted(impostor, genuine, "left").sum(dtype=np.int64)
-    below_or_equal = np.searchsorted(impostor, genuine, "right").sum(dtype=np.int64)
-    return (int(below) + int(below_or_equal)) / (2 * len(genuine) * len(impostor))
 
 
 def _tail_curve(genuine, impostor, fps, tps, complete, points: int) -> tuple[np.ndarray, np.ndarray]:

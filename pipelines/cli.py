@@ -221,3 +221,54 @@ def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: 
                f"PLCC {cv['plcc']:.3f}; sources by people {cv['source_order_people']}, by Q {cv['source_order_q']}")
     path = export_default_q(Path(results["final"]), asset, results)
     click.echo(f"exported to {path}")
+
+
+@click.command("yale-baseline", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--root", required=True, help="Extended Yale B (cropped) folder.")
+@click.option("--out", required=True, type=click.Path(path_type=Path))
+@click.option("--epochs", default=30, show_default=True)
+@one_line_errors
+def yale_baseline(root: str, out: Path, epochs: int) -> None:
+    """The lighting baseline of verification on Extended Yale B: train on near-frontal light, test
+    held-out identities on near-frontal and on harsh light (writes OUT/yale_verification.json)."""
+    import json
+
+    from pipelines.yale_verification import YaleBaseline, run
+
+    figures = run(YaleBaseline(root=root, out=str(out), epochs=epochs))
+    click.echo(json.dumps({k: v for k, v in figures.items() if k != "config"}, indent=2))
+
+
+@click.command("train-stand-in-q", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data", multiple=True, required=True, help="Dataset spec NAME:ROOT (repeatable).")
+@click.option("--out", required=True, type=click.Path(path_type=Path))
+@click.option("--max-sources", default=3000, show_default=True)
+@click.option("--epochs", default=20, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@one_line_errors
+def train_stand_in_q(data: tuple[str, ...], out: Path, max_sources: int, epochs: int, seed: int) -> None:
+    """A Q with simulated raters on real training images (the demo Q's recipe on FER-2013 / Yale B)."""
+    from pipelines.stand_in_q import train_stand_in_q as run
+
+    result = run(list(data), out, max_sources, epochs, seed)
+    click.echo(result.describe() if hasattr(result, "describe") else result)
+
+
+@click.command("measure-default-q", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--q", default=None, help="Q checkpoint (default: the built-in default Q).")
+@click.option("--results", required=True, type=click.Path(path_type=Path), help="results.json of train-default-q.")
+@click.option("--generator", default="demo", show_default=True, help="Generator whose outputs are measured.")
+@click.option("--out", default=None, type=click.Path(path_type=Path), help="Also write the figures as JSON here.")
+@one_line_errors
+def measure_default_q(q: str | None, results: Path, generator: str, out: Path | None) -> None:
+    """Q on held-out real photos and their graded failures: medians, shares at 0.6, failures below source."""
+    import json
+
+    from augmenter.atomic import write_text_atomic
+    from pipelines.default_q.measure import measure
+
+    held = json.loads(results.read_text())["heldout_real"]
+    text = json.dumps(measure(q, held["fer_val"], held["yaleb_heldout"], generator), indent=2)
+    if out:
+        write_text_atomic(out, text + "\n")
+    click.echo(text)

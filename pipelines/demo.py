@@ -71,7 +71,7 @@ def translation_sheet(root: Path, out_png: Path, faces: int = 4) -> dict[str, fl
     from augmenter.gan.models import load_translator
     from augmenter.gan_eval.report import translation_table
     from augmenter.nets.quality import q_score
-    from augmenter.quality.images import to_uint8_images
+    from augmenter.tensors import to_uint8_images
     from augmenter.quality.model import load_q
 
     translator = load_translator("demo")

@@ -6,12 +6,11 @@ judge LEGAN outputs of those sets. This Q learns the same graded artifacts (blob
 ghosting, blur, tint, warp, noise) on the stand-ins' own images: still simulated raters, not human
 ratings — it filters broken outputs, it does not measure human naturalness.
 
-Usage: ``python -m pipelines.stand_in_q --data fer2013:../shared/data/fer2013 --data
+Usage: ``augment train-stand-in-q --data fer2013:../shared/data/fer2013 --data
 yaleb:../shared/data/yaleb --out build/stand_in_q``
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from augmenter.quality.simulated import build_simulated_set
@@ -24,19 +23,3 @@ def train_stand_in_q(data: list[str], out: Path, max_sources: int = 3000, epochs
     config = QTrainConfig(data=str(out / "simulated"), out=str(out / "q_run"), image_size=64, base_width=16,
                           epochs=epochs, seed=seed)
     return train_q(config)
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", action="append", required=True, help="dataset spec NAME:ROOT (repeatable)")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--max-sources", type=int, default=3000)
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    result = train_stand_in_q(args.data, args.out, args.max_sources, args.epochs, args.seed)
-    print(result.describe() if hasattr(result, "describe") else result)
-
-
-if __name__ == "__main__":
-    main()

@@ -30,7 +30,7 @@ from augmenter.datasets.record import FaceRecord
 from augmenter.datasets.spec import parse_spec
 from augmenter.datasets.splits import is_evaluation_split, record_split
 from augmenter.errors import DatasetFormatError, ImageDecodeError
-from augmenter.quality.images import load_face
+from augmenter.tensors import load_face
 from augmenter.skips import SkipReport
 
 

@@ -22,10 +22,10 @@ from augmenter.atomic import atomic_path
 from augmenter.checkpoint import load_checkpoint
 from augmenter.errors import CheckpointError, DatasetFormatError
 from augmenter.nets.backbones import backbone_from_checkpoint
-from augmenter.quality.model import resolve_device
+from augmenter.device import resolve_device
 from augmenter.quality.score import collect_inputs
 from augmenter.skips import SkipReport
-from recognition.trainer import embed_batches
+from recognition.embedding import embed_batches
 
 EMBEDDING_KINDS = ("verifier", "expression")
 

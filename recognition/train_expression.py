@@ -31,12 +31,13 @@ from augmenter.datasets.spec import read_specs, split_held_out
 from augmenter.datasets.splits import is_evaluation_split, is_validation_split
 from augmenter.errors import DatasetFormatError
 from augmenter.nets.backbones import backbone_config, build_backbone
-from augmenter.quality.model import resolve_device
+from augmenter.device import resolve_device
 from recognition.data import (class_balanced_weights, data_root, inverse_frequency_loss_weights, real_samples,
                               require_training_records, split_counts, synthetic_samples, training_records)
+from recognition.embedding import embed_batches
 from recognition.heads import ClassifierHead
 from recognition.metrics import classification_metrics
-from recognition.trainer import Classifier, TrainResult, TrainSetup, check_run_folder, embed_batches, train_loop
+from recognition.trainer import Classifier, TrainResult, TrainSetup, check_run_folder, train_loop
 
 REMEDIES = ("none", "sampler", "reweight", "synthetic")
 

@@ -25,7 +25,6 @@ import numpy as np
 import torch
 
 from augmenter.attributes import FLASH_DIRECTIONS, angle_between
-from augmenter.classify.model import roc_auc
 from augmenter.datasets.pairs import read_pairs
 from augmenter.datasets.leak import EvaluationSources
 from augmenter.datasets.record import UNKNOWN, FaceRecord
@@ -33,12 +32,13 @@ from augmenter.datasets.spec import parse_spec, read_specs, split_by_identities,
 from augmenter.datasets.splits import is_evaluation_split
 from augmenter.errors import DatasetFormatError
 from augmenter.nets.backbones import backbone_config, build_backbone
-from augmenter.quality.model import resolve_device
+from augmenter.device import resolve_device
 from recognition.data import (data_root, mixing_weights, real_samples, require_training_records, synthetic_samples,
                               training_records)
+from recognition.embedding import embed_batches
 from recognition.heads import ClassifierHead
-from recognition.metrics import best_threshold_accuracy
-from recognition.trainer import Classifier, TrainResult, TrainSetup, check_run_folder, embed_batches, train_loop
+from recognition.metrics import best_threshold_accuracy, roc_auc
+from recognition.trainer import Classifier, TrainResult, TrainSetup, check_run_folder, train_loop
 
 
 @dataclass

@@ -19,7 +19,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,8 +32,8 @@ from augmenter.atomic import write_text_atomic
 from augmenter.checkpoint import check_resumable, load_checkpoint, load_weights, save_checkpoint, save_config_json
 from augmenter.errors import FileError
 from augmenter.interrupt import deferred_interrupt
-from augmenter.quality.images import to_model_input
-from augmenter.quality.model import resolve_device
+from augmenter.tensors import to_model_input
+from augmenter.device import resolve_device
 from augmenter.skips import SkipReport
 from recognition.data import FaceSamples, Sample, collate_samples
 
@@ -296,33 +296,3 @@ def train_loop(setup: TrainSetup, model: Classifier, validate: Callable[[Classif
     rate = state["images"] / state["train_s"] if state["train_s"] else 0.0
     return TrainResult(out, state["epoch"], state["step"], state["best"], last_metrics,
                        time.perf_counter() - start, setup.skips, rate)
-
-
-def embed_batches(backbone: nn.Module, paths: Sequence[str], size: int, device, batch_size: int = 128,
-                  workers: int = 0, flip: bool = False, normalise: bool = True,
-                  mirror_only: bool = False) -> tuple[np.ndarray, list[str]]:
-    """``(N, D)`` float32 embeddings of ``paths``, L2-normalised unless ``normalise`` is False (NaN rows for
-    unreadable files, with their messages); with ``flip`` the normalised embedding of the image plus that of
-    its mirror image, renormalised; with ``mirror_only`` the embedding of the mirror image alone."""
-    dataset = FaceSamples([Sample(p, 0) for p in paths], size)
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate_samples)
-    out, errors = None, []
-    backbone.eval()
-    with torch.inference_mode():
-        for indices, images, _, failed in loader:
-            errors += failed
-            if not len(indices):
-                continue
-            x = to_model_input(images, device)
-            e = backbone(x.flip(3) if mirror_only else x).float()
-            if flip:
-                e = nn.functional.normalize(e, dim=1) + nn.functional.normalize(backbone(x.flip(3)).float(), dim=1)
-            if normalise or flip:
-                e = nn.functional.normalize(e, dim=1)
-            e = e.cpu().numpy()
-            if out is None:
-                out = np.full((len(paths), e.shape[1]), np.nan, dtype=np.float32)
-            out[indices.numpy()] = e
-    if out is None:
-        out = np.full((len(paths), 0), np.nan, dtype=np.float32)
-    return out, errors

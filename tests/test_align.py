@@ -18,15 +18,13 @@ from PIL import Image
 
 from augmenter.align import (
     ARCFACE_TEMPLATE_112,
-    AlignConfig,
     AlignResult,
     FaceAligner,
-    align_tree,
     align_with_landmarks,
     canonical_template,
     similarity_transform,
 )
-from augmenter.align_tree import CSV_COLUMNS
+from augmenter.align_tree import CSV_COLUMNS, AlignConfig, align_tree
 from augmenter.errors import DatasetFormatError
 from tests.conftest import SHARED_DATA
 from tests.fs_traps import add_traps, deny_scandir

@@ -8,7 +8,8 @@ from torch import nn
 
 from augmenter.checkpoint import save_checkpoint, to_plain
 from augmenter.errors import CheckpointError
-from augmenter.identity import IdentityEmbedder, LightCNNEmbedder, load_identity_net, resize_square
+from augmenter.identity import IdentityEmbedder, LightCNNEmbedder, load_identity_net
+from augmenter.tensors import resize_square
 from augmenter.nets.lightcnn import LightCNN29v2, lightcnn29v2_param_count
 
 CLASSES = 7

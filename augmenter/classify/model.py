@@ -18,8 +18,10 @@ import torch.nn.functional as F
 
 from augmenter.checkpoint import load_checkpoint, load_weights
 from augmenter.errors import CheckpointError
+from augmenter.metrics import roc_auc
 from augmenter.nets.attribute import AttributeNet, AttributeNetConfig
-from augmenter.quality.model import resolve_device
+from augmenter.device import resolve_device
+from augmenter.tensors import to_model_input
 
 KIND = "attr"
 MAX_PAIRS = 20_000
@@ -70,7 +72,7 @@ def _as_batch(images) -> torch.Tensor:
     if x.shape[1] != 3:
         raise ValueError(f"expected 1 or 3 channels, got images of shape {tuple(x.shape)}")
     if x.dtype == torch.uint8:
-        return x.float().div(127.5).sub(1.0)
+        return to_model_input(x, x.device)
     return x.float()
 
 
@@ -134,18 +136,6 @@ def predict_attributes(
 
 # --------------------------------------------------------------------------------------------- #
 # metrics shared by training (held-out validation) and GAN evaluation
-
-
-def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
-    """Area under the ROC curve (Mann-Whitney U, ties count half); ``None`` without both classes."""
-    from scipy.stats import rankdata
-
-    scores, positive = np.asarray(scores, np.float64), np.asarray(positive, bool)
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if not n_pos or not n_neg:
-        return None
-    ranks = rankdata(scores)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def verification_metrics(embeddings, identities: Sequence[str], max_pairs: int = MAX_PAIRS, seed: int = 0) -> dict:

@@ -57,10 +57,11 @@ from augmenter.datasets.labelled import LabelledFaces, collate_labelled
 from augmenter.datasets.record import UNKNOWN, FaceRecord
 from augmenter.datasets.spec import read_specs, split_held_out
 from augmenter.errors import CheckpointError
+from augmenter.losses import masked_cross_entropy
 from augmenter.nets.attribute import AttributeNet, AttributeNetConfig
-from augmenter.quality.images import to_model_input
-from augmenter.quality.model import resolve_device
+from augmenter.device import resolve_device
 from augmenter.skips import SkipReport
+from augmenter.tensors import to_model_input
 
 _RESUMABLE_CHANGES = {"epochs", "workers", "device"}
 _LR_FLOOR = 0.05
@@ -126,15 +127,6 @@ def _fmt(value, spec: str = ".3f") -> str:
 
 # --------------------------------------------------------------------------------------------- #
 # losses
-
-
-def masked_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over the rows whose target is not -1; exactly 0 (with zero gradients, not
-    NaN) when every target is -1."""
-    mask = target >= 0
-    if not bool(mask.any()):
-        return logits.sum() * 0.0
-    return F.cross_entropy(logits[mask], target[mask])
 
 
 def attribute_loss(

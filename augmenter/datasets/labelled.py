@@ -12,7 +12,7 @@ from torch.utils.data import Dataset
 
 from augmenter.datasets.record import FaceRecord
 from augmenter.errors import ImageDecodeError
-from augmenter.quality.images import load_face
+from augmenter.tensors import load_face
 
 UNLABELLED = -1
 

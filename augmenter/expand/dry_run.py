@@ -11,9 +11,8 @@ from PIL import Image
 
 from augmenter.errors import ImageDecodeError
 from augmenter.expand.layout import variant_path
-from augmenter.quality.images import fit_face
+from augmenter.tensors import fit_face, to_model_input, to_uint8_images
 from augmenter.io import decode_image
-from augmenter.quality.images import to_model_input, to_uint8_images
 
 
 @dataclass

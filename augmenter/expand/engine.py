@@ -49,11 +49,12 @@ from augmenter.expand.plan import Variant, chunks_of_shard, plan_source
 from augmenter.expand.run_dir import FINAL_OUTPUTS, RunDir, check_out_and_root, check_out_is_folder
 from augmenter.expand.sources import SAMPLE_FOLDER, ChunkImages, open_sources, training_sources
 from augmenter.gan.models import EXPRESSION_ALIASES, Translator, built_in_notice, load_translator, one_hot
-from augmenter.identity import resize_square
+from augmenter.gan.vocabulary import require_in_vocabulary
+from augmenter.tensors import resize_square, to_model_input, to_uint8_images
 from augmenter.io import write_image_atomic
 from augmenter.nets.quality import RATING_MAX, RATING_MIN
-from augmenter.quality.images import to_model_input, to_uint8_images
-from augmenter.quality.model import load_q, q_notice, resolve_device
+from augmenter.quality.model import load_q, q_notice
+from augmenter.device import resolve_device
 
 IN_FLIGHT = 8  # chunks whose images may still be queued for writing
 
@@ -108,10 +109,7 @@ def target_vocabulary(requested: str, vocabulary: list[str], kind: str, checkpoi
     names = [n.strip() for n in requested.split(",") if n.strip()]
     if kind == "expression":
         names = [n if n in vocabulary else EXPRESSION_ALIASES.get(n, n) for n in names]
-    missing = [n for n in names if n not in vocabulary]
-    if missing:
-        raise CheckpointError(checkpoint, f"has no {kind} {', '.join(map(repr, missing))} in its vocabulary "
-                                          f"({', '.join(vocabulary)})")
+    require_in_vocabulary(checkpoint, kind, names, vocabulary)
     return names
 
 
@@ -146,10 +144,7 @@ def class_targets(config: ExpandConfig, classes: tuple[str, ...] | None, names: 
             raise ValueError(f"--expression-map: --dataset {config.dataset} has no expression classes to map onto "
                              f"(only {', '.join(CLASS_DATASETS)} have)")
         return names, None
-    unknown = [n for n in explicit if n not in vocabulary]
-    if unknown:
-        raise CheckpointError(checkpoint, f"has no expression {', '.join(map(repr, unknown))} in its vocabulary "
-                                          f"({', '.join(vocabulary)}): check --expression-map")
+    require_in_vocabulary(checkpoint, "expression", list(explicit), vocabulary, hint=": check --expression-map")
     not_classes = [c for c in explicit.values() if c not in classes]
     if not_classes:
         raise ValueError(f"--expression-map: {config.dataset} has no class {', '.join(map(repr, not_classes))}; "

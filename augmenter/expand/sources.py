@@ -15,7 +15,7 @@ from augmenter.datasets.registry import DATASETS, read_dataset
 from augmenter.datasets.splits import partition_by_split, record_split
 from augmenter.errors import ImageDecodeError
 from augmenter.io import decode_image
-from augmenter.quality.images import fit_face
+from augmenter.tensors import fit_face
 
 SAMPLE_FOLDER = ".sample"
 SAMPLE_IDENTITIES = 8

@@ -17,8 +17,7 @@ from augmenter.gan.evaluate import EvalSet, evaluate_generator
 from augmenter.gan.models import load_translator
 from augmenter.gan_eval.metrics import frechet_distance, kernel_distance
 from augmenter.gan_eval.report import translation_table, write_gan_report
-from augmenter.identity import resize_square
-from augmenter.quality.images import to_uint8_images
+from augmenter.tensors import resize_square, to_model_input, to_uint8_images
 
 
 @torch.inference_mode()
@@ -45,7 +44,7 @@ def run_gan_evaluation(checkpoint: Path | None, specs: list[str], attr_path: Pat
     metrics = evaluate_generator(translator.generator, eval_set, attr, q_net=q_net, output_features=features)
 
     net = attr[0]
-    real = torch.cat([net(resize_square(held.images[i:i + 256].to(device).float() / 127.5 - 1, net.config.image_size))
+    real = torch.cat([net(resize_square(to_model_input(held.images[i:i + 256], device), net.config.image_size))
                       ["embedding"].cpu() for i in range(0, len(held), 256)]).numpy()
     fake = torch.cat(features).numpy()
     kid_mean, kid_std = kernel_distance(real, fake, subset_size=min(1000, len(real), len(fake)))
@@ -55,7 +54,7 @@ def run_gan_evaluation(checkpoint: Path | None, specs: list[str], attr_path: Pat
                    n_held_out_images=len(held), skipped=skips.total + held.skips.total)
 
     rows = eval_set.inputs[:4]
-    x = held.images[rows].to(device).float() / 127.5 - 1
+    x = to_model_input(held.images[rows], device)
     columns = [to_uint8_images(x)]
     labels = ["input"]
     for name in translator.lighting:

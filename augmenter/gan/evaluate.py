@@ -26,7 +26,7 @@ from torch.nn import functional as F
 from augmenter.attributes import lighting_neighbours
 from augmenter.gan.bank import FaceBank
 from augmenter.gan.models import one_hot
-from augmenter.identity import resize_square
+from augmenter.tensors import resize_square, to_model_input
 
 
 @dataclass
@@ -61,7 +61,7 @@ class EvalSet:
 
 
 def _x(bank: FaceBank, rows: torch.Tensor, device) -> torch.Tensor:
-    return bank.images[rows].to(device).float() / 127.5 - 1
+    return to_model_input(bank.images[rows], device)
 
 
 @torch.inference_mode()

@@ -8,7 +8,7 @@ import torch
 
 from augmenter.gan.models import one_hot
 from augmenter.io import write_image_atomic
-from augmenter.quality.images import to_uint8_images
+from augmenter.tensors import to_model_input, to_uint8_images
 
 
 @torch.inference_mode()
@@ -18,7 +18,7 @@ def sample_grid(generator, inputs: torch.Tensor, lighting: list[str], expression
     A lighting column keeps the expression and vice versa (an all-zero target vector).
     """
     device = next(generator.parameters()).device
-    x = inputs.to(device).float() / 127.5 - 1
+    x = to_model_input(inputs, device)
     k = len(x)
     keep_l, keep_e = torch.zeros(k, len(lighting), device=device), torch.zeros(k, len(expression), device=device)
     columns = [x]

@@ -11,6 +11,7 @@ from torch.nn import functional as F
 
 from augmenter.checkpoint import load_checkpoint, load_weights
 from augmenter.errors import CheckpointError
+from augmenter.gan.vocabulary import require_in_vocabulary
 from augmenter.nets.fields import FieldGenerator, FieldsConfig
 from augmenter.nets.legan import LeganConfig, LeganGenerator
 from augmenter.nets.stargan import Discriminator, DiscriminatorConfig, StarGanConfig, StarGanGenerator
@@ -116,8 +117,8 @@ class Translator:
         names = self.lighting if kind == "lighting" else self.expression
         if kind == "expression" and name not in names:
             name = EXPRESSION_ALIASES.get(name, name)
-        if name not in names:  # worded as augment expand's check of its --lighting / --expression names
-            raise CheckpointError(self.path, f"has no {kind} {name!r} in its vocabulary ({', '.join(names)})")
+        # worded as augment expand's check of its --lighting / --expression names
+        require_in_vocabulary(self.path, kind, [name], names)
         return names.index(name)
 
 

@@ -44,12 +44,12 @@ from augmenter.checkpoint import check_resumable, load_checkpoint, save_checkpoi
 from augmenter.datasets.record import EVAL_SPLITS
 from augmenter.datasets.spec import read_specs, split_held_out
 from augmenter.gan.bank import build_bank, vocabularies_of
-from augmenter.identity import resize_square
+from augmenter.tensors import resize_square, to_model_input
 from augmenter.interrupt import deferred_interrupt
 from augmenter.gan.models import build_discriminator, build_generator, generator_config, one_hot
 from augmenter.losses import (gradient_penalty, identity_loss, l1_loss, masked_cross_entropy, quality_loss,
                               wgan_critic_loss, wgan_generator_loss)
-from augmenter.quality.model import resolve_device
+from augmenter.device import resolve_device
 from augmenter.skips import SkipReport
 
 _RESUMABLE_CHANGES = {"steps", "minutes", "workers", "device", "log_every", "grid_every", "eval_every",
@@ -122,10 +122,6 @@ class GanTrainResult:
         if self.skips.total:
             lines.append(self.skips.summary())
         return "\n".join(lines)
-
-
-def _to_float(images: torch.Tensor, device) -> torch.Tensor:
-    return images.to(device).float().div_(127.5).sub_(1.0)
 
 
 class _CsvLog:
@@ -289,7 +285,7 @@ def train_gan(config: GanTrainConfig, progress: Callable[[dict], None] | None = 
                     break
                 gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
                 rows = bank.draw(config.batch_size, gen)
-                x = _to_float(bank.images[rows], device)
+                x = to_model_input(bank.images[rows], device)
                 src_l, src_e = bank.lighting[rows], bank.expression[rows]
                 tgt_l, cond_l = sample_targets(src_l, n_l, config.keep_probability, gen, config.blank_keep)
                 tgt_e, cond_e = sample_targets(src_e, n_e, config.keep_probability, gen, config.blank_keep)
@@ -337,7 +333,7 @@ def train_gan(config: GanTrainConfig, progress: Callable[[dict], None] | None = 
                         if w.paired > 0:
                             pairs = bank.paired_rows(rows, tgt_l.cpu(), tgt_e.cpu())
                             has = (pairs >= 0).float().to(device)
-                            truth = _to_float(bank.images[pairs.clamp(min=0)], device)
+                            truth = to_model_input(bank.images[pairs.clamp(min=0)], device)
                             g_paired = l1_loss(fake, truth, has)
                             g_loss = g_loss + w.paired * g_paired
                             stats["g_paired"] = g_paired.item()

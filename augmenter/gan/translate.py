@@ -28,7 +28,7 @@ from augmenter.datasets._tree import skip_counts
 from augmenter.errors import ImageDecodeError
 from augmenter.gan.models import load_translator
 from augmenter.io import write_image_atomic
-from augmenter.quality.images import load_face, to_uint8_images
+from augmenter.tensors import load_face, to_model_input, to_uint8_images
 from augmenter.quality.score import UNREADABLE_IMAGE, Source
 from augmenter.skips import SkipReport
 
@@ -134,7 +134,7 @@ def translate_sources(sources: Sequence[Source], out: Path, checkpoint: Path | N
         if not chunk:
             continue
         translated += len(chunk)
-        x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
+        x = to_model_input(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2))
         for tl, te in targets:
             pixels = to_uint8_images(translator.translate(x, tl, te))
             for stem, image in zip(chunk, pixels):

@@ -20,7 +20,8 @@ from augmenter.datasets.manifest import read_manifest
 from augmenter.errors import DatasetFormatError
 from augmenter.io import IMAGE_EXTENSIONS
 from augmenter.nets.quality import RATING_MAX, RATING_MIN, QNet
-from augmenter.quality.images import FaceImages, collate_faces, to_model_input
+from augmenter.quality.images import FaceImages, collate_faces
+from augmenter.tensors import to_model_input
 from augmenter.skips import SkipReport
 
 MANIFEST_SUFFIXES = (".parquet", ".csv")

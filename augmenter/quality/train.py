@@ -38,9 +38,11 @@ from augmenter.interrupt import deferred_interrupt
 from augmenter.jsonsafe import json_safe
 from augmenter.losses import rating_margin_loss
 from augmenter.nets.quality import QNet, QNetConfig
-from augmenter.quality.images import FaceImages, collate_faces, to_model_input
+from augmenter.quality.images import FaceImages, collate_faces
+from augmenter.tensors import to_model_input
 from augmenter.quality.metrics import quality_metrics
-from augmenter.quality.model import q_checkpoint_config, resolve_device
+from augmenter.quality.model import q_checkpoint_config
+from augmenter.device import resolve_device
 from augmenter.quality.ratings import assign_splits, read_ratings, write_ratings
 from augmenter.quality.score import predict_ratings
 from augmenter.skips import SkipReport

@@ -30,7 +30,7 @@ import torch
 from torch.nn import functional as F
 
 from augmenter.checkpoint import load_checkpoint, save_checkpoint
-from augmenter.nets.fields import FieldGenerator, FieldsConfig, direction_vector
+from augmenter.nets.fields import FieldGenerator, FieldsConfig
 from pipelines.default_generator.data import grey_to_model
 from pipelines.default_generator.teacher import to_teacher_input
 

@@ -12,7 +12,7 @@ def main() -> None:
     from pipelines.default_q.run import crops, yaleb_split
     from pipelines.default_q.measure import q_scores, _translated, _rng
     from augmenter.quality.failures import fail
-    from augmenter.quality.images import load_face
+    from augmenter.tensors import load_face
     from augmenter.quality.model import load_q
     w = Path("build/default_q/aligned")
     _, held = yaleb_split(w / "yaleb", 20)

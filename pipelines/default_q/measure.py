@@ -8,13 +8,11 @@ training subjects, light within 35 degrees of the camera axis (``yaleb_frontal``
 (seeded per photo), plus the photo translated by a generator (the demo LEGAN by default); a case passes
 when the damaged face's q_score is below the photo's.
 
-Usage: ``python -m pipelines.default_q.measure --q CKPT --results build/default_q/results.json``
+Usage: ``augment measure-default-q --q CKPT --results build/default_q/results.json``
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import math
 import re
 from pathlib import Path
@@ -23,7 +21,7 @@ import numpy as np
 import torch
 
 from augmenter.quality.failures import FAILURE_MODES, fail
-from augmenter.quality.images import fit_face, load_face, to_model_input, to_uint8_images
+from augmenter.tensors import fit_face, load_face, to_model_input, to_uint8_images
 from augmenter.quality.simulated import degrade
 from pipelines.default_q.pool import ARTIFACTS
 
@@ -73,7 +71,7 @@ def _translated(faces: np.ndarray, generator: str | None) -> np.ndarray:
 
 def measure(q: str | None, fer_val: list[str], yaleb: list[str], generator: str | None = "demo",
             max_per_set: int = 400, seed: int = 0) -> dict:
-    """The figures of the module docstring for the Q checkpoint ``q`` (``None``: the demo Q)."""
+    """The figures of the module docstring for the Q checkpoint ``q`` (``None``: the default Q)."""
     from augmenter.quality.model import load_q
 
     net, path = load_q(q, "cpu")
@@ -102,22 +100,3 @@ def measure(q: str | None, fer_val: list[str], yaleb: list[str], generator: str 
     s = q_scores(net, _translated(faces, generator))
     report["failures"]["generator"] = {"below_source": float((s < clean).mean()), "median": float(np.median(s))}
     return report
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--q", default=None, help="Q checkpoint (default: the demo Q)")
-    parser.add_argument("--results", type=Path, required=True, help="results.json of augment-train-default-q")
-    parser.add_argument("--generator", default=None)
-    parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
-    args = parser.parse_args(argv)
-    held = json.loads(args.results.read_text())["heldout_real"]
-    report = measure(args.q, held["fer_val"], held["yaleb_heldout"], args.generator)
-    text = json.dumps(report, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n")
-    print(text)
-
-
-if __name__ == "__main__":
-    main()

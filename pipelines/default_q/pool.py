@@ -105,7 +105,7 @@ def build_pool(reals: list[Path], renders: list[Path], out: Path, config: PoolCo
     ``reals`` are aligned crops (any size; resized to ``config.size``), ``renders`` rendered faces.
     Images already written are kept (a rerun only writes what is missing).
     """
-    from augmenter.quality.images import fit_face as resize_square
+    from augmenter.tensors import fit_face as resize_square
 
     out.mkdir(parents=True, exist_ok=True)
     modes = FAILURE_MODES + ARTIFACTS
@@ -202,7 +202,7 @@ def _translate(items: list[tuple[np.ndarray, Path]], generator: str | None, conf
     if not items:
         return
     from augmenter.gan.models import load_translator, one_hot
-    from augmenter.quality.images import fit_face as resize_square, to_model_input, to_uint8_images
+    from augmenter.tensors import fit_face as resize_square, to_model_input, to_uint8_images
 
     translator = load_translator(generator, "cpu")
     size = translator.image_size

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from augmenter.expand.plan import same_expression
-from augmenter.identity import resize_square
+from augmenter.tensors import resize_square
 from evaluation.expression import load_expression_model
 
 

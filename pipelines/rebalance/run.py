@@ -22,7 +22,7 @@ from augmenter.expand.engine import Models
 from augmenter.expand.journal import ChunkJournal
 from augmenter.expand.plan import same_expression
 from augmenter.expand.sources import open_sources
-from augmenter.quality.model import resolve_device
+from augmenter.device import resolve_device
 from pipelines.rebalance.config import RebalanceConfig
 from pipelines.rebalance.judge import ExpressionJudge
 from pipelines.rebalance.outputs import class_table, write_manifest_files, write_report, write_summary

@@ -30,7 +30,7 @@ from augmenter.errors import ImageDecodeError
 from augmenter.expand.journal import ChunkJournal
 from augmenter.expand.plan import derived_seed, same_expression
 from augmenter.io import decode_image, write_image_atomic
-from augmenter.quality.images import fit_face, to_model_input, to_uint8_images
+from augmenter.tensors import fit_face, to_model_input, to_uint8_images
 from pipelines.rebalance.plan import Job, SourcePlanner, round_jobs
 
 ROUND_STRIDE = 1_000_000  # journal key = round * ROUND_STRIDE + batch

@@ -14,7 +14,6 @@ from augmenter.checkpoint import load_checkpoint, save_checkpoint
 from augmenter.classify.model import (
     load_attribute_classifier,
     predict_attributes,
-    roc_auc,
     verification_metrics,
 )
 from augmenter.classify.train_attr import (
@@ -27,6 +26,7 @@ from augmenter.classify.train_attr import (
 from augmenter.cli_attr import train_attr_command
 from augmenter.datasets.record import FaceRecord
 from augmenter.gan_eval.metrics import within_one_accuracy
+from augmenter.metrics import roc_auc
 from augmenter.datasets.spec import read_specs, split_held_out
 from augmenter.errors import CheckpointError
 from augmenter.nets.attribute import AttributeNet, AttributeNetConfig

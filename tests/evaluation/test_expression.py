@@ -16,8 +16,8 @@ from evaluation.cli_expression import eval_expression
 from evaluation.expression import evaluate_expression, load_expression_model, per_class_precision
 from recognition.heads import ClassifierHead
 from recognition.metrics import classification_metrics
+from recognition.embedding import embed_batches
 from recognition.train_expression import ExpressionConfig, train_expression
-from recognition.trainer import embed_batches
 from tests.datasets.fixtures import affectnet_row, make_affectnet
 from tests.recognition.fixtures import EXPRESSION_LOOKS, make_class_folders, pattern, write_png
 

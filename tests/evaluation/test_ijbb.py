@@ -250,7 +250,7 @@ def test_checkpoint_mode_aligns_embeds_and_flips(tmp_path):
     from augmenter.checkpoint import save_checkpoint
     from augmenter.io import decode_image
     from augmenter.nets.backbones import backbone_config, build_backbone
-    from augmenter.quality.images import to_model_input
+    from augmenter.tensors import to_model_input
     from tests.recognition.fixtures import pattern, write_png
 
     torch.manual_seed(0)

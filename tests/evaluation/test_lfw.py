@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from evaluation.lfw import (
-    ACCURACY_THRESHOLDS, PROTOCOL, VAL_THRESHOLDS, evaluate_lfw, fold_accuracies, pair_features, roc_auc_eer,
+    ACCURACY_THRESHOLDS, PROTOCOL, VAL_THRESHOLDS, evaluate_lfw, fold_accuracies, pair_features,
     squared_distances, threshold_at_far, val_far,
 )
+from recognition.metrics import roc_auc_eer
 
 T = ACCURACY_THRESHOLDS
 
@@ -163,11 +164,11 @@ def test_hand_worked_val_at_far():
 def test_roc_auc_and_eer_by_hand():
     # sorted by distance: same 0.1, then a tie at 0.3 (same and different), then different 0.5: the ROC
     # goes (0, 0) -> (0, 0.5) -> (0.5, 1) -> (1, 1); fpr = 1 - tpr halfway along the diagonal step.
-    fpr, tpr, area, eer = roc_auc_eer(np.array([0.1, 0.3, 0.3, 0.5]), np.array([True, True, False, False]))
+    fpr, tpr, area, eer = roc_auc_eer(-np.array([0.1, 0.3, 0.3, 0.5]), np.array([True, True, False, False]))
     assert area == pytest.approx(0.875)   # 3 wins and a tie out of 4 (same, different) couples
     assert eer == pytest.approx(0.25)
     assert fpr[0] == 0 and tpr[-1] == 1
-    _, _, area, eer = roc_auc_eer(np.array([0.1, 0.3, 0.2, 0.4]), np.array([True, True, False, False]))
+    _, _, area, eer = roc_auc_eer(-np.array([0.1, 0.3, 0.2, 0.4]), np.array([True, True, False, False]))
     assert (area, eer) == (pytest.approx(0.75), pytest.approx(0.5))
 
 

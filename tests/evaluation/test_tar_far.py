@@ -7,7 +7,8 @@ import pytest
 from sklearn.metrics import auc, roc_auc_score, roc_curve
 
 from evaluation import tar_far
-from evaluation.tar_far import FAR_TARGETS, far_key, mann_whitney_auc, split_scores, tar_at_far
+from evaluation.tar_far import FAR_TARGETS, far_key, split_scores, tar_at_far
+from recognition.metrics import mann_whitney_auc
 
 
 def sklearn_tar_at_far(labels, scores, targets):

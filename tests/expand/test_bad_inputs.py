@@ -31,7 +31,6 @@ from augmenter.expand.run_dir import check_out_and_root
 from tests.datasets.fixtures import affectnet_row, make_affectnet, make_casia, make_fer_folders, write_image
 from tests.expand.test_engine import (check_against_reference, images, journal_of, make_config, manifest,
                                       quiet, summary)
-from tests.expand.test_engine import reference, sample_root  # noqa: F401  (fixtures)
 
 LOCK_NAME = "expand.lock"  # the dataset readers ignore this name
 

@@ -23,31 +23,11 @@ from augmenter.expand.config import ExpandConfig
 from augmenter.expand.engine import run_expand
 from augmenter.expand.finalize import merge_run
 from augmenter.expand.layout import REJECTED
-from augmenter.sample.tree import SampleConfig, render_sample
 from tests.datasets.fixtures import affectnet_row, make_affectnet, make_casia, make_fer_folders, write_image
+from tests.expand.helpers import Q_MIN, make_config, quiet
 
-Q_MIN = 0.92  # these tests use the demo Q (mechanics, not judgement); it scores the rendered sample's variants about 0.87-0.98: some kept, some rejected
 OUTPUT_FILES = ("manifest.csv", "manifest.parquet", "summary.json", "report.html")
 RUN_FILE = ".expand/run.json"  # the run's bookkeeping is hidden, so dataset readers skip it
-
-
-def quiet(_: str) -> None:
-    pass
-
-
-@pytest.fixture(scope="session")
-def sample_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("sample")
-    render_sample(root, SampleConfig(identities=2, lighting=("ambient", "flash07", "flash13"),
-                                     expressions=("neutral", "smile")))
-    return root
-
-
-def make_config(root: Path, out: Path, **kw) -> ExpandConfig:
-    args = dict(dataset="sample", root=str(root), out=str(out), per_image=2, batch_size=2, q_min=Q_MIN, q="demo", legan="demo",
-                workers=0, writers=2, device="cpu")
-    args.update(kw)
-    return ExpandConfig(**args)
 
 
 def images(out: Path) -> dict[str, bytes]:
@@ -75,15 +55,6 @@ def manifest(out: Path) -> pd.DataFrame:
 
 def summary(out: Path) -> dict:
     return json.loads((out / "summary.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def reference(sample_root, tmp_path_factory) -> Path:
-    """One uninterrupted run of the default test config (read-only for the tests)."""
-    out = tmp_path_factory.mktemp("reference") / "out"
-    result = run_expand(make_config(sample_root, out), log=quiet)
-    assert result.summary["variants"] == 24
-    return out
 
 
 def check_against_reference(out: Path, reference: Path) -> None:

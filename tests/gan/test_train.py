@@ -131,7 +131,7 @@ def test_resumed_run_matches_an_uninterrupted_one(sample, tmp_path):
 def test_translating_to_the_source_nearly_returns_the_input(sample, tmp_path):
     train_gan(_config(sample, tmp_path / "run", steps=6, grid_every=100), log=lambda m: None)
     translator = load_translator(tmp_path / "run" / "last.pt")
-    from augmenter.quality.images import load_face
+    from augmenter.tensors import load_face
 
     path = next(sample.rglob("*_051_01.png"))  # flash01, neutral (session 01 recording 01)
     x = torch.from_numpy(load_face(path, 64)).permute(2, 0, 1)[None].float() / 127.5 - 1

@@ -49,7 +49,7 @@ def test_default_q_rates_a_real_photo_natural_and_its_failures_lower_the_worse_t
     import numpy as np
 
     from augmenter.quality.failures import fail
-    from augmenter.quality.images import to_model_input
+    from augmenter.tensors import to_model_input
 
     net, _ = load_q()
 

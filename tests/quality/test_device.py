@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from augmenter.errors import AugmenterError, DeviceError
-from augmenter.quality.model import resolve_device
+from augmenter.device import resolve_device
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from augmenter.datasets.pairs import Pair, write_pair_csv
 from augmenter.datasets.record import FaceRecord
 from augmenter.errors import AugmenterError
 from augmenter.nets.backbones import backbone_from_checkpoint
+from recognition.embedding import embed_batches
 from recognition.train_verifier import VerifierConfig, light_angle, train_verifier
-from recognition.trainer import embed_batches
 from tests.datasets.fixtures import make_yaleb
 from tests.recognition.fixtures import make_identity_folders, manifest_row, pattern, write_png, write_test_manifest
 
