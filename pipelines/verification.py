@@ -31,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -85,10 +86,18 @@ def harsh_targets(legan: str | None, max_angle: float) -> list[str]:
 
 def training_variants(expand_out: Path, allowed_sources: set[str], out: Path | None = None) -> Path:
     """The expansion manifest cut to kept variants of ``allowed_sources`` (source keys), written to ``out``
-    (``.parquet`` and ``.csv``; default: ``manifest_train_sources`` beside the expansion's manifest)."""
+    (``.parquet`` and ``.csv``; default: ``manifest_train_sources`` beside the expansion's manifest).
+
+    A manifest's ``out_path`` resolves against the manifest's own folder, so a cut written elsewhere has
+    its paths rebased onto the new folder (they still name the expansion's images)."""
     df = read_manifest(expand_out / "manifest.parquet")
     keep = df["kept"] & df["source_path"].isin(allowed_sources)
-    parquet, _ = write_manifest(df[keep].reset_index(drop=True), out or expand_out / "manifest_train_sources")
+    cut = df[keep].reset_index(drop=True)
+    target = out or expand_out / "manifest_train_sources"
+    if target.parent.absolute() != expand_out.absolute():
+        cut["out_path"] = [Path(os.path.relpath(expand_out.absolute() / p, target.parent.absolute())).as_posix()
+                           for p in cut["out_path"]]
+    parquet, _ = write_manifest(cut, target)
     return parquet
 
 

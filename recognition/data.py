@@ -90,26 +90,36 @@ def synthetic_samples(manifests: Sequence[str | Path], classes: Sequence[str], k
 
     With ``evaluation`` (the trainer's validation and test images), rows made from an evaluation face are
     refused (:func:`augmenter.datasets.leak.check_synthetic_sources`), counted in ``skips`` and reported
-    in one line to ``log``: training on them would measure the model on faces it has seen."""
+    in one line to ``log``: training on them would measure the model on faces it has seen.
+
+    Raises :class:`DatasetFormatError` when manifests are given but not one of their rows is usable (every
+    image missing, refused or of an unknown class): a "with synthetic faces" run without any would
+    silently be a second real-only run."""
     index = {c: i for i, c in enumerate(classes)}
     out = []
     checks = []
+    own = SkipReport()
     for manifest in manifests:
         records, missing = manifest_records(manifest, kept_only=True)
-        skips.merge(missing)
+        own.merge(missing)
         records = [r for r in records if r.extra.get("generator_hash")]
         if evaluation is not None:
-            records, check = guard_synthetic_records(records, evaluation, skips, Path(manifest).name)
+            records, check = guard_synthetic_records(records, evaluation, own, Path(manifest).name)
             checks.append(check)
         for r in records:
             label = key(r)
             if label not in index:
-                skips.add("synthetic class not in the real data", f"{Path(manifest).name}: {r.path} ({label})")
+                own.add("synthetic class not in the real data", f"{Path(manifest).name}: {r.path} ({label})")
                 continue
             q = r.extra.get("q_score", "")
             out.append(Sample(str(r.path), index[label], True, float(q) if q else math.nan))
+    skips.merge(own)
     if evaluation is not None and log is not None:
         log(combine_checks(checks).line())
+    if manifests and not out:
+        reasons = ", ".join(f"{n} {reason}" for reason, n in own.counts.most_common()) or "no kept synthetic row"
+        raise DatasetFormatError(Path(manifests[0]), f"not one usable synthetic image in {len(manifests)} manifest(s) "
+                                                     f"({reasons}); image paths resolve against each manifest's folder")
     return out
 
 

@@ -29,7 +29,11 @@ them to the full-resolution source, so only the change is new:
    photos (measured and shown in the README); the prior makes every aligned face shade like a face, and
    the residual adds what the normals miss (cast shadows of the nose and brows). With
    ``shading_sees_face`` off the residual is a function of the light alone — a learned mean quotient
-   image per direction in the template frame — so it cannot learn one lab's faces at all.
+   image per direction in the template frame — so it cannot learn one lab's faces at all. With
+   ``shading_offset`` off the output is ``u * exp(up(m * g))`` alone: relighting is a change of shading,
+   which multiplies the albedo; an additive offset (up to ±0.5 of the range, smooth at 64 px) lets the
+   network *paint* a smooth face where the source is dark, which on Yale B's dark sources scores well
+   and on other cameras' faces smears texture and paints dark eye slits (measured in docs/generator.md).
 3. Targets are one-hot rows; an all-zero row keeps that attribute, and a row keeping both returns the
    input unchanged (bit for bit). Light directions come from :attr:`FieldGenerator.directions`
    (``(n_lighting, 3)`` unit vectors, a buffer: :func:`direction_vector` of each vocabulary name's
@@ -74,6 +78,7 @@ class FieldsConfig:
     shading_prior: bool = False  # False: the gain is learned alone (the first trained models)
     residual_log_gain: float = 1.0
     shading_sees_face: bool = True  # False: the residual is a function of the light alone (a template field)
+    shading_offset: bool = True  # False: gain only, out = u * exp(g) (the offset paints smooth faces; see below)
 
 
 def direction_vector(azimuth: float, elevation: float) -> tuple[float, float, float]:
@@ -155,10 +160,11 @@ class FieldGenerator(nn.Module):
         if not self.config.shading_sees_face:
             face = torch.zeros_like(face)
         g, o = torch.split(self.lighting(torch.cat([face, tile_labels(direction, w)], 1)), [1, 1], 1)
+        o = 0.5 * torch.tanh(o) if self.config.shading_offset else torch.zeros_like(o)
         if not self.config.shading_prior:
-            return MAX_LOG_GAIN * torch.tanh(g / MAX_LOG_GAIN), 0.5 * torch.tanh(o)
+            return MAX_LOG_GAIN * torch.tanh(g / MAX_LOG_GAIN), o
         r = self.config.residual_log_gain
-        return self.prior_log_gain(direction) + r * torch.tanh(g / r), 0.5 * torch.tanh(o)
+        return self.prior_log_gain(direction) + r * torch.tanh(g / r), o
 
     def prior_log_gain(self, direction: torch.Tensor) -> torch.Tensor:
         """``(B, 1, w, w)``: the quotient-image prior for lights of ``direction`` ``(B, 3)`` (see the module)."""

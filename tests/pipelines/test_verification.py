@@ -7,7 +7,7 @@ from PIL import Image
 
 from click.testing import CliRunner
 
-from augmenter.datasets.manifest import read_manifest
+from augmenter.datasets.manifest import manifest_records, read_manifest
 from augmenter.gan.train import GanTrainConfig, train_gan
 from tests.datasets.fixtures import make_fer_folders, make_yaleb
 from tests.recognition.fixtures import pattern
@@ -49,7 +49,11 @@ def test_experiment_trains_both_verifiers_on_the_same_budget(tmp_path):
         # only variants of near-frontal images of this seed's training identities are trained on
         synthetic = read_manifest(run_dir / "manifest_train_sources.parquet")
         assert len(synthetic) == comparison["n_synthetic"] > 0
-        assert set(synthetic["out_path"]) <= set(expanded["out_path"])
+        # the cut manifest lives in the seed's folder: its paths must still reach the expansion's images
+        # (they once did not, and the "real+synthetic" arm trained on real faces alone)
+        records, missing = manifest_records(run_dir / "manifest_train_sources.parquet")
+        assert len(records) == len(synthetic) and missing.total == 0
+        assert {r.path.resolve() for r in records} <= {(out / "expand" / p).resolve() for p in expanded["out_path"]}
         assert all(("+130" not in p and "-130" not in p and "85E" not in p) for p in synthetic["source_path"])
         held = {line.split(",")[0].split("/")[0] for name in ("harsh", "frontal")
                 for line in (run_dir / f"pairs_{name}.csv").read_text().splitlines()[1:]}

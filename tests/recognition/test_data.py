@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from augmenter.datasets.record import FaceRecord
+from augmenter.errors import DatasetFormatError
 from augmenter.skips import SkipReport
 from recognition.data import (FaceSamples, Sample, class_balanced_weights, collate_samples,
                               inverse_frequency_loss_weights, mixing_weights, real_samples, synthetic_samples)
@@ -90,6 +91,17 @@ def test_synthetic_samples_keep_kept_rows_of_known_classes(tmp_path):
     assert "stranger.png" in skips.examples["synthetic class not in the real data"][0]
     assert "gone.png" in skips.examples["missing file"][0]
     assert not any("rejected" in p for p in [s.path for s in samples] + sum(skips.examples.values(), []))
+
+
+def test_a_manifest_without_one_usable_image_is_an_error_not_a_real_only_run(tmp_path):
+    # images resolved against the wrong folder: every row "missing"; training on would silently compare
+    # real against real
+    manifest = write_test_manifest(tmp_path / "elsewhere" / "manifest", [
+        manifest_row("a.png", expression="happy"), manifest_row("b.png", expression="sad")])
+    with pytest.raises(DatasetFormatError) as err:
+        synthetic_samples([manifest], ["happy", "sad"], lambda r: r.expression, SkipReport())
+    assert "manifest.parquet" in str(err.value) and "2 missing file" in str(err.value)
+    assert synthetic_samples([], ["happy"], lambda r: r.expression, SkipReport()) == []  # no manifest: fine
 
 
 def test_face_samples_resize_augment_deterministically_and_report_failures(tmp_path):
