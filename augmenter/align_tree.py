@@ -192,6 +192,41 @@ def align_tree(
     t0 = time.perf_counter()
     config = config or AlignConfig()
     src, dst = Path(src), Path(dst)
+    skips = SkipReport()
+    rels = _source_images(src, dst, skips)
+    out_map = _output_paths(rels)
+
+    if aligner is None:
+        aligner = _make_aligner(config)
+    settings = _settings(aligner)
+    _check_aligner(aligner, config)
+
+    dst.mkdir(parents=True, exist_ok=True)
+    csv_path = dst / CSV_NAME
+    summary = AlignSummary(seen=len(rels) + skips.total, skips=skips, csv_path=csv_path)
+    _claim_destination(dst, settings, config.overwrite)
+
+    done = {r["path"] for r in _read_rows(csv_path, dst).values()} if csv_path.exists() else set()
+    pending = [r for r in rels if r not in done]
+    summary.resumed = len(rels) - len(pending)
+    if progress is not None:
+        progress(summary.resumed, len(rels))
+    _align_pending(src, dst, pending, out_map, aligner, config, summary, progress, len(rels))
+
+    _sort_csv(csv_path)
+    summary.skipped = summary.skips.total
+    summary.wall_s = time.perf_counter() - t0
+    processed = summary.aligned + summary.no_face
+    summary.images_per_s = processed / summary.wall_s if processed and summary.wall_s > 0 else 0.0
+    return summary
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _source_images(src: Path, dst: Path, skips: SkipReport) -> list[str]:
+    """The sorted relative paths of the images to align, after checking that ``src`` is a folder
+    and that ``dst`` is neither it nor above it; raises when there is no image."""
     if not src.exists():
         raise DatasetFormatError(src, "does not exist")
     if not src.is_dir():
@@ -199,35 +234,33 @@ def align_tree(
     src_r, dst_r = src.resolve(), dst.resolve()
     if dst_r == src_r or dst_r in src_r.parents:
         raise DatasetFormatError(dst, f"must not be {src} or a folder above it (crops would land among the sources)")
-
-    skips = SkipReport()
     rels = _list_images(src, dst_r, skips)
     if not rels:
         detail = f" ({skip_counts(skips)})" if skips.total else ""
         raise DatasetFormatError(src, f"no images found{detail}")
-    out_map = _output_paths(rels)
+    return rels
 
-    if aligner is None:
-        aligner = FaceAligner(
-            image_size=config.image_size,
-            device=config.device,
-            min_face_size=config.min_face_size,
-            select=config.select,
-            min_score=config.min_score,
-            batch_size=config.batch_size,
-            detect_pad=config.detect_pad,
-            **({} if config.retry else {"retry": ()}),
-        )
-    settings = _settings(aligner)
-    _check_aligner(aligner, config)
 
-    dst.mkdir(parents=True, exist_ok=True)
-    csv_path = dst / CSV_NAME
+def _make_aligner(config: AlignConfig) -> FaceAligner:
+    """A :class:`FaceAligner` with the settings of ``config``."""
+    return FaceAligner(
+        image_size=config.image_size,
+        device=config.device,
+        min_face_size=config.min_face_size,
+        select=config.select,
+        min_score=config.min_score,
+        batch_size=config.batch_size,
+        detect_pad=config.detect_pad,
+        **({} if config.retry else {"retry": ()}),
+    )
+
+
+def _claim_destination(dst: Path, settings: dict, overwrite: bool) -> None:
+    """Refuse a ``dst`` holding results made with other settings (or forget them when ``overwrite``),
+    then record ``settings`` in ``align.json``."""
     settings_path = dst / SETTINGS_NAME
-    summary = AlignSummary(seen=len(rels) + skips.total, skips=skips, csv_path=csv_path)
-
-    if config.overwrite:
-        csv_path.unlink(missing_ok=True)
+    if overwrite:
+        (dst / CSV_NAME).unlink(missing_ok=True)
     elif settings_path.exists():
         old = _read_settings(settings_path)
         if old != settings:
@@ -239,15 +272,15 @@ def align_tree(
             )
     _write_text_atomic(settings_path, json.dumps(settings, indent=2, sort_keys=True) + "\n")
 
-    rows = _read_rows(csv_path, dst) if csv_path.exists() else {}
-    done = {r["path"] for r in rows.values()}
-    pending = [r for r in rels if r not in done]
-    summary.resumed = len(rels) - len(pending)
-    n_total, n_done = len(rels), summary.resumed
-    if progress is not None:
-        progress(n_done, n_total)
 
+def _align_pending(src: Path, dst: Path, pending: list[str], out_map: dict[str, str], aligner: FaceAligner,
+                   config: AlignConfig, summary: AlignSummary, progress: Callable[[int, int], None] | None,
+                   n_total: int) -> None:
+    """Align ``pending`` batch by batch, appending each batch's rows to ``landmarks.csv`` (header first
+    when the file is new) once its crops are written; counts go to ``summary``."""
+    csv_path = dst / CSV_NAME
     new_file = not csv_path.exists()
+    n_done = summary.resumed
     with open(csv_path, "a", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
         if new_file:
@@ -256,38 +289,33 @@ def align_tree(
         bs = max(1, int(config.batch_size))
         for start in range(0, len(pending), bs):
             chunk = pending[start : start + bs]
-            decoded = list(iter_images((src / rel for rel in chunk), skips=summary.skips))
-            results = aligner.align([img for _, img in decoded]) if decoded else []
-            batch_rows = []
-            for (path, _), res in zip(decoded, results):
-                rel = path.relative_to(src).as_posix()
-                out_rel = out_map[rel]
-                if res.found:
-                    write_image_atomic(dst / out_rel, res.crop, quality=_JPEG_QUALITY)
-                    summary.aligned += 1
-                    summary.recovered += res.detected_on != "original"
-                else:
-                    if config.overwrite:  # a crop left by an older run would contradict the CSV
-                        (dst / out_rel).unlink(missing_ok=True)
-                    summary.no_face += 1
-                row = _format_row(rel, res, out_rel if res.found else "")
-                batch_rows.append(row)
-                rows[rel] = dict(zip(CSV_COLUMNS, row))
-            writer.writerows(batch_rows)
+            writer.writerows(_align_batch(src, dst, chunk, out_map, aligner, config.overwrite, summary))
             _sync(f)
             n_done += len(chunk)
             if progress is not None:
                 progress(n_done, n_total)
 
-    _sort_csv(csv_path)
-    summary.skipped = summary.skips.total
-    summary.wall_s = time.perf_counter() - t0
-    processed = summary.aligned + summary.no_face
-    summary.images_per_s = processed / summary.wall_s if processed and summary.wall_s > 0 else 0.0
-    return summary
 
-
-# ----------------------------------------------------------------------------- helpers
+def _align_batch(src: Path, dst: Path, chunk: list[str], out_map: dict[str, str], aligner: FaceAligner,
+                 overwrite: bool, summary: AlignSummary) -> list[list[str]]:
+    """Decode, align and write the crops of ``chunk`` (relative paths); returns their CSV rows
+    (undecodable files get none: they are counted in ``summary.skips``)."""
+    decoded = list(iter_images((src / rel for rel in chunk), skips=summary.skips))
+    results = aligner.align([img for _, img in decoded]) if decoded else []
+    rows = []
+    for (path, _), res in zip(decoded, results):
+        rel = path.relative_to(src).as_posix()
+        out_rel = out_map[rel]
+        if res.found:
+            write_image_atomic(dst / out_rel, res.crop, quality=_JPEG_QUALITY)
+            summary.aligned += 1
+            summary.recovered += res.detected_on != "original"
+        else:
+            if overwrite:  # a crop left by an older run would contradict the CSV
+                (dst / out_rel).unlink(missing_ok=True)
+            summary.no_face += 1
+        rows.append(_format_row(rel, res, out_rel if res.found else ""))
+    return rows
 
 
 def _list_images(src: Path, exclude: Path, skips: SkipReport) -> list[str]:

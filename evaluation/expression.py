@@ -150,6 +150,40 @@ def evaluate_expression(checkpoint: str | os.PathLike, data: Sequence[str], *, s
     evaluated = [c for c in vocabulary if not (classes == 7 and c == CONTEMPT)]
     index = {c: i for i, c in enumerate(evaluated)}
 
+    chosen, splits_used = _chosen_records(data, split)
+    kept, skipped = _labelled_records(chosen, index, classes, vocabulary, log)
+    if not kept:
+        raise ValueError(f"no image to evaluate in {', '.join(data)} (split {split or 'default'}, "
+                         f"vocabulary {', '.join(evaluated)})")
+
+    paths = [str(r.path) for r in kept]
+    truth = np.array([index[r.expression] for r in kept], dtype=np.int64)
+    # the evaluated classes' logits only (drops contempt under classes=7), in vocabulary order
+    columns = [vocabulary.index(c) for c in evaluated]
+    ok, predicted = _predict(backbone, head, paths, size, dev, columns, batch_size, workers, log)
+    truth = truth[ok]
+    result = {
+        "kind": "expression",
+        "checkpoint": str(checkpoint),
+        "data": list(data),
+        "split": split or "default",
+        "splits_used": splits_used,
+        "convention": CONVENTIONS[classes],
+        "classes": evaluated,
+        "model_classes": vocabulary,
+        "n_images": int(ok.sum()),
+        "unreadable": int((~ok).sum()),
+        "skipped": skipped,
+        **_metrics(truth, predicted, evaluated),
+    }
+    if out is not None:
+        write_expression_outputs(out, result, [p for p, k in zip(paths, ok) if k],
+                                 [evaluated[i] for i in truth], [evaluated[i] for i in predicted])
+    return result
+
+
+def _chosen_records(data: Sequence[str], split: str | None) -> tuple[list[FaceRecord], dict[str, str]]:
+    """The records of ``split`` of every spec of ``data``, and the split used per spec."""
     chosen: list[FaceRecord] = []
     splits_used: dict[str, str] = {}
     for spec in data:
@@ -157,6 +191,13 @@ def evaluate_expression(checkpoint: str | os.PathLike, data: Sequence[str], *, s
         picked, used = select_split(records, split, spec)
         splits_used[spec] = used
         chosen += picked
+    return chosen, splits_used
+
+
+def _labelled_records(chosen: Sequence[FaceRecord], index: dict[str, int], classes: int | None,
+                      vocabulary: list[str], log: Callable[[str], None]) -> tuple[list[FaceRecord], dict]:
+    """The records whose expression is one of the evaluated classes (``index``), and the result's
+    ``skipped`` counts of the others (each reason logged once)."""
     skipped: dict = {"unlabelled": 0, "contempt_7_class": 0, "not_in_vocabulary": {}}
     outside: Counter = Counter()
     kept: list[FaceRecord] = []
@@ -177,12 +218,14 @@ def evaluate_expression(checkpoint: str | os.PathLike, data: Sequence[str], *, s
         log(f"skipped {skipped['unlabelled']} image(s) without an expression label")
     if skipped["contempt_7_class"]:
         log(f"dropped {skipped['contempt_7_class']} contempt image(s) (7-class convention)")
-    if not kept:
-        raise ValueError(f"no image to evaluate in {', '.join(data)} (split {split or 'default'}, "
-                         f"vocabulary {', '.join(evaluated)})")
+    return kept, skipped
 
-    paths = [str(r.path) for r in kept]
-    truth = np.array([index[r.expression] for r in kept], dtype=np.int64)
+
+def _predict(backbone: torch.nn.Module, head: ClassifierHead, paths: list[str], size: int, dev: torch.device,
+             columns: list[int], batch_size: int, workers: int, log: Callable[[str], None]
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """``(ok, predicted)``: ``(N,)`` bool, which of the ``N`` images could be read, and for those the
+    index into ``columns`` (the head's outputs evaluated) of the largest logit, int64."""
     embeddings, errors = embed_batches(backbone, paths, size, dev, batch_size=batch_size, workers=workers,
                                        normalise=False)
     ok = ~np.isnan(embeddings).any(1) if embeddings.shape[1] else np.zeros(len(paths), dtype=bool)
@@ -192,25 +235,16 @@ def evaluate_expression(checkpoint: str | os.PathLike, data: Sequence[str], *, s
         raise ValueError(f"none of the {len(paths)} image(s) could be read")
     with torch.inference_mode():
         logits = head(torch.from_numpy(embeddings[ok]).to(dev)).float()
-    # the evaluated classes' logits only (drops contempt under classes=7), in vocabulary order
-    columns = [vocabulary.index(c) for c in evaluated]
-    predicted = logits[:, columns].argmax(1).cpu().numpy()
-    truth = truth[ok]
+    return ok, logits[:, columns].argmax(1).cpu().numpy()
+
+
+def _metrics(truth: np.ndarray, predicted: np.ndarray, evaluated: list[str]) -> dict:
+    """The result's metric entries (accuracy ... confusion) from the ``(N,)`` true and predicted class
+    indices into ``evaluated``."""
     metrics = classification_metrics(truth, predicted, len(evaluated))
     confusion = np.array(metrics["confusion"], dtype=np.int64)
     precision = per_class_precision(confusion)
-    result = {
-        "kind": "expression",
-        "checkpoint": str(checkpoint),
-        "data": list(data),
-        "split": split or "default",
-        "splits_used": splits_used,
-        "convention": CONVENTIONS[classes],
-        "classes": evaluated,
-        "model_classes": vocabulary,
-        "n_images": int(ok.sum()),
-        "unreadable": int((~ok).sum()),
-        "skipped": skipped,
+    return {
         "accuracy": metrics["accuracy"],
         "balanced_accuracy": metrics["balanced_accuracy"],
         "macro_f1": metrics["macro_f1"],
@@ -219,10 +253,6 @@ def evaluate_expression(checkpoint: str | os.PathLike, data: Sequence[str], *, s
         "support": dict(zip(evaluated, confusion.sum(1).tolist())),
         "confusion": confusion.tolist(),
     }
-    if out is not None:
-        write_expression_outputs(out, result, [p for p, k in zip(paths, ok) if k],
-                                 [evaluated[i] for i in truth], [evaluated[i] for i in predicted])
-    return result
 
 
 def write_expression_outputs(out: str | os.PathLike, result: dict, paths: Sequence[str], truth: Sequence[str],

@@ -15,7 +15,6 @@ averaged by DDP (gloo on the CPU, NCCL on GPUs) and rank 0 validates and writes 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import time
@@ -28,13 +27,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from augmenter.atomic import write_text_atomic
-from augmenter.checkpoint import check_resumable, load_checkpoint, load_weights, save_checkpoint, save_config_json
 from augmenter.errors import FileError
-from augmenter.interrupt import deferred_interrupt
 from augmenter.tensors import to_model_input
 from augmenter.device import resolve_device
 from augmenter.skips import SkipReport
+from augmenter.training_run import TrainingRun
 from recognition.data import FaceSamples, Sample, collate_samples
 
 RESUMABLE = {"workers", "device", "checkpoint_every"}  # settings that do not change the result
@@ -171,6 +168,76 @@ def training_device(device: str, world: int) -> torch.device:
     return resolved
 
 
+def _build_optimizer(model: nn.Module, setup: TrainSetup) -> torch.optim.Optimizer:
+    """SGD (momentum 0.9) or AdamW; weight decay on the weights, none on biases and norm parameters."""
+    decay, no_decay = [], []
+    for _, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    groups = [{"params": decay, "weight_decay": setup.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if setup.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=setup.lr, momentum=0.9)
+    if setup.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=setup.lr)
+    raise ValueError(f"unknown optimizer {setup.optimizer!r}; expected sgd or adamw")
+
+
+@dataclass
+class _Loop:
+    """What one epoch of :func:`train_loop` works with."""
+
+    setup: TrainSetup
+    run: TrainingRun
+    trainable: nn.Module
+    optimizer: torch.optim.Optimizer
+    dataset: FaceSamples
+    device: torch.device
+    rank: int
+    world: int
+    steps_per_epoch: int
+    total_steps: int
+    progress: Callable[[dict], None] | None
+
+
+def _train_epoch(loop: _Loop, epoch: int, stop) -> None:
+    """The rest of epoch ``epoch`` from ``progress["position"]``; counters right after each update."""
+    setup, state, device = loop.setup, loop.run.progress, loop.device
+    loop.dataset.epoch = epoch
+    order = epoch_order(len(setup.samples), epoch, setup.seed, setup.sample_weights, setup.epoch_size or len(setup.samples))
+    mine = epoch_batches(order, setup.batch_size, loop.world)[loop.rank::loop.world][state["position"]:]
+    loader = DataLoader(loop.dataset, batch_sampler=[b.tolist() for b in mine], num_workers=setup.workers,
+                        collate_fn=collate_samples, pin_memory=device.type == "cuda")
+    loss_weights = setup.loss_weights.to(device) if setup.loss_weights is not None else None
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext())
+    loop.trainable.train()
+    tick = time.perf_counter()
+    for _, images, labels, errors in loader:
+        for message in errors:
+            loop.run.note_failure(message)
+        if len(labels) >= 2:  # BatchNorm needs two images (a lone survivor of a bad batch waits)
+            for group in loop.optimizer.param_groups:
+                group["lr"] = setup.lr * lr_factor(state["step"], loop.total_steps, setup.warmup)
+            x, y = to_model_input(images, device), labels.to(device)
+            with autocast:
+                logits = loop.trainable(x, y)
+            loss = nn.functional.cross_entropy(logits.float(), y, weight=loss_weights)
+            loop.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            loop.optimizer.step()
+            state["images"] += len(labels) * loop.world
+        # counters right after the update, so that a checkpoint saved from here on (an interrupt
+        # raised by the progress callback included) matches the weights
+        state["step"] += 1
+        state["position"] += 1
+        if state["step"] % setup.checkpoint_every == 0:
+            loop.run.save_last()
+        if loop.progress and len(labels) >= 2:
+            loop.progress({"epoch": epoch, "step": state["step"] - 1, "loss": loss.item(),
+                           "steps_per_epoch": loop.steps_per_epoch})
+        if stop.requested:
+            raise KeyboardInterrupt
+    state["train_s"] += time.perf_counter() - tick
+
+
 def train_loop(setup: TrainSetup, model: Classifier, validate: Callable[[Classifier], dict] | None,
                progress: Callable[[dict], None] | None = None, log: Callable[[str], None] = print) -> TrainResult:
     """Train (or resume) ``model`` on ``setup``; ``validate(model)`` (rank 0, eval mode) returns figures
@@ -181,118 +248,47 @@ def train_loop(setup: TrainSetup, model: Classifier, validate: Callable[[Classif
     rank, world = distributed()
     device = training_device(setup.device, world)
     torch.manual_seed(setup.seed)
-    out = setup.out
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-    model = model.to(device)
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        (no_decay if p.ndim <= 1 else decay).append(p)
-    groups = [{"params": decay, "weight_decay": setup.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    if setup.optimizer == "sgd":
-        optimizer = torch.optim.SGD(groups, lr=setup.lr, momentum=0.9)
-    elif setup.optimizer == "adamw":
-        optimizer = torch.optim.AdamW(groups, lr=setup.lr)
-    else:
-        raise ValueError(f"unknown optimizer {setup.optimizer!r}; expected sgd or adamw")
-    n = len(setup.samples)
-    draws = setup.epoch_size or n
-    steps_per_epoch = len(epoch_batches(np.arange(draws), setup.batch_size, world)) // world
-    total_steps = steps_per_epoch * setup.epochs
     state = {"epoch": 0, "position": 0, "step": 0, "best": {}, "history": [], "images": 0, "train_s": 0.0}
-
-    last = out / "last.pt"
-    if last.exists():
-        ckpt = load_checkpoint(last, kind=setup.kind, map_location=device)
-        check_resumable(ckpt.config.get("train", {}), setup.config, RESUMABLE, last)
-        load_weights(model.backbone, ckpt.model["backbone"], source=last)
-        load_weights(model.head, ckpt.model["head"], source=last)
-        optimizer.load_state_dict(ckpt.optimizer)
-        state.update(ckpt.extra["progress"])
-        log(f"resumed from {last} at epoch {state['epoch']}, step {state['step']}")
-    if rank == 0:
-        save_config_json(out / "config.json", setup.config)
-
-    def save(path: Path) -> None:
-        if rank == 0:
-            save_checkpoint(path, kind=setup.kind,
-                            model={"backbone": model.backbone.state_dict(), "head": model.head.state_dict()},
-                            optimizer=optimizer.state_dict(), step=state["step"],
-                            config={"backbone": setup.backbone_config, "train": setup.config},
-                            vocabularies=setup.vocabularies, extra={"progress": state})
+    run = TrainingRun(setup.out, kind=setup.kind, train_config=setup.config, resumable=RESUMABLE,
+                      checkpoint_config={"backbone": setup.backbone_config, "train": setup.config},
+                      vocabularies=setup.vocabularies, progress=state, skips=setup.skips, writer=rank == 0,
+                      started=start)
+    model = model.to(device)
+    optimizer = _build_optimizer(model, setup)
+    steps_per_epoch = len(epoch_batches(np.arange(setup.epoch_size or len(setup.samples)), setup.batch_size,
+                                        world)) // world
+    run.register(model={"backbone": model.backbone, "head": model.head}, optimizer=optimizer)
+    if run.resume(device) is not None:
+        log(f"resumed from {run.last_path} at epoch {state['epoch']}, step {state['step']}")
+    run.write_config()
 
     trainable = model
     if world > 1:
         trainable = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     dataset = FaceSamples(setup.samples, setup.image_size, train=True, shift=setup.shift, seed=setup.seed)
-    loss_weights = setup.loss_weights.to(device) if setup.loss_weights is not None else None
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext())
-    failures: set[str] = set()
+    loop = _Loop(setup, run, trainable, optimizer, dataset, device, rank, world, steps_per_epoch,
+                 steps_per_epoch * setup.epochs, progress)
     last_metrics: dict = {}
-    epochs_run = 0
-    try:
-        with deferred_interrupt() as stop:
-            while state["epoch"] < setup.epochs:
-                epoch = state["epoch"]
-                dataset.epoch = epoch
-                order = epoch_order(n, epoch, setup.seed, setup.sample_weights, draws)
-                mine = epoch_batches(order, setup.batch_size, world)[rank::world][state["position"]:]
-                loader = DataLoader(dataset, batch_sampler=[b.tolist() for b in mine], num_workers=setup.workers,
-                                    collate_fn=collate_samples, pin_memory=device.type == "cuda")
-                trainable.train()
-                tick = time.perf_counter()
-                for _, images, labels, errors in loader:
-                    for message in errors:
-                        if message not in failures:
-                            failures.add(message)
-                            setup.skips.add("unreadable image", message)
-                    if len(labels) >= 2:  # BatchNorm needs two images (a lone survivor of a bad batch waits)
-                        for group in optimizer.param_groups:
-                            group["lr"] = setup.lr * lr_factor(state["step"], total_steps, setup.warmup)
-                        x, y = to_model_input(images, device), labels.to(device)
-                        with autocast:
-                            logits = trainable(x, y)
-                        loss = nn.functional.cross_entropy(logits.float(), y, weight=loss_weights)
-                        optimizer.zero_grad(set_to_none=True)
-                        loss.backward()
-                        optimizer.step()
-                        state["images"] += len(labels) * world
-                    # counters right after the update, so that a checkpoint saved from here on (an interrupt
-                    # raised by the progress callback included) matches the weights
-                    state["step"] += 1
-                    state["position"] += 1
-                    if state["step"] % setup.checkpoint_every == 0:
-                        save(last)
-                    if progress and len(labels) >= 2:
-                        progress({"epoch": epoch, "step": state["step"] - 1, "loss": loss.item(),
-                                  "steps_per_epoch": steps_per_epoch})
-                    if stop.requested:
-                        raise KeyboardInterrupt
-                state["train_s"] += time.perf_counter() - tick
-                state["epoch"], state["position"] = epoch + 1, 0
-                metrics = {"epoch": epoch}
-                if rank == 0 and validate is not None:
-                    model.eval()
-                    metrics.update(validate(model))
-                    if metrics.get(setup.select, -math.inf) > state["best"].get(setup.select, -math.inf):
-                        state["best"] = metrics
-                        save(out / "best.pt")
-                        write_text_atomic(out / "best.json", json.dumps(metrics, indent=2) + "\n")
-                last_metrics = metrics
-                state["history"].append({k: v for k, v in metrics.items() if not isinstance(v, list)})
-                save(last)
-                if rank == 0:
-                    with open(out / "log.jsonl", "a", encoding="utf-8") as f:
-                        f.write(json.dumps({**metrics, "step": state["step"],
-                                            "wall_s": round(time.perf_counter() - start, 2)}) + "\n")
-                epochs_run += 1
-                if world > 1:
-                    torch.distributed.barrier()
-    except KeyboardInterrupt:
-        save(last)
-        raise
-    if rank == 0 and validate is None:
-        save(out / "best.pt")  # without validation the last weights are the ones to use
+    with run.interruptible() as stop:
+        while state["epoch"] < setup.epochs:
+            epoch = state["epoch"]
+            _train_epoch(loop, epoch, stop)
+            state["epoch"], state["position"] = epoch + 1, 0
+            metrics = {"epoch": epoch}
+            if rank == 0 and validate is not None:
+                model.eval()
+                metrics.update(validate(model))
+                if metrics.get(setup.select, -math.inf) > state["best"].get(setup.select, -math.inf):
+                    state["best"] = metrics
+                    run.save_best(metrics)
+            last_metrics = metrics
+            state["history"].append({k: v for k, v in metrics.items() if not isinstance(v, list)})
+            run.save_last()
+            run.log({**metrics, "step": state["step"], "wall_s": round(time.perf_counter() - start, 2)})
+            if world > 1:
+                torch.distributed.barrier()
+    if validate is None:
+        run.save_best(None)  # without validation the last weights are the ones to use
     rate = state["images"] / state["train_s"] if state["train_s"] else 0.0
-    return TrainResult(out, state["epoch"], state["step"], state["best"], last_metrics,
+    return TrainResult(setup.out, state["epoch"], state["step"], state["best"], last_metrics,
                        time.perf_counter() - start, setup.skips, rate)

@@ -37,7 +37,6 @@ training (the learning-rate cosine is then stretched to the new length).
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -48,9 +47,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from augmenter.atomic import write_text_atomic
 from augmenter.attributes import EXPRESSIONS, LIGHTING
-from augmenter.checkpoint import check_resumable, load_checkpoint, load_weights, save_checkpoint, save_config_json, to_plain
+from augmenter.checkpoint import Checkpoint, to_plain
 from augmenter.classify.model import KIND, attr_checkpoint_config, verification_metrics
 from augmenter.gan_eval.metrics import within_one_accuracy
 from augmenter.datasets.labelled import LabelledFaces, collate_labelled
@@ -62,6 +60,7 @@ from augmenter.nets.attribute import AttributeNet, AttributeNetConfig
 from augmenter.device import resolve_device
 from augmenter.skips import SkipReport
 from augmenter.tensors import to_model_input
+from augmenter.training_run import TrainingRun
 
 _RESUMABLE_CHANGES = {"epochs", "workers", "device"}
 _LR_FLOOR = 0.05
@@ -267,16 +266,8 @@ def _selection_score(metrics: dict) -> float:
 # training
 
 
-def train_attribute_classifier(config: AttrTrainConfig, progress: Callable[[dict], None] | None = None) -> AttrTrainResult:
-    """Train (or resume training) the attribute classifier; ``progress`` gets a dict after every step
-    (``epoch``, ``step``, ``steps_per_epoch``, ``loss``).
-
-    Raises ``ValueError`` for data it cannot train on (no labels, an empty train or held-out side) and
-    :class:`~augmenter.errors.CheckpointError` when ``out`` holds a run of other settings or data.
-    Unreadable images are counted in the result's ``skips``, never raised.
-    """
-    start = time.perf_counter()
-    out = Path(config.out)
+def _read_data(config: AttrTrainConfig) -> tuple[list[FaceRecord], list[FaceRecord], dict[str, list[str]], SkipReport]:
+    """The training and held-out records, the vocabularies and what was skipped reading them."""
     if not config.data:
         raise ValueError("no dataset spec given (--data NAME:ROOT)")
     if not 0 < config.holdout < 1:
@@ -290,95 +281,103 @@ def train_attribute_classifier(config: AttrTrainConfig, progress: Callable[[dict
         raise ValueError(f"the identity split (holdout {config.holdout}, seed {config.seed}) leaves {len(train)} "
                          f"training and {len(held)} held-out image(s); change --holdout or --seed")
     identity_vocab = sorted({k for k in map(identity_key, train) if k is not None})
-    vocabularies = {"lighting": lighting_vocab, "expression": expression_vocab, "identity": identity_vocab}
+    return train, held, {"lighting": lighting_vocab, "expression": expression_vocab, "identity": identity_vocab}, skips
 
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(config.seed)
-    device = resolve_device(config.device)
-    net_config = AttributeNetConfig(image_size=config.image_size, width=config.width, embedding=config.embedding,
-                                    n_lighting=len(lighting_vocab), n_expression=len(expression_vocab),
-                                    n_identity=len(identity_vocab))
-    net = AttributeNet(net_config).to(device)
-    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    state = {"epoch": 0, "step": 0, "best_score": -1.0, "best_epoch": -1, "best_metrics": {}}
 
-    last = out / "last.pt"
-    if last.exists():
-        ckpt = load_checkpoint(last, kind=KIND, map_location=device)
-        check_resumable(ckpt.config.get("train", {}), to_plain(config), _RESUMABLE_CHANGES, last)
+def _same_vocabularies(vocabularies: dict[str, list[str]]) -> Callable[[Checkpoint], None]:
+    """A resume check refusing a run trained on data with other classes."""
+    def check(ckpt: Checkpoint) -> None:
         if ckpt.vocabularies != vocabularies:
             changed = [k for k in vocabularies if (ckpt.vocabularies or {}).get(k) != vocabularies[k]]
-            raise CheckpointError(last, f"was trained on data with other {', '.join(changed)} classes; "
-                                        "the data changed: use another --out")
-        load_weights(net, ckpt.model, source=last)
-        optimizer.load_state_dict(ckpt.optimizer)
-        state.update(ckpt.extra["progress"])
-    save_config_json(out / "config.json", to_plain(config))
+            raise CheckpointError(ckpt.path, f"was trained on data with other {', '.join(changed)} classes; "
+                                             "the data changed: use another --out")
+    return check
 
-    def save(path: Path) -> None:
-        save_checkpoint(path, kind=KIND, model=net.state_dict(), optimizer=optimizer.state_dict(), step=state["step"],
-                        config=attr_checkpoint_config(net_config, to_plain(config)), vocabularies=vocabularies,
-                        extra={"progress": state})
 
-    train_set = LabelledFaces(train, config.image_size, lighting_vocab, expression_vocab, identity_vocab)
-    val_set = LabelledFaces(held, config.image_size, lighting_vocab, expression_vocab, None)
-    held_identities = [identity_key(r) for r in held]
-    seen_failures: set[str] = set()
-
-    def note_failure(message: str) -> None:  # an unreadable file is counted once, not once per epoch
-        if message not in seen_failures:
-            seen_failures.add(message)
-            skips.add("unreadable image", message)
-
+def _train_epoch(net: AttributeNet, optimizer: torch.optim.Optimizer, train_set: LabelledFaces, epoch: int,
+                 config: AttrTrainConfig, run: TrainingRun, device: torch.device,
+                 progress: Callable[[dict], None] | None) -> dict[str, float | None]:
+    """One epoch (order and shifts seeded by ``(seed, epoch)``); returns the mean training losses."""
+    n = len(train_set)
     max_shift = int(round(config.image_size * config.shift_fraction))
-    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    steps_per_epoch = math.ceil(n / config.batch_size)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
+    shifts = torch.randint(-max_shift, max_shift + 1, (n, 2),
+                           generator=torch.Generator().manual_seed(config.seed * 100_019 + epoch))
+    loader = DataLoader(train_set, batch_size=config.batch_size, sampler=order.tolist(),
+                        num_workers=config.workers if n > config.batch_size else 0,
+                        collate_fn=collate_labelled, pin_memory=device.type == "cuda")
+    net.train()
+    sums = {"loss": 0.0, "lighting": 0.0, "expression": 0.0, "identity": 0.0}
+    batches = 0
+    for b, (indices, images, lighting, expression, identity, errors) in enumerate(loader):
+        for message in errors:
+            run.note_failure(message)
+        if len(indices) < 2:  # BatchNorm1d of the embedding needs 2+ images (a lone last image waits an epoch)
+            continue
+        for group in optimizer.param_groups:
+            group["lr"] = _lr_at(config, (epoch + b / steps_per_epoch) / config.epochs)
+        x = random_translate(to_model_input(images, device), shifts[indices])
+        loss, parts = attribute_loss(net(x), lighting.to(device), expression.to(device), identity.to(device),
+                                     config.identity_weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        batches += 1
+        run.step += 1
+        sums["loss"] += loss.item()
+        for head, value in parts.items():
+            sums[head] += value.item()
+        if progress:
+            progress({"epoch": epoch, "step": run.step, "steps_per_epoch": steps_per_epoch, "loss": loss.item()})
+    return {f"train_{k}": (v / batches if batches else None) for k, v in sums.items()}
+
+
+def train_attribute_classifier(config: AttrTrainConfig, progress: Callable[[dict], None] | None = None) -> AttrTrainResult:
+    """Train (or resume training) the attribute classifier; ``progress`` gets a dict after every step
+    (``epoch``, ``step``, ``steps_per_epoch``, ``loss``).
+
+    Raises ``ValueError`` for data it cannot train on (no labels, an empty train or held-out side) and
+    :class:`~augmenter.errors.CheckpointError` when ``out`` holds a run of other settings or data.
+    Unreadable images are counted in the result's ``skips``, never raised. A Ctrl-C saves nothing: the
+    rerun redoes the interrupted epoch from the last finished one.
+    """
+    start = time.perf_counter()
+    train, held, vocabularies, skips = _read_data(config)
+    lighting_vocab = vocabularies["lighting"]
+    net_config = AttributeNetConfig(image_size=config.image_size, width=config.width, embedding=config.embedding,
+                                    n_lighting=len(lighting_vocab), n_expression=len(vocabularies["expression"]),
+                                    n_identity=len(vocabularies["identity"]))
+    state = {"epoch": 0, "step": 0, "best_score": -1.0, "best_epoch": -1, "best_metrics": {}}
+    run = TrainingRun(config.out, kind=KIND, train_config=to_plain(config), resumable=_RESUMABLE_CHANGES,
+                      checkpoint_config=attr_checkpoint_config(net_config, to_plain(config)),
+                      vocabularies=vocabularies, progress=state, skips=skips, started=start)
+    torch.manual_seed(config.seed)
+    device = resolve_device(config.device)
+    net = AttributeNet(net_config).to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    run.register(model=net, optimizer=optimizer)
+    run.resume(device, check=_same_vocabularies(vocabularies))
+    run.write_config()
+
+    train_set = LabelledFaces(train, config.image_size, lighting_vocab, vocabularies["expression"],
+                              vocabularies["identity"])
+    val_set = LabelledFaces(held, config.image_size, lighting_vocab, vocabularies["expression"], None)
+    held_identities = [identity_key(r) for r in held]
     epochs_run = 0
     while state["epoch"] < config.epochs:
         epoch = state["epoch"]
-        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
-        shifts = torch.randint(-max_shift, max_shift + 1, (len(train), 2),
-                               generator=torch.Generator().manual_seed(config.seed * 100_019 + epoch))
-        loader = DataLoader(train_set, batch_size=config.batch_size, sampler=order.tolist(),
-                            num_workers=config.workers if len(train) > config.batch_size else 0,
-                            collate_fn=collate_labelled, pin_memory=device.type == "cuda")
-        net.train()
-        sums = {"loss": 0.0, "lighting": 0.0, "expression": 0.0, "identity": 0.0}
-        batches = 0
-        for b, (indices, images, lighting, expression, identity, errors) in enumerate(loader):
-            for message in errors:
-                note_failure(message)
-            if len(indices) < 2:  # BatchNorm1d of the embedding needs 2+ images (a lone last image waits an epoch)
-                continue
-            for group in optimizer.param_groups:
-                group["lr"] = _lr_at(config, (epoch + b / steps_per_epoch) / config.epochs)
-            x = random_translate(to_model_input(images, device), shifts[indices])
-            loss, parts = attribute_loss(net(x), lighting.to(device), expression.to(device), identity.to(device),
-                                         config.identity_weight)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            batches += 1
-            state["step"] += 1
-            sums["loss"] += loss.item()
-            for head, value in parts.items():
-                sums[head] += value.item()
-            if progress:
-                progress({"epoch": epoch, "step": state["step"], "steps_per_epoch": steps_per_epoch,
-                          "loss": loss.item()})
+        losses = _train_epoch(net, optimizer, train_set, epoch, config, run, device, progress)
         metrics = evaluate_held_out(net, val_set, held_identities, lighting_vocab, batch_size=config.batch_size * 2,
-                                    workers=config.workers, seed=config.seed, note_failure=note_failure)
+                                    workers=config.workers, seed=config.seed, note_failure=run.note_failure)
         state["epoch"] = epoch + 1
         score = _selection_score(metrics)
         if score > state["best_score"]:
             state.update(best_score=score, best_epoch=epoch, best_metrics=metrics)
-            save(out / "best.pt")
-            write_text_atomic(out / "best.json", json.dumps({"epoch": epoch, **metrics}, indent=2) + "\n")
-        save(last)
+            run.save_best({"epoch": epoch, **metrics})
+        run.save_last()
         epochs_run += 1
-        record = {"epoch": epoch, "lr": _lr_at(config, epoch / config.epochs),
-                  **{f"train_{k}": (v / batches if batches else None) for k, v in sums.items()},
-                  "wall_s": round(time.perf_counter() - start, 2), **metrics}
-        with open(out / "log.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-    return AttrTrainResult(state["best_metrics"], state["best_epoch"], epochs_run, time.perf_counter() - start, out,
+        run.log({"epoch": epoch, "lr": _lr_at(config, epoch / config.epochs), **losses,
+                 "wall_s": round(time.perf_counter() - start, 2), **metrics})
+    return AttrTrainResult(state["best_metrics"], state["best_epoch"], epochs_run, time.perf_counter() - start, run.out,
                            skips, vocabularies)

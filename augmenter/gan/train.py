@@ -40,17 +40,16 @@ from pathlib import Path
 import torch
 
 from augmenter.atomic import atomic_path
-from augmenter.checkpoint import check_resumable, load_checkpoint, save_checkpoint, save_config_json
 from augmenter.datasets.record import EVAL_SPLITS
 from augmenter.datasets.spec import read_specs, split_held_out
 from augmenter.gan.bank import build_bank, vocabularies_of
 from augmenter.tensors import resize_square, to_model_input
-from augmenter.interrupt import deferred_interrupt
 from augmenter.gan.models import build_discriminator, build_generator, generator_config, one_hot
 from augmenter.losses import (gradient_penalty, identity_loss, l1_loss, masked_cross_entropy, quality_loss,
                               wgan_critic_loss, wgan_generator_loss)
 from augmenter.device import resolve_device
 from augmenter.skips import SkipReport
+from augmenter.training_run import TrainingRun
 
 _RESUMABLE_CHANGES = {"steps", "minutes", "workers", "device", "log_every", "grid_every", "eval_every",
                       "checkpoint_every", "attr"}
@@ -164,19 +163,8 @@ def sample_targets(source: torch.Tensor, n: int, keep_probability: float, gen: t
     return target, torch.where(blank, unlabelled, target)
 
 
-def train_gan(config: GanTrainConfig, progress: Callable[[dict], None] | None = None,
-              log: Callable[[str], None] = print) -> GanTrainResult:
-    """Train or resume a LEGAN / StarGAN run; ``progress`` gets the step's losses after every step."""
-    from augmenter.gan.evaluate import EvalSet, evaluate_generator
-    from augmenter.gan.grid import sample_grid
-
-    start = time.perf_counter()
-    out = Path(config.out)
-    (out / "samples").mkdir(parents=True, exist_ok=True)
-    device = resolve_device(config.device)
-    torch.manual_seed(config.seed)
-    notes: list[str] = []
-
+def _read_data(config: GanTrainConfig, log: Callable[[str], None]):
+    """``(training bank, held-out bank or None, lighting names, expression names, skips)``."""
     records, skips = read_specs(config.data)
     # A dataset's own validation/test split is never trained on (held out with the held-out identities),
     # so a LEGAN trained here can synthesize for a classifier evaluated on that split without leakage.
@@ -193,7 +181,32 @@ def train_gan(config: GanTrainConfig, progress: Callable[[dict], None] | None = 
     skips.merge(bank.skips)
     held = build_bank(held_records, config.image_size, lighting_names, expression_names,
                       workers=config.workers) if held_records else None
+    return bank, held, lighting_names, expression_names, skips
 
+
+@dataclass
+class GanNets:
+    """The networks, optimizers and schedulers of a run, and the frozen networks its losses use."""
+
+    G: torch.nn.Module
+    D: torch.nn.Module
+    G_ema: torch.nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    sched_g: torch.optim.lr_scheduler.LRScheduler
+    sched_d: torch.optim.lr_scheduler.LRScheduler
+    embedder: torch.nn.Module | None = None
+    q_net: torch.nn.Module | None = None
+
+    def states(self) -> dict:
+        """The states a checkpoint holds, by checkpoint field and name (the keys of existing checkpoints)."""
+        return dict(model={"generator": self.G, "discriminator": self.D}, ema={"generator": self.G_ema},
+                    optimizer={"generator": self.opt_g, "discriminator": self.opt_d},
+                    scheduler={"generator": self.sched_g, "discriminator": self.sched_d})
+
+
+def _build_nets(config: GanTrainConfig, n_l: int, n_e: int, device: torch.device, notes: list[str],
+                log: Callable[[str], None]) -> GanNets:
     G = build_generator(config.arch, n_l, n_e, config.g_width).to(device)
     D = build_discriminator(config.image_size, n_l, n_e, config.d_width).to(device)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
@@ -204,168 +217,216 @@ def train_gan(config: GanTrainConfig, progress: Callable[[dict], None] | None = 
     def lr_factor(step: int) -> float:  # constant, then linear decay to 0 over the last part
         return 1.0 if step < decay_from else max(0.0, (config.steps - step) / max(1, config.steps - decay_from))
 
-    sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, lr_factor)
-    sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, lr_factor)
-
-    embedder = None
+    nets = GanNets(G, D, G_ema, opt_g, opt_d, torch.optim.lr_scheduler.LambdaLR(opt_g, lr_factor),
+                   torch.optim.lr_scheduler.LambdaLR(opt_d, lr_factor))
     if config.weights.identity > 0:
         from augmenter.identity import load_identity_net
 
-        embedder = load_identity_net(config.identity_net)
-        if embedder is None:
+        nets.embedder = load_identity_net(config.identity_net)
+        if nets.embedder is None:
             notes.append("identity loss off: no --identity-net given")
             log(notes[-1])
         else:
-            embedder = embedder.to(device)
-    q_net = None
+            nets.embedder = nets.embedder.to(device)
     if config.q and config.weights.quality > 0:
         from augmenter.quality.model import load_q
 
-        q_net, _ = load_q(config.q, device)
-        q_net.requires_grad_(False)
+        nets.q_net, _ = load_q(config.q, device)
+        nets.q_net.requires_grad_(False)
+    return nets
 
-    step = 0
-    last = out / "last.pt"
-    if last.exists():
-        ckpt = load_checkpoint(last, kind=config.arch, map_location=device)
-        check_resumable(ckpt.config.get("train", {}), asdict(config), _RESUMABLE_CHANGES, last)
-        G.load_state_dict(ckpt.model["generator"])
-        D.load_state_dict(ckpt.model["discriminator"])
-        G_ema.load_state_dict(ckpt.ema["generator"])
-        opt_g.load_state_dict(ckpt.optimizer["generator"])
-        opt_d.load_state_dict(ckpt.optimizer["discriminator"])
-        sched_g.load_state_dict(ckpt.scheduler["generator"])
-        sched_d.load_state_dict(ckpt.scheduler["discriminator"])
-        step = ckpt.step
-        start -= float(ckpt.extra.get("wall_s", 0.0))
-        log(f"resumed from {last} at step {step}")
-    save_config_json(out / "config.json", asdict(config))
 
-    def save(path: Path) -> None:
-        save_checkpoint(
-            path, kind=config.arch,
-            model={"generator": G.state_dict(), "discriminator": D.state_dict()},
-            ema={"generator": G_ema.state_dict()},
-            optimizer={"generator": opt_g.state_dict(), "discriminator": opt_d.state_dict()},
-            scheduler={"generator": sched_g.state_dict(), "discriminator": sched_d.state_dict()},
-            step=step,
-            config={"arch": config.arch, "image_size": config.image_size, "generator": generator_config(G),
-                    "discriminator": asdict(D.config), "train": asdict(config)},
-            vocabularies={"lighting": lighting_names, "expression": expression_names},
-            extra={"wall_s": time.perf_counter() - start})
+@dataclass
+class GanBatch:
+    """One step's batch: images, source labels, targets (class indices, -1 = keep / not labelled), the
+    conditions G is given and the source classes as one-hot vectors, the gradient-penalty mixing."""
 
-    losses_log = _CsvLog(out / "losses.csv", ["step", "minutes", "lr", "d_adv", "d_gp", "d_cls", "g_adv", "g_cls",
-                                              "g_cycle", "g_identity", "g_quality", "g_paired"])
-    eval_set = None
-    attr = None
-    if config.attr and held is not None:
-        from augmenter.classify.model import load_attribute_classifier
+    rows: torch.Tensor
+    x: torch.Tensor
+    src_l: torch.Tensor
+    src_e: torch.Tensor
+    tgt_l: torch.Tensor
+    tgt_e: torch.Tensor
+    c_l: torch.Tensor
+    c_e: torch.Tensor
+    s_l: torch.Tensor
+    s_e: torch.Tensor
+    mix: torch.Tensor
 
-        attr = load_attribute_classifier(config.attr, device)
-        eval_set = EvalSet.build(held, bank, max_inputs=24, seed=config.seed)
-        evals_log = _CsvLog(out / "evals.csv", ["step", "minutes", *EvalSet.COLUMNS])
-    for table in (losses_log, *([evals_log] if eval_set is not None else [])):
-        table.truncate_after(step)
-    grid_inputs = (held if held is not None and len(held) else bank).images[:6]
 
-    def q_loss(images: torch.Tensor) -> torch.Tensor:
-        return quality_loss(q_net(resize_square(images, q_net.config.image_size)))
+def draw_batch(bank, config: GanTrainConfig, step: int, device: torch.device) -> GanBatch:
+    """Step ``step``'s batch, targets and mixing, from a generator seeded by ``(seed, step)``."""
+    n_l, n_e = len(bank.lighting_names), len(bank.expression_names)
+    gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
+    rows = bank.draw(config.batch_size, gen)
+    x = to_model_input(bank.images[rows], device)
+    src_l, src_e = bank.lighting[rows], bank.expression[rows]
+    tgt_l, cond_l = sample_targets(src_l, n_l, config.keep_probability, gen, config.blank_keep)
+    tgt_e, cond_e = sample_targets(src_e, n_e, config.keep_probability, gen, config.blank_keep)
+    mix = torch.rand(config.batch_size, 1, 1, 1, generator=gen).to(device)
+    c_l, c_e = one_hot(cond_l, n_l).to(device), one_hot(cond_e, n_e).to(device)
+    s_l, s_e = one_hot(src_l, n_l).to(device), one_hot(src_e, n_e).to(device)
+    src_l, src_e, tgt_l, tgt_e = (t.to(device) for t in (src_l, src_e, tgt_l, tgt_e))
+    return GanBatch(rows, x, src_l, src_e, tgt_l, tgt_e, c_l, c_e, s_l, s_e, mix)
 
-    w = config.weights
-    last_eval: dict = {}
+
+def discriminator_step(nets: GanNets, batch: GanBatch, w: LossWeights,
+                       autocast=contextlib.nullcontext()) -> tuple[torch.Tensor, dict[str, float]]:
+    """D's loss on ``batch`` (adversarial, gradient penalty, classification of real images) and its terms."""
+    with autocast:
+        real_score, real_l, real_e = nets.D(batch.x)
+        with torch.no_grad():
+            fake = nets.G(batch.x, batch.c_l, batch.c_e)
+        fake_score = nets.D(fake)[0]
+        points = (batch.mix * batch.x + (1 - batch.mix) * fake.float()).requires_grad_(True)
+        d_adv = wgan_critic_loss(real_score.float(), fake_score.float())
+        d_gp = gradient_penalty(nets.D(points)[0].float(), points)
+        d_cls = (masked_cross_entropy(real_l.float(), batch.src_l)
+                 + masked_cross_entropy(real_e.float(), batch.src_e))
+        d_loss = w.adversarial * d_adv + w.gradient_penalty * d_gp + w.classification * d_cls
+    return d_loss, {"d_adv": d_adv.item(), "d_gp": d_gp.item(), "d_cls": d_cls.item()}
+
+
+def generator_step(nets: GanNets, batch: GanBatch, w: LossWeights, bank=None,
+                   autocast=contextlib.nullcontext()) -> tuple[torch.Tensor, dict[str, float]]:
+    """G's loss on ``batch`` (adversarial, classification, cycle; identity, quality and paired when on)
+    and its terms; ``bank`` finds the paired true images (``w.paired > 0``)."""
+    with autocast:
+        fake = nets.G(batch.x, batch.c_l, batch.c_e)
+        score, fake_l, fake_e = nets.D(fake)
+        g_adv = wgan_generator_loss(score)
+        g_cls = masked_cross_entropy(fake_l, batch.tgt_l) + masked_cross_entropy(fake_e, batch.tgt_e)
+        rebuilt = nets.G(fake, batch.s_l, batch.s_e)
+        g_cycle = l1_loss(rebuilt, batch.x)
+        g_loss = w.adversarial * g_adv + w.classification * g_cls + w.cycle * g_cycle
+        stats = {"g_adv": g_adv.item(), "g_cls": g_cls.item(), "g_cycle": g_cycle.item()}
+        if nets.embedder is not None:
+            g_id = identity_loss(nets.embedder(batch.x), nets.embedder(fake))
+            g_loss = g_loss + w.identity * g_id
+            stats["g_identity"] = g_id.item()
+        if nets.q_net is not None:
+            g_q = _q_loss(nets.q_net, fake) + _q_loss(nets.q_net, rebuilt)
+            g_loss = g_loss + w.quality * g_q
+            stats["g_quality"] = g_q.item()
+        if w.paired > 0:
+            pairs = bank.paired_rows(batch.rows, batch.tgt_l.cpu(), batch.tgt_e.cpu())
+            has = (pairs >= 0).float().to(batch.x.device)
+            truth = to_model_input(bank.images[pairs.clamp(min=0)], batch.x.device)
+            g_paired = l1_loss(fake, truth, has)
+            g_loss = g_loss + w.paired * g_paired
+            stats["g_paired"] = g_paired.item()
+    return g_loss, stats
+
+
+def _q_loss(q_net: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    return quality_loss(q_net(resize_square(images, q_net.config.image_size)))
+
+
+def _update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+@torch.no_grad()
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for p_ema, p in zip(ema.parameters(), model.parameters()):
+        p_ema.lerp_(p, 1 - decay)
+    for b_ema, b in zip(ema.buffers(), model.buffers()):
+        b_ema.copy_(b)
+
+
+def train_step(nets: GanNets, batch: GanBatch, bank, config: GanTrainConfig, step: int,
+               autocast=contextlib.nullcontext()) -> dict[str, float]:
+    """One D update, then (every ``n_critic`` steps) one G update and its EMA; returns the logged terms."""
+    d_loss, stats = discriminator_step(nets, batch, config.weights, autocast)
+    _update(nets.opt_d, d_loss)
+    if step % config.n_critic == 0:
+        g_loss, g_stats = generator_step(nets, batch, config.weights, bank, autocast)
+        stats.update(g_stats)
+        _update(nets.opt_g, g_loss)
+        # EMA with the usual warm-up, so short CPU runs are not judged on a lagging average
+        update_ema(nets.G_ema, nets.G, min(config.ema_decay, (1 + step) / (10 + step)))
+    nets.sched_g.step()
+    nets.sched_d.step()
+    return stats
+
+
+class _Outputs:
+    """``losses.csv``, ``evals.csv`` (with an attribute classifier and held-out images) and sample grids."""
+
+    def __init__(self, config: GanTrainConfig, out: Path, bank, held, q_net, device: torch.device, step: int):
+        from augmenter.gan.evaluate import EvalSet
+
+        self.config, self.out, self.q_net, self.bank = config, out, q_net, bank
+        self.losses = _CsvLog(out / "losses.csv", ["step", "minutes", "lr", "d_adv", "d_gp", "d_cls", "g_adv",
+                                                   "g_cls", "g_cycle", "g_identity", "g_quality", "g_paired"])
+        self.eval_set = self.attr = self.evals = None
+        if config.attr and held is not None:
+            from augmenter.classify.model import load_attribute_classifier
+
+            self.attr = load_attribute_classifier(config.attr, device)
+            self.eval_set = EvalSet.build(held, bank, max_inputs=24, seed=config.seed)
+            self.evals = _CsvLog(out / "evals.csv", ["step", "minutes", *EvalSet.COLUMNS])
+        for table in (self.losses, *([self.evals] if self.eval_set is not None else [])):
+            table.truncate_after(step)
+        self.grid_inputs = (held if held is not None and len(held) else bank).images[:6]
+        self.last_eval: dict = {}
+
+    def after_step(self, step: int, minutes: float, lr: float, stats: dict, G_ema: torch.nn.Module) -> None:
+        from augmenter.gan.evaluate import evaluate_generator
+        from augmenter.gan.grid import sample_grid
+
+        config = self.config
+        if step % config.log_every == 0:
+            self.losses.write({"step": step, "minutes": minutes, "lr": lr, **stats})
+        if step % config.grid_every == 0 or step == config.steps:
+            sample_grid(G_ema, self.grid_inputs, self.bank.lighting_names, self.bank.expression_names,
+                        self.out / "samples" / f"step_{step:06d}.png")
+        if self.eval_set is not None and (step % config.eval_every == 0 or step == config.steps):
+            self.last_eval = evaluate_generator(G_ema, self.eval_set, self.attr, q_net=self.q_net)
+            self.evals.write({"step": step, "minutes": minutes, **self.last_eval})
+
+
+def train_gan(config: GanTrainConfig, progress: Callable[[dict], None] | None = None,
+              log: Callable[[str], None] = print) -> GanTrainResult:
+    """Train or resume a LEGAN / StarGAN run; ``progress`` gets the step's losses after every step."""
+    start = time.perf_counter()
+    out = Path(config.out)
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    notes: list[str] = []
+    bank, held, lighting_names, expression_names, skips = _read_data(config, log)
+    nets = _build_nets(config, len(lighting_names), len(expression_names), device, notes, log)
+    run = TrainingRun(out, kind=config.arch, train_config=asdict(config), resumable=_RESUMABLE_CHANGES,
+                      checkpoint_config={"arch": config.arch, "image_size": config.image_size,
+                                         "generator": generator_config(nets.G),
+                                         "discriminator": asdict(nets.D.config), "train": asdict(config)},
+                      vocabularies={"lighting": lighting_names, "expression": expression_names},
+                      extra=lambda: {"wall_s": run.elapsed()}, skips=skips, started=start)
+    run.register(**nets.states())
+    ckpt = run.resume(device)
+    if ckpt is not None:
+        run.started -= float(ckpt.extra.get("wall_s", 0.0))
+        log(f"resumed from {run.last_path} at step {run.step}")
+    run.write_config()
+    outputs = _Outputs(config, out, bank, held, nets.q_net, device, run.step)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and config.amp
                 else contextlib.nullcontext())
-    try:
-        with deferred_interrupt() as stop:  # Ctrl-C takes effect between steps
-            while step < config.steps:
-                if stop.requested:
-                    raise KeyboardInterrupt
-                if config.minutes is not None and time.perf_counter() - start > 60 * config.minutes:
-                    notes.append(f"stopped at the {config.minutes:g}-minute budget")
-                    break
-                gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
-                rows = bank.draw(config.batch_size, gen)
-                x = to_model_input(bank.images[rows], device)
-                src_l, src_e = bank.lighting[rows], bank.expression[rows]
-                tgt_l, cond_l = sample_targets(src_l, n_l, config.keep_probability, gen, config.blank_keep)
-                tgt_e, cond_e = sample_targets(src_e, n_e, config.keep_probability, gen, config.blank_keep)
-                mix = torch.rand(config.batch_size, 1, 1, 1, generator=gen).to(device)
-                c_l, c_e = one_hot(cond_l, n_l).to(device), one_hot(cond_e, n_e).to(device)
-                s_l, s_e = one_hot(src_l, n_l).to(device), one_hot(src_e, n_e).to(device)
-                src_l, src_e, tgt_l, tgt_e = (t.to(device) for t in (src_l, src_e, tgt_l, tgt_e))
-
-                # Discriminator.
-                with autocast:
-                    real_score, real_l, real_e = D(x)
-                    with torch.no_grad():
-                        fake = G(x, c_l, c_e)
-                    fake_score = D(fake)[0]
-                    points = (mix * x + (1 - mix) * fake.float()).requires_grad_(True)
-                    d_adv = wgan_critic_loss(real_score.float(), fake_score.float())
-                    d_gp = gradient_penalty(D(points)[0].float(), points)
-                    d_cls = (masked_cross_entropy(real_l.float(), src_l)
-                             + masked_cross_entropy(real_e.float(), src_e))
-                    d_loss = w.adversarial * d_adv + w.gradient_penalty * d_gp + w.classification * d_cls
-                opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                opt_d.step()
-                stats = {"d_adv": d_adv.item(), "d_gp": d_gp.item(), "d_cls": d_cls.item()}
-
-                # Generator.
-                if step % config.n_critic == 0:
-                    with autocast:
-                        fake = G(x, c_l, c_e)
-                        score, fake_l, fake_e = D(fake)
-                        g_adv = wgan_generator_loss(score)
-                        g_cls = masked_cross_entropy(fake_l, tgt_l) + masked_cross_entropy(fake_e, tgt_e)
-                        rebuilt = G(fake, s_l, s_e)
-                        g_cycle = l1_loss(rebuilt, x)
-                        g_loss = w.adversarial * g_adv + w.classification * g_cls + w.cycle * g_cycle
-                        stats.update(g_adv=g_adv.item(), g_cls=g_cls.item(), g_cycle=g_cycle.item())
-                        if embedder is not None:
-                            g_id = identity_loss(embedder(x), embedder(fake))
-                            g_loss = g_loss + w.identity * g_id
-                            stats["g_identity"] = g_id.item()
-                        if q_net is not None:
-                            g_q = q_loss(fake) + q_loss(rebuilt)
-                            g_loss = g_loss + w.quality * g_q
-                            stats["g_quality"] = g_q.item()
-                        if w.paired > 0:
-                            pairs = bank.paired_rows(rows, tgt_l.cpu(), tgt_e.cpu())
-                            has = (pairs >= 0).float().to(device)
-                            truth = to_model_input(bank.images[pairs.clamp(min=0)], device)
-                            g_paired = l1_loss(fake, truth, has)
-                            g_loss = g_loss + w.paired * g_paired
-                            stats["g_paired"] = g_paired.item()
-                    opt_g.zero_grad(set_to_none=True)
-                    g_loss.backward()
-                    opt_g.step()
-                    with torch.no_grad():
-                        # EMA with the usual warm-up, so short CPU runs are not judged on a lagging average
-                        decay = min(config.ema_decay, (1 + step) / (10 + step))
-                        for p_ema, p in zip(G_ema.parameters(), G.parameters()):
-                            p_ema.lerp_(p, 1 - decay)
-                        for b_ema, b in zip(G_ema.buffers(), G.buffers()):
-                            b_ema.copy_(b)
-                sched_g.step()
-                sched_d.step()
-                step += 1
-                minutes = (time.perf_counter() - start) / 60
-                if step % config.log_every == 0:
-                    losses_log.write({"step": step, "minutes": minutes, "lr": sched_g.get_last_lr()[0], **stats})
-                if step % config.grid_every == 0 or step == config.steps:
-                    sample_grid(G_ema, grid_inputs, lighting_names, expression_names,
-                                out / "samples" / f"step_{step:06d}.png")
-                if eval_set is not None and (step % config.eval_every == 0 or step == config.steps):
-                    last_eval = evaluate_generator(G_ema, eval_set, attr, q_net=q_net)
-                    evals_log.write({"step": step, "minutes": minutes, **last_eval})
-                if step % config.checkpoint_every == 0:
-                    save(last)
-                if progress:  # last, so an exception it raises leaves a finished step behind
-                    progress({"step": step, **stats})
-    except KeyboardInterrupt:
-        save(last)
-        raise
-    save(last)
-    return GanTrainResult(step, time.perf_counter() - start, out, last_eval, skips, notes)
-
+    with run.interruptible() as stop:  # Ctrl-C takes effect between steps
+        while run.step < config.steps:
+            if stop.requested:
+                raise KeyboardInterrupt
+            if config.minutes is not None and run.elapsed() > 60 * config.minutes:
+                notes.append(f"stopped at the {config.minutes:g}-minute budget")
+                break
+            stats = train_step(nets, draw_batch(bank, config, run.step, device), bank, config, run.step, autocast)
+            run.step += 1
+            outputs.after_step(run.step, run.elapsed() / 60, nets.sched_g.get_last_lr()[0], stats, nets.G_ema)
+            if run.step % config.checkpoint_every == 0:
+                run.save_last()
+            if progress:  # last, so an exception it raises leaves a finished step behind
+                progress({"step": run.step, **stats})
+    run.save_last()
+    return GanTrainResult(run.step, run.elapsed(), out, outputs.last_eval, skips, notes)

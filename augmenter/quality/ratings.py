@@ -212,29 +212,52 @@ def read_ratings(
     base = _absolute(root) if root is not None else file.parent
     header_line = _header_line(file)
     if sep is None:
-        counts = {s: header_line.count(s) for s in _SEPARATORS}
-        sep = max(_SEPARATORS, key=lambda s: counts[s]) if any(counts.values()) else ","
+        sep = _sniff_separator(header_line)
     skips = SkipReport()
     df, lines = read_rows(file, skips, sep=sep)
     columns = [str(c) for c in df.columns]
-
-    found = {
-        "path": _find_column(file, columns, "path", path_col, required=True),
-        "mean": _find_column(file, columns, "mean", mean_col, required=True),
-        "std": _find_column(file, columns, "std", std_col, required=True),
-        "source": _find_column(file, columns, "source", source_col, required=False),
-        "split": _find_column(file, columns, "split", split_col, required=False),
-    }
-    used = {c for c in found.values() if c is not None}
+    found = _find_columns(file, columns, {"path": path_col, "mean": mean_col, "std": std_col,
+                                          "source": source_col, "split": split_col})
     rows = RowFilter(len(df), file.name, lines, skips)
-    reject, ok = rows.reject, rows.ok  # rows.ok is updated in place by reject
+    values = _parse_values(df, found, rows)
+    rel_paths = values["path"]
+    base_text = str(base)
+    paths = np.array([os.path.abspath(os.path.join(base_text, p)) if p else "" for p in rel_paths], dtype=object)
+    _reject_duplicates(paths, rel_paths, rows)
+    if check_files:
+        missing = np.array([bool(k) and not os.path.isfile(p) for k, p in zip(rows.ok, paths)], bool)
+        rows.reject(missing, MISSING, lambda i: f"no such file {rel_paths[i]}")
 
+    keep = np.flatnonzero(rows.ok)
+    if not len(keep):
+        detail = f" ({skips.total} skipped: {', '.join(sorted(skips.counts))})" if skips.total else ""
+        raise DatasetFormatError(file, f"no usable ratings rows{detail}")
+    return RatingsListing(table=_ratings_table(paths, values, keep, df, found), skips=skips, file=file)
+
+
+def _sniff_separator(header_line: str) -> str:
+    """The most frequent of comma, tab and semicolon in ``header_line``; comma when none occurs."""
+    counts = {s: header_line.count(s) for s in _SEPARATORS}
+    return max(_SEPARATORS, key=lambda s: counts[s]) if any(counts.values()) else ","
+
+
+def _find_columns(file: Path, columns: list[str], requested: dict[str, str | None]) -> dict[str, str | None]:
+    """Key (``"path"``, ``"mean"``...) -> the file's column for it (None for an absent optional one);
+    ``requested`` holds the column options by key."""
+    return {key: _find_column(file, columns, key, requested[key], required=key in ("path", "mean", "std"))
+            for key in RATING_COLUMNS}
+
+
+def _parse_values(df: pd.DataFrame, found: dict[str, str | None], rows: RowFilter) -> dict[str, np.ndarray]:
+    """The ``(N,)`` values of every file row by key of :data:`RATING_COLUMNS` (``path`` still as written,
+    stripped; ``mean`` and ``std`` float, NaN when not a number); rejects blank lines, empty paths
+    and bad means, stds and splits in ``rows``."""
+    reject = rows.reject
     if len(df.columns):
         blank = (df == "").all(axis=1).to_numpy(bool)
         reject(blank, BLANK, lambda i: "no values")
 
-    raw_path = df[found["path"]].to_numpy(object)
-    rel_paths = np.array([p.strip() for p in raw_path], dtype=object)
+    rel_paths = np.array([p.strip() for p in df[found["path"]].to_numpy(object)], dtype=object)
     reject(rel_paths == "", EMPTY_PATH, lambda i: f"{found['path']} is empty")
 
     raw_mean = df[found["mean"]].to_numpy(object)
@@ -260,40 +283,39 @@ def read_ratings(
         reject(split == "", BAD_SPLIT, lambda i: f"{found['split']}={raw_split[i]!r}")
     else:
         split = np.full(len(df), UNKNOWN, dtype=object)
+    return {"path": rel_paths, "mean": mean, "std": std, "source": source, "split": split}
 
-    base_text = str(base)
-    paths = np.array([os.path.abspath(os.path.join(base_text, p)) if p else "" for p in rel_paths], dtype=object)
+
+def _reject_duplicates(paths: np.ndarray, rel_paths: np.ndarray, rows: RowFilter) -> None:
+    """Reject each usable row whose absolute path an earlier usable row has (the first is kept)."""
     seen: set[str] = set()
-    duplicate = np.zeros(len(df), bool)
-    for i in np.flatnonzero(ok):
+    duplicate = np.zeros(len(paths), bool)
+    for i in np.flatnonzero(rows.ok):
         if paths[i] in seen:
             duplicate[i] = True
         seen.add(paths[i])
-    reject(duplicate, DUPLICATE, lambda i: f"{rel_paths[i]} listed before")
+    rows.reject(duplicate, DUPLICATE, lambda i: f"{rel_paths[i]} listed before")
 
-    if check_files:
-        missing = np.array([bool(k) and not os.path.isfile(p) for k, p in zip(ok, paths)], bool)
-        reject(missing, MISSING, lambda i: f"no such file {rel_paths[i]}")
 
-    keep = np.flatnonzero(ok)
-    if not len(keep):
-        detail = f" ({skips.total} skipped: {', '.join(sorted(skips.counts))})" if skips.total else ""
-        raise DatasetFormatError(file, f"no usable ratings rows{detail}")
-
+def _ratings_table(paths: np.ndarray, values: dict[str, np.ndarray], keep: np.ndarray, df: pd.DataFrame,
+                   found: dict[str, str | None]) -> pd.DataFrame:
+    """The ratings table of the rows ``keep``: the absolute ``paths``, the other :data:`RATING_COLUMNS`
+    from ``values``, then the file's unused columns as text (a reserved name gets ``_original``)."""
     table = pd.DataFrame({
         "path": pd.Series(paths[keep], dtype=object),
-        "mean": mean[keep].astype(np.float64),
-        "std": std[keep].astype(np.float64),
-        "source": pd.Series(source[keep], dtype=object),
-        "split": pd.Series(split[keep], dtype=object),
+        "mean": values["mean"][keep].astype(np.float64),
+        "std": values["std"][keep].astype(np.float64),
+        "source": pd.Series(values["source"][keep], dtype=object),
+        "split": pd.Series(values["split"][keep], dtype=object),
     })
+    used = {c for c in found.values() if c is not None}
     reserved = set(RATING_COLUMNS) | {_WRITE_PATH}
-    for c in columns:
+    for c in (str(c) for c in df.columns):
         if c in used:
             continue
         name = f"{c}_original" if c in reserved else c
         table[name] = pd.Series(df[c].to_numpy(object)[keep], dtype=object)
-    return RatingsListing(table=table, skips=skips, file=file)
+    return table
 
 
 def _absolute(path: str | os.PathLike) -> Path:
@@ -417,49 +439,66 @@ def assign_splits(
 
     if group_col is None:
         source = out["source"].astype(str).to_numpy(object) if "source" in out.columns else np.full(n, UNKNOWN, object)
-        bins = np.clip(np.searchsorted(edges, mean, side="right") - 1, 0, len(edges) - 2)
-        strata: dict[tuple[str, int], list[int]] = {}
-        for i in np.flatnonzero(todo):
-            strata.setdefault((source[i], int(bins[i])), []).append(int(i))
-        for (src, b), rows in strata.items():
-            rows.sort(key=lambda i: (paths[i], mean[i]))
-            rng = _rng(seed, "stratum", src, f"{edges[b]:g}-{edges[b + 1]:g}")
-            order = np.asarray(rows)[rng.permutation(len(rows))]
-            split[order] = np.repeat(np.array(SPLITS, object), _cut(len(rows), fractions))
+        _split_strata(split, todo, paths, mean, source, edges, fractions, seed)
     else:
         if group_col not in out.columns:
             raise ValueError(f"the ratings table has no {group_col!r} column to group by")
-        raw = out[group_col].to_numpy(object)
-        groups = np.array(
-            [f"\0row {paths[i]}" if _empty(raw[i]) else str(raw[i]) for i in range(n)], dtype=object
-        )
-        members: dict[str, list[int]] = {}
-        for i in range(n):
-            members.setdefault(groups[i], []).append(i)
-        fresh: list[str] = []
-        for name, rows in members.items():
-            rows_a = np.asarray(rows)
-            pending = rows_a[todo[rows_a]]
-            if not len(pending):
-                continue
-            preset = [s for s in split[rows_a[~todo[rows_a]]] if s != UNKNOWN]
-            if preset:
-                votes = Counter(preset)
-                best = max(votes.values())
-                split[pending] = next(s for s in (*SPLITS, *sorted(votes)) if votes.get(s) == best)
-            else:
-                fresh.append(name)
-        fresh.sort()
-        rng = _rng(seed, "groups")
-        order = [fresh[j] for j in rng.permutation(len(fresh))]
-        sizes = [int(todo[np.asarray(members[g])].sum()) for g in order]
-        chosen = _assign_groups(sizes, fractions)
-        for g, s in zip(order, chosen):
-            rows_a = np.asarray(members[g])
-            split[rows_a[todo[rows_a]]] = SPLITS[s]
+        _split_groups(split, todo, _group_members(out[group_col].to_numpy(object), paths), fractions, seed)
 
     out["split"] = pd.Series(split, index=out.index, dtype=object)
     return out
+
+
+def _split_strata(split: np.ndarray, todo: np.ndarray, paths: np.ndarray, mean: np.ndarray, source: np.ndarray,
+                  edges: np.ndarray, fractions: np.ndarray, seed: int) -> None:
+    """Set ``split[i]`` of every ``todo`` row (all ``(N,)`` arrays), stratum by stratum of (source,
+    rating bin of ``mean`` between ``edges``); see :func:`assign_splits`."""
+    bins = np.clip(np.searchsorted(edges, mean, side="right") - 1, 0, len(edges) - 2)
+    strata: dict[tuple[str, int], list[int]] = {}
+    for i in np.flatnonzero(todo):
+        strata.setdefault((source[i], int(bins[i])), []).append(int(i))
+    for (src, b), rows in strata.items():
+        rows.sort(key=lambda i: (paths[i], mean[i]))
+        rng = _rng(seed, "stratum", src, f"{edges[b]:g}-{edges[b + 1]:g}")
+        order = np.asarray(rows)[rng.permutation(len(rows))]
+        split[order] = np.repeat(np.array(SPLITS, object), _cut(len(rows), fractions))
+
+
+def _group_members(raw: np.ndarray, paths: np.ndarray) -> dict[str, list[int]]:
+    """Group name -> its row indices (in row order), from the ``(N,)`` group values ``raw``; a row
+    with an empty value is a group of its own, named after its path."""
+    members: dict[str, list[int]] = {}
+    for i in range(len(raw)):
+        name = f"\0row {paths[i]}" if _empty(raw[i]) else str(raw[i])
+        members.setdefault(name, []).append(i)
+    return members
+
+
+def _split_groups(split: np.ndarray, todo: np.ndarray, members: dict[str, list[int]], fractions: np.ndarray,
+                  seed: int) -> None:
+    """Set ``split[i]`` of every ``todo`` row (``(N,)`` arrays) group by group: a group with preset
+    splits joins its most common one, the other groups are shuffled and dealt by :func:`_assign_groups`."""
+    fresh: list[str] = []
+    for name, rows in members.items():
+        rows_a = np.asarray(rows)
+        pending = rows_a[todo[rows_a]]
+        if not len(pending):
+            continue
+        preset = [s for s in split[rows_a[~todo[rows_a]]] if s != UNKNOWN]
+        if preset:
+            votes = Counter(preset)
+            best = max(votes.values())
+            split[pending] = next(s for s in (*SPLITS, *sorted(votes)) if votes.get(s) == best)
+        else:
+            fresh.append(name)
+    fresh.sort()
+    rng = _rng(seed, "groups")
+    order = [fresh[j] for j in rng.permutation(len(fresh))]
+    sizes = [int(todo[np.asarray(members[g])].sum()) for g in order]
+    chosen = _assign_groups(sizes, fractions)
+    for g, s in zip(order, chosen):
+        rows_a = np.asarray(members[g])
+        split[rows_a[todo[rows_a]]] = SPLITS[s]
 
 
 def _check_fractions(fractions: Sequence[float]) -> np.ndarray:

@@ -316,29 +316,10 @@ def build_simulated_set(
         DatasetFormatError: ``out`` holds a set built with another seed or per_face, or the
             sample cannot be read.
     """
-    from augmenter.datasets.registry import read_dataset
-
     if int(per_face) < 1:
         raise ValueError(f"per_face must be at least 1, not {per_face}")
-    out = Path(os.path.abspath(os.path.expanduser(os.fspath(out))))
-    if out.exists() and not out.is_dir():
-        raise DatasetFormatError(out, "is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    settings = {"format": _FORMAT, "seed": int(seed), "per_face": int(per_face), "clean_share": CLEAN_SHARE}
-    if sources:
-        settings.update(sources=list(sources), max_sources=max_sources)
-    _check_settings(out / _SETTINGS_NAME, settings)
-
-    if sources:
-        records, sample_root = _source_records(sources, max_sources, seed), Path("/")
-    else:
-        if sample_root is None:
-            from augmenter.sample.tree import SampleConfig, render_sample
-
-            sample_root = out / "sample"
-            render_sample(sample_root, SampleConfig(identities=identities, size=size))
-        sample_root = Path(os.path.abspath(os.fspath(sample_root)))
-        records = sorted(read_dataset("sample", sample_root).records, key=lambda r: str(r.path))
+    out = _open_set_folder(out, seed, per_face, sources, max_sources)
+    records, sample_root = _input_records(out, sample_root, identities, size, sources, max_sources, seed)
 
     total = len(records) * per_face
     done = 0
@@ -347,27 +328,7 @@ def build_simulated_set(
     rows = []
     stems = Counter(r.path.stem for r in records if r.identity == UNKNOWN)
     for record in records:
-        key = "/".join(record.path.parts[-3:]) if sources else Path(os.path.relpath(record.path, sample_root)).as_posix()
-        pixels = None
-        for k in range(per_face):
-            artifact, severity, ratings = _plan(seed, key, k)
-            group = record.identity if record.identity != UNKNOWN else record.path.stem
-            if record.identity == UNKNOWN and stems[record.path.stem] > 1:  # same file name in two folders
-                group += "_" + hashlib.sha256(key.encode()).hexdigest()[:8]
-            path = out / "images" / artifact / f"{record.dataset}_{group}_{record.path.stem}_{k}.png" if sources \
-                else out / "images" / artifact / f"{record.identity}_{record.path.stem}_{k}.png"
-            if not path.is_file():
-                if pixels is None:
-                    pixels = decode_image(record.path)
-                rng = _rng(seed, "pixels", key, k)
-                variant = pixels if artifact == CLEAN else degrade(pixels, artifact, severity, rng)
-                write_image_atomic(path, variant)
-            rows.append({
-                "path": str(path), "mean": round(float(ratings.mean()), 4),
-                "std": round(float(ratings.std(ddof=0)), 4), "source": artifact, "split": "unknown",
-                "severity": round(severity, 4), "rater1": float(ratings[0]), "rater2": float(ratings[1]),
-                "rater3": float(ratings[2]), "identity": f"{record.dataset}/{group}" if sources else record.identity,
-            })
+        rows += _variant_rows(record, out, sample_root, per_face, seed, bool(sources), stems)
         done += per_face
         if progress is not None:
             progress(done, total)
@@ -381,6 +342,68 @@ def build_simulated_set(
     if not csv_path.is_file() or csv_path.read_text(encoding="utf-8") != text:
         write_text_atomic(csv_path, text)
     return read_ratings(out)
+
+
+def _open_set_folder(out: str | os.PathLike, seed: int, per_face: int, sources: list[str] | None,
+                     max_sources: int | None) -> Path:
+    """The set's absolute folder, created, its settings recorded in ``simulated.json`` (or checked
+    against those of an earlier build there)."""
+    out = Path(os.path.abspath(os.path.expanduser(os.fspath(out))))
+    if out.exists() and not out.is_dir():
+        raise DatasetFormatError(out, "is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    settings = {"format": _FORMAT, "seed": int(seed), "per_face": int(per_face), "clean_share": CLEAN_SHARE}
+    if sources:
+        settings.update(sources=list(sources), max_sources=max_sources)
+    _check_settings(out / _SETTINGS_NAME, settings)
+    return out
+
+
+def _input_records(out: Path, sample_root: str | os.PathLike | None, identities: int, size: int,
+                   sources: list[str] | None, max_sources: int | None, seed: int) -> tuple[list, Path]:
+    """The records to damage and the folder their keys are relative to: the ``sources`` subset (under
+    ``/``), else the sample at ``sample_root`` (rendered into ``out/sample`` when None), sorted by path."""
+    from augmenter.datasets.registry import read_dataset
+
+    if sources:
+        return _source_records(sources, max_sources, seed), Path("/")
+    if sample_root is None:
+        from augmenter.sample.tree import SampleConfig, render_sample
+
+        sample_root = out / "sample"
+        render_sample(sample_root, SampleConfig(identities=identities, size=size))
+    sample_root = Path(os.path.abspath(os.fspath(sample_root)))
+    return sorted(read_dataset("sample", sample_root).records, key=lambda r: str(r.path)), sample_root
+
+
+def _variant_rows(record, out: Path, sample_root: Path, per_face: int, seed: int, from_sources: bool,
+                  stems: Counter) -> list[dict]:
+    """The ``per_face`` rows of one source image (its variants' images written when missing); ``stems``
+    counts the file names of the images without an identity, to tell same-named files apart."""
+    key = "/".join(record.path.parts[-3:]) if from_sources \
+        else Path(os.path.relpath(record.path, sample_root)).as_posix()
+    group = record.identity if record.identity != UNKNOWN else record.path.stem
+    if record.identity == UNKNOWN and stems[record.path.stem] > 1:  # same file name in two folders
+        group += "_" + hashlib.sha256(key.encode()).hexdigest()[:8]
+    pixels = None
+    rows = []
+    for k in range(per_face):
+        artifact, severity, ratings = _plan(seed, key, k)
+        path = out / "images" / artifact / f"{record.dataset}_{group}_{record.path.stem}_{k}.png" if from_sources \
+            else out / "images" / artifact / f"{record.identity}_{record.path.stem}_{k}.png"
+        if not path.is_file():
+            if pixels is None:
+                pixels = decode_image(record.path)
+            rng = _rng(seed, "pixels", key, k)
+            variant = pixels if artifact == CLEAN else degrade(pixels, artifact, severity, rng)
+            write_image_atomic(path, variant)
+        rows.append({
+            "path": str(path), "mean": round(float(ratings.mean()), 4),
+            "std": round(float(ratings.std(ddof=0)), 4), "source": artifact, "split": "unknown",
+            "severity": round(severity, 4), "rater1": float(ratings[0]), "rater2": float(ratings[1]),
+            "rater3": float(ratings[2]), "identity": f"{record.dataset}/{group}" if from_sources else record.identity,
+        })
+    return rows
 
 
 def _source_records(specs: list[str], limit: int | None, seed: int) -> list:

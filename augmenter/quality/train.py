@@ -18,7 +18,6 @@ run would. Changing anything but ``epochs``, ``workers``, ``device`` or ``checkp
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -31,10 +30,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from augmenter.attributes import EXPRESSIONS, LIGHTING
-from augmenter.atomic import write_text_atomic
-from augmenter.checkpoint import check_resumable, load_checkpoint, save_checkpoint, save_config_json
+from augmenter.checkpoint import load_checkpoint
 from augmenter.errors import CheckpointError
-from augmenter.interrupt import deferred_interrupt
 from augmenter.jsonsafe import json_safe
 from augmenter.losses import rating_margin_loss
 from augmenter.nets.quality import QNet, QNetConfig
@@ -46,6 +43,7 @@ from augmenter.device import resolve_device
 from augmenter.quality.ratings import assign_splits, read_ratings, write_ratings
 from augmenter.quality.score import predict_ratings
 from augmenter.skips import SkipReport
+from augmenter.training_run import TrainingRun
 
 _RESUMABLE_CHANGES = {"epochs", "workers", "device", "checkpoint_every"}
 
@@ -121,115 +119,105 @@ def _tables(config: QTrainConfig, out: Path) -> tuple[pd.DataFrame, pd.DataFrame
     return train.reset_index(drop=True), val.reset_index(drop=True), skips
 
 
+def _epoch_loader(config: QTrainConfig, dataset: FaceImages, epoch: int, batch: int,
+                  device: torch.device) -> tuple[DataLoader, torch.Tensor]:
+    """The epoch's batches from batch ``batch`` on, and its flips (both seeded by ``(seed, epoch)``)."""
+    n = len(dataset)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
+    flips = torch.rand(n, generator=torch.Generator().manual_seed(config.seed * 100_019 + epoch)) < 0.5
+    loader = DataLoader(dataset, batch_size=config.batch_size, sampler=order[batch * config.batch_size:].tolist(),
+                        num_workers=config.workers, collate_fn=collate_faces,
+                        pin_memory=device.type == "cuda", persistent_workers=False)
+    return loader, flips
+
+
+def _validate(net: QNet, val: pd.DataFrame, config: QTrainConfig, run: TrainingRun) -> dict:
+    net.eval()
+    predicted, failed = predict_ratings(net, val["path"].tolist(), batch_size=config.batch_size * 2,
+                                        workers=config.workers)
+    for message in failed:
+        run.note_failure(message)
+    ok = ~np.isnan(predicted)
+    return quality_metrics(predicted[ok], val["mean"].to_numpy()[ok], val["std"].to_numpy()[ok])
+
+
+def _init_from(net: QNet, config: QTrainConfig, device: torch.device) -> None:
+    """Start a new run from the weights of the Q checkpoint ``config.init`` (same network layout)."""
+    start_from = load_checkpoint(config.init, kind="q", map_location=device)
+    if QNetConfig(**start_from.config["net"]) != config.net:
+        raise CheckpointError(config.init, f"is a Q of another layout ({start_from.config['net']}) than this run's "
+                                           f"({asdict(config.net)}): --init needs the same image size and widths")
+    net.load_state_dict(start_from.model)
+
+
 def train_q(config: QTrainConfig, progress: Callable[[dict], None] | None = None) -> QTrainResult:
     """Train (or resume training) Q; ``progress`` gets a dict after every step (epoch, step, loss)."""
     start = time.perf_counter()
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    # loss_sum / loss_batches: the epoch's running loss, in every checkpoint so that an epoch resumed in its
+    # middle logs the loss of all its batches, not only of those after the resume
+    state = {"epoch": 0, "batch": 0, "step": 0, "best_srocc": -math.inf, "best_epoch": -1, "best_metrics": {},
+             "loss_sum": 0.0, "loss_batches": 0}
+    run = TrainingRun(config.out, kind="q", train_config=asdict(config), resumable=_RESUMABLE_CHANGES,
+                      checkpoint_config={**q_checkpoint_config(config.net), "train": asdict(config)},
+                      vocabularies={"lighting": list(LIGHTING), "expression": list(EXPRESSIONS)},
+                      progress=state, started=start)
     torch.manual_seed(config.seed)
     device = resolve_device(config.device)
-    train, val, skips = _tables(config, out)
+    train, val, run.skips = _tables(config, run.out)
 
     net = QNet(config.net).to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.epochs * steps_per_epoch))
-    # loss_sum / loss_batches: the epoch's running loss, in every checkpoint so that an epoch resumed in its
-    # middle logs the loss of all its batches, not only of those after the resume
-    state = {"epoch": 0, "batch": 0, "step": 0, "best_srocc": -math.inf, "best_epoch": -1, "best_metrics": {},
-             "loss_sum": 0.0, "loss_batches": 0}
-
-    last = out / "last.pt"
-    if last.exists():
-        ckpt = load_checkpoint(last, kind="q", map_location=device)
-        check_resumable(ckpt.config.get("train", {}), asdict(config), _RESUMABLE_CHANGES, last)
-        net.load_state_dict(ckpt.model)
-        optimizer.load_state_dict(ckpt.optimizer)
-        scheduler.load_state_dict(ckpt.scheduler)
-        state.update(ckpt.extra["progress"])
-    elif config.init is not None:
-        start_from = load_checkpoint(config.init, kind="q", map_location=device)
-        if QNetConfig(**start_from.config["net"]) != config.net:
-            raise CheckpointError(config.init, f"is a Q of another layout ({start_from.config['net']}) than this run's "
-                                               f"({asdict(config.net)}): --init needs the same image size and widths")
-        net.load_state_dict(start_from.model)
-    save_config_json(out / "config.json", asdict(config))
-
-    def save(path: Path) -> None:
-        save_checkpoint(path, kind="q", model=net.state_dict(), optimizer=optimizer.state_dict(),
-                        scheduler=scheduler.state_dict(), step=state["step"],
-                        config={**q_checkpoint_config(config.net), "train": asdict(config)},
-                        vocabularies={"lighting": list(LIGHTING), "expression": list(EXPRESSIONS)},
-                        extra={"progress": {k: (v if k != "best_metrics" else json_safe(v)) for k, v in state.items()}})
+    run.register(model=net, optimizer=optimizer, scheduler=scheduler)
+    if run.resume(device) is None and config.init is not None:
+        _init_from(net, config, device)
+    run.write_config()
 
     dataset = FaceImages(train["path"].tolist(), config.image_size)
     means = torch.tensor(train["mean"].to_numpy(np.float32))
     stds = torch.tensor(train["std"].to_numpy(np.float32))
-    seen_failures: set[str] = set()
-
-    def note_failure(message: str) -> None:  # an unreadable file is counted once, not once per epoch
-        if message not in seen_failures:
-            seen_failures.add(message)
-            skips.add("unreadable image", message)
-
     epochs_run = 0
-    try:
-        with deferred_interrupt() as stop:  # Ctrl-C takes effect between batches
-            while state["epoch"] < config.epochs:
-                epoch = state["epoch"]
-                order = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
-                flips = torch.rand(len(train), generator=torch.Generator().manual_seed(config.seed * 100_019 + epoch)) < 0.5
-                first = state["batch"] * config.batch_size
-                loader = DataLoader(dataset, batch_size=config.batch_size, sampler=order[first:].tolist(),
-                                    num_workers=config.workers, collate_fn=collate_faces,
-                                    pin_memory=device.type == "cuda", persistent_workers=False)
-                net.train()
-                last_loss = float("nan")
-                for indices, images, failures in loader:
-                    if stop.requested:
-                        raise KeyboardInterrupt
-                    for _, message in failures:
-                        note_failure(message)
-                    if len(indices):
-                        x = to_model_input(images, device)
-                        if config.flip:
-                            flip = flips[indices].to(device)
-                            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-                        loss = rating_margin_loss(net(x), means[indices].to(device), stds[indices].to(device),
-                                                  config.margin_scale)
-                        optimizer.zero_grad(set_to_none=True)
-                        loss.backward()
-                        optimizer.step()
-                        last_loss = loss.detach().item()
-                        state["loss_sum"] += last_loss
-                        state["loss_batches"] += 1
-                    scheduler.step()
-                    state["batch"] += 1
-                    state["step"] += 1
-                    if progress:
-                        progress({"epoch": epoch, "step": state["step"], "loss": last_loss})
-                    if state["step"] % config.checkpoint_every == 0:
-                        save(last)
-                net.eval()
-                predicted, failed = predict_ratings(net, val["path"].tolist(), batch_size=config.batch_size * 2,
-                                                    workers=config.workers)
-                for message in failed:
-                    note_failure(message)
-                ok = ~np.isnan(predicted)
-                metrics = quality_metrics(predicted[ok], val["mean"].to_numpy()[ok], val["std"].to_numpy()[ok])
-                train_loss = state["loss_sum"] / state["loss_batches"] if state["loss_batches"] else None
-                state.update(epoch=epoch + 1, batch=0, loss_sum=0.0, loss_batches=0)
-                if metrics["srocc"] > state["best_srocc"]:
-                    state.update(best_srocc=float(metrics["srocc"]), best_epoch=epoch, best_metrics=json_safe(metrics))
-                    save(out / "best.pt")
-                    write_text_atomic(out / "best.json", json.dumps({"epoch": epoch, **json_safe(metrics)}, indent=2))
-                save(last)
-                epochs_run += 1
-                record = {"epoch": epoch, "train_loss": train_loss,
-                          "wall_s": round(time.perf_counter() - start, 2), **json_safe(metrics)}
-                with open(out / "log.jsonl", "a", encoding="utf-8") as f:
-                    f.write(json.dumps(record) + "\n")
-    except KeyboardInterrupt:
-        save(last)
-        raise
-    return QTrainResult(state["best_metrics"], state["best_epoch"], epochs_run, time.perf_counter() - start, out, skips)
+    with run.interruptible() as stop:  # Ctrl-C takes effect between batches
+        while state["epoch"] < config.epochs:
+            epoch = state["epoch"]
+            loader, flips = _epoch_loader(config, dataset, epoch, state["batch"], device)
+            net.train()
+            last_loss = float("nan")
+            for indices, images, failures in loader:
+                if stop.requested:
+                    raise KeyboardInterrupt
+                for _, message in failures:
+                    run.note_failure(message)
+                if len(indices):
+                    x = to_model_input(images, device)
+                    if config.flip:
+                        flip = flips[indices].to(device)
+                        x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+                    loss = rating_margin_loss(net(x), means[indices].to(device), stds[indices].to(device),
+                                              config.margin_scale)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    last_loss = loss.detach().item()
+                    state["loss_sum"] += last_loss
+                    state["loss_batches"] += 1
+                scheduler.step()
+                state["batch"] += 1
+                state["step"] += 1
+                if progress:
+                    progress({"epoch": epoch, "step": state["step"], "loss": last_loss})
+                if state["step"] % config.checkpoint_every == 0:
+                    run.save_last()
+            metrics = _validate(net, val, config, run)
+            train_loss = state["loss_sum"] / state["loss_batches"] if state["loss_batches"] else None
+            state.update(epoch=epoch + 1, batch=0, loss_sum=0.0, loss_batches=0)
+            if metrics["srocc"] > state["best_srocc"]:
+                state.update(best_srocc=float(metrics["srocc"]), best_epoch=epoch, best_metrics=json_safe(metrics))
+                run.save_best({"epoch": epoch, **json_safe(metrics)})
+            run.save_last()
+            epochs_run += 1
+            run.log({"epoch": epoch, "train_loss": train_loss, "wall_s": round(time.perf_counter() - start, 2),
+                     **json_safe(metrics)})
+    return QTrainResult(state["best_metrics"], state["best_epoch"], epochs_run, time.perf_counter() - start, run.out,
+                        run.skips)

@@ -54,6 +54,7 @@ class GeneratorTrainConfig:
     eval_every: int = 0  # steps between held-out evaluations (0: none)
     shading_prior: bool = True  # the quotient-image lighting prior (augmenter.nets.fields)
     shading_sees_face: bool = True
+    shading_offset: bool = False  # gain only: the offset painted smooth faces on other cameras (augmenter.nets.fields)
     expression: bool = False  # also train the expression residual (the shipped model resets it at export)
 
 
@@ -128,8 +129,64 @@ def train_generator(cfg: GeneratorTrainConfig, out: Path, light: dict, fer: dict
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    gcfg = FieldsConfig(n_lighting=len(lighting_names), n_expression=len(expression_names), width=cfg.width,
-                        shading_prior=cfg.shading_prior, shading_sees_face=cfg.shading_sees_face)
+    gcfg, g, ema = _new_generators(cfg, priors, lighting_dirs, len(lighting_names), len(expression_names))
+    device = torch.device(cfg.device)
+    g, ema = g.to(device), ema.to(device)
+    if cfg.expression:
+        teacher, q_net = teacher.to(device), q_net.to(device)
+        for p in list(teacher.parameters()) + list(q_net.parameters()):
+            p.requires_grad_(False)
+    opt = torch.optim.Adam(g.parameters(), cfg.lr, betas=(0.5, 0.99))
+    last = out / "last.pt"
+    step = _resume(last, g, ema, opt, device, log)
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+
+    subjects = light["subject"]
+    by_subject = {s: np.flatnonzero(subjects == s) for s in np.unique(subjects)}
+    frontal = light["direction"][:, 2] > math.cos(math.radians(40))  # within 40 degrees of the camera axis
+    neutral = expression_names.index("neutral")
+
+    def save() -> None:
+        _save(last, g, ema, opt, step, gcfg, cfg, lighting_names, expression_names)
+
+    start, history = time.time(), []
+    try:
+        while step < cfg.steps and not (cfg.minutes and time.time() - start > 60 * cfg.minutes):
+            src, tgt, direction = _lighting_pairs(light, frontal, by_subject, cfg.batch, rng)
+            l_loss, l_stats = lighting_loss(g, src.to(device), tgt.to(device), direction.to(device), cfg.smooth_weight)
+            loss, e_stats = l_loss, {}
+            if cfg.expression:
+                x, label, target = _expression_batch(fer, len(expression_names), cfg.batch, rng)
+                e_loss, e_stats = expression_loss(g, x.to(device), label.to(device), target.to(device), teacher, q_net,
+                                                  cfg, len(expression_names), neutral)
+                loss = loss + e_loss
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            step += 1
+            _update_ema(ema, g)
+            history.append({**l_stats, **e_stats})
+            if step % 50 == 0:
+                mean = {k: round(float(np.mean([h[k] for h in history])), 4) for k in history[0]}
+                history = []
+                _log_line(out, {"step": step, "seconds": round(time.time() - start, 1), **mean}, log)
+            if evaluate is not None and cfg.eval_every and step % cfg.eval_every == 0:
+                figures = evaluate(copy.deepcopy(ema).cpu().eval())
+                _log_line(out, {"step": step, "seconds": round(time.time() - start, 1), "eval": figures}, log)
+            if step % cfg.save_every == 0:
+                save()
+    finally:
+        save()
+    return last
+
+
+def _new_generators(cfg: GeneratorTrainConfig, priors: dict, lighting_dirs: np.ndarray, n_lighting: int,
+                    n_expression: int) -> tuple[FieldsConfig, FieldGenerator, FieldGenerator]:
+    """``(config, generator, its EMA copy)``: a fresh generator with the light directions ``(L, 3)`` and
+    the renderer's ``priors`` loaded into its buffers, and an identical EMA twin."""
+    gcfg = FieldsConfig(n_lighting=n_lighting, n_expression=n_expression, width=cfg.width,
+                        shading_prior=cfg.shading_prior, shading_sees_face=cfg.shading_sees_face,
+                        shading_offset=cfg.shading_offset)
     g = FieldGenerator(gcfg)
     buffers = dict(g.named_buffers())
     with torch.no_grad():
@@ -139,82 +196,68 @@ def train_generator(cfg: GeneratorTrainConfig, out: Path, light: dict, fer: dict
                 buffers[name].copy_(torch.from_numpy(np.asarray(value)).float())
     ema = FieldGenerator(gcfg)
     ema.load_state_dict(g.state_dict())
-    device = torch.device(cfg.device)
-    g, ema = g.to(device), ema.to(device)
-    if cfg.expression:
-        teacher, q_net = teacher.to(device), q_net.to(device)
-        for p in list(teacher.parameters()) + list(q_net.parameters()):
-            p.requires_grad_(False)
-    opt = torch.optim.Adam(g.parameters(), cfg.lr, betas=(0.5, 0.99))
-    step = 0
-    last = out / "last.pt"
-    if last.is_file():
-        ckpt = load_checkpoint(last, map_location=device)
-        g.load_state_dict(ckpt.model["generator"])
-        ema.load_state_dict(ckpt.ema["generator"])
-        opt.load_state_dict(ckpt.optimizer["generator"])
-        step = ckpt.step
-        log(f"resumed at step {step}")
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    return gcfg, g, ema
 
+
+def _resume(last: Path, g: FieldGenerator, ema: FieldGenerator, opt: torch.optim.Optimizer, device: torch.device,
+            log) -> int:
+    """Load the generator, EMA and optimizer state of ``last`` when it exists; returns the step to go on from."""
+    if not last.is_file():
+        return 0
+    ckpt = load_checkpoint(last, map_location=device)
+    g.load_state_dict(ckpt.model["generator"])
+    ema.load_state_dict(ckpt.ema["generator"])
+    opt.load_state_dict(ckpt.optimizer["generator"])
+    log(f"resumed at step {ckpt.step}")
+    return ckpt.step
+
+
+def _save(last: Path, g: FieldGenerator, ema: FieldGenerator, opt: torch.optim.Optimizer, step: int,
+          gcfg: FieldsConfig, cfg: GeneratorTrainConfig, lighting_names: list[str], expression_names: list[str]
+          ) -> None:
+    """Write the training state to the ``fields`` checkpoint ``last``."""
+    save_checkpoint(last, kind="fields", model={"generator": g.state_dict()}, ema={"generator": ema.state_dict()},
+                    optimizer={"generator": opt.state_dict()}, step=step,
+                    config={"generator": asdict(gcfg), "image_size": cfg.image_size, "train": asdict(cfg)},
+                    vocabularies={"lighting": lighting_names, "expression": expression_names})
+
+
+def _log_line(out: Path, line: dict, log) -> None:
+    """Append ``line`` to ``out/log.jsonl`` and log it."""
+    with open(out / "log.jsonl", "a") as f:
+        f.write(json.dumps(line) + "\n")
+    log(json.dumps(line))
+
+
+def _lighting_pairs(light: dict, frontal: np.ndarray, by_subject: dict, batch: int, rng: np.random.Generator
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``batch`` augmented pairs (:func:`augment_pair`) of one subject's photos: the source mostly
+    near-frontal-lit (``frontal``, as users' photos are), the target under any light of the series."""
     subjects = light["subject"]
-    by_subject = {s: np.flatnonzero(subjects == s) for s in np.unique(subjects)}
-    frontal = light["direction"][:, 2] > math.cos(math.radians(40))  # within 40 degrees of the camera axis
-    neutral = expression_names.index("neutral")
+    src_idx, tgt_idx = [], []
+    for _ in range(batch):
+        pool = np.flatnonzero(frontal) if rng.random() < 0.6 else np.arange(len(subjects))
+        i = int(rng.choice(pool))
+        src_idx.append(i)
+        tgt_idx.append(int(rng.choice(by_subject[subjects[i]])))
+    return augment_pair(grey_to_model(light["images"][src_idx]), grey_to_model(light["images"][tgt_idx]),
+                        torch.from_numpy(light["direction"][tgt_idx]).float(), rng)
 
-    def save() -> None:
-        save_checkpoint(last, kind="fields", model={"generator": g.state_dict()}, ema={"generator": ema.state_dict()},
-                        optimizer={"generator": opt.state_dict()}, step=step,
-                        config={"generator": asdict(gcfg), "image_size": cfg.image_size, "train": asdict(cfg)},
-                        vocabularies={"lighting": lighting_names, "expression": expression_names})
 
-    def log_line(line: dict) -> None:
-        with open(out / "log.jsonl", "a") as f:
-            f.write(json.dumps(line) + "\n")
-        log(json.dumps(line))
+def _expression_batch(fer: dict, n_expression: int, batch: int, rng: np.random.Generator
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(faces, labels, targets)``: ``batch`` FER faces in [-1, 1] (all mirrored or none), their labels
+    and a target class each, drawn uniformly (a third of neutral faces kept neutral)."""
+    idx = rng.integers(0, len(fer["labels"]), batch)
+    x = grey_to_model(fer["images"][idx])
+    if rng.random() < 0.5:
+        x = x.flip(3)
+    target = torch.from_numpy(rng.integers(0, n_expression, batch))
+    return x, torch.from_numpy(fer["labels"][idx]), target
 
-    start, history = time.time(), []
-    try:
-        while step < cfg.steps and not (cfg.minutes and time.time() - start > 60 * cfg.minutes):
-            # lighting: source mostly near-frontal-lit (as users' photos are), target any light of the series
-            src_idx, tgt_idx = [], []
-            for _ in range(cfg.batch):
-                pool = np.flatnonzero(frontal) if rng.random() < 0.6 else np.arange(len(subjects))
-                i = int(rng.choice(pool))
-                src_idx.append(i)
-                tgt_idx.append(int(rng.choice(by_subject[subjects[i]])))
-            src, tgt, direction = augment_pair(grey_to_model(light["images"][src_idx]),
-                                               grey_to_model(light["images"][tgt_idx]),
-                                               torch.from_numpy(light["direction"][tgt_idx]).float(), rng)
-            l_loss, l_stats = lighting_loss(g, src.to(device), tgt.to(device), direction.to(device), cfg.smooth_weight)
-            loss, e_stats = l_loss, {}
-            if cfg.expression:  # any FER face to any class (a third of neutral faces kept neutral)
-                idx = rng.integers(0, len(fer["labels"]), cfg.batch)
-                x = grey_to_model(fer["images"][idx])
-                if rng.random() < 0.5:
-                    x = x.flip(3)
-                target = torch.from_numpy(rng.integers(0, len(expression_names), cfg.batch))
-                e_loss, e_stats = expression_loss(g, x.to(device), torch.from_numpy(fer["labels"][idx]).to(device),
-                                                  target.to(device), teacher, q_net, cfg, len(expression_names),
-                                                  neutral)
-                loss = loss + e_loss
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            step += 1
-            with torch.no_grad():
-                for pe, p in zip(ema.parameters(), g.parameters()):
-                    pe.lerp_(p, 0.01)
-            history.append({**l_stats, **e_stats})
-            if step % 50 == 0:
-                mean = {k: round(float(np.mean([h[k] for h in history])), 4) for k in history[0]}
-                history = []
-                log_line({"step": step, "seconds": round(time.time() - start, 1), **mean})
-            if evaluate is not None and cfg.eval_every and step % cfg.eval_every == 0:
-                figures = evaluate(copy.deepcopy(ema).cpu().eval())
-                log_line({"step": step, "seconds": round(time.time() - start, 1), "eval": figures})
-            if step % cfg.save_every == 0:
-                save()
-    finally:
-        save()
-    return last
+
+@torch.no_grad()
+def _update_ema(ema: FieldGenerator, g: FieldGenerator) -> None:
+    """Move the EMA generator's weights 1% of the way towards the trained one's."""
+    for pe, p in zip(ema.parameters(), g.parameters()):
+        pe.lerp_(p, 0.01)

@@ -105,8 +105,6 @@ def build_pool(reals: list[Path], renders: list[Path], out: Path, config: PoolCo
     ``reals`` are aligned crops (any size; resized to ``config.size``), ``renders`` rendered faces.
     Images already written are kept (a rerun only writes what is missing).
     """
-    from augmenter.tensors import fit_face as resize_square
-
     out.mkdir(parents=True, exist_ok=True)
     modes = FAILURE_MODES + ARTIFACTS
     rows = []
@@ -114,86 +112,127 @@ def build_pool(reals: list[Path], renders: list[Path], out: Path, config: PoolCo
     hard = [hard_generator] if isinstance(hard_generator, (str, os.PathLike)) else list(hard_generator or [])
     to_harden: list[list[tuple[np.ndarray, Path]]] = [[] for _ in hard]
     for i, path in enumerate(reals):
-        key = "/".join(Path(path).parts[-3:])  # stable when the work folder moves
-        group = hashlib.sha256(key.encode()).hexdigest()[:10]
-        face = None
-
-        def image(target: Path, make) -> None:
-            nonlocal face
-            if not target.is_file():
-                if face is None:
-                    face = resize_square(decode_image(path), config.size)
-                write_image_atomic(target, make(face))
-
-        clean = out / "images" / "real" / f"{group}.png"
-        image(clean, lambda f: f)
-        rows.append({"path": str(clean), "mean": REAL_RATING[0], "std": REAL_RATING[1], "source": "real",
-                     "split": "unknown", "group": group, "severity": 0.0})
-        for k in range(config.per_real):
-            rng = _rng(config.seed, key, k)
-            mode = modes[int(rng.integers(len(modes)))]
-            severity = float(rng.uniform(0.1, 1.0))
-            target = out / "images" / mode / f"{group}_{k}.png"
-            image(target, lambda f, m=mode, s=severity, r=rng: _damage(f, m, s, r))
-            rows.append({"path": str(target), "mean": round(failure_rating(mode, severity), 3), "std": FAILURE_STD,
-                         "source": mode, "split": "unknown", "group": group, "severity": round(severity, 3)})
-        if _rng(config.seed, key, "toned").random() < config.toned_share:
-            rng = _rng(config.seed, key, "toned-pixels")
-            tone_seed = int(rng.integers(2**31))
-            colour = lambda f: toned(f, np.random.default_rng(tone_seed))  # noqa: E731
-            target = out / "images" / "toned" / f"{group}.png"
-            image(target, colour)
-            rows.append({"path": str(target), "mean": REAL_RATING[0], "std": REAL_RATING[1], "source": "toned",
-                         "split": "unknown", "group": group, "severity": 0.0})
-            mode = modes[int(rng.integers(len(modes)))]
-            severity = float(rng.uniform(0.1, 1.0))
-            target = out / "images" / f"toned_{mode}" / f"{group}.png"
-            image(target, lambda f, m=mode, s=severity, r=rng: _damage(colour(f), m, s, r))
-            rows.append({"path": str(target), "mean": round(failure_rating(mode, severity), 3), "std": FAILURE_STD,
-                         "source": f"toned_{mode}", "split": "unknown", "group": group,
-                         "severity": round(severity, 3)})
-        for j in range(len(hard)):
-            if _rng(config.seed, key, "hard", j).random() >= config.hard_share:
-                continue
-            name = "hard" if j == 0 else f"hard{j + 1}"  # the first round's folder keeps its name
-            target = out / "images" / name / f"{group}.png"
-            if not target.is_file():
-                to_harden[j].append((resize_square(decode_image(path), config.size) if face is None else face, target))
-            rows.append({"path": str(target), "mean": HARD_RATING[0], "std": HARD_RATING[1], "source": name,
-                         "split": "unknown", "group": group, "severity": 1.0})
-        if _rng(config.seed, key, "generator").random() < config.generator_share:
-            target = out / "images" / "generator" / f"{group}.png"
-            if not target.is_file():
-                to_translate.append((resize_square(decode_image(path), config.size) if face is None else face, target))
-            rows.append({"path": str(target), "mean": GENERATOR_RATING[0], "std": GENERATOR_RATING[1],
-                         "source": "generator", "split": "unknown", "group": group, "severity": 1.0})
+        rows += _real_rows(_Face(path, config.size), out, config, modes, to_translate, to_harden)
         if (i + 1) % 1000 == 0:
             log(f"pool: {i + 1}/{len(reals)} real faces")
     _translate(to_translate, generator, config, log)
     for items, generator_path in zip(to_harden, hard):
         _translate(items, str(generator_path), config, log)
     for path in renders:
-        key = "/".join(Path(path).parts[-3:])  # stable when the work folder moves
-        group = "render-" + hashlib.sha256(key.encode()).hexdigest()[:10]
-        target = out / "images" / "render" / f"{group}.png"
-        if not target.is_file():
-            write_image_atomic(target, resize_square(decode_image(path), config.size))
-        rows.append({"path": str(target), "mean": RENDER_RATING[0], "std": RENDER_RATING[1], "source": "render",
-                     "split": "unknown", "group": group, "severity": 1.0})
-        rng = _rng(config.seed, key, "render-failure")
-        mode = modes[int(rng.integers(len(modes)))]
-        severity = float(rng.uniform(0.1, 1.0))
-        target = out / "images" / f"render_{mode}" / f"{group}.png"
-        if not target.is_file():
-            write_image_atomic(target, _damage(resize_square(decode_image(path), config.size), mode, severity, rng))
-        w, g = PERCEPTION[mode]
-        rows.append({"path": str(target), "mean": round(max(1.0, RENDER_RATING[0] - 2.5 * w * severity ** g), 3),
-                     "std": RENDER_RATING[1], "source": f"render_{mode}", "split": "unknown", "group": group,
-                     "severity": round(severity, 3)})
+        rows += _render_rows(path, out, config, modes)
     table = assign_splits(pd.DataFrame(rows), seed=config.seed, group_col="group", fractions=(0.9, 0.1, 0.0))
     csv_path = out / "ratings.csv"
     write_text_atomic(csv_path, ratings_csv_text(table, out))
     return csv_path
+
+
+class _Face:
+    """A real face, decoded and resized to ``(size, size, 3)`` uint8 on first use only, so a rerun
+    that finds every image written decodes nothing."""
+
+    def __init__(self, path: Path, size: int):
+        self.path, self.size = path, size
+        self._pixels: np.ndarray | None = None
+
+    def pixels(self) -> np.ndarray:
+        """The resized face, ``(size, size, 3)`` uint8."""
+        if self._pixels is None:
+            from augmenter.tensors import fit_face as resize_square
+
+            self._pixels = resize_square(decode_image(self.path), self.size)
+        return self._pixels
+
+    def write(self, target: Path, make) -> None:
+        """Write ``make(face)`` to ``target`` unless it is already there."""
+        if not target.is_file():
+            write_image_atomic(target, make(self.pixels()))
+
+
+def _row(path: Path, mean: float, std: float, source: str, group: str, severity: float) -> dict:
+    """One row of the pool's ratings table (split still unknown)."""
+    return {"path": str(path), "mean": mean, "std": std, "source": source, "split": "unknown", "group": group,
+            "severity": severity}
+
+
+def _draw_failure(rng: np.random.Generator, modes: tuple[str, ...]) -> tuple[str, float]:
+    """A failure mode of ``modes`` and its severity in [0.1, 1), drawn from ``rng`` in that order."""
+    mode = modes[int(rng.integers(len(modes)))]
+    return mode, float(rng.uniform(0.1, 1.0))
+
+
+def _real_rows(face: _Face, out: Path, config: PoolConfig, modes: tuple[str, ...],
+               to_translate: list[tuple[np.ndarray, Path]], to_harden: list[list[tuple[np.ndarray, Path]]]
+               ) -> list[dict]:
+    """The rows of one real face: the clean photo, its damaged variants and (drawn per face) a toned
+    copy; the faces still to translate by the generator and the hard generators are queued."""
+    key = "/".join(Path(face.path).parts[-3:])  # stable when the work folder moves
+    group = hashlib.sha256(key.encode()).hexdigest()[:10]
+    clean = out / "images" / "real" / f"{group}.png"
+    face.write(clean, lambda f: f)
+    rows = [_row(clean, REAL_RATING[0], REAL_RATING[1], "real", group, 0.0)]
+    for k in range(config.per_real):
+        rng = _rng(config.seed, key, k)
+        mode, severity = _draw_failure(rng, modes)
+        target = out / "images" / mode / f"{group}_{k}.png"
+        face.write(target, lambda f, m=mode, s=severity, r=rng: _damage(f, m, s, r))
+        rows.append(_row(target, round(failure_rating(mode, severity), 3), FAILURE_STD, mode, group,
+                         round(severity, 3)))
+    if _rng(config.seed, key, "toned").random() < config.toned_share:
+        rows += _toned_rows(face, key, group, out, config.seed, modes)
+    for j, queue in enumerate(to_harden):
+        if _rng(config.seed, key, "hard", j).random() >= config.hard_share:
+            continue
+        name = "hard" if j == 0 else f"hard{j + 1}"  # the first round's folder keeps its name
+        rows.append(_queued_row(face, out / "images" / name / f"{group}.png", queue, HARD_RATING, name, group))
+    if _rng(config.seed, key, "generator").random() < config.generator_share:
+        rows.append(_queued_row(face, out / "images" / "generator" / f"{group}.png", to_translate,
+                                GENERATOR_RATING, "generator", group))
+    return rows
+
+
+def _toned_rows(face: _Face, key: str, group: str, out: Path, seed: int, modes: tuple[str, ...]) -> list[dict]:
+    """The rows of a real face's toned copy and of one failure of that copy (images written when missing)."""
+    rng = _rng(seed, key, "toned-pixels")
+    tone_seed = int(rng.integers(2**31))
+    colour = lambda f: toned(f, np.random.default_rng(tone_seed))  # noqa: E731
+    target = out / "images" / "toned" / f"{group}.png"
+    face.write(target, colour)
+    rows = [_row(target, REAL_RATING[0], REAL_RATING[1], "toned", group, 0.0)]
+    mode, severity = _draw_failure(rng, modes)
+    target = out / "images" / f"toned_{mode}" / f"{group}.png"
+    face.write(target, lambda f: _damage(colour(f), mode, severity, rng))
+    rows.append(_row(target, round(failure_rating(mode, severity), 3), FAILURE_STD, f"toned_{mode}", group,
+                     round(severity, 3)))
+    return rows
+
+
+def _queued_row(face: _Face, target: Path, queue: list[tuple[np.ndarray, Path]], rating: tuple[float, float],
+                source: str, group: str) -> dict:
+    """The row of a generator output at ``target``; the face joins ``queue`` when the image is missing."""
+    if not target.is_file():
+        queue.append((face.pixels(), target))
+    return _row(target, rating[0], rating[1], source, group, 1.0)
+
+
+def _render_rows(path: Path, out: Path, config: PoolConfig, modes: tuple[str, ...]) -> list[dict]:
+    """The rows of one rendered face and of one failure of it (images written when missing)."""
+    from augmenter.tensors import fit_face as resize_square
+
+    key = "/".join(Path(path).parts[-3:])  # stable when the work folder moves
+    group = "render-" + hashlib.sha256(key.encode()).hexdigest()[:10]
+    target = out / "images" / "render" / f"{group}.png"
+    if not target.is_file():
+        write_image_atomic(target, resize_square(decode_image(path), config.size))
+    rows = [_row(target, RENDER_RATING[0], RENDER_RATING[1], "render", group, 1.0)]
+    rng = _rng(config.seed, key, "render-failure")
+    mode, severity = _draw_failure(rng, modes)
+    target = out / "images" / f"render_{mode}" / f"{group}.png"
+    if not target.is_file():
+        write_image_atomic(target, _damage(resize_square(decode_image(path), config.size), mode, severity, rng))
+    w, g = PERCEPTION[mode]
+    rows.append(_row(target, round(max(1.0, RENDER_RATING[0] - 2.5 * w * severity ** g), 3), RENDER_RATING[1],
+                     f"render_{mode}", group, round(severity, 3)))
+    return rows
 
 
 @torch.inference_mode()

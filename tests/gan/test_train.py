@@ -128,6 +128,33 @@ def test_resumed_run_matches_an_uninterrupted_one(sample, tmp_path):
     assert (tmp_path / "full" / "samples" / "step_000004.png").is_file()
 
 
+def _tensors(obj, where=""):
+    """Every tensor in a nested checkpoint entry, by its key path."""
+    if isinstance(obj, torch.Tensor):
+        return {where: obj}
+    if isinstance(obj, dict):
+        return {k: v for key, value in obj.items() for k, v in _tensors(value, f"{where}/{key}").items()}
+    if isinstance(obj, (list, tuple)):
+        return {k: v for i, value in enumerate(obj) for k, v in _tensors(value, f"{where}/{i}").items()}
+    return {}
+
+
+def test_same_seed_gives_the_same_weights(sample, tmp_path):
+    settings = dict(steps=3, grid_every=100, checkpoint_every=100)
+    torch.manual_seed(1)
+    train_gan(_config(sample, tmp_path / "one", **settings), log=lambda m: None)
+    torch.manual_seed(2)  # unrelated global RNG state before the second run
+    train_gan(_config(sample, tmp_path / "two", **settings), log=lambda m: None)
+    a, b = (load_checkpoint(tmp_path / run / "last.pt", kind="legan") for run in ("one", "two"))
+    assert a.step == b.step == 3
+    assert a.scheduler == b.scheduler
+    for part in ("model", "ema", "optimizer"):
+        ta, tb = _tensors(getattr(a, part)), _tensors(getattr(b, part))
+        assert ta.keys() == tb.keys() and ta, part
+        for key in ta:
+            assert torch.equal(ta[key], tb[key]), f"{part}{key}"
+
+
 def test_translating_to_the_source_nearly_returns_the_input(sample, tmp_path):
     train_gan(_config(sample, tmp_path / "run", steps=6, grid_every=100), log=lambda m: None)
     translator = load_translator(tmp_path / "run" / "last.pt")
