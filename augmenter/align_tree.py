@@ -57,7 +57,7 @@ from typing import Callable
 
 import numpy as np
 
-from augmenter.align import AlignResult, FaceAligner
+from augmenter.align import _SELECT, AlignResult, FaceAligner
 from augmenter.atomic import write_text_atomic
 from augmenter.datasets._tree import skip_counts, walk_files
 from augmenter.skips import SkipReport
@@ -108,6 +108,10 @@ class AlignConfig:
     min_face_size: int = 20
     detect_pad: float = 0.25
     retry: bool = True
+
+    def __post_init__(self) -> None:
+        if self.select not in _SELECT:  # the message FaceAligner gives (augment align --select is a click.Choice)
+            raise ValueError(f"select must be one of {_SELECT}, got {self.select!r}")
 
 
 @dataclass

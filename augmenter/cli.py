@@ -14,7 +14,7 @@ from augmenter.cli_attr import train_attr_command
 from augmenter.cli_expand import expand_command, merge_command
 from augmenter.cli_gan import eval_gan_command, train_legan_command, translate_command
 from augmenter.cli_quality import eval_q_command, score_command, train_q_command
-from augmenter.cli_util import one_line_errors, progress_bar
+from augmenter.cli_util import make_config, one_line_errors, progress_bar
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,8 +50,8 @@ def align(src: Path, dst: Path, image_size: int, device: str, min_score: float, 
     """
     from augmenter.align_tree import AlignConfig, align_tree
 
-    config = AlignConfig(image_size=image_size, device=device, min_score=min_score, batch_size=batch_size,
-                         select=select, detect_pad=detect_pad, retry=retry, overwrite=overwrite)
+    config = make_config(AlignConfig, image_size=image_size, device=device, min_score=min_score,
+                         batch_size=batch_size, select=select, detect_pad=detect_pad, retry=retry, overwrite=overwrite)
     bar, progress = progress_bar("align")
     with bar:
         summary = align_tree(src, dst, config, progress=progress)

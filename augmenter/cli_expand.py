@@ -101,8 +101,6 @@ def expand_command(dataset, root, csv, out, per_image, mode, lighting, expressio
 
     try:
         shard_i, shards = parse_shard(shard) if shard else (shard_from_env() or (0, 1))
-        if per_image < 1 or batch_size < 1 or (keep_best is not None and keep_best < 1):
-            raise ValueError("--per-image, --batch-size and --keep-best must be at least 1")
         config = ExpandConfig(dataset=dataset, root=root, csv=csv, out=str(out), per_image=per_image, mode=mode,
                               lighting=lighting, expression=expression, expression_map=expression_map,
                               q_min=q_min, keep_best=keep_best,

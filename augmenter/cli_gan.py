@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from augmenter.cli_util import make_bar, one_line_errors
+from augmenter.cli_util import make_bar, make_config, one_line_errors
 
 
 @click.command("train-legan")
@@ -41,11 +41,11 @@ def train_legan_command(data, out, arch, q_path, identity_net, attr, image_size,
     from augmenter.gan.train import GanTrainConfig, LossWeights, train_gan
 
     weights = LossWeights(paired=paired_weight, quality=quality_weight, identity=identity_weight)
-    config = GanTrainConfig(data=list(data), out=str(out), arch=arch, image_size=image_size,
-                            g_width=g_width or (24 if arch == "legan" else 32), steps=steps, minutes=minutes,
-                            batch_size=batch_size, n_critic=n_critic, weights=weights, q=q_path,
-                            identity_net=identity_net, attr=attr, holdout=holdout, seed=seed,
-                            grid_every=grid_every, eval_every=eval_every, device=device, workers=workers)
+    config = make_config(GanTrainConfig, data=list(data), out=str(out), arch=arch, image_size=image_size,
+                         g_width=g_width or (24 if arch == "legan" else 32), steps=steps, minutes=minutes,
+                         batch_size=batch_size, n_critic=n_critic, weights=weights, q=q_path,
+                         identity_net=identity_net, attr=attr, holdout=holdout, seed=seed,
+                         grid_every=grid_every, eval_every=eval_every, device=device, workers=workers)
     with make_bar(desc=f"train {arch}", unit="step", total=steps) as bar:
         def progress(s: dict) -> None:
             bar.n = s["step"]

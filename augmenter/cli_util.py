@@ -47,6 +47,16 @@ def one_line_errors(func):
     return wrapper
 
 
+def make_config(factory, /, *args, usage: bool = False, **kwargs):
+    """``factory(*args, **kwargs)``: a library config, whose ``__post_init__`` refuses bad settings with a
+    ValueError. That becomes click's one-line ``Error: <message>`` (exit 1), or, with ``usage`` (options that
+    do not go together), a usage error (exit 2)."""
+    try:
+        return factory(*args, **kwargs)
+    except ValueError as err:
+        raise (click.UsageError if usage else click.ClickException)(str(err)) from None
+
+
 def _interval() -> float:
     try:
         return max(0.0, float(os.environ.get(PROGRESS_INTERVAL_ENV, DEFAULT_PROGRESS_INTERVAL)))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from augmenter.cli_util import one_line_errors, progress_bar
+from augmenter.cli_util import make_config, one_line_errors, progress_bar
 
 
 @click.command("eval-ijbb", context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,16 +35,11 @@ def eval_ijbb(meta_dir, features, checkpoint, image_dir, out, no_flip, no_detect
     from evaluation.ijbb import IJBBConfig, Switches, run_ijbb
     from evaluation.outputs import result_json
 
-    if (features is None) == (checkpoint is None):
-        raise click.UsageError("give either --features or --checkpoint (with --image-dir)")
-    if checkpoint is not None and image_dir is None:
-        raise click.UsageError("--checkpoint needs --image-dir (the loose crops)")
-    if features is not None and image_dir is not None:
-        raise click.UsageError("--image-dir goes with --checkpoint, not --features")
-    config = IJBBConfig(meta_dir=meta_dir, out=out, features=features, checkpoint=checkpoint, image_dir=image_dir,
-                        switches=Switches(flip=not no_flip, detector_score=not no_detector_score,
-                                          normalize_images=normalize_images),
-                        save_scores=save_scores, batch_size=batch_size, workers=workers, device=device)
+    switches = Switches(flip=not no_flip, detector_score=not no_detector_score, normalize_images=normalize_images)
+    config = make_config(IJBBConfig, meta_dir=meta_dir, out=out, features=features, checkpoint=checkpoint,
+                         image_dir=image_dir, switches=switches, save_scores=save_scores, batch_size=batch_size,
+                         workers=workers, device=device, usage=True)
+
     def log(message: str) -> None:
         click.echo(message, err=True)
 

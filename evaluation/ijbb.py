@@ -229,7 +229,7 @@ def embed_images(checkpoint: str | os.PathLike, image_dir: str | os.PathLike, na
     from augmenter.checkpoint import load_checkpoint
     from augmenter.errors import CheckpointError
     from augmenter.nets.backbones import backbone_from_checkpoint
-    from augmenter.quality.images import collate_faces
+    from augmenter.image_dataset import collate_faces
     from augmenter.device import resolve_device
     from recognition.embedding import embed_loader
 
@@ -252,7 +252,11 @@ class AlignedCrops:
     """Item ``i``: ``(i, (3, S, S) uint8 RGB tensor, "")``, or ``(i, empty, "<path>: <reason>")`` for an
     unreadable file: ``image_dir/names[i]`` warped (similarity transform, bilinear, black border) so that its
     five ``landmarks[i]`` land on insightface's IJB template: the 96x112 template with ``src[:, 0] += 8``,
-    which is the 112x112 ArcFace template (:data:`augmenter.align.ARCFACE_TEMPLATE_112`), scaled by S / 112."""
+    which is the 112x112 ArcFace template (:data:`augmenter.align.ARCFACE_TEMPLATE_112`), scaled by S / 112.
+
+    The shared decode and failure core (:func:`augmenter.image_dataset.image_item`) with its own crop: an
+    alignment on the landmarks instead of a resize. It composes that core rather than subclassing
+    :class:`augmenter.image_dataset.ImageDataset` so that importing this module stays free of torch."""
 
     def __init__(self, image_dir, names, landmarks, size: int):
         from augmenter.align import canonical_template
@@ -263,19 +267,16 @@ class AlignedCrops:
     def __len__(self) -> int:
         return len(self.names)
 
-    def __getitem__(self, i: int):
-        import torch
-
+    def crop(self, i: int, image: np.ndarray) -> np.ndarray:
+        """The ``(S, S, 3)`` crop of item ``i`` from its decoded image, aligned on ``landmarks[i]``."""
         from augmenter.align import align_with_landmarks
-        from augmenter.errors import ImageDecodeError
-        from augmenter.io import decode_image
 
-        try:
-            image = decode_image(self.image_dir / self.names[i])
-        except ImageDecodeError as err:
-            return i, torch.empty(0, dtype=torch.uint8), str(err)
-        crop = align_with_landmarks(image, self.landmarks[i], self.size, self.template)
-        return i, torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).contiguous(), ""
+        return align_with_landmarks(image, self.landmarks[i], self.size, self.template)
+
+    def __getitem__(self, i: int):
+        from augmenter.image_dataset import image_item
+
+        return image_item(i, self.image_dir / self.names[i], lambda image: self.crop(i, image))
 
 
 @dataclass
@@ -292,6 +293,19 @@ class IJBBConfig:
     batch_size: int = 128
     workers: int = 2
     device: str = "auto"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Features from an ``.npz`` or from a checkpoint with the loose crops, never both (``eval-ijbb``
+        prints the message as a usage error)."""
+        if (self.features is None) == (self.checkpoint is None):
+            raise ValueError("give either --features or --checkpoint (with --image-dir)")
+        if self.checkpoint is not None and self.image_dir is None:
+            raise ValueError("--checkpoint needs --image-dir (the loose crops)")
+        if self.features is not None and self.image_dir is not None:
+            raise ValueError("--image-dir goes with --checkpoint, not --features")
 
 
 @dataclass
@@ -327,10 +341,7 @@ def evaluate(config: IJBBConfig, log: Callable[[str], None] = lambda m: None,
              progress: Callable[[int, int], None] | None = None) -> IJBBResult:
     """Read, embed (``progress(done, total)`` images) or load, pool, score, read off TAR at FAR; no files
     written (see :func:`run_ijbb`)."""
-    if (config.features is None) == (config.checkpoint is None):
-        raise ValueError("give either features or a checkpoint (with an image folder)")
-    if config.checkpoint is not None and config.image_dir is None:
-        raise ValueError("a checkpoint needs the folder of loose crops (image_dir)")
+    config.validate()  # again: the fields may have changed since the config was made
     sw = config.switches
     need_points = config.checkpoint is not None or sw.detector_score
     if need_points and not (Path(config.meta_dir) / FIVE_POINTS).is_file() and Path(config.meta_dir).is_dir():

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from augmenter.cli_util import make_bar, one_line_errors, progress_bar
+from augmenter.cli_util import make_bar, make_config, one_line_errors, progress_bar
 
 
 
@@ -52,10 +52,10 @@ def rebalance_affectnet(dataset, root, csv, out, target, legan, q, q_min, expres
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--seeds") from None
     remedies = tuple(dict.fromkeys(("none", "synthetic") + tuple(r.strip() for r in also.split(",") if r.strip())))
-    config = RebalanceConfig(dataset=dataset, root=root, out=str(out), csv=csv, target=target, legan=legan, q=q,
-                             q_min=q_min, expression_model=expression_model, verify_expression=verify_expression,
-                             budget=budget, max_uses=max_uses, batch_size=batch_size, seed=seed, device=device,
-                             train={"epochs": epochs, "remedies": list(remedies), "seeds": seed_list} if train else {})
+    config = make_config(RebalanceConfig, dataset=dataset, root=root, out=str(out), csv=csv, target=target, legan=legan,
+                         q=q, q_min=q_min, expression_model=expression_model, verify_expression=verify_expression,
+                         budget=budget, max_uses=max_uses, batch_size=batch_size, seed=seed, device=device,
+                         train={"epochs": epochs, "remedies": list(remedies), "seeds": seed_list} if train else {})
     bar = make_bar(desc="rebalance", unit="face")
 
     def progress(state: dict) -> None:
@@ -185,10 +185,10 @@ def augment_verification(root, out, legan, q, q_min, per_image, synthetic_ratio,
         seed_list = parse_seeds(seeds, start=seed)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--seeds") from None
-    config = VerificationExperiment(root=root, out=str(out), legan=legan, q=q, q_min=q_min, per_image=per_image,
-                                    synthetic_ratio=synthetic_ratio, max_angle=max_angle, pairs=list(pairs),
-                                    pairs_per_kind=pairs_per_kind, epochs=epochs, seed=seed, seeds=seed_list,
-                                    held_out=[i.strip() for i in held_out.split(",") if i.strip()], device=device)
+    config = make_config(VerificationExperiment, root=root, out=str(out), legan=legan, q=q, q_min=q_min,
+                         per_image=per_image, synthetic_ratio=synthetic_ratio, max_angle=max_angle, pairs=list(pairs),
+                         pairs_per_kind=pairs_per_kind, epochs=epochs, seed=seed, seeds=seed_list,
+                         held_out=[i.strip() for i in held_out.split(",") if i.strip()], device=device)
     try:
         run_experiment(config, log=click.echo)
     except ValueError as err:

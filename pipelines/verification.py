@@ -77,6 +77,12 @@ class VerificationExperiment:
     held_out: list[str] = field(default_factory=list)  # test identities by name (else a hash split per seed)
     device: str = "auto"
 
+    def __post_init__(self) -> None:
+        """Refuse settings the experiment would fail on only after the expansion (or the first verifier)."""
+        experiment_seeds(self)
+        if not 0 <= self.synthetic_ratio < 1:  # what train-verifier refuses (VerifierConfig)
+            raise ValueError(f"synthetic ratio must be in [0, 1), got {self.synthetic_ratio}")
+
 
 def harsh_targets(legan: str | None, max_angle: float) -> list[str]:
     """The generator's lights more than ``max_angle`` degrees from frontal."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from augmenter.cli_util import make_bar, one_line_errors
+from augmenter.cli_util import make_bar, make_config, one_line_errors
 
 TORCHRUN = ("torchrun --nnodes 2 --node-rank $K --nproc-per-node 8 --master-addr host0 --master-port 29500 "
             "-m recognition.cli verifier --data casia:/data/casia_aligned --synthetic /data/casia_x/manifest.parquet "
@@ -70,12 +70,12 @@ def train_verifier(data, out, synthetic, synthetic_ratio, q_weighted, val_pairs,
     """Train a face verifier on real (plus synthetic) identity folders."""
     from recognition.train_verifier import VerifierConfig, train_verifier as train
 
-    config = VerifierConfig(data=list(data), out=str(out), synthetic=list(synthetic), synthetic_ratio=synthetic_ratio,
-                            q_weighted=q_weighted, val_pairs=val_pairs, val_root=val_root,
-                            max_light_angle=max_light_angle, backbone=backbone, weights=weights, head=head, scale=scale,
-                            margin=margin, embedding_size=embedding_size, image_size=image_size, epochs=epochs,
-                            epoch_size=epoch_size, batch_size=batch_size, lr=lr, optimizer=optimizer, seed=seed,
-                            workers=workers, device=device)
+    config = make_config(VerifierConfig, data=list(data), out=str(out), synthetic=list(synthetic),
+                         synthetic_ratio=synthetic_ratio, q_weighted=q_weighted, val_pairs=val_pairs, val_root=val_root,
+                         max_light_angle=max_light_angle, backbone=backbone, weights=weights, head=head, scale=scale,
+                         margin=margin, embedding_size=embedding_size, image_size=image_size, epochs=epochs,
+                         epoch_size=epoch_size, batch_size=batch_size, lr=lr, optimizer=optimizer, seed=seed,
+                         workers=workers, device=device)
     _run(train, config, "verifier")
 
 
@@ -103,9 +103,9 @@ def train_expression(data, out, remedy, synthetic, backbone, width, image_size, 
     """Train an expression classifier; report accuracy, balanced accuracy and macro-F1 every epoch."""
     from recognition.train_expression import ExpressionConfig, train_expression as train
 
-    config = ExpressionConfig(data=list(data), out=str(out), remedy=remedy, synthetic=list(synthetic), backbone=backbone,
-                              width=width, image_size=image_size, epochs=epochs, epoch_size=epoch_size, batch_size=batch_size,
-                              lr=lr, max_train=max_train, seed=seed, workers=workers, device=device)
+    config = make_config(ExpressionConfig, data=list(data), out=str(out), remedy=remedy, synthetic=list(synthetic),
+                         backbone=backbone, width=width, image_size=image_size, epochs=epochs, epoch_size=epoch_size,
+                         batch_size=batch_size, lr=lr, max_train=max_train, seed=seed, workers=workers, device=device)
     _run(train, config, f"expression ({remedy})")
 
 

@@ -22,15 +22,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from augmenter.datasets.leak import EvaluationSources, combine_checks, guard_synthetic_records
 from augmenter.datasets.manifest import manifest_records
 from augmenter.datasets.record import FaceRecord
 from augmenter.datasets.spec import parse_spec
 from augmenter.datasets.splits import is_evaluation_split, record_split
-from augmenter.errors import DatasetFormatError, ImageDecodeError
-from augmenter.tensors import load_face
+from augmenter.errors import DatasetFormatError
+from augmenter.image_dataset import ImageDataset, partition_failures, stack_images
 from augmenter.skips import SkipReport
 
 
@@ -156,43 +155,44 @@ def inverse_frequency_loss_weights(labels: np.ndarray, n_classes: int) -> torch.
     return torch.tensor(weights, dtype=torch.float32)
 
 
-class FaceSamples(Dataset):
-    """Item ``i``: ``(i, (3, S, S) uint8 image, label, error)``; training items get a random horizontal
-    flip and a random shift of up to ``shift`` pixels (edge-replicated), seeded by ``(seed, epoch, i)`` so
-    a resumed epoch sees the same pixels. A failed decode gives an empty image and its one-line error."""
+class FaceSamples(ImageDataset):
+    """Item ``i``: ``(i, (3, S, S) uint8 image, label, error)``: the shared
+    :class:`augmenter.image_dataset.ImageDataset` item with the sample's label inserted before the error.
+
+    Of its own it keeps the training augmentation, applied in :meth:`prepare` on top of the shared decode and
+    resize: training items get a random horizontal flip and a random shift of up to ``shift`` pixels
+    (edge-replicated), seeded by ``(seed, epoch, i)`` so a resumed epoch sees the same pixels (the trainer sets
+    ``epoch``). A failed decode gives an empty image and its one-line error."""
 
     def __init__(self, samples: Sequence[Sample], size: int, train: bool = False, shift: int = 0, seed: int = 0):
-        self.paths = [s.path for s in samples]
+        super().__init__([s.path for s in samples], size)
         self.labels = [s.label for s in samples]
-        self.size, self.train, self.shift, self.seed = size, train, shift, seed
+        self.train, self.shift, self.seed = train, shift, seed
         self.epoch = 0
 
-    def __len__(self) -> int:
-        return len(self.paths)
+    def prepare(self, index: int, image: np.ndarray) -> np.ndarray:
+        """The resized crop, flipped and shifted as ``(seed, epoch, index)`` draws when training."""
+        image = super().prepare(index, image)
+        if not self.train:
+            return image
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        if rng.random() < 0.5:
+            image = image[:, ::-1]
+        if self.shift:
+            dx, dy = rng.integers(-self.shift, self.shift + 1, size=2)
+            matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+            image = cv2.warpAffine(np.ascontiguousarray(image), matrix, (self.size, self.size),
+                                   borderMode=cv2.BORDER_REPLICATE)
+        return image
 
     def __getitem__(self, i: int):
-        try:
-            image = load_face(self.paths[i], self.size)
-        except ImageDecodeError as err:
-            return i, torch.empty(0, dtype=torch.uint8), self.labels[i], str(err)
-        if self.train:
-            rng = np.random.default_rng((self.seed, self.epoch, i))
-            if rng.random() < 0.5:
-                image = image[:, ::-1]
-            if self.shift:
-                dx, dy = rng.integers(-self.shift, self.shift + 1, size=2)
-                matrix = np.float32([[1, 0, dx], [0, 1, dy]])
-                image = cv2.warpAffine(np.ascontiguousarray(image), matrix, (self.size, self.size),
-                                       borderMode=cv2.BORDER_REPLICATE)
-        return i, torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).contiguous(), self.labels[i], ""
+        i, image, error = super().__getitem__(i)
+        return i, image, self.labels[i], error
 
 
 def collate_samples(batch):
     """``(indices (B,), images (B, 3, S, S) uint8, labels (B,), errors)``; failed items dropped."""
-    good = [b for b in batch if not b[3]]
-    errors = [b[3] for b in batch if b[3]]
-    if not good:
-        return torch.empty(0, dtype=torch.long), torch.empty(0, 3, 0, 0, dtype=torch.uint8), \
-            torch.empty(0, dtype=torch.long), errors
-    return (torch.tensor([b[0] for b in good]), torch.stack([b[1] for b in good]),
-            torch.tensor([b[2] for b in good]), errors)
+    good, failures = partition_failures(batch, error_at=3)
+    indices, images = stack_images(good)
+    labels = torch.tensor([item[2] for item in good], dtype=torch.long)
+    return indices, images, labels, [message for _, message in failures]

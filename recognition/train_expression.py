@@ -30,14 +30,15 @@ from augmenter.datasets.record import UNKNOWN
 from augmenter.datasets.spec import read_specs, split_held_out
 from augmenter.datasets.splits import is_evaluation_split, is_validation_split
 from augmenter.errors import DatasetFormatError
-from augmenter.nets.backbones import backbone_config, build_backbone
+from augmenter.nets.backbones import BACKBONES, backbone_config, build_backbone
 from augmenter.device import resolve_device
 from recognition.data import (class_balanced_weights, data_root, inverse_frequency_loss_weights, real_samples,
                               require_training_records, split_counts, synthetic_samples, training_records)
 from recognition.embedding import embed_batches
 from recognition.heads import ClassifierHead
 from recognition.metrics import classification_metrics
-from recognition.trainer import Classifier, TrainResult, TrainSetup, check_run_folder, train_loop
+from recognition.trainer import (OPTIMIZERS, Classifier, TrainResult, TrainSetup, check_choice, check_run_folder,
+                                 train_loop)
 
 REMEDIES = ("none", "sampler", "reweight", "synthetic")
 
@@ -68,6 +69,16 @@ class ExpressionConfig:
     device: str = "auto"
     checkpoint_every: int = 200
 
+    def __post_init__(self) -> None:
+        """Refuse settings no run can use (``train-expression`` prints the message as a one-line error)."""
+        check_choice("remedy", self.remedy, REMEDIES)
+        check_choice("backbone", self.backbone, BACKBONES)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        if self.remedy == "synthetic" and not self.synthetic:
+            raise ValueError("remedy 'synthetic' needs at least one --synthetic MANIFEST")
+        if self.max_train is not None and self.max_train < 1:
+            raise ValueError(f"max_train must be at least 1, got {self.max_train}")
+
 
 def expression_classes(labels: list[str]) -> list[str]:
     """The expressions present, in the toolkit's order (emotions first, as AffectNet numbers them)."""
@@ -80,12 +91,6 @@ def train_expression(config: ExpressionConfig, progress: Callable[[dict], None] 
     """Train (or resume) an expression classifier; see the module docstring."""
     device = resolve_device(config.device)
     check_run_folder(config.out)
-    if config.remedy not in REMEDIES:
-        raise ValueError(f"unknown remedy {config.remedy!r}; expected one of {', '.join(REMEDIES)}")
-    if config.remedy == "synthetic" and not config.synthetic:
-        raise ValueError("remedy 'synthetic' needs at least one --synthetic MANIFEST")
-    if config.max_train is not None and config.max_train < 1:
-        raise ValueError(f"max_train must be at least 1, got {config.max_train}")
     records, skips = read_specs(list(config.data))
     evaluation_files = [r.path for r in records if is_evaluation_split(r.split)]  # labelled or not: never a source
     records = [r for r in records if r.expression != UNKNOWN]

@@ -31,14 +31,15 @@ from augmenter.datasets.record import UNKNOWN, FaceRecord
 from augmenter.datasets.spec import parse_spec, read_specs, split_by_identities, split_held_out
 from augmenter.datasets.splits import is_evaluation_split
 from augmenter.errors import DatasetFormatError
-from augmenter.nets.backbones import backbone_config, build_backbone
+from augmenter.nets.backbones import BACKBONES, backbone_config, build_backbone
 from augmenter.device import resolve_device
 from recognition.data import (data_root, mixing_weights, real_samples, require_training_records, synthetic_samples,
                               training_records)
 from recognition.embedding import embed_batches
-from recognition.heads import ClassifierHead
+from recognition.heads import HEADS, ClassifierHead
 from recognition.metrics import best_threshold_accuracy, roc_auc
-from recognition.trainer import Classifier, TrainResult, TrainSetup, check_run_folder, train_loop
+from recognition.trainer import (OPTIMIZERS, Classifier, TrainResult, TrainSetup, check_choice, check_run_folder,
+                                 train_loop)
 
 
 @dataclass
@@ -73,6 +74,14 @@ class VerifierConfig:
     workers: int = 2
     device: str = "auto"
     checkpoint_every: int = 200
+
+    def __post_init__(self) -> None:
+        """Refuse settings no run can use (``train-verifier`` prints the message as a one-line error)."""
+        check_choice("backbone", self.backbone, BACKBONES)
+        check_choice("head", self.head, HEADS)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        if self.synthetic_ratio is not None and not 0 <= self.synthetic_ratio < 1:
+            raise ValueError(f"synthetic ratio must be in [0, 1), got {self.synthetic_ratio}")
 
 
 def light_angle(record: FaceRecord) -> float | None:

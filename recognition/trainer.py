@@ -35,6 +35,14 @@ from augmenter.training_run import TrainingRun
 from recognition.data import FaceSamples, Sample, collate_samples
 
 RESUMABLE = {"workers", "device", "checkpoint_every"}  # settings that do not change the result
+OPTIMIZERS = ("sgd", "adamw")
+
+
+def check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
+    """``ValueError("unknown <what> 'x'; expected one of a, b")`` unless ``value`` is one of ``choices``: the
+    check of a config field that the command line offers as a ``click.Choice``."""
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(choices)}")
 
 
 @dataclass
@@ -174,11 +182,10 @@ def _build_optimizer(model: nn.Module, setup: TrainSetup) -> torch.optim.Optimiz
     for _, p in model.named_parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
     groups = [{"params": decay, "weight_decay": setup.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    check_choice("optimizer", setup.optimizer, OPTIMIZERS)
     if setup.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=setup.lr, momentum=0.9)
-    if setup.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=setup.lr)
-    raise ValueError(f"unknown optimizer {setup.optimizer!r}; expected sgd or adamw")
+    return torch.optim.AdamW(groups, lr=setup.lr)
 
 
 @dataclass

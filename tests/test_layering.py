@@ -11,8 +11,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ("augmenter", "recognition", "evaluation", "pipelines")
-FOUNDATION = ("augmenter.atomic", "augmenter.checkpoint", "augmenter.device", "augmenter.errors", "augmenter.io",
-              "augmenter.metrics", "augmenter.skips", "augmenter.tensors")
+FOUNDATION = ("augmenter.atomic", "augmenter.checkpoint", "augmenter.device", "augmenter.errors",
+              "augmenter.image_dataset", "augmenter.io", "augmenter.metrics", "augmenter.skips", "augmenter.tensors")
 """Modules every feature may import; they import only each other (and the package's ``__version__``)."""
 
 

@@ -3,6 +3,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from augmenter.datasets.registry import DATASETS
+from augmenter.expand.plan import MODES
+
+MIN_IMAGE_SIZE = 32
+"""The smallest ``image_size`` (``--size``) of the variants, in px."""
+
 
 @dataclass
 class ExpandConfig:
@@ -48,6 +54,23 @@ class ExpandConfig:
 
     RUNTIME = ("out", "device", "workers", "writers", "dry_run", "shard", "shards")
     """Fields that do not change what a run produces (a shard is a slice of the same run)."""
+
+    def __post_init__(self) -> None:
+        """Refuse settings no run can use, with the message ``augment expand`` prints (a ValueError).
+
+        Every setting a run saved in ``run.json`` passed these checks (the command line made them, or the
+        run refused them before writing anything), so a resumed or merged run rebuilds its config unchanged.
+        """
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}; expected one of {', '.join(DATASETS)}")
+        if self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; expected one of {', '.join(MODES)}")
+        if self.per_image < 1 or self.batch_size < 1 or (self.keep_best is not None and self.keep_best < 1):
+            raise ValueError("--per-image, --batch-size and --keep-best must be at least 1")
+        if self.image_size is not None and self.image_size < MIN_IMAGE_SIZE:
+            raise ValueError(f"--size must be at least {MIN_IMAGE_SIZE} px, not {self.image_size}")
+        if self.shards < 1 or not 0 <= self.shard < self.shards:
+            raise ValueError(f"--shard '{self.shard}/{self.shards}': need 0 <= i < N")
 
     def identity(self) -> dict:
         """The settings two runs must share for one to resume or merge with the other."""

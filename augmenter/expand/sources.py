@@ -14,8 +14,7 @@ from augmenter.datasets.record import FaceRecord
 from augmenter.datasets.registry import DATASETS, read_dataset
 from augmenter.datasets.splits import partition_by_split, record_split
 from augmenter.errors import ImageDecodeError
-from augmenter.io import decode_image
-from augmenter.tensors import fit_face
+from augmenter.image_dataset import ImageDataset, ImageRejected
 
 SAMPLE_FOLDER = ".sample"
 SAMPLE_IDENTITIES = 8
@@ -74,18 +73,42 @@ def training_sources(records: Sequence[FaceRecord], include_eval_splits: bool = 
                       "evaluation faces must not train a model; --include-eval-splits expands them")
 
 
+class SourceImages(ImageDataset):
+    """The shared :class:`augmenter.image_dataset.ImageDataset` over the records' paths, refusing a face whose
+    short side is under ``min_size`` (:class:`ImageRejected` ``"<path>: <w>x<h> px, under --min-size <m>"``)."""
+
+    def __init__(self, records: Sequence[FaceRecord], size: int, min_size: int):
+        super().__init__([str(r.path) for r in records], size)
+        self.min_size = min_size
+
+    def prepare(self, index: int, image: np.ndarray) -> np.ndarray:
+        h, w = image.shape[:2]
+        if min(h, w) < self.min_size:
+            raise ImageRejected(self.paths[index], f"{w}x{h} px, under --min-size {self.min_size}")
+        return super().prepare(index, image)
+
+
 class ChunkImages(Dataset):
     """Item ``i`` is chunk ``chunks[i]`` decoded: ``(chunk_number, sources, images, failures)``.
 
     ``sources`` are the record indices that decoded, ``images`` their ``(n, 3, size, size)`` uint8
     tensor, ``failures`` ``[(record index, reason, message)]`` for the others (reason is a short
-    category for the skip counts).
+    category for the skip counts: ``"unreadable image"`` or ``"face too small"``).
+
+    Unlike the other image datasets an item is a whole chunk, not one image: the expand engine writes,
+    checkpoints and resumes by chunk, so a chunk's decoded sources and its failures must arrive together.
+    Each source goes through the shared decode / resize / failure core (:class:`SourceImages`); what is
+    kept here is the grouping and the failure category.
     """
 
     def __init__(self, records: Sequence[FaceRecord], chunks: Sequence[tuple[int, range]], size: int, min_size: int):
-        self.paths = [str(r.path) for r in records]
+        self.sources = SourceImages(records, size, min_size)
         self.chunks = list(chunks)
         self.size, self.min_size = size, min_size
+
+    @property
+    def paths(self) -> list[str]:
+        return self.sources.paths
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -95,16 +118,13 @@ class ChunkImages(Dataset):
         good, images, failures = [], [], []
         for s in sources:
             try:
-                image = decode_image(self.paths[s])
+                images.append(self.sources.image(s))
             except ImageDecodeError as err:
                 failures.append((s, "unreadable image", str(err)))
                 continue
-            h, w = image.shape[:2]
-            if min(h, w) < self.min_size:
-                failures.append((s, "face too small", f"{self.paths[s]}: {w}x{h} px, under --min-size {self.min_size}"))
+            except ImageRejected as err:
+                failures.append((s, "face too small", str(err)))
                 continue
-            images.append(fit_face(image, self.size))
             good.append(s)
-        batch = (torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous() if images
-                 else torch.empty(0, 3, self.size, self.size, dtype=torch.uint8))
+        batch = torch.stack(images) if images else torch.empty(0, 3, self.size, self.size, dtype=torch.uint8)
         return number, good, batch, failures

@@ -44,7 +44,7 @@ from augmenter.datasets.record import EVAL_SPLITS
 from augmenter.datasets.spec import read_specs, split_held_out
 from augmenter.gan.bank import build_bank, vocabularies_of
 from augmenter.tensors import resize_square, to_model_input
-from augmenter.gan.models import build_discriminator, build_generator, generator_config, one_hot
+from augmenter.gan.models import ARCHS, build_discriminator, build_generator, generator_config, one_hot
 from augmenter.losses import (gradient_penalty, identity_loss, l1_loss, masked_cross_entropy, quality_loss,
                               wgan_critic_loss, wgan_generator_loss)
 from augmenter.device import resolve_device
@@ -101,6 +101,10 @@ class GanTrainConfig:
     device: str = "auto"
     workers: int = 2
     amp: bool = True  # bfloat16 autocast on CUDA (no effect on the CPU)
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:  # the message build_generator gives (train-legan --arch is a click.Choice)
+            raise ValueError(f"unknown architecture {self.arch!r}; expected one of {', '.join(ARCHS)}")
 
 
 @dataclass

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from augmenter.datasets.registry import DATASETS
+
 
 @dataclass
 class RebalanceConfig:
@@ -35,6 +37,11 @@ class RebalanceConfig:
     device: str = "auto"
     report_examples: int = 8              # kept (and rejected) examples per class on report.html
     train: dict = field(default_factory=dict)  # compare settings when --train (epochs, remedies, ...)
+
+    def __post_init__(self) -> None:
+        # any dataset the toolkit reads (rebalance-affectnet's --dataset offers those with expression classes)
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}; expected one of {', '.join(DATASETS)}")
 
     @property
     def verify(self) -> bool:
