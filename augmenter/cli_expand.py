@@ -1,12 +1,12 @@
 """``augment expand`` and ``augment merge``: thin click commands over :mod:`augmenter.expand`."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from augmenter.attributes import AMBIENT, FIELD_LIGHTING
+from augmenter.device import torchrun_env
 from augmenter.cli_util import one_line_errors, progress_bar
 from augmenter.datasets.registry import DATASETS
 from augmenter.expand.report import DIRECTION_CONVENTION, lighting_legend
@@ -27,13 +27,13 @@ LIGHTING_EPILOG = lighting_epilog()
 
 def shard_from_env() -> tuple[int, int] | None:
     """``(rank, world size)`` under ``torchrun`` (``RANK``/``WORLD_SIZE``), else ``None``."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    return (int(os.environ.get("RANK", "0")), world) if world > 1 else None
+    rank, world, _ = torchrun_env()
+    return (rank, world) if world > 1 else None
 
 
 def device_for_rank(device: str) -> str:
     """Under ``torchrun`` each rank takes its own GPU (``LOCAL_RANK``) when ``device`` is auto or cuda."""
-    local = os.environ.get("LOCAL_RANK")
+    local = torchrun_env()[2]
     if local is not None and device in ("auto", "cuda"):
         import torch
 

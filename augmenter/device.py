@@ -1,6 +1,7 @@
 """The torch device a ``--device`` string names, checked before any work starts (foundation: imports no feature)."""
 from __future__ import annotations
 
+import os
 import re
 
 import torch
@@ -43,3 +44,11 @@ def _check_cuda(text: str, index: int | None) -> None:
         names = ", ".join(f"cuda:{i}" for i in range(count))
         raise DeviceError(f"--device {text}: there {'is' if count == 1 else 'are'} {count} CUDA device"
                           f"{'' if count == 1 else 's'} ({names}); use one of them, cuda, or auto")
+
+
+def torchrun_env() -> tuple[int, int, int | None]:
+    """``(rank, world size, local rank)`` as ``torchrun`` sets them (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``);
+    ``(0, 1, None)`` in a process it did not launch. The one place the launcher's environment is read."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local = os.environ.get("LOCAL_RANK")
+    return (int(os.environ.get("RANK", "0")) if world > 1 else 0, world, None if local is None else int(local))

@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader
 
 from augmenter.errors import FileError
 from augmenter.tensors import to_model_input
-from augmenter.device import resolve_device
+from augmenter.device import resolve_device, torchrun_env
 from augmenter.skips import SkipReport
 from augmenter.training_run import TrainingRun
 from recognition.data import FaceSamples, Sample, collate_samples
@@ -98,8 +98,7 @@ class TrainResult:
 
 def distributed() -> tuple[int, int]:
     """``(rank, world size)``, initialising the process group when launched by ``torchrun``."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
+    if torchrun_env()[1] == 1:
         return 0, 1
     import torch.distributed as dist
 
@@ -172,7 +171,7 @@ def training_device(device: str, world: int) -> torch.device:
     CUDA the GPU of its ``LOCAL_RANK`` (DeviceError, one line, when the machine has no such GPU)."""
     resolved = resolve_device(device)
     if resolved.type == "cuda" and world > 1:
-        return resolve_device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
+        return resolve_device(f"cuda:{torchrun_env()[2] or 0}")
     return resolved
 
 
