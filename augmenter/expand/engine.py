@@ -5,7 +5,8 @@ Per chunk of ``batch_size`` source images (see :mod:`augmenter.expand.plan`):
 1. a DataLoader worker decodes and resizes the chunk (``uint8``, so the transfer is a quarter of float);
 2. the generator translates every planned variant of the chunk in one batch
    (``batch_size x per_image`` images; bfloat16 autocast on CUDA), Q scores them (float32);
-3. the keep rule decides (``q_score >= q_min``, or the ``keep_best`` best of each source);
+3. the keep rule decides (``q_score >= q_min``, or the ``keep_best`` best of each source; then every extra
+   judge given to :func:`run_expand`);
 4. a thread pool encodes and writes the kept images (atomic writes) while the model goes on with the
    next chunk; once a chunk's images are on disk its manifest rows are appended to the run's journal.
 
@@ -13,26 +14,23 @@ Killing the process at any moment loses at most the chunks in flight; a rerun of
 reads the journal, checks (one ``stat`` each) that the images it lists still exist, redoes the chunks
 that lost one, skips the other finished chunks and ends with exactly the outputs of an uninterrupted run.
 One process at a time works on an output folder (or on one shard of it): see :mod:`augmenter.expand.lock`.
+
+This module plans and finalizes expand runs; the per-chunk machinery (steps 1-4, the journal and resuming)
+is :mod:`augmenter.expand.synthesis`, which quota runs (:mod:`augmenter.expand.quota`) share.
 """
 from __future__ import annotations
 
-import base64
 import contextlib
-import io
 import math
-import os
 import tempfile
 import time
-from collections import deque
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
-from torch.utils.data import DataLoader
 
 from augmenter import __version__
 from augmenter.datasets.listing import DatasetListing
@@ -47,16 +45,17 @@ from augmenter.expand.layout import (CLASS_DATASETS, check_distinct_names, class
 from augmenter.expand.lock import holding
 from augmenter.expand.plan import Variant, chunks_of_shard, plan_source
 from augmenter.expand.run_dir import FINAL_OUTPUTS, RunDir, check_out_and_root, check_out_is_folder
-from augmenter.expand.sources import SAMPLE_FOLDER, ChunkImages, open_sources, training_sources
+from augmenter.expand.sources import SAMPLE_FOLDER, open_sources, training_sources
+from augmenter.expand.synthesis import (Batch, Chunk, ChunkProcessor, ChunkRunner, Judge, KeepRule, Outcome,
+                                        keep_decisions, png_b64, remove_stale_temp_files, resumable_entries)
 from augmenter.gan.models import EXPRESSION_ALIASES, Translator, built_in_notice, load_translator, one_hot
 from augmenter.gan.vocabulary import require_in_vocabulary
-from augmenter.tensors import resize_square, to_model_input, to_uint8_images
-from augmenter.io import write_image_atomic
+from augmenter.tensors import resize_square
 from augmenter.nets.quality import RATING_MAX, RATING_MIN
 from augmenter.quality.model import load_q, q_notice
 from augmenter.device import resolve_device
 
-IN_FLIGHT = 8  # chunks whose images may still be queued for writing
+__all__ = ["ExpandResult", "Models", "Plan", "keep_decisions", "make_plan", "run_expand"]
 
 
 @dataclass
@@ -166,70 +165,11 @@ def class_targets(config: ExpandConfig, classes: tuple[str, ...] | None, names: 
     return [n for n in names if n in labels], labels
 
 
-def keep_decisions(q: np.ndarray, sources: list[int], q_min: float, keep_best: int | None) -> np.ndarray:
-    """Which variants to keep: ``q >= q_min``, or with ``keep_best`` the N best of each source (ties by
-    variant order). ``q`` and ``sources`` are per variant, in plan order; NaN scores are never kept."""
-    finite = np.isfinite(q)
-    if keep_best is None:
-        return finite & (q >= q_min)
-    kept = np.zeros(len(q), dtype=bool)
-    for s in dict.fromkeys(sources):
-        rows = [i for i, src in enumerate(sources) if src == s and finite[i]]
-        rows.sort(key=lambda i: (-q[i], i))
-        kept[rows[:keep_best]] = True
-    return kept
-
-
 def planned_paths(plan: "Plan", source: int, variant: Variant) -> tuple[str, str]:
     """The kept and the rejected path a variant may be written to."""
     path = variant_path(plan.listing.dataset, plan.listing.records[source], plan.keys[source], variant.target,
                         plan.classes)
     return path, rejected_path(path)
-
-
-def write_variant(path: Path, pixels: np.ndarray) -> None:
-    """Write one variant (atomically); an operating-system error names the image."""
-    with naming_errors(path):
-        write_image_atomic(path, pixels, 95)
-
-
-def chunks_missing_files(out: Path, done: dict[int, dict], save_rejected: bool) -> dict[int, list[str]]:
-    """The finished chunks (journal entries) of which a written image is gone, with the missing paths:
-    a kept variant, or with ``save_rejected`` a rejected one. One ``stat`` per image."""
-    missing = {}
-    for number, entry in sorted(done.items()):
-        gone = [row["out_path"] for row in entry["rows"]
-                if (row["kept"] or save_rejected) and not os.path.isfile(out / row["out_path"])]
-        if gone:
-            missing[number] = gone
-    return missing
-
-
-def remove_stale_temp_files(out: Path, paths: list[str]) -> int:
-    """Delete the hidden temp files (``.<name>.<random>.tmp``, see :mod:`augmenter.atomic`) that a killed
-    run left beside these outputs; returns how many. Only this process's unfinished chunks are passed,
-    so a shard never touches another shard's writes in flight."""
-    by_folder: dict[Path, set[str]] = {}
-    for rel in paths:
-        target = out / rel
-        by_folder.setdefault(target.parent, set()).add(target.name)
-    removed = 0
-    for folder, names in by_folder.items():
-        if not folder.is_dir():
-            continue
-        with os.scandir(folder) as it:
-            for entry in it:
-                name = entry.name
-                if name.startswith(".") and name.endswith(".tmp") and name[1:-4].rsplit(".", 1)[0] in names:
-                    Path(entry.path).unlink(missing_ok=True)
-                    removed += 1
-    return removed
-
-
-def _png_b64(image: np.ndarray) -> str:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG", optimize=False)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 @dataclass
@@ -270,58 +210,49 @@ def make_plan(config: ExpandConfig, listing, lighting: list[str], expression: li
     return Plan(listing, keys, variants, chunks, shown, classes)
 
 
-class ChunkProcessor:
-    """Turns one decoded chunk into written images and its journal entry."""
+class ExpandLayout:
+    """Where an expand run writes its variants, the manifest row each gets and its report thumbnails
+    (the :class:`~augmenter.expand.synthesis.Layout` of ``augment expand``). With extra judges, each row
+    also has a ``judge_<name>`` score column."""
 
-    def __init__(self, config: ExpandConfig, plan: Plan, models: Models, device: torch.device, pool: ThreadPoolExecutor):
-        self.config, self.plan, self.models, self.device, self.pool = config, plan, models, device, pool
-        self.out = Path(config.out)
-        t = models.translator
-        self.light_index = {n: i for i, n in enumerate(t.lighting)}
-        self.expr_index = {n: i for i, n in enumerate(t.expression)}
+    def __init__(self, plan: Plan, generator_hash: str, judges: Mapping[str, Judge] | None = None):
+        self.plan, self.generator_hash, self.judges = plan, generator_hash, list(judges or ())
+        self.records = plan.listing.records
 
-    def process(self, number: int, good: list[int], images: torch.Tensor, failures: list) -> tuple[list[Future], dict]:
-        plan, config = self.plan, self.config
-        records = plan.listing.records
-        variants = [v for s in good for v in plan.variants[s]]
-        entry = {"chunk": number, "rows": [], "skips": [[reason, message] for _, reason, message in failures],
-                 "report": []}
-        if not variants:
-            return [], entry
-        position = {s: i for i, s in enumerate(good)}
-        x = to_model_input(images, self.device)[[position[v.source] for v in variants]]
-        lighting = torch.tensor([self.light_index[v.target.lighting] if v.target.lighting else -1 for v in variants])
-        expression = torch.tensor([self.expr_index[v.target.expression] if v.target.expression else -1 for v in variants])
-        y, q = self.models.forward(x, lighting, expression)
-        pixels = to_uint8_images(y)
-        kept = keep_decisions(q, [v.source for v in variants], config.q_min, config.keep_best)
-        futures = []
-        dataset = plan.listing.dataset
-        for i, v in enumerate(variants):
-            record = records[v.source]
-            path = planned_paths(plan, v.source, v)[0 if kept[i] else 1]
-            if kept[i] or config.save_rejected:
-                futures.append(self.pool.submit(write_variant, self.out / path, pixels[i]))
-            light, expr = variant_labels(dataset, record, v.target, plan.classes)
-            entry["rows"].append({
-                "out_path": path, "source_path": plan.keys[v.source], "identity": record.identity,
-                "dataset": dataset, "lighting": light, "expression": expr, "q_score": float(q[i]),
-                "kept": bool(kept[i]), "seed": v.seed, "generator_hash": self.models.generator_hash,
-                "toolkit_version": __version__, "variant_index": v.index, "target": v.target.tag,
-                "source_lighting": record.lighting, "source_expression": record.expression,
-                "source_split": record_split(record),
-            })
-        for s in good:
+    def paths(self, variant: Variant) -> tuple[str, str]:
+        return planned_paths(self.plan, variant.source, variant)
+
+    def row(self, outcome: Outcome) -> dict | None:
+        if outcome.failed:  # counted in the entry's skips
+            return None
+        plan, v = self.plan, outcome.variant
+        record, dataset = plan.listing.records[v.source], plan.listing.dataset
+        light, expr = variant_labels(dataset, record, v.target, plan.classes)
+        row = {
+            "out_path": planned_paths(plan, v.source, v)[0 if outcome.kept else 1], "source_path": plan.keys[v.source],
+            "identity": record.identity, "dataset": dataset, "lighting": light, "expression": expr,
+            "q_score": outcome.q, "kept": outcome.kept, "seed": v.seed, "generator_hash": self.generator_hash,
+            "toolkit_version": __version__, "variant_index": v.index, "target": v.target.tag,
+            "source_lighting": record.lighting, "source_expression": record.expression,
+            "source_split": record_split(record),
+        }
+        row.update({f"judge_{name}": outcome.verdicts[name].score for name in self.judges})
+        return row
+
+    def annotate(self, entry: dict, batch: Batch) -> None:
+        plan, records = self.plan, self.plan.listing.records
+        decoded = [o for o in batch.outcomes if not o.failed]
+        entry["report"] = []
+        if not decoded:
+            return
+        for n, s in enumerate(batch.sources):
             if s in plan.report:
-                rows = [i for i, v in enumerate(variants) if v.source == s]
-                source_image = images[position[s]].permute(1, 2, 0).numpy()
                 entry["report"].append({
                     "source": s, "source_path": plan.keys[s], "identity": records[s].identity,
                     "label": f"lighting {records[s].lighting}, expression {records[s].expression}",
-                    "thumb": _png_b64(source_image),
-                    "variants": [{"target": variants[i].target.tag, "q_score": float(q[i]), "kept": bool(kept[i]),
-                                  "thumb": _png_b64(pixels[i])} for i in rows]})
-        return futures, entry
+                    "thumb": png_b64(batch.images[n].permute(1, 2, 0).numpy()),
+                    "variants": [{"target": o.variant.target.tag, "q_score": o.q, "kept": o.kept,
+                                  "thumb": png_b64(batch.pixels[o.output])} for o in decoded if o.variant.source == s]})
 
 
 @dataclass
@@ -367,8 +298,13 @@ class ExpandResult:
 
 
 def run_expand(config: ExpandConfig, resume: bool = False, progress: Callable[[int, int], None] | None = None,
-               log: Callable[[str], None] = print) -> ExpandResult:
+               log: Callable[[str], None] = print, judges: Mapping[str, Judge] | None = None) -> ExpandResult:
     """Run (or resume) ``config``'s expansion; returns the summary and the paths written.
+
+    ``judges``: extra judges besides Q (name -> :data:`~augmenter.expand.synthesis.Judge`); a variant is kept
+    only when Q's rule and every judge accept it, and each manifest row gets a ``judge_<name>`` score. Their
+    names are part of the run's identity (a rerun with other judges is refused); what they decide is not
+    checked, so resume a run with the same judges.
 
     ``resume`` continues the run found in ``config.out`` with its own saved settings even when
     ``config`` differs (otherwise a different run there is refused). See the module docstring.
@@ -425,7 +361,7 @@ def run_expand(config: ExpandConfig, resume: bool = False, progress: Callable[[i
             return estimate(config, plan, models, device, start)
         if not builtin:
             stack.enter_context(_locked(run_dir, config, log))
-        return _expand(config, run_dir, plan, models, device, start, progress, log)
+        return _expand(config, run_dir, plan, models, device, start, progress, log, judges)
 
 
 @contextlib.contextmanager
@@ -438,61 +374,35 @@ def _locked(run_dir: RunDir, config: ExpandConfig, log: Callable[[str], None]):
 
 
 def _expand(config: ExpandConfig, run_dir: RunDir, plan: Plan, models: Models, device: torch.device, start: float,
-            progress: Callable[[int, int], None] | None, log: Callable[[str], None]) -> ExpandResult:
+            progress: Callable[[int, int], None] | None, log: Callable[[str], None],
+            judges: Mapping[str, Judge] | None = None) -> ExpandResult:
     """The run itself, once checked and locked: claim ``out``, process the chunks the journal lacks, finalize."""
     from augmenter.expand.finalize import finalize_part
 
     out, listing, t = run_dir.out, plan.listing, models.translator
-    run_dir.claim(config, models.generator_hash, models.q_hash, n_sources=len(listing.records))
+    run_dir.claim(config, models.generator_hash, models.q_hash, n_sources=len(listing.records), judges=list(judges or ()))
     journal = ChunkJournal(run_dir.journal(config.part))
-    done = journal.read()
-    lost = chunks_missing_files(out, done, config.save_rejected)
-    if lost:
-        gone = [p for paths in lost.values() for p in paths]
-        log(f"{len(gone)} image(s) that the journal of {out} lists are missing (first: {gone[0]}): "
-            f"redoing {len(lost)} chunk(s)")
-        journal.drop(set(lost))
-        done = {n: e for n, e in done.items() if n not in lost}
-    todo = [(n, c) for n, c in plan.chunks if n not in done]
+    done = resumable_entries(journal, out, config.save_rejected, log)
+    chunks = [Chunk(n, list(c), [v for s in c for v in plan.variants[s]]) for n, c in plan.chunks]
+    todo = [c for c in chunks if c.number not in done]
     if done:
-        log(f"resuming {out}: {len(plan.chunks) - len(todo)} of {len(plan.chunks)} chunk(s) already done")
-    # what a killed run had in flight: the next chunks' images and this part's final outputs
-    remove_stale_temp_files(out, [p for _, c in todo[:IN_FLIGHT + 8] for s in c for v in plan.variants[s]
-                                  for p in planned_paths(plan, s, v)])
-    remove_stale_temp_files(run_dir.output_folder(config), list(FINAL_OUTPUTS))
-    planned = {n: sum(len(plan.variants[s]) for s in c) for n, c in plan.chunks}
+        log(f"resuming {out}: {len(chunks) - len(todo)} of {len(chunks)} chunk(s) already done")
+    remove_stale_temp_files(run_dir.output_folder(config), list(FINAL_OUTPUTS))  # a killed run's final outputs
+    planned = {c.number: len(c.variants) for c in chunks}
     total = sum(planned.values())
-    finished = sum(planned[n] for n in done)
-    loader = DataLoader(ChunkImages(listing.records, todo, t.image_size, config.min_size), batch_size=None,
-                        num_workers=config.workers, prefetch_factor=4 if config.workers else None,
-                        pin_memory=device.type == "cuda")
-    pending: deque[tuple[list[Future], dict]] = deque()
+    finished = sum(planned[c.number] for c in chunks if c.number in done)
 
-    def flush(block: bool) -> None:
+    def written(entry: dict) -> None:
         nonlocal finished
-        while pending and (block or all(f.done() for f in pending[0][0])):
-            futures, entry = pending.popleft()
-            for f in futures:
-                f.result()  # re-raises a failed write
-            journal.append(entry)
-            finished += planned[entry["chunk"]]
-            if progress:
-                progress(finished, total)
+        finished += planned[entry["chunk"]]
+        if progress:
+            progress(finished, total)
 
-    tick = time.perf_counter()
+    rule = KeepRule(config.q_min, config.keep_best, dict(judges or {}))
     with ThreadPoolExecutor(max(1, config.writers)) as pool:
-        processor = ChunkProcessor(config, plan, models, device, pool)
-        try:
-            for number, good, images, failures in loader:
-                futures, entry = processor.process(number, good, images, failures)
-                now = time.perf_counter()
-                entry["seconds"] = round(now - tick, 4)
-                tick = now
-                pending.append((futures, entry))
-                flush(block=len(pending) > IN_FLIGHT)
-            flush(block=True)
-        except KeyboardInterrupt:
-            flush(block=True)  # what is already written is recorded, so a rerun does not redo it
-            raise
+        processor = ChunkProcessor(ExpandLayout(plan, models.generator_hash, judges), models, device, pool, out, rule,
+                                   config.save_rejected)
+        ChunkRunner(processor, journal, listing.records, t.image_size, config.min_size, config.workers,
+                    device).run(chunks, done, on_written=written)
     outputs, summary = finalize_part(run_dir, config, plan, models, listing.skips, wall_s=time.perf_counter() - start)
     return ExpandResult(out, summary, outputs, models.notices)

@@ -95,10 +95,14 @@ class RunDir:
         runtime = {k: getattr(config, k) for k in ExpandConfig.RUNTIME}
         return ExpandConfig.from_dict({**saved["settings"], **runtime})
 
-    def claim(self, config: ExpandConfig, generator_hash: str, q_hash: str, n_sources: int) -> None:
-        """Write ``run.json`` for a new run, or check that the run already here is this one."""
+    def claim(self, config: ExpandConfig, generator_hash: str, q_hash: str, n_sources: int,
+              judges: list[str] | None = None) -> None:
+        """Write ``run.json`` for a new run, or check that the run already here is this one. ``judges``:
+        the names of the run's extra judges (recorded only when there are some)."""
         now = {"settings": config.identity(), "generator_hash": generator_hash, "q_hash": q_hash,
                "n_sources": n_sources, "toolkit_version": __version__}
+        if judges:
+            now["judges"] = list(judges)
         saved = self.saved()
         if saved is None:
             for name in ("manifest.parquet", "manifest.csv"):
@@ -111,9 +115,9 @@ class RunDir:
         differ = [f"{k}: {saved['settings'].get(k)!r} there, {v!r} here" for k, v in now["settings"].items()
                   if saved["settings"].get(k) != v]
         for key, what in (("generator_hash", "generator checkpoint"), ("q_hash", "Q checkpoint"),
-                          ("n_sources", "number of source images")):
-            if saved.get(key) != now[key]:
-                differ.append(f"{what}: {saved.get(key)} there, {now[key]} here")
+                          ("n_sources", "number of source images"), ("judges", "extra judges")):
+            if saved.get(key) != now.get(key):
+                differ.append(f"{what}: {saved.get(key)} there, {now.get(key)} here")
         if differ:
             raise RunConflictError(self.run_file, f"holds another run ({'; '.join(differ)}); use another --out, "
                                                   "or --resume to continue that run with its own settings")

@@ -37,15 +37,21 @@ def write_manifest_files(out: Path, records, rows, generator_hash: str) -> tuple
 
 
 def class_table(counts: dict[str, int], targets: dict[str, int], states: dict) -> dict[str, dict]:
+    """Per class: the counts of ``summary.json``. ``states``: class -> the engine's
+    :class:`~augmenter.expand.quota.QuotaState` (rejections by reason: Q, the expression judge, over quota,
+    and the sources that could not be read, whatever the reader called them)."""
     table = {}
     for c in counts:
         s = states.get(c)
         kept = s.kept if s else 0
+        rejected = dict(s.rejected) if s else {}
+        named = {"q": rejected.pop("q", 0), "expression": rejected.pop("expression", 0),
+                 "over quota": rejected.pop("over quota", 0)}
         needed = max(0, targets[c] - counts[c])
         table[c] = {"real": counts[c], "target": targets[c], "needed": needed,
                     "generated": s.generated if s else 0, "kept": kept,
-                    "rejected_q": s.rejected_q if s else 0, "rejected_expression": s.rejected_expression if s else 0,
-                    "unreadable_sources": s.unreadable if s else 0, "over_quota": s.over_quota if s else 0,
+                    "rejected_q": named["q"], "rejected_expression": named["expression"],
+                    "unreadable_sources": sum(rejected.values()), "over_quota": named["over quota"],
                     "shortfall": needed - kept,
                     "acceptance": (kept / s.generated) if s and s.generated else None,
                     "final": counts[c] + kept}

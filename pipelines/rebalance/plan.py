@@ -3,7 +3,8 @@
 Sources for class ``c`` are training images of the other classes. Each class has its own seeded queue
 in which identities are spread (one image of every identity before a second of any; images without an
 identity count as their own) and source classes interleave. Rounds walk the queues; a source image is
-translated at most ``max_uses`` times over the whole run.
+translated at most ``max_uses`` times over the whole run. How many sources a class gets per round is the
+synthesis engine's rule (:func:`augmenter.expand.quota.round_requests`).
 
 Example:
     >>> parse_target("uniform", {"happy": 10, "disgust": 2})
@@ -14,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -108,16 +108,3 @@ class SourcePlanner:
             jobs.append(Job(i, target, int(self.uses[i]), round_number))
             self.uses[i] += 1
         return jobs
-
-
-def round_jobs(planner: SourcePlanner, remaining: dict[str, int], attempts_left: dict[str, int],
-               acceptance: dict[str, float], round_number: int) -> list[Job]:
-    """The jobs of one round: for each class still short, enough attempts to cover its shortfall at the
-    acceptance rate seen so far (+10%, at least 1), within its attempt budget."""
-    jobs: list[Job] = []
-    for c, short in remaining.items():
-        if short <= 0 or attempts_left[c] <= 0:
-            continue
-        want = math.ceil(1.1 * short / max(acceptance[c], 0.02))
-        jobs += planner.take(c, min(max(want, 1), attempts_left[c]), round_number)
-    return jobs

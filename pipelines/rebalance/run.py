@@ -19,7 +19,6 @@ from augmenter.datasets.record import UNKNOWN
 from augmenter.datasets.splits import is_evaluation_split
 from augmenter.errors import CheckpointError, RunConflictError
 from augmenter.expand.engine import Models
-from augmenter.expand.journal import ChunkJournal
 from augmenter.expand.plan import same_expression
 from augmenter.expand.sources import open_sources
 from augmenter.device import resolve_device
@@ -27,7 +26,7 @@ from pipelines.rebalance.config import RebalanceConfig
 from pipelines.rebalance.judge import ExpressionJudge
 from pipelines.rebalance.outputs import class_table, write_manifest_files, write_report, write_summary
 from pipelines.rebalance.plan import class_counts, needed_counts, parse_target
-from pipelines.rebalance.synthesize import BatchProcessor, run_rounds
+from pipelines.rebalance.synthesize import synthesize
 from recognition.train_expression import expression_classes
 
 
@@ -91,12 +90,11 @@ def run_rebalance(config: RebalanceConfig, log: Callable[[str], None] = print,
         raise CheckpointError(models.translator.path, f"cannot make {', '.join(missing)}: its expressions are "
                                                       f"{', '.join(vocabulary)}")
     judge = ExpressionJudge(config.expression_model, device) if config.verify else None
-    processor = BatchProcessor(records, models, judge, out, config.q_min, config.seed, device)
     start = time.perf_counter()
-    synthesis = run_rounds(records, classes, needed, processor, ChunkJournal(out / ".rebalance" / "journal.jsonl"),
+    synthesis = synthesize(records, classes, needed, models, device, out, judge, q_min=config.q_min, seed=config.seed,
                            budget=config.budget, max_uses=config.max_uses, max_rounds=config.max_rounds,
-                           batch_size=config.batch_size, seed=config.seed, examples_per_class=config.report_examples,
-                           progress=progress)
+                           batch_size=config.batch_size, examples_per_class=config.report_examples,
+                           progress=progress, log=log)
     for note in synthesis.notes:
         log(note)
     write_manifest_files(out, records, synthesis.rows, models.generator_hash)

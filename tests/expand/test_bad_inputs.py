@@ -22,8 +22,8 @@ from click.testing import CliRunner
 from augmenter.cli import main
 from augmenter.attributes import FER_NAMES, FIELD_LIGHTING
 from augmenter.errors import CheckpointError, DatasetFormatError, RunConflictError
-from augmenter.expand import engine as expand_engine
 from augmenter.expand import sources as expand_sources
+from augmenter.expand import synthesis as expand_synthesis
 from augmenter.expand.engine import run_expand
 from augmenter.expand.finalize import merge_run
 from augmenter.expand.journal import ChunkJournal
@@ -461,7 +461,7 @@ def test_a_failed_image_write_names_the_image(sample_root, tmp_path, monkeypatch
     def full(path, image, quality=95):
         raise enospc()
 
-    monkeypatch.setattr(expand_engine, "write_image_atomic", full)
+    monkeypatch.setattr(expand_synthesis, "write_image_atomic", full)
     with pytest.raises(OSError) as err:
         run_expand(make_config(sample_root, out, q_min=0.0, limit=2), log=quiet)
     assert err.value.errno == errno.ENOSPC

@@ -115,6 +115,14 @@ def test_rebalance_keeps_judged_faces_up_to_the_quota_and_resumes(setup, tmp_pat
     run_rebalance(_config(setup, out), log=lambda m: None)
     assert pd.read_parquet(out / "manifest.parquet").equals(df)
     assert sorted(p.relative_to(out) for p in (out / "synthetic").rglob("*.png")) == files
+    lost = out / synthetic["out_path"].iloc[-1]
+    kept_bytes = lost.read_bytes()
+    lost.unlink()  # a kept face gone: its batch is redone, byte for byte
+    messages = []
+    run_rebalance(_config(setup, out), log=messages.append)
+    assert any("missing" in m for m in messages) and lost.read_bytes() == kept_bytes
+    assert pd.read_parquet(out / "manifest.parquet").equals(df)
+    assert sorted(p.relative_to(out) for p in (out / "synthetic").rglob("*.png")) == files
 
     with pytest.raises(RunConflictError):
         run_rebalance(_config(setup, out, target="mean"), log=lambda m: None)
