@@ -185,3 +185,17 @@ def one_hot_index(name: str, vocabulary: tuple[str, ...]) -> int:
         return vocabulary.index(name)
     except ValueError:
         raise ValueError(f"unknown attribute {name!r}; expected one of {', '.join(vocabulary)}") from None
+
+
+def unknown_names(names, vocabulary) -> list[str]:
+    """The ``names`` not in ``vocabulary``, in their order: the one name-in-vocabulary test that every
+    check builds its own message on (user-given names, a checkpoint's targets, command-line lists)."""
+    known = set(vocabulary)
+    return [n for n in names if n not in known]
+
+
+def require_names(names, vocabulary, what: str) -> None:
+    """``ValueError`` ``unknown <what> 'a', 'b'; expected names from <vocabulary>`` unless every name is known."""
+    unknown = unknown_names(names, vocabulary)
+    if unknown:
+        raise ValueError(f"unknown {what} {', '.join(map(repr, unknown))}; expected names from {', '.join(vocabulary)}")

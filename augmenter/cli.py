@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from augmenter import __version__
-from augmenter.attributes import LIGHTING, MULTIPIE_EXPRESSIONS
+from augmenter.attributes import LIGHTING, MULTIPIE_EXPRESSIONS, unknown_names
 from augmenter.cli_attr import train_attr_command
 from augmenter.cli_expand import expand_command, merge_command
 from augmenter.cli_gan import eval_gan_command, train_legan_command, translate_command
@@ -65,7 +65,7 @@ def _name_list(vocabulary: tuple[str, ...]):
         if value.strip() == "all":
             return vocabulary
         names = tuple(n.strip() for n in value.split(",") if n.strip())
-        unknown = [n for n in names if n not in vocabulary]
+        unknown = unknown_names(names, vocabulary)
         if unknown or not names:
             raise click.BadParameter(
                 f"unknown name(s) {', '.join(unknown) or '(none given)'}; use 'all' or a comma-separated list "

@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from augmenter.attributes import EXPRESSIONS, LIGHTING
+from augmenter.attributes import EXPRESSIONS, LIGHTING, require_names
 from augmenter.checkpoint import Checkpoint, to_plain
 from augmenter.classify.model import KIND, attr_checkpoint_config, verification_metrics
 from augmenter.gan_eval.metrics import within_one_accuracy
@@ -168,9 +168,7 @@ def _vocabularies(records: list[FaceRecord], config: AttrTrainConfig) -> tuple[l
         if given is None:
             chosen.append(found)
             continue
-        unknown = [n for n in given if n not in allowed]
-        if unknown:
-            raise ValueError(f"unknown {name} name(s) {', '.join(unknown)}; expected names from {', '.join(allowed)}")
+        require_names(given, allowed, f"{name} name(s)")
         chosen.append(list(dict.fromkeys(given)))
     if not chosen[0] and not chosen[1]:
         raise ValueError(f"the data ({', '.join(config.data)}) labels neither lighting nor expression; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from augmenter.attributes import unknown_names
 from augmenter.errors import CheckpointError
 
 
@@ -15,7 +16,7 @@ def require_in_vocabulary(checkpoint: Path, kind: str, names: Sequence[str], voc
     ``<checkpoint>: has no expression 'smirk', 'pout' in its vocabulary (happy, surprise)<hint>``.
     ``kind`` is ``"lighting"`` or ``"expression"``; aliases are the caller's to resolve first.
     """
-    missing = [n for n in names if n not in vocabulary]
+    missing = unknown_names(names, vocabulary)
     if missing:
         raise CheckpointError(checkpoint, f"has no {kind} {', '.join(map(repr, missing))} in its vocabulary "
                                           f"({', '.join(vocabulary)}){hint}")

@@ -51,7 +51,7 @@ from typing import Callable, Sequence
 
 from augmenter import __version__
 from augmenter.atomic import write_text_atomic
-from augmenter.attributes import FLASH_DIRECTIONS, LIGHTING, MULTIPIE_EXPRESSIONS, multipie_lighting
+from augmenter.attributes import FLASH_DIRECTIONS, LIGHTING, MULTIPIE_EXPRESSIONS, multipie_lighting, require_names
 from augmenter.datasets.multipie import FRONTAL_CAMERA, RECORDING_EXPRESSIONS
 from augmenter.errors import DatasetFormatError
 from augmenter.io import write_image_atomic
@@ -254,9 +254,7 @@ def render_sample(
 def _names(names: Sequence[str], vocabulary: tuple[str, ...], what: str) -> tuple[str, ...]:
     """``names`` as a tuple, checked against ``vocabulary`` (an error lists it)."""
     names = (names,) if isinstance(names, str) else tuple(names)
-    unknown = [n for n in names if n not in vocabulary]
-    if unknown:
-        raise ValueError(f"unknown {what} {', '.join(map(repr, unknown))}; expected names from {', '.join(vocabulary)}")
+    require_names(names, vocabulary, what)
     if not names or len(set(names)) != len(names):
         raise ValueError(f"{what} names must be given once each and at least one, got {names}")
     return names
