@@ -54,7 +54,8 @@ class GeneratorTrainConfig:
     eval_every: int = 0  # steps between held-out evaluations (0: none)
     shading_prior: bool = True  # the quotient-image lighting prior (augmenter.nets.fields)
     shading_sees_face: bool = True
-    shading_offset: bool = False  # gain only: the offset painted smooth faces on other cameras (augmenter.nets.fields)
+    shading_offset: bool = True  # False: gain only (measured in docs/generator.md: cleaner on other cameras, weaker on Yale B)
+    residual_log_gain: float = 1.0  # bound of the learned log-gain residual around the prior
     expression: bool = False  # also train the expression residual (the shipped model resets it at export)
 
 
@@ -186,7 +187,7 @@ def _new_generators(cfg: GeneratorTrainConfig, priors: dict, lighting_dirs: np.n
     the renderer's ``priors`` loaded into its buffers, and an identical EMA twin."""
     gcfg = FieldsConfig(n_lighting=n_lighting, n_expression=n_expression, width=cfg.width,
                         shading_prior=cfg.shading_prior, shading_sees_face=cfg.shading_sees_face,
-                        shading_offset=cfg.shading_offset)
+                        shading_offset=cfg.shading_offset, residual_log_gain=cfg.residual_log_gain)
     g = FieldGenerator(gcfg)
     buffers = dict(g.named_buffers())
     with torch.no_grad():
