@@ -10,6 +10,7 @@ A lock whose holder is alive, or that was taken on another host (whose processes
 see), is refused with one line naming the lock, the pid and the host. A lock taken on this host by a
 process that no longer exists (a ``kill -9``, a crash, a power cut) is stale: it is taken over, with a
 notice. The dataset readers ignore files named ``expand.lock``, so the lock never shows up as a skip.
+``rebalance-affectnet`` holds the same kind of lock, in its hidden ``<out>/.rebalance/`` folder.
 """
 from __future__ import annotations
 
@@ -87,9 +88,10 @@ def _take_over(path: Path, stale: dict) -> bool:
     return True
 
 
-def acquire(path: Path, log: Callable[[str], None]) -> None:
+def acquire(path: Path, log: Callable[[str], None], command: str = "augment expand") -> None:
     """Create the lock at ``path`` (its folder must exist), taking over a stale one; ``RunConflictError``
-    when a live process (or one on another host) holds it."""
+    when a live process (or one on another host) holds it. ``command``: what holds such locks, for the
+    messages."""
     host = socket.gethostname()
     for _ in range(10):
         if _create(path):
@@ -100,11 +102,11 @@ def acquire(path: Path, log: Callable[[str], None]) -> None:
         pid, where = holder["pid"], holder["host"]
         if pid is None:
             raise RunConflictError(path, "is held by an unknown process (the file is not a lock this toolkit "
-                                         "wrote); remove it if no augment expand is running on this folder")
+                                         f"wrote); remove it if no {command} is running on this folder")
         if where != host or _alive(pid):
             hint = (f"if that process is gone, remove {path.name}" if where != host
-                    else f"remove {path.name} only if pid {pid} is no augment expand")
-            raise RunConflictError(path, f"another augment expand (pid {pid} on {where}) is running on this folder; "
+                    else f"remove {path.name} only if pid {pid} is no {command}")
+            raise RunConflictError(path, f"another {command} (pid {pid} on {where}) is running on this folder; "
                                          f"wait for it to end or use another --out ({hint})")
         if _take_over(path, holder):
             log(f"{path}: taking over the stale lock of pid {pid} on {where} (that process is gone)")
@@ -118,9 +120,9 @@ def release(path: Path) -> None:
 
 
 @contextmanager
-def holding(path: Path, log: Callable[[str], None]) -> Iterator[None]:
+def holding(path: Path, log: Callable[[str], None], command: str = "augment expand") -> Iterator[None]:
     """Hold the lock at ``path`` for the ``with`` block (released on any exit, Ctrl-C included)."""
-    acquire(path, log)
+    acquire(path, log, command)
     try:
         yield
     finally:

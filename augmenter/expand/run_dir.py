@@ -58,6 +58,48 @@ def check_out_is_folder(out: str | Path) -> None:
         raise NotADirectoryError(errno.ENOTDIR, "--out is a file, not a folder", str(path))
 
 
+ANOTHER_RUN = ("holds another run ({changes}); use another --out, "
+               "or --resume to continue that run with its own settings")
+EXTRAS = {"generator_hash": "generator checkpoint", "q_hash": "Q checkpoint",
+          "n_sources": "number of source images", "judges": "extra judges"}
+
+
+def read_run_file(run_file: Path) -> dict | None:
+    """The run saved in ``run_file``, ``None`` when there is none; ``RunConflictError`` when unreadable."""
+    if not run_file.is_file():
+        return None
+    try:
+        saved = json.loads(run_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise RunConflictError(run_file, f"unreadable ({err}); use another --out") from None
+    if not isinstance(saved, dict):
+        raise RunConflictError(run_file, "unreadable (not a JSON object); use another --out")
+    return saved
+
+
+def claim_settings(run_file: Path, now: dict, labels: dict[str, str] | None = None,
+                   message: str = ANOTHER_RUN) -> None:
+    """Write ``now`` to ``run_file`` for a new run; for a rerun, check that the run saved there is this one.
+
+    Without ``labels``, ``now`` is the run's settings. With ``labels`` (key -> what it is), ``now`` is
+    ``{"settings": {...}, **extras}``: each extra named in ``labels`` is compared as a whole, the other
+    extras (the toolkit version) are only recorded. Settings are compared one by one, over the keys either
+    side has. A difference is ``RunConflictError`` naming ``run_file``, with ``message`` formatted with
+    ``changes`` (``"key: X there, Y here; ..."``) and ``keys`` (the differing setting names, sorted)."""
+    saved = read_run_file(run_file)
+    if saved is None:
+        with naming_errors(run_file):
+            write_text_atomic(run_file, json.dumps(now, indent=2) + "\n", fsync=True)
+        return
+    settings, there = (now["settings"], saved.get("settings") or {}) if labels else (now, saved)
+    keys = [k for k in {**settings, **there} if there.get(k) != settings.get(k)]
+    changes = [f"{k}: {there.get(k)!r} there, {settings.get(k)!r} here" for k in keys]
+    changes += [f"{what}: {saved.get(key)} there, {now.get(key)} here" for key, what in (labels or {}).items()
+                if saved.get(key) != now.get(key)]
+    if changes:
+        raise RunConflictError(run_file, message.format(changes="; ".join(changes), keys=", ".join(sorted(keys))))
+
+
 class RunDir:
     def __init__(self, out: str | Path):
         self.out = Path(out)
@@ -80,12 +122,7 @@ class RunDir:
         return self.out / LOCK_NAME if config.shards == 1 else self.part_dir(config.part) / LOCK_NAME
 
     def saved(self) -> dict | None:
-        if not self.run_file.is_file():
-            return None
-        try:
-            return json.loads(self.run_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise RunConflictError(self.run_file, f"unreadable ({err}); use another --out") from None
+        return read_run_file(self.run_file)
 
     def saved_config(self, config: ExpandConfig) -> ExpandConfig:
         """The saved run's settings with ``config``'s runtime ones (``--resume``)."""
@@ -103,21 +140,9 @@ class RunDir:
                "n_sources": n_sources, "toolkit_version": __version__}
         if judges:
             now["judges"] = list(judges)
-        saved = self.saved()
-        if saved is None:
+        if not self.run_file.is_file():
             for name in ("manifest.parquet", "manifest.csv"):
                 if (self.out / name).exists():
                     raise RunConflictError(self.out / name, f"belongs to another run (no {META}/{RUN_FILE} beside it); "
                                                             "use another --out")
-            with naming_errors(self.run_file):
-                write_text_atomic(self.run_file, json.dumps(now, indent=2) + "\n")
-            return
-        differ = [f"{k}: {saved['settings'].get(k)!r} there, {v!r} here" for k, v in now["settings"].items()
-                  if saved["settings"].get(k) != v]
-        for key, what in (("generator_hash", "generator checkpoint"), ("q_hash", "Q checkpoint"),
-                          ("n_sources", "number of source images"), ("judges", "extra judges")):
-            if saved.get(key) != now.get(key):
-                differ.append(f"{what}: {saved.get(key)} there, {now.get(key)} here")
-        if differ:
-            raise RunConflictError(self.run_file, f"holds another run ({'; '.join(differ)}); use another --out, "
-                                                  "or --resume to continue that run with its own settings")
+        claim_settings(self.run_file, now, labels=EXTRAS)

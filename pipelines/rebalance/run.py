@@ -8,7 +8,6 @@ Example:
 """
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -17,9 +16,11 @@ from pathlib import Path
 from augmenter.checkpoint import save_config_json
 from augmenter.datasets.record import UNKNOWN
 from augmenter.datasets.splits import is_evaluation_split
-from augmenter.errors import CheckpointError, RunConflictError
+from augmenter.errors import CheckpointError
 from augmenter.expand.engine import Models
+from augmenter.expand.lock import holding
 from augmenter.expand.plan import same_expression
+from augmenter.expand.run_dir import claim_settings
 from augmenter.expand.sources import open_sources
 from augmenter.device import resolve_device
 from pipelines.rebalance.config import RebalanceConfig
@@ -44,16 +45,14 @@ class RebalanceResult:
         return "\n".join(lines)
 
 
+META = ".rebalance"  # the run's bookkeeping: hidden, so dataset readers skip it
+LOCK_NAME = "rebalance.lock"
+OTHER_SETTINGS = "holds a run with other settings ({keys}); use another --out"
+
+
 def _claim(out: Path, config: RebalanceConfig) -> None:
     """Refuse to resume a run folder made with other settings (its journal would not match)."""
-    path = out / ".rebalance" / "run.json"
-    if path.is_file():
-        saved = json.loads(path.read_text(encoding="utf-8"))
-        if saved != config.identity():
-            changed = sorted(k for k in set(saved) | set(config.identity()) if saved.get(k) != config.identity().get(k))
-            raise RunConflictError(path, f"holds a run with other settings ({', '.join(changed)}); use another --out")
-    else:
-        save_config_json(path, config.identity())
+    claim_settings(out / META / "run.json", config.identity(), message=OTHER_SETTINGS)
 
 
 def training_records(config: RebalanceConfig, out: Path):
@@ -66,10 +65,18 @@ def training_records(config: RebalanceConfig, out: Path):
 
 def run_rebalance(config: RebalanceConfig, log: Callable[[str], None] = print,
                   progress: Callable[[dict], None] | None = None) -> RebalanceResult:
+    """Rebalance ``config.dataset`` into ``config.out``, holding ``OUT/.rebalance/rebalance.lock`` for the whole
+    run: a second process on the same ``OUT`` is refused (``RunConflictError``, one line)."""
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
     if config.verify and not config.expression_model:
         raise ValueError("--verify-expression needs --expression-model CKPT (a train-expression checkpoint)")
+    (out / META).mkdir(parents=True, exist_ok=True)
+    with holding(out / META / LOCK_NAME, log, command="rebalance-affectnet"):
+        return _rebalance(config, out, log, progress)
+
+
+def _rebalance(config: RebalanceConfig, out: Path, log: Callable[[str], None],
+               progress: Callable[[dict], None] | None) -> RebalanceResult:
     _claim(out, config)
     save_config_json(out / "config.json", asdict(config))
     records, skips = training_records(config, out)

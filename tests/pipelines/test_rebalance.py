@@ -1,5 +1,7 @@
 """rebalance-affectnet: planning, synthesis rounds with Q and the expression judge, outputs, resume."""
 import json
+import os
+import socket
 
 import pandas as pd
 import pytest
@@ -124,8 +126,31 @@ def test_rebalance_keeps_judged_faces_up_to_the_quota_and_resumes(setup, tmp_pat
     assert pd.read_parquet(out / "manifest.parquet").equals(df)
     assert sorted(p.relative_to(out) for p in (out / "synthetic").rglob("*.png")) == files
 
-    with pytest.raises(RunConflictError):
+    assert not (out / ".rebalance" / "rebalance.lock").exists()  # released at the end of each run
+    with pytest.raises(RunConflictError, match=r"\.rebalance/run\.json: holds a run with other settings \(target\); "
+                                               "use another --out$"):
         run_rebalance(_config(setup, out, target="mean"), log=lambda m: None)
+
+
+def test_a_second_run_into_a_locked_out_is_refused(setup, tmp_path):
+    out = tmp_path / "run"
+    lock = out / ".rebalance" / "rebalance.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}) + "\n")  # this process: alive
+    with pytest.raises(RunConflictError) as err:
+        run_rebalance(_config(setup, out), log=lambda m: None)
+    message = str(err.value)
+    assert message.startswith(f"{lock}: another rebalance-affectnet (pid {os.getpid()} on {socket.gethostname()})")
+    assert "\n" not in message
+    assert sorted(p.name for p in out.rglob("*")) == [".rebalance", "rebalance.lock"]  # nothing written
+    assert lock.is_file()  # the holder's lock is left alone
+
+    from pipelines.cli import rebalance_affectnet  # the command line says it in one line
+
+    result = CliRunner().invoke(rebalance_affectnet, ["--dataset", "fer2013", "--root", str(setup["fer"]), "--out",
+                                                      str(out), "--legan", setup["legan"], "--device", "cpu"])
+    assert result.exit_code == 1 and "another rebalance-affectnet" in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
 
 
 def test_without_the_judge_q_alone_decides(setup, tmp_path):
