@@ -58,7 +58,7 @@ from typing import Callable
 import numpy as np
 
 from augmenter.align import _SELECT, AlignResult, FaceAligner
-from augmenter.atomic import write_text_atomic
+from augmenter.atomic import read_json_object, write_text_atomic
 from augmenter.datasets._tree import skip_counts, walk_files
 from augmenter.skips import SkipReport
 from augmenter.errors import DatasetFormatError
@@ -375,12 +375,9 @@ def _check_aligner(aligner: FaceAligner, config: AlignConfig) -> None:
 
 def _read_settings(path: Path) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return read_json_object(path)
     except (OSError, ValueError) as exc:
         raise DatasetFormatError(path, f"unreadable settings file ({exc}); use overwrite to start over") from None
-    if not isinstance(data, dict):
-        raise DatasetFormatError(path, "settings file is not a JSON object; use overwrite to start over")
-    return data
 
 
 def _fmt(v: float, nd: int) -> str:

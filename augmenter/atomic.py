@@ -6,6 +6,7 @@ Every file the toolkit writes (images, manifests, CSVs, checkpoints) goes throug
 from __future__ import annotations
 
 import errno
+import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -84,3 +85,12 @@ def write_text_atomic(path: str | os.PathLike, text: str, fsync: bool = False) -
     with atomic_path(path, fsync=fsync) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="") as f:
             f.write(text)
+
+
+def read_json_object(path: str | os.PathLike) -> dict:
+    """The JSON object saved in ``path`` (a run's settings file); ``ValueError`` naming what is wrong when
+    it is not JSON or not an object, ``OSError`` when unreadable. Callers word the error for their file."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    return data

@@ -80,8 +80,7 @@ class Models:
                                                        f"--size {image_size} needs a fields generator")
             translator.image_size = image_size
         q_net, q_path = load_q(q, device)
-        notices = ([built_in_notice(translator.path)] if built_in_notice(translator.path) else []) + \
-                  ([q_notice(q_path)] if q_notice(q_path) else [])
+        notices = [n for n in (built_in_notice(translator.path), q_notice(q_path)) if n]
         return cls(translator, q_net, q_path, file_sha256(translator.path), file_sha256(q_path), notices)
 
     @torch.inference_mode()

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from augmenter import __version__
-from augmenter.atomic import write_text_atomic
+from augmenter.atomic import read_json_object, write_text_atomic
 from augmenter.errors import DatasetFormatError, RunConflictError
 from augmenter.expand.config import ExpandConfig
 from augmenter.expand.files import naming_errors
@@ -69,12 +69,9 @@ def read_run_file(run_file: Path) -> dict | None:
     if not run_file.is_file():
         return None
     try:
-        saved = json.loads(run_file.read_text(encoding="utf-8"))
+        return read_json_object(run_file)
     except (OSError, ValueError) as err:
         raise RunConflictError(run_file, f"unreadable ({err}); use another --out") from None
-    if not isinstance(saved, dict):
-        raise RunConflictError(run_file, "unreadable (not a JSON object); use another --out")
-    return saved
 
 
 def claim_settings(run_file: Path, now: dict, labels: dict[str, str] | None = None,
