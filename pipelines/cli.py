@@ -158,7 +158,7 @@ def train_default_generator(work: Path, data: str, steps: int, minutes: float, b
 @click.option("--root", required=True, help="Extended Yale B (cropped) folder.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (rerun to resume).")
 @click.option("--legan", default=None, help="Generator checkpoint that relights (default: the built-in field generator).")
-@click.option("--q", default=None, help="Q checkpoint (default: the demo Q).")
+@click.option("--q", default=None, help="Q checkpoint (default: the built-in default Q).")
 @click.option("--q-min", default=0.6, show_default=True)
 @click.option("--per-image", default=4, show_default=True, help="Relit variants per training image.")
 @click.option("--synthetic-ratio", default=0.5, show_default=True, help="Share of training draws that are synthetic.")
@@ -174,9 +174,12 @@ def train_default_generator(work: Path, data: str, steps: int, minutes: float, b
 @click.option("--held-out", default="", help="Test identities by name, comma-separated (default: a hash split per "
               "seed), e.g. the subjects the generator never trained on.")
 @click.option("--device", default="auto", show_default=True)
+@click.option("--epoch", type=click.Choice(["last", "best-frontal"]), default="last", show_default=True,
+              help="Which epoch of each verifier is compared: the last, or the best on the near-frontal test pairs "
+                   "(a choice made on test identities: biased, for comparison with earlier figures).")
 @one_line_errors
 def augment_verification(root, out, legan, q, q_min, per_image, synthetic_ratio, max_angle, pairs, pairs_per_kind, epochs,
-                         seed, seeds, held_out, device):
+                         seed, seeds, held_out, device, epoch):
     """Train a verifier on real near-frontal faces with and without LEGAN relit variants; compare on harsh light."""
     from pipelines.seed_table import parse_seeds
     from pipelines.verification import VerificationExperiment, run_experiment
@@ -188,7 +191,8 @@ def augment_verification(root, out, legan, q, q_min, per_image, synthetic_ratio,
     config = make_config(VerificationExperiment, root=root, out=str(out), legan=legan, q=q, q_min=q_min,
                          per_image=per_image, synthetic_ratio=synthetic_ratio, max_angle=max_angle, pairs=list(pairs),
                          pairs_per_kind=pairs_per_kind, epochs=epochs, seed=seed, seeds=seed_list,
-                         held_out=[i.strip() for i in held_out.split(",") if i.strip()], device=device)
+                         held_out=[i.strip() for i in held_out.split(",") if i.strip()], device=device,
+                         epoch=epoch)
     try:
         run_experiment(config, log=click.echo)
     except ValueError as err:
@@ -268,7 +272,8 @@ def measure_default_q(q: str | None, results: Path, generator: str, out: Path | 
     from pipelines.default_q.measure import measure
 
     held = json.loads(results.read_text())["heldout_real"]
-    text = json.dumps(measure(q, held["fer_val"], held["yaleb_heldout"], generator), indent=2)
+    text = json.dumps(measure(q, held["fer_val"], held["yaleb_heldout"], generator,
+                              fer_val_unaligned=held.get("fer_val_unaligned", [])), indent=2)
     if out:
         write_text_atomic(out, text + "\n")
     click.echo(text)

@@ -17,7 +17,9 @@ Steps (one command, ``augment-verification``; every step resumes):
    - **Train** two verifiers with seed ``s`` and the same backbone and budget: ``real`` and
      ``real + synthetic`` (``synthetic_ratio`` of the draws synthetic; ``epoch_size`` = the real set's
      size, so both take the same number of steps). A finished run is reused on a rerun.
-   - **Evaluate** both on every pair list with the LFW protocol (:mod:`evaluation.lfw`: 10 folds, threshold
+   - **Evaluate** both (after the last epoch: no choice is made on the test identities; ``epoch =
+     "best-frontal"`` takes each verifier's best epoch on the near-frontal test pairs instead, as earlier
+     versions did) on every pair list with the LFW protocol (:mod:`evaluation.lfw`: 10 folds, threshold
      from the other nine): the single-seed table ``OUT/seed{s}/comparison.md`` / ``.json``.
 
 3. **Over seeds**: ``OUT/seeds.md`` / ``seeds.json`` (:mod:`pipelines.seed_table`): per verifier and figure
@@ -76,12 +78,16 @@ class VerificationExperiment:
     seeds: list[int] = field(default_factory=list)   # replicate seeds: split, test pairs and training
     held_out: list[str] = field(default_factory=list)  # test identities by name (else a hash split per seed)
     device: str = "auto"
+    epoch: str = "last"   # "last": each verifier after its last epoch; "best-frontal": its best epoch on the
+                          # near-frontal test pairs (selection on test identities: biased, kept to compare)
 
     def __post_init__(self) -> None:
         """Refuse settings the experiment would fail on only after the expansion (or the first verifier)."""
         experiment_seeds(self)
         if not 0 <= self.synthetic_ratio < 1:  # what train-verifier refuses (VerifierConfig)
             raise ValueError(f"synthetic ratio must be in [0, 1), got {self.synthetic_ratio}")
+        if self.epoch not in ("last", "best-frontal"):
+            raise ValueError(f"epoch must be 'last' or 'best-frontal', got {self.epoch!r}")
 
 
 def harsh_targets(legan: str | None, max_angle: float) -> list[str]:
@@ -170,7 +176,7 @@ def run_seed(config: VerificationExperiment, seed: int, records: list, synthetic
         tick = time.perf_counter()
         train_verifier(verifier, log=log)
         minutes = (time.perf_counter() - tick) / 60
-        checkpoint = Path(verifier.out) / "best.pt"
+        checkpoint = Path(verifier.out) / ("best.pt" if config.epoch == "best-frontal" else "last.pt")
         checkpoint = checkpoint if checkpoint.is_file() else Path(verifier.out) / "last.pt"
         runs[name] = {}
         for pair_name, path in pair_lists.items():

@@ -13,7 +13,7 @@ from augmenter.nets.quality import QNet, QNetConfig
 
 DEMO_Q = Path(__file__).resolve().parents[1] / "assets" / "demo_q.pt"
 DEFAULT_Q = Path(__file__).resolve().parents[1] / "assets" / "default_q.pt"
-DEFAULT_NOTICE = ("using the built-in default Q (aligned FER-2013 and Extended Yale B photos with synthetic failures, "
+DEFAULT_NOTICE = ("using the built-in default Q (FER-2013 and Extended Yale B photos, aligned and as shipped, with synthetic failures, "
                   "fine-tuned on 150 human-rated faces of Lago et al. 2022; research use only); pass --q CKPT for "
                   "your own, --q demo for the rendered-face demo Q")
 DEMO_NOTICE = ("using the built-in demo Q (trained on simulated ratings of rendered faces, not on human "

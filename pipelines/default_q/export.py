@@ -7,8 +7,8 @@ from pathlib import Path
 from augmenter.quality.model import DEFAULT_Q
 from pipelines.demo_models import export_inference_checkpoint
 
-PROVENANCE = ("default Q: trained on aligned FER-2013 and Extended Yale B photos with graded synthetic failures "
-              "(simulated ratings), then fine-tuned on the human-realism study's ratings (Lago et al. 2022); "
+PROVENANCE = ("default Q: trained on FER-2013 and Extended Yale B photos (aligned, FER-2013 also as shipped and "
+              "re-cropped) with graded synthetic failures (simulated ratings), then fine-tuned on the human-realism study's ratings (Lago et al. 2022); "
               "research use only (see the README)")
 
 

@@ -1,7 +1,8 @@
 """What a Q does on real faces it never trained on: scores of aligned real photos, and whether each failure
 mode scores below its own source.
 
-``held-out real photos``: FER-2013 validation crops and the crops of Extended Yale B subjects outside the
+``held-out real photos``: FER-2013 validation crops (aligned, and as the dataset ships them:
+``fer_val_unaligned``) and the crops of Extended Yale B subjects outside the
 training subjects, light within 35 degrees of the camera axis (``yaleb_frontal``) and all lights.
 ``failure test``: every failure mode of :mod:`augmenter.quality.failures` and every artifact of
 :func:`augmenter.quality.simulated.degrade` applied to each held-out photo at severities 0.3, 0.6 and 1.0
@@ -69,8 +70,21 @@ def _translated(faces: np.ndarray, generator: str | None) -> np.ndarray:
     return np.stack(out)
 
 
+def _failure_test(net, faces: np.ndarray, names: list[str], seed: int) -> dict:
+    """Per ``mode@severity``: the share of ``faces`` whose damaged copy scores below the face, and the median."""
+    clean = q_scores(net, faces)
+    report = {}
+    for mode in FAILURE_MODES + ARTIFACTS:
+        for severity in SEVERITIES:
+            damaged = np.stack([(fail if mode in FAILURE_MODES else degrade)(f, mode, severity, _rng(seed, n, mode))
+                                for f, n in zip(faces, names)])
+            s = q_scores(net, damaged)
+            report[f"{mode}@{severity}"] = {"below_source": float((s < clean).mean()), "median": float(np.median(s))}
+    return report
+
+
 def measure(q: str | None, fer_val: list[str], yaleb: list[str], generator: str | None = "demo",
-            max_per_set: int = 400, seed: int = 0) -> dict:
+            max_per_set: int = 400, seed: int = 0, fer_val_unaligned: list[str] = ()) -> dict:
     """The figures of the module docstring for the Q checkpoint ``q`` (``None``: the default Q)."""
     from augmenter.quality.model import load_q
 
@@ -79,6 +93,8 @@ def measure(q: str | None, fer_val: list[str], yaleb: list[str], generator: str 
     pick = lambda paths: [paths[i] for i in sorted(rng.permutation(len(paths))[:max_per_set])]  # noqa: E731
     frontal = [p for p in yaleb if (off_axis(Path(p).name) or 180) <= 35]
     sets = {"fer_val": pick(fer_val), "yaleb_frontal": pick(frontal), "yaleb_all": pick(yaleb)}
+    if fer_val_unaligned:
+        sets["fer_val_unaligned"] = pick(list(fer_val_unaligned))
     report = {"q": str(path), "real": {}, "failures": {}}
     faces_by_set = {}
     for name, paths in sets.items():
@@ -88,15 +104,11 @@ def measure(q: str | None, fer_val: list[str], yaleb: list[str], generator: str 
         report["real"][name] = {"n": len(s), "median": float(np.median(s)), "p10": float(np.quantile(s, 0.1)),
                                 "share_at_least_0.6": float((s >= 0.6).mean())}
     faces = np.concatenate([faces_by_set["fer_val"], faces_by_set["yaleb_frontal"]])
-    names = sets["fer_val"] + sets["yaleb_frontal"]
-    clean = q_scores(net, faces)
-    for mode in FAILURE_MODES + ARTIFACTS:
-        for severity in SEVERITIES:
-            damaged = np.stack([(fail if mode in FAILURE_MODES else degrade)(f, mode, severity, _rng(seed, n, mode))
-                                for f, n in zip(faces, names)])
-            s = q_scores(net, damaged)
-            report["failures"][f"{mode}@{severity}"] = {"below_source": float((s < clean).mean()),
-                                                        "median": float(np.median(s))}
+    report["failures"] = _failure_test(net, faces, sets["fer_val"] + sets["yaleb_frontal"], seed)
     s = q_scores(net, _translated(faces, generator))
-    report["failures"]["generator"] = {"below_source": float((s < clean).mean()), "median": float(np.median(s))}
+    report["failures"]["generator"] = {"below_source": float((s < q_scores(net, faces)).mean()),
+                                       "median": float(np.median(s))}
+    if "fer_val_unaligned" in sets:  # framing must not excuse a failure: the same test on unaligned crops
+        report["failures_unaligned"] = _failure_test(net, faces_by_set["fer_val_unaligned"],
+                                                     sets["fer_val_unaligned"], seed)
     return report

@@ -17,6 +17,11 @@ What goes in, and the label each kind gets (mean, std on Q's 1-10 scale; the mar
   failure of that toned copy. The only colour real faces here are the human study's, which stage 1 must
   not see (they measure agreement with people), and without colour faces Q learned failures on grey
   faces only: a teeth bar on a colour photo went unnoticed.
+* ``unaligned``: real photos as datasets ship them, not aligned (FER-2013's own 48 px crops, tighter and
+  off-centre), 7.0, each with one failure (``unaligned_<mode>``); and ``reframed``: a share of the aligned
+  photos cropped tighter and shifted (zoom 1.05-1.4), 7.0, each with one failure too. Without them Q
+  learned the ArcFace framing as part of "real": unaligned FER-2013 validation crops scored a median 0.48
+  against 0.68 aligned. Each comes with a failure of its own so that framing alone says nothing.
 * ``hard``: outputs of generators trained against earlier Qs (``hard_generator``, one path or a list, one
   per round): 2.0 (std 1.0), each on its own share of the faces, so a generator cannot win Q by what an
   earlier Q missed.
@@ -64,6 +69,7 @@ class PoolConfig:
     generator_share: float = 0.35  # share of the real faces also translated by the generator
     toned_share: float = 0.5     # share of the real faces also given a skin tone (and one failure of it)
     hard_share: float = 0.0      # share of the real faces translated by the hard generator (when given)
+    reframe_share: float = 0.3   # share of the aligned real faces also cropped tighter/shifted (and one failure)
     size: int = 128
     seed: int = 0
 
@@ -94,15 +100,28 @@ def toned(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
 
 
+def reframed(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``face`` cropped tighter (zoom 1.05-1.4) at a random offset inside it and resized back: the framing
+    of a detector box or a dataset's own crop rather than the aligned one; ``(H, W, 3)`` uint8 in and out."""
+    import cv2
+
+    h, w = face.shape[:2]
+    zoom = rng.uniform(1.05, 1.4)
+    ch, cw = int(round(h / zoom)), int(round(w / zoom))
+    y0, x0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    return cv2.resize(face[y0:y0 + ch, x0:x0 + cw], (w, h), interpolation=cv2.INTER_AREA)
+
+
 def _damage(face: np.ndarray, mode: str, severity: float, rng: np.random.Generator) -> np.ndarray:
     return fail(face, mode, severity, rng) if mode in FAILURE_MODES else degrade(face, mode, severity, rng)
 
 
 def build_pool(reals: list[Path], renders: list[Path], out: Path, config: PoolConfig = PoolConfig(),
-               generator: str | None = "demo", log=print, hard_generator=None) -> Path:
+               generator: str | None = "demo", log=print, hard_generator=None, unaligned: list[Path] = ()) -> Path:
     """Write the pool's images under ``out/images`` and its ratings table ``out/ratings.csv``; returns the CSV.
 
-    ``reals`` are aligned crops (any size; resized to ``config.size``), ``renders`` rendered faces.
+    ``reals`` are aligned crops (any size; resized to ``config.size``), ``renders`` rendered faces,
+    ``unaligned`` real photos as a dataset ships them (resized to ``config.size`` whole).
     Images already written are kept (a rerun only writes what is missing).
     """
     out.mkdir(parents=True, exist_ok=True)
@@ -120,6 +139,10 @@ def build_pool(reals: list[Path], renders: list[Path], out: Path, config: PoolCo
         _translate(items, str(generator_path), config, log)
     for path in renders:
         rows += _render_rows(path, out, config, modes)
+    for path in unaligned:
+        face = _Face(path, config.size)
+        key = "/".join(Path(path).parts[-3:])  # the aligned crop of this photo has the same key: same group
+        rows += _framed_rows(face, key, "unaligned", lambda f: f, out, config.seed, modes)
     table = assign_splits(pd.DataFrame(rows), seed=config.seed, group_col="group", fractions=(0.9, 0.1, 0.0))
     csv_path = out / "ratings.csv"
     write_text_atomic(csv_path, ratings_csv_text(table, out))
@@ -179,6 +202,9 @@ def _real_rows(face: _Face, out: Path, config: PoolConfig, modes: tuple[str, ...
                          round(severity, 3)))
     if _rng(config.seed, key, "toned").random() < config.toned_share:
         rows += _toned_rows(face, key, group, out, config.seed, modes)
+    if _rng(config.seed, key, "reframe").random() < config.reframe_share:
+        crop_rng = _rng(config.seed, key, "reframe-crop")
+        rows += _framed_rows(face, key, "reframed", lambda f: reframed(f, crop_rng), out, config.seed, modes)
     for j, queue in enumerate(to_harden):
         if _rng(config.seed, key, "hard", j).random() >= config.hard_share:
             continue
@@ -195,13 +221,30 @@ def _toned_rows(face: _Face, key: str, group: str, out: Path, seed: int, modes: 
     rng = _rng(seed, key, "toned-pixels")
     tone_seed = int(rng.integers(2**31))
     colour = lambda f: toned(f, np.random.default_rng(tone_seed))  # noqa: E731
-    target = out / "images" / "toned" / f"{group}.png"
-    face.write(target, colour)
-    rows = [_row(target, REAL_RATING[0], REAL_RATING[1], "toned", group, 0.0)]
+    return _photo_and_failure_rows(face, colour, "toned", group, rng, out, modes)
+
+
+def _framed_rows(face: _Face, key: str, source: str, frame, out: Path, seed: int, modes: tuple[str, ...]
+                 ) -> list[dict]:
+    """The rows of ``frame(face)`` (a real photo framed otherwise) and of one failure of it, in the group of
+    the aligned photo of the same key, so a split never puts a photo on both sides."""
+    cache: dict[str, np.ndarray] = {}
+    framed = lambda f: cache.setdefault("face", frame(f))  # noqa: E731  (drawn once per face)
+    group = hashlib.sha256(key.encode()).hexdigest()[:10]
+    return _photo_and_failure_rows(face, framed, source, group, _rng(seed, key, source, "failure"), out, modes)
+
+
+def _photo_and_failure_rows(face: _Face, make, source: str, group: str, rng: np.random.Generator, out: Path,
+                            modes: tuple[str, ...]) -> list[dict]:
+    """``make(face)``, still a real photo (rated as one), and one failure of it drawn from ``rng``: their rows,
+    the images written under ``source`` and ``source_<mode>`` when missing."""
+    target = out / "images" / source / f"{group}.png"
+    face.write(target, make)
+    rows = [_row(target, REAL_RATING[0], REAL_RATING[1], source, group, 0.0)]
     mode, severity = _draw_failure(rng, modes)
-    target = out / "images" / f"toned_{mode}" / f"{group}.png"
-    face.write(target, lambda f: _damage(colour(f), mode, severity, rng))
-    rows.append(_row(target, round(failure_rating(mode, severity), 3), FAILURE_STD, f"toned_{mode}", group,
+    target = out / "images" / f"{source}_{mode}" / f"{group}.png"
+    face.write(target, lambda f: _damage(make(f), mode, severity, rng))
+    rows.append(_row(target, round(failure_rating(mode, severity), 3), FAILURE_STD, f"{source}_{mode}", group,
                      round(severity, 3)))
     return rows
 

@@ -3,7 +3,7 @@
 Stages (choices measured in the README's "Q" section):
 
 1. **Pool** (:mod:`pipelines.default_q.pool`): aligned real photos (FER-2013 train, Extended Yale B
-   training subjects) and their graded failures, generator outputs and renders, with simulated ratings.
+   training subjects), the same FER-2013 photos unaligned and a share re-cropped, and their graded failures, generator outputs and renders, with simulated ratings.
    Q learns what a broken face is.
    With ``hard_generator`` (a generator trained with the quality loss against an earlier Q), a share of the
    real faces translated by it joins the pool as rated negatives: the "hard to game" round.
@@ -53,6 +53,7 @@ class DefaultQRecipe:
     seed: int = 0
     workers: int = 2
     hard_generator: tuple[str, ...] = ()  # generators trained against earlier Qs: their outputs are rated negatives
+    unaligned: bool = True            # FER-2013 train photos as shipped (unaligned 48 px) join the pool as real
     pool: PoolConfig = field(default_factory=PoolConfig)
 
 
@@ -87,6 +88,11 @@ def align_sources(recipe: DefaultQRecipe, work: Path, log=print) -> dict[str, Pa
         log(f"align {name}: {align_tree(src, dst, config).describe().splitlines()[0]}")
         aligned[name] = dst
     return aligned
+
+
+def raw_files(folder: Path) -> list[Path]:
+    """``folder/<class>/<file>`` (a linked FER split subset), sorted."""
+    return sorted(p for p in folder.glob("*/*") if p.is_file())
 
 
 def crops(folder: Path) -> list[Path]:
@@ -185,8 +191,9 @@ def train_default_q(recipe: DefaultQRecipe, work: Path, log=print) -> dict:
     pool_config = recipe.pool
     if recipe.hard_generator and pool_config.hard_share == 0:
         pool_config = PoolConfig(**{**asdict(pool_config), "hard_share": 0.35})
+    unaligned = raw_files(work / "raw" / "fer_train") if recipe.unaligned else []
     pool_csv = build_pool(crops(aligned["fer_train"]) + yale_train, renders, work / "pool", pool_config, log=log,
-                          hard_generator=list(recipe.hard_generator))
+                          hard_generator=list(recipe.hard_generator), unaligned=unaligned)
     pool = pd.read_csv(pool_csv)
     pool["path"] = [str((work / "pool" / p)) if not os.path.isabs(p) else p for p in pool["image"]]
 
@@ -209,7 +216,8 @@ def train_default_q(recipe: DefaultQRecipe, work: Path, log=print) -> dict:
                    stage1, 1e-4)
     results = {"cv": agreement(humans, "cv_prediction"), "stage1_only": agreement(humans, "stage1_prediction"),
                "final": str(final), "stage1": str(stage1),
-               "heldout_real": {"fer_val": crops(aligned["fer_val"]), "yaleb_heldout": yale_heldout}}
+               "heldout_real": {"fer_val": crops(aligned["fer_val"]), "yaleb_heldout": yale_heldout,
+                                "fer_val_unaligned": raw_files(work / "raw" / "fer_val")}}
     results["heldout_real"] = {k: [str(p) for p in v] for k, v in results["heldout_real"].items()}
     write_text_atomic(work / "results.json", json.dumps(results, indent=2, default=str))
     return results

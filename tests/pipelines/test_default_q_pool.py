@@ -32,15 +32,15 @@ def test_pool_labels_every_kind_and_a_rebuild_is_identical(tmp_path):
     table = pd.read_csv(csv)
     counts = table["source"].value_counts()
     assert counts["real"] == 20 and counts["render"] == 3 and 0 < counts.get("generator", 0) < 20
-    toned = counts.get("toned", 0)
-    assert 0 < toned < 20
-    assert len(table) == 20 + 40 + 3 + 3 + counts["generator"] + 2 * toned
-    assert (table.loc[table.source.isin(["real", "toned"]), "mean"] == REAL_RATING[0]).all()
+    toned, reframed = counts.get("toned", 0), counts.get("reframed", 0)
+    assert 0 < toned < 20 and 0 < reframed < 20
+    assert len(table) == 20 + 40 + 3 + 3 + counts["generator"] + 2 * toned + 2 * reframed
+    assert (table.loc[table.source.isin(["real", "toned", "reframed"]), "mean"] == REAL_RATING[0]).all()
     assert (table.loc[table.source == "render", "mean"] == RENDER_RATING[0]).all()
     assert (table.loc[table.source == "generator", "mean"] == GENERATOR_RATING[0]).all()
-    damaged = table[~table.source.isin(["real", "render", "generator", "toned"])]
+    damaged = table[~table.source.isin(["real", "render", "generator", "toned", "reframed"])]
     rendered = damaged.source.str.startswith("render_")
-    assert (damaged.loc[~rendered, "mean"] < REAL_RATING[0]).all() and (~rendered).sum() == 40 + toned
+    assert (damaged.loc[~rendered, "mean"] < REAL_RATING[0]).all() and (~rendered).sum() == 40 + toned + reframed
     assert (damaged.loc[rendered, "mean"] < RENDER_RATING[0]).all() and rendered.sum() == 3
     # a toned photo is a grey photo with colour: same light, chroma added
     from augmenter.io import decode_image
@@ -65,3 +65,28 @@ def test_a_hard_generator_s_outputs_join_as_rated_negatives(tmp_path):
     hard = table[table.source == "hard"]
     assert 0 < len(hard) < 12 and (hard["mean"] == HARD_RATING[0]).all()
     assert all((tmp_path / "pool" / p).is_file() for p in hard["image"])
+
+
+def test_unaligned_and_reframed_photos_are_real_each_with_a_failure_in_the_photo_s_group(tmp_path):
+    from pipelines.default_q.pool import reframed
+
+    aligned = _faces(tmp_path / "aligned" / "fer_train" / "happy", 6)
+    raw = tmp_path / "raw" / "fer_train" / "happy"
+    raw.mkdir(parents=True)
+    unaligned = []
+    for path in aligned:  # the dataset's own crop of the same photo: same file name, other folder
+        (raw / path.name).write_bytes(path.read_bytes())
+        unaligned.append(raw / path.name)
+    config = PoolConfig(per_real=1, generator_share=0.0, toned_share=0.0, reframe_share=1.0, size=32, seed=2)
+    table = pd.read_csv(build_pool(aligned, [], tmp_path / "pool", config, log=lambda m: None, unaligned=unaligned))
+    for source in ("unaligned", "reframed"):
+        photos = table[table.source == source]
+        failures = table[table.source.str.startswith(source + "_")]
+        assert len(photos) == 6 and len(failures) == 6
+        assert (photos["mean"] == REAL_RATING[0]).all() and (failures["mean"] < REAL_RATING[0]).all()
+        real_groups = set(table.loc[table.source == "real", "group"])
+        assert set(photos["group"]) == real_groups == set(failures["group"])
+    assert (table.groupby("group")["split"].nunique() == 1).all()
+    face = np.arange(40 * 40 * 3, dtype=np.uint8).reshape(40, 40, 3)
+    crop = reframed(face, np.random.default_rng(0))
+    assert crop.shape == face.shape and not np.array_equal(crop, face)

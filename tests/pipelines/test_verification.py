@@ -94,3 +94,12 @@ def test_experiment_trains_both_verifiers_on_the_same_budget(tmp_path):
     assert json.loads((out / "seeds.json").read_text())["stats"] == table["stats"]
     bad = CliRunner().invoke(augment_verification, args[:-1] + ["x"])
     assert bad.exit_code == 2 and "--seeds" in bad.output
+
+
+def test_the_compared_epoch_is_the_last_unless_asked_and_nothing_else_is_accepted(tmp_path):
+    from pipelines.verification import VerificationExperiment
+
+    assert VerificationExperiment(root=str(tmp_path), out=str(tmp_path / "o")).epoch == "last"
+    assert VerificationExperiment(root=str(tmp_path), out=str(tmp_path / "o"), epoch="best-frontal").epoch == "best-frontal"
+    with pytest.raises(ValueError, match="epoch must be"):
+        VerificationExperiment(root=str(tmp_path), out=str(tmp_path / "o"), epoch="best")
