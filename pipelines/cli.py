@@ -159,9 +159,10 @@ def train_default_generator(work: Path, data: str, steps: int, minutes: float, b
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (rerun to resume).")
 @click.option("--legan", default=None, help="Generator checkpoint that relights (default: the built-in field generator).")
 @click.option("--q", default=None, help="Q checkpoint (default: the built-in default Q).")
-@click.option("--q-min", default=0.6, show_default=True)
-@click.option("--per-image", default=4, show_default=True, help="Relit variants per training image.")
-@click.option("--synthetic-ratio", default=0.5, show_default=True, help="Share of training draws that are synthetic.")
+@click.option("--q-min", default=0.0, show_default=True, help="Keep a relit face when its q_score is at least this.")
+@click.option("--per-image", default=13, show_default=True,
+              help="Relit variants per training image (13: every harsh light of the built-in generator).")
+@click.option("--synthetic-ratio", default=0.65, show_default=True, help="Share of training draws that are synthetic.")
 @click.option("--max-angle", default=35.0, show_default=True, help="Training light within this many degrees of frontal.")
 @click.option("--pairs", multiple=True, help="Further pair lists to evaluate (LFW pairs.txt or CSV, paths under --root).")
 @click.option("--pairs-per-kind", default=300, show_default=True, help="Same and different test pairs per light condition.")

@@ -350,6 +350,9 @@ def run_expand(config: ExpandConfig, resume: bool = False, progress: Callable[[i
         listing.records, split_notice = training_sources(listing.records, config.include_eval_splits, config.dataset)
         if split_notice:
             notice(split_notice)
+        if config.legan is None and config.dataset != "sample" and config.root \
+                and (message := unaligned_notice(Path(config.root))):
+            notice(message)
         if config.limit is not None:
             listing.records = listing.records[:config.limit]
         expression, labels = class_targets(config, classes, expression, t.expression, t.path, notice)
@@ -361,6 +364,23 @@ def run_expand(config: ExpandConfig, resume: bool = False, progress: Callable[[i
         if not builtin:
             stack.enter_context(_locked(run_dir, config, log))
         return _expand(config, run_dir, plan, models, device, start, progress, log, judges)
+
+
+def unaligned_notice(root: Path) -> str | None:
+    """A warning when ``root`` was not written by ``augment align`` (no ``align.json``), else ``None``; given
+    when the built-in field generator expands a dataset other than the rendered sample.
+
+    The built-in generators learned ArcFace-framed crops: on Extended Yale B's own tight crops the field
+    generator paints black strokes beside the nose and mouth under every light, while the same photos
+    aligned relight naturally (docs/generator.md). Crops aligned by another tool to that framing are fine,
+    so this warns rather than refuses."""
+    from augmenter.align_tree import SETTINGS_NAME
+
+    if root.is_dir() and not (root / SETTINGS_NAME).is_file():
+        return (f"{root} was not written by `augment align`: the built-in generators expect ArcFace-framed "
+                f"crops and paint dark strokes on faces framed otherwise; run `augment align {root} ALIGNED` "
+                f"first unless these crops are already aligned that way")
+    return None
 
 
 @contextlib.contextmanager

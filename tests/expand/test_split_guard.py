@@ -201,3 +201,14 @@ def test_a_manifest_without_source_split_still_reads(tmp_path):
     for path in (parquet, csv):
         df = read_manifest(path)
         assert len(df) == 1 and "source_split" not in df.columns and df["source_path"][0] == "train/happy/a.png"
+
+
+def test_a_folder_not_written_by_augment_align_gets_a_one_line_warning(tmp_path):
+    from augmenter.align_tree import SETTINGS_NAME
+    from augmenter.expand.engine import unaligned_notice
+
+    raw = make_fer_folders(tmp_path / "fer", FER_COUNTS)
+    message = unaligned_notice(raw)
+    assert message is not None and str(raw) in message and "augment align" in message and "\n" not in message
+    (raw / SETTINGS_NAME).write_text("{}")
+    assert unaligned_notice(raw) is None
