@@ -155,7 +155,8 @@ def train_default_generator(work: Path, data: str, steps: int, minutes: float, b
 
 
 @click.command("augment-verification", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--root", required=True, help="Extended Yale B (cropped) folder.")
+@click.option("--root", required=True, help="Extended Yale B folder, aligned by `augment align` (the built-in generator "
+              "paints on the dataset's own crops).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (rerun to resume).")
 @click.option("--legan", default=None, help="Generator checkpoint that relights (default: the built-in field generator).")
 @click.option("--q", default=None, help="Q checkpoint (default: the built-in default Q).")
