@@ -3,8 +3,8 @@
 
 ``python -m pipelines.default_q.grid``: docs/q_before_after.png (aligned photos, three failures, a demo-LEGAN
 output and the round-3 generator's output; demo Q vs default Q) and docs/q_unaligned.png (FER-2013
-validation photos aligned and as the dataset ships them, failures of the unaligned crop; the previous
-default Q, ``build/default_q3/default_q.pt``, vs the default Q). Needs ``augment-train-default-q --work
+validation photos aligned and as the dataset ships them, failures of the unaligned crop; round 3
+(``build/default_q3/default_q.pt``) vs the default Q, round 5). Needs ``augment-train-default-q --work
 build/default_q`` (aligned crops), the round-4 work folder (raw crops) and build/gameq3/legan/last.pt.
 """
 from __future__ import annotations
@@ -78,7 +78,7 @@ def main() -> None:
             ("unaligned+tint 0.3", _failed(unaligned, "tint", 0.3)),
             ("unaligned+teeth 0.6", _failed(unaligned, "teeth_bar", 0.6)),
             ("unaligned+warp 1.0", _failed(unaligned, "warp", 1.0))]
-    nets = {"round 3": load_q("build/default_q3/default_q.pt")[0], "round 4": load_q()[0]}
+    nets = {"round 3": load_q("build/default_q3/default_q.pt")[0], "round 5": load_q()[0]}
     print(sheet(cols, nets, "docs/q_unaligned.png"))
 
 
