@@ -43,11 +43,9 @@ def sheet(cols: list[tuple[str, np.ndarray]], nets: dict, out: str) -> tuple[int
 
 
 def _failed(faces: np.ndarray, mode: str, severity: float) -> np.ndarray:
-    from augmenter.quality.failures import FAILURE_MODES, fail
-    from augmenter.quality.simulated import degrade
     from pipelines.default_q.measure import _rng
+    from pipelines.default_q.pool import damage
 
-    damage = fail if mode in FAILURE_MODES else degrade
     return np.stack([damage(f, mode, severity, _rng(i)) for i, f in enumerate(faces)])
 
 

@@ -115,7 +115,8 @@ def reframed(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.resize(face[y0:y0 + ch, x0:x0 + cw], (w, h), interpolation=cv2.INTER_AREA)
 
 
-def _damage(face: np.ndarray, mode: str, severity: float, rng: np.random.Generator) -> np.ndarray:
+def damage(face: np.ndarray, mode: str, severity: float, rng: np.random.Generator) -> np.ndarray:
+    """``face`` with the failure mode or artifact ``mode`` (any of :data:`FAILURE_MODES` + :data:`ARTIFACTS`)."""
     return fail(face, mode, severity, rng) if mode in FAILURE_MODES else degrade(face, mode, severity, rng)
 
 
@@ -200,14 +201,14 @@ def _real_rows(face: _Face, out: Path, config: PoolConfig, modes: tuple[str, ...
         rng = _rng(config.seed, key, k)
         mode, severity = _draw_failure(rng, modes)
         target = out / "images" / mode / f"{group}_{k}.png"
-        face.write(target, lambda f, m=mode, s=severity, r=rng: _damage(f, m, s, r))
+        face.write(target, lambda f, m=mode, s=severity, r=rng: damage(f, m, s, r))
         rows.append(_row(target, round(failure_rating(mode, severity), 3), FAILURE_STD, mode, group,
                          round(severity, 3)))
     if _rng(config.seed, key, "toned").random() < config.toned_share:
         rows += _toned_rows(face, key, group, out, config.seed, modes)
     if _rng(config.seed, key, "reframe").random() < config.reframe_share:
-        crop_rng = _rng(config.seed, key, "reframe-crop")
-        rows += _framed_rows(face, key, "reframed", lambda f: reframed(f, crop_rng), out, config, modes)
+        crop = lambda f: reframed(f, _rng(config.seed, key, "reframe-crop"))  # noqa: E731  (the same crop every call)
+        rows += _framed_rows(face, key, "reframed", crop, out, config, modes)
     for j, queue in enumerate(to_harden):
         if _rng(config.seed, key, "hard", j).random() >= config.hard_share:
             continue
@@ -234,12 +235,10 @@ def _framed_rows(face: _Face, key: str, source: str, frame, out: Path, config: P
 
     With ``config.framed_geometry_share`` the failure is a warp or a seam: a Q shown faces a little larger or
     shifted as real learned to pass smooth warps too (round 4: 62% of severe warps caught, 80% before)."""
-    cache: dict[str, np.ndarray] = {}
-    framed = lambda f: cache.setdefault("face", frame(f))  # noqa: E731  (drawn once per face)
     group = hashlib.sha256(key.encode()).hexdigest()[:10]
     if _rng(config.seed, key, source, "geometry").random() < config.framed_geometry_share:
         modes = ("warp", "seam")
-    return _photo_and_failure_rows(face, framed, source, group, _rng(config.seed, key, source, "failure"), out,
+    return _photo_and_failure_rows(face, frame, source, group, _rng(config.seed, key, source, "failure"), out,
                                    modes)
 
 
@@ -252,7 +251,7 @@ def _photo_and_failure_rows(face: _Face, make, source: str, group: str, rng: np.
     rows = [_row(target, REAL_RATING[0], REAL_RATING[1], source, group, 0.0)]
     mode, severity = _draw_failure(rng, modes)
     target = out / "images" / f"{source}_{mode}" / f"{group}.png"
-    face.write(target, lambda f: _damage(make(f), mode, severity, rng))
+    face.write(target, lambda f: damage(make(f), mode, severity, rng))
     rows.append(_row(target, round(failure_rating(mode, severity), 3), FAILURE_STD, f"{source}_{mode}", group,
                      round(severity, 3)))
     return rows
@@ -280,7 +279,7 @@ def _render_rows(path: Path, out: Path, config: PoolConfig, modes: tuple[str, ..
     mode, severity = _draw_failure(rng, modes)
     target = out / "images" / f"render_{mode}" / f"{group}.png"
     if not target.is_file():
-        write_image_atomic(target, _damage(resize_square(decode_image(path), config.size), mode, severity, rng))
+        write_image_atomic(target, damage(resize_square(decode_image(path), config.size), mode, severity, rng))
     w, g = PERCEPTION[mode]
     rows.append(_row(target, round(max(1.0, RENDER_RATING[0] - 2.5 * w * severity ** g), 3), RENDER_RATING[1],
                      f"render_{mode}", group, round(severity, 3)))
