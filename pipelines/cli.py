@@ -20,7 +20,7 @@ from augmenter.cli_util import make_bar, make_config, one_line_errors, progress_
 @click.option("--target", default="uniform", show_default=True,
               help="uniform (= max) | mean | N | name=N,name=N: the count every class is brought up to.")
 @click.option("--legan", default=None, help="Generator checkpoint (default: the built-in field generator; 'demo': the demo LEGAN).")
-@click.option("--q", default=None, help="Q checkpoint (default: the built-in demo Q).")
+@click.option("--q", default=None, help="Q checkpoint (default: the built-in default Q).")
 @click.option("--q-min", default=0.6, show_default=True, help="Keep a synthetic face when its q_score is at least this.")
 @click.option("--expression-model", default=None, help="train-expression checkpoint that judges each synthetic face.")
 @click.option("--verify-expression/--no-verify-expression", default=None,
@@ -31,8 +31,11 @@ from augmenter.cli_util import make_bar, make_config, one_line_errors, progress_
 @click.option("--seed", default=0, show_default=True, help="Seed of the synthesis (and the first seed of --seeds N).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--train", is_flag=True, help="Then train classifiers on the original and the rebalanced data and compare.")
-@click.option("--also", default="", help="Further remedies to compare with --train, e.g. sampler,reweight.")
+@click.option("--also", default="", help="Further remedies to compare with --train, e.g. sampler,synthetic+sampler,reweight.")
 @click.option("--epochs", default=8, show_default=True, help="Epochs of each --train run (same budget for every run).")
+@click.option("--epoch", "epoch_choice", type=click.Choice(["last", "best"]), default="last", show_default=True,
+              help="Compare each classifier after its last epoch, or at its best epoch on the validation split "
+                   "(best chooses on the evaluation data: optimistic).")
 @click.option("--seeds", default="3", show_default=True,
               help="Training seeds of every --train remedy: a count N (seeds SEED..SEED+N-1) or a list such as 0,1,2 "
                    "(one seed alone: 7,). Writes OUT/seeds.md and seeds.json: mean ± sd and the paired difference "
@@ -40,7 +43,7 @@ from augmenter.cli_util import make_bar, make_config, one_line_errors, progress_
 @click.option("--workers", default=1, show_default=True)
 @one_line_errors
 def rebalance_affectnet(dataset, root, csv, out, target, legan, q, q_min, expression_model, verify_expression, budget,
-                        max_uses, batch_size, seed, device, train, also, epochs, seeds, workers):
+                        max_uses, batch_size, seed, device, train, also, epochs, epoch_choice, seeds, workers):
     """Bring rare expression classes up to a target count with LEGAN faces that Q and an expression model accept."""
     from pipelines.rebalance.compare import CompareSettings, train_seeds
     from pipelines.rebalance.config import RebalanceConfig
@@ -55,7 +58,8 @@ def rebalance_affectnet(dataset, root, csv, out, target, legan, q, q_min, expres
     config = make_config(RebalanceConfig, dataset=dataset, root=root, out=str(out), csv=csv, target=target, legan=legan,
                          q=q, q_min=q_min, expression_model=expression_model, verify_expression=verify_expression,
                          budget=budget, max_uses=max_uses, batch_size=batch_size, seed=seed, device=device,
-                         train={"epochs": epochs, "remedies": list(remedies), "seeds": seed_list} if train else {})
+                         train={"epochs": epochs, "epoch": epoch_choice, "remedies": list(remedies), "seeds": seed_list}
+                         if train else {})
     bar = make_bar(desc="rebalance", unit="face")
 
     def progress(state: dict) -> None:
@@ -73,7 +77,8 @@ def rebalance_affectnet(dataset, root, csv, out, target, legan, q, q_min, expres
     if train:
         n_real = sum(t["real"] for t in result.summary["classes"].values())
         train_seeds(f"{dataset}:{root}", out / "manifest.parquet", out / "train", n_real,
-                    CompareSettings(epochs=epochs, remedies=remedies, workers=workers, device=device), seed_list,
+                    CompareSettings(epochs=epochs, remedies=remedies, workers=workers, device=device,
+                                    epoch=epoch_choice), seed_list,
                     table_out=out, log=click.echo)
         if len(seed_list) == 1:
             click.echo((out / "train" / f"seed{seed_list[0]}" / "compare.md").read_text())

@@ -82,9 +82,9 @@ def train_verifier(data, out, synthetic, synthetic_ratio, q_weighted, val_pairs,
 @click.command("train-expression", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--data", multiple=True, required=True, help="fer2013:DIR, affectnet:DIR or class-folder:DIR; repeatable.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (rerun to resume).")
-@click.option("--remedy", type=click.Choice(["none", "sampler", "reweight", "synthetic"]), default="none", show_default=True,
-              help="Class-imbalance remedy.")
-@click.option("--synthetic", multiple=True, help="Manifest of synthetic images (remedy 'synthetic'); repeatable.")
+@click.option("--remedy", type=click.Choice(["none", "sampler", "reweight", "synthetic", "synthetic+sampler"]), default="none", show_default=True,
+              help="Class-imbalance remedy (synthetic+sampler: the synthetic rows join and draws are class-balanced).")
+@click.option("--synthetic", multiple=True, help="Manifest of synthetic images (remedies synthetic*); repeatable.")
 @click.option("--backbone", type=click.Choice(["small_resnet", "mobilefacenet", "iresnet18"]), default="small_resnet",
               show_default=True)
 @click.option("--width", default=16, show_default=True, help="small_resnet base width.")

@@ -9,7 +9,11 @@ Remedies (``remedy``):
 - ``synthetic``: the kept rows of synthetic manifests (``rebalance-affectnet``, ``augment expand``) join
   the training set under their expression, samples drawn uniformly. Rows made from a validation or test
   face (their ``source_split``, or their source file is one of the run's evaluation images, the hash
-  hold-out included) are refused and counted in one logged line (:mod:`augmenter.datasets.leak`).
+  hold-out included) are refused and counted in one logged line (:mod:`augmenter.datasets.leak`);
+- ``synthetic+sampler``: both — the synthetic rows join, then each draw picks a class uniformly and an
+  image of it among the real and synthetic ones. Where a rare class stays short of its quota (few
+  synthetic faces kept) the sampler still gives it its share of draws, and the synthetic faces make
+  those draws more varied than the sampler's repeats of the same few real images.
 
 Validation: the dataset's own validation split (FER-2013 ``validation``, AffectNet ``val``), else
 identities (or files) held out by hash. Reported every epoch: accuracy, balanced accuracy (mean
@@ -40,7 +44,7 @@ from recognition.metrics import classification_metrics
 from recognition.trainer import (OPTIMIZERS, Classifier, TrainResult, TrainSetup, check_choice, check_run_folder,
                                  train_loop)
 
-REMEDIES = ("none", "sampler", "reweight", "synthetic")
+REMEDIES = ("none", "sampler", "reweight", "synthetic", "synthetic+sampler")
 
 
 @dataclass
@@ -74,10 +78,18 @@ class ExpressionConfig:
         check_choice("remedy", self.remedy, REMEDIES)
         check_choice("backbone", self.backbone, BACKBONES)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        if self.remedy == "synthetic" and not self.synthetic:
-            raise ValueError("remedy 'synthetic' needs at least one --synthetic MANIFEST")
+        if self.uses_synthetic and not self.synthetic:
+            raise ValueError(f"remedy {self.remedy!r} needs at least one --synthetic MANIFEST")
         if self.max_train is not None and self.max_train < 1:
             raise ValueError(f"max_train must be at least 1, got {self.max_train}")
+
+    @property
+    def uses_synthetic(self) -> bool:
+        return self.remedy.startswith("synthetic")
+
+    @property
+    def class_balanced(self) -> bool:
+        return self.remedy in ("sampler", "synthetic+sampler")
 
 
 def expression_classes(labels: list[str]) -> list[str]:
@@ -111,7 +123,7 @@ def train_expression(config: ExpressionConfig, progress: Callable[[dict], None] 
     classes = expression_classes([r.expression for r in train])
     key = lambda r: r.expression  # noqa: E731
     samples = real_samples(train, classes, key)
-    if config.remedy == "synthetic":
+    if config.uses_synthetic:
         evaluation = EvaluationSources.of([*evaluation_files, *(r.path for r in val)])  # val: maybe the hash hold-out
         synthetic = synthetic_samples(config.synthetic, classes, key, skips, evaluation, log)
         log(f"synthetic: {len(synthetic)} kept image(s) from {len(config.synthetic)} manifest(s)")
@@ -146,7 +158,7 @@ def train_expression(config: ExpressionConfig, progress: Callable[[dict], None] 
         lr=config.lr, optimizer=config.optimizer, weight_decay=config.weight_decay, image_size=config.image_size,
         shift=config.shift, seed=config.seed, workers=config.workers, device=config.device,
         checkpoint_every=config.checkpoint_every,
-        sample_weights=class_balanced_weights(labels, len(classes)) if config.remedy == "sampler" else None,
+        sample_weights=class_balanced_weights(labels, len(classes)) if config.class_balanced else None,
         loss_weights=inverse_frequency_loss_weights(labels, len(classes)) if config.remedy == "reweight" else None,
         select="balanced_accuracy", skips=skips, epoch_size=config.epoch_size)
     return train_loop(setup, model, validate if len(val_samples) else None, progress=progress, log=log)

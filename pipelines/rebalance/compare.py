@@ -4,8 +4,10 @@ remedy with the same seed, backbone and budget, evaluate each on the validation 
 Budget: every run takes ``epochs x (real training images / batch)`` optimizer steps — the rebalanced run
 draws that many images per epoch from its larger pool (``epoch_size`` = the real set's size), so adding
 synthetic faces never buys extra training. Rows: ``none`` (baseline, real only), ``synthetic`` (real +
-the kept synthetic faces) and any further remedies asked for (``sampler``, ``reweight``). Figures are
-those of each run's best epoch by balanced accuracy, as ``train-expression`` selects ``best.pt``.
+the kept synthetic faces) and any further remedies asked for (``sampler``, ``reweight``,
+``synthetic+sampler``). Figures are those of each run's last epoch (``epoch="last"``, the default): the
+validation split is the evaluation set here, and picking each run's best epoch on it (``epoch="best"``, as
+``train-expression`` selects ``best.pt``, and as this table did before) would choose on the test data.
 
 Seeds (:func:`train_seeds`): every remedy is trained once per seed (the seed sets the initial weights,
 the draw order and the augmentation; the rebalanced manifest is the same for every seed). Seed ``s``
@@ -16,6 +18,7 @@ paired difference to ``none`` with a 95 % interval, :mod:`pipelines.seed_table`)
 """
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,13 +40,28 @@ class CompareSettings:
     backbone: str = "small_resnet"
     workers: int = 1
     device: str = "auto"
+    epoch: str = "last"          # last | best: whose figures are compared (best = chosen on the evaluation split)
+
+    def __post_init__(self) -> None:
+        if self.epoch not in ("last", "best"):
+            raise ValueError(f"epoch must be 'last' or 'best', got {self.epoch!r}")
 
 
-def run_metrics(best: dict, classes: Sequence[str], minutes: float) -> dict:
-    """The comparable figures of one run: overall metrics and per-class recall keyed by class name."""
-    recall = best.get("per_class_recall") or []
-    return {"accuracy": best.get("accuracy"), "balanced_accuracy": best.get("balanced_accuracy"),
-            "macro_f1": best.get("macro_f1"), "best_epoch": best.get("epoch"),
+def last_epoch_metrics(run: Path) -> dict:
+    """The metrics logged after the last finished epoch of a ``train-expression`` run (its ``log.jsonl``)."""
+    rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
+    epochs = [r for r in rows if "balanced_accuracy" in r]
+    if not epochs:
+        raise ValueError(f"{run / 'log.jsonl'}: no evaluated epoch logged")
+    return max(epochs, key=lambda r: (r["epoch"], rows.index(r)))
+
+
+def run_metrics(epoch: dict, classes: Sequence[str], minutes: float) -> dict:
+    """The comparable figures of one run (``epoch``: the metrics of the epoch compared): overall metrics and
+    per-class recall keyed by class name."""
+    recall = epoch.get("per_class_recall") or []
+    return {"accuracy": epoch.get("accuracy"), "balanced_accuracy": epoch.get("balanced_accuracy"),
+            "macro_f1": epoch.get("macro_f1"), "epoch": epoch.get("epoch"),
             "per_class_recall": dict(zip(classes, recall)), "train_minutes": round(minutes, 2)}
 
 
@@ -53,25 +71,27 @@ def train_and_compare(data: str, manifest: Path, out: Path, n_real: int, setting
     results, labels = [], []
     for remedy in settings.remedies:
         config = ExpressionConfig(data=[data], out=str(out / remedy), remedy=remedy,
-                                  synthetic=[str(manifest)] if remedy == "synthetic" else [],
+                                  synthetic=[str(manifest)] if remedy.startswith("synthetic") else [],
                                   backbone=settings.backbone, image_size=settings.image_size, epochs=settings.epochs,
                                   epoch_size=n_real, batch_size=settings.batch_size, seed=seed,
                                   workers=settings.workers, device=settings.device)
         start = time.perf_counter()
         result = train_expression(config, log=log)
         classes = load_checkpoint(out / remedy / "best.pt", kind="expression").vocabularies["expression"]
-        results.append(run_metrics(result.best, classes, (time.perf_counter() - start) / 60))
+        figures = result.best if settings.epoch == "best" else last_epoch_metrics(out / remedy)
+        results.append(run_metrics(figures, classes, (time.perf_counter() - start) / 60))
         labels.append(remedy)
-        log(f"{remedy}: balanced accuracy {result.best.get('balanced_accuracy'):.4f}")
+        log(f"{remedy}: balanced accuracy {figures.get('balanced_accuracy'):.4f} ({settings.epoch} epoch)")
     table = compare_results(results, labels=labels)
     markdown = f"# Expression classifier: baseline vs rebalanced (seed {seed})\n\n" + to_markdown(table) + "\n"
-    comparison = {"runs": dict(zip(labels, results)), "epochs": settings.epochs, "epoch_size": n_real,
-                  "seed": seed, "data": data, "manifest": str(manifest)}
+    comparison = {"runs": dict(zip(labels, results)), "epochs": settings.epochs, "epoch": settings.epoch,
+                  "epoch_size": n_real, "seed": seed, "data": data, "manifest": str(manifest)}
     write_result(out, "compare", comparison, markdown)
     return comparison
 
 
-SEED_METRICS_LEFT_OUT = ("best_epoch", "train_minutes")
+EPOCH_WORDS = {"last": "last epoch", "best": "best epoch by balanced accuracy on the evaluation split"}
+SEED_METRICS_LEFT_OUT = ("epoch", "train_minutes")
 
 
 def seed_metrics(run: dict) -> dict:
@@ -104,10 +124,10 @@ def train_seeds(data: str, manifest: Path, out: Path, n_real: int, settings: Com
     table = seed_table(values, baseline, context={
         "pipeline": "rebalance-affectnet --train", "data": data, "manifest": str(manifest),
         "runs": {remedy: {str(s): str(out / f"seed{s}" / remedy) for s in seeds} for remedy in settings.remedies},
-        "epochs": settings.epochs, "epoch_size": n_real, "backbone": settings.backbone,
+        "epochs": settings.epochs, "epoch": settings.epoch, "epoch_size": n_real, "backbone": settings.backbone,
         "varies with the seed": "initial weights, draw order, augmentation (the rebalanced manifest is fixed)"})
     notes = [f"Expression classifiers on {data}: remedies {', '.join(settings.remedies)}, {settings.epochs} epoch(s) "
-             f"of {n_real} draws each, figures of each run's best epoch by balanced accuracy. The seed sets the "
+             f"of {n_real} draws each, figures of each run's {EPOCH_WORDS[settings.epoch]}. The seed sets the "
              f"initial weights, draw order and augmentation; the synthetic faces ({manifest}) are the same for "
              f"every seed. Runs: {out}/seed<S>/<remedy>/."]
     write_seed_table(table_out or out, table, f"Expression classifier over seeds: remedies vs {baseline}", notes)

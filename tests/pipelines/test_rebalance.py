@@ -167,21 +167,28 @@ def test_cli_runs_and_trains_the_comparison(setup, tmp_path):
     out = tmp_path / "cli"
     args = ["--dataset", "fer2013", "--root", str(setup["fer"]), "--out", str(out), "--legan", setup["legan"],
             "--q-min", "0", "--expression-model", setup["expr"], "--batch-size", "8", "--device", "cpu",
-            "--train", "--epochs", "1", "--also", "sampler", "--workers", "0", "--seeds", "2"]
+            "--train", "--epochs", "2", "--also", "sampler,synthetic+sampler", "--workers", "0", "--seeds", "2"]
     result = CliRunner().invoke(rebalance_affectnet, args)
     assert result.exit_code == 0, result.output
     for seed in (0, 1):  # every seed keeps its own single-seed comparison and run folders
         comparison = json.loads((out / "train" / f"seed{seed}" / "compare.json").read_text())
-        assert comparison["seed"] == seed and set(comparison["runs"]) == {"none", "synthetic", "sampler"}
+        remedies = {"none", "synthetic", "sampler", "synthetic+sampler"}
+        assert comparison["seed"] == seed and set(comparison["runs"]) == remedies
         assert all(0 <= r["balanced_accuracy"] <= 1 for r in comparison["runs"].values())
+        assert comparison["epoch"] == "last" and all(r["epoch"] == 1 for r in comparison["runs"].values())
+        for remedy in remedies:  # the figures are the last logged epoch's, not the best one's
+            logged = [json.loads(line) for line in (out / "train" / f"seed{seed}" / remedy / "log.jsonl")
+                      .read_text().splitlines()]
+            last = [r for r in logged if "balanced_accuracy" in r][-1]
+            assert comparison["runs"][remedy]["balanced_accuracy"] == pytest.approx(last["balanced_accuracy"])
         assert "| balanced_accuracy |" in (out / "train" / f"seed{seed}" / "compare.md").read_text()
         assert all((out / "train" / f"seed{seed}" / remedy / "best.pt").is_file()
-                   for remedy in ("none", "synthetic", "sampler"))
+                   for remedy in remedies)
     table = json.loads((out / "seeds.json").read_text())
     assert table["baseline"] == "none" and table["seeds"] == [0, 1]
-    assert table["arms"] == ["none", "synthetic", "sampler"]
+    assert table["arms"] == ["none", "synthetic", "sampler", "synthetic+sampler"]
     assert "balanced_accuracy" in table["metrics"] and "per_class_recall.sad" in table["metrics"]
-    assert "best_epoch" not in table["metrics"] and "train_minutes" not in table["metrics"]
+    assert "epoch" not in table["metrics"] and "train_minutes" not in table["metrics"]
     for arm in table["arms"]:
         cell = table["stats"][arm]["balanced_accuracy"]
         per_seed = [json.loads((out / "train" / f"seed{s}" / "compare.json").read_text())["runs"][arm]
@@ -201,7 +208,7 @@ def test_cli_runs_and_trains_the_comparison(setup, tmp_path):
     # a rerun reuses every finished run (each seed its own folder) and gives the same table
     again = CliRunner().invoke(rebalance_affectnet, args)
     assert again.exit_code == 0, again.output
-    assert again.output.count("resumed from") == 6
+    assert again.output.count("resumed from") == 8  # 2 seeds x 4 remedies
     assert json.loads((out / "seeds.json").read_text())["stats"] == table["stats"]
 
     # one seed: the single-seed comparison is printed as before, the table has no interval

@@ -1,5 +1,6 @@
 """train-expression on tiny class folders: it learns, and every class-imbalance remedy runs."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,11 +68,11 @@ def imbalanced(tmp_path_factory):
     return root, seed, manifest
 
 
-@pytest.mark.parametrize("remedy", ["none", "sampler", "reweight", "synthetic"])
+@pytest.mark.parametrize("remedy", ["none", "sampler", "reweight", "synthetic", "synthetic+sampler"])
 def test_every_remedy_writes_checkpoints_and_figures(imbalanced, tmp_path, remedy):
     root, seed, manifest = imbalanced
     out, lines = tmp_path / remedy, []
-    synthetic = [str(manifest)] if remedy == "synthetic" else []
+    synthetic = [str(manifest)] if remedy.startswith("synthetic") else []
     result = train_expression(_config(root, out, remedy=remedy, synthetic=synthetic, holdout=0.3, seed=seed,
                                       width=8, embedding_size=16, batch_size=4),
                               log=lines.append)
@@ -80,11 +81,33 @@ def test_every_remedy_writes_checkpoints_and_figures(imbalanced, tmp_path, remed
     for name in FIGURES:
         assert 0.0 <= row[name] <= 1.0 and 0.0 <= result.best[name] <= 1.0
     assert json.loads((out / "config.json").read_text())["remedy"] == remedy
-    if remedy == "synthetic":
+    if remedy.startswith("synthetic"):
         assert "synthetic: 3 kept image(s) from 1 manifest(s)" in lines
         assert result.skips.counts["missing file"] == 1  # reported, not fatal
     else:
         assert not any(line.startswith("synthetic:") for line in lines)
+
+
+@pytest.mark.parametrize("remedy, balanced", [("synthetic", False), ("synthetic+sampler", True), ("sampler", True)])
+def test_synthetic_plus_sampler_draws_every_class_equally_over_real_and_synthetic_faces(imbalanced, tmp_path,
+                                                                                       monkeypatch, remedy, balanced):
+    import recognition.train_expression as module
+
+    root, seed, manifest = imbalanced
+    seen = {}
+    monkeypatch.setattr(module, "train_loop", lambda setup, *a, **k: seen.setdefault("setup", setup))
+    synthetic = [str(manifest)] if remedy.startswith("synthetic") else []
+    train_expression(_config(root, tmp_path / "x", remedy=remedy, synthetic=synthetic, holdout=0.3, seed=seed),
+                     log=lambda m: None)
+    setup = seen["setup"]
+    labels = np.array([s.label for s in setup.samples])
+    joined = sum(Path(s.path).parent.name == "synthetic" for s in setup.samples)
+    assert joined == (3 if remedy.startswith("synthetic") else 0)  # the 3 readable synthetic sad faces
+    if not balanced:
+        assert setup.sample_weights is None
+        return
+    mass = np.bincount(labels, weights=setup.sample_weights, minlength=labels.max() + 1)
+    assert mass == pytest.approx(np.full(len(mass), mass.sum() / len(mass)))  # each class drawn equally often
 
 
 def test_synthetic_remedy_needs_a_manifest(imbalanced, tmp_path):
