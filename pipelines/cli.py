@@ -161,7 +161,13 @@ def train_default_generator(work: Path, data: str, steps: int, minutes: float, b
 
 @click.command("augment-verification", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--root", required=True, help="Extended Yale B folder, aligned by `augment align` (the built-in generator "
-              "paints on the dataset's own crops).")
+              "paints on the dataset's own crops), or the --dataset's folder.")
+@click.option("--dataset", type=click.Choice(["yaleb", "multipie", "sample"]), default="yaleb", show_default=True,
+              help="An identity set with known light directions (sample: the built-in renders).")
+@click.option("--mode", type=click.Choice(["lighting", "both"]), default="lighting", show_default=True,
+              help="lighting: relight to the generator's harsh lights; both: joint light and expression edits.")
+@click.option("--train-expressions", default="", help="Train on these expressions only, comma-separated (e.g. "
+              "neutral); the other expressions become a third test list, 'expression'.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (rerun to resume).")
 @click.option("--legan", default=None, help="Generator checkpoint that relights (default: the built-in field generator).")
 @click.option("--q", default=None, help="Q checkpoint (default: the built-in default Q).")
@@ -185,8 +191,8 @@ def train_default_generator(work: Path, data: str, steps: int, minutes: float, b
               help="Which epoch of each verifier is compared: the last, or the best on the near-frontal test pairs "
                    "(a choice made on test identities: biased, for comparison with earlier figures).")
 @one_line_errors
-def augment_verification(root, out, legan, q, q_min, per_image, synthetic_ratio, max_angle, pairs, pairs_per_kind, epochs,
-                         seed, seeds, held_out, device, epoch):
+def augment_verification(root, dataset, mode, train_expressions, out, legan, q, q_min, per_image, synthetic_ratio,
+                         max_angle, pairs, pairs_per_kind, epochs, seed, seeds, held_out, device, epoch):
     """Train a verifier on real near-frontal faces with and without LEGAN relit variants; compare on harsh light."""
     from pipelines.seed_table import parse_seeds
     from pipelines.verification import VerificationExperiment, run_experiment
@@ -195,7 +201,9 @@ def augment_verification(root, out, legan, q, q_min, per_image, synthetic_ratio,
         seed_list = parse_seeds(seeds, start=seed)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--seeds") from None
-    config = make_config(VerificationExperiment, root=root, out=str(out), legan=legan, q=q, q_min=q_min,
+    config = make_config(VerificationExperiment, root=root, out=str(out), dataset=dataset, mode=mode,
+                         train_expressions=[e.strip() for e in train_expressions.split(",") if e.strip()],
+                         legan=legan, q=q, q_min=q_min,
                          per_image=per_image, synthetic_ratio=synthetic_ratio, max_angle=max_angle, pairs=list(pairs),
                          pairs_per_kind=pairs_per_kind, epochs=epochs, seed=seed, seeds=seed_list,
                          held_out=[i.strip() for i in held_out.split(",") if i.strip()], device=device,

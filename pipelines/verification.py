@@ -1,5 +1,12 @@
 """The verification-augmentation experiment: does adding LEGAN relit faces make a verifier robust to light?
 
+Datasets (``dataset``): Extended Yale B (``yaleb``, the default), Multi-PIE (``multipie``) or the built-in
+rendered sample (``sample``): any identity set whose images carry a known light direction. With
+``train_expressions`` (e.g. ``["neutral"]``) the verifiers train on those expressions only and a third pair
+list, ``expression``, tests near-frontal light with the other expressions; ``mode="both"`` makes joint
+light and expression edits over the generator's whole vocabulary instead of harsh relights — the second
+experiment of docs/pipelines.md (ordinary light and expression variety, beyond one lab's lighting rig).
+
 Steps (one command, ``augment-verification``; every step resumes):
 
 1. **Expand** (once): ``augment expand --mode lighting`` over the dataset with the given LEGAN and Q
@@ -62,8 +69,11 @@ from recognition.train_verifier import VerifierConfig, light_angle, train_verifi
 
 @dataclass
 class VerificationExperiment:
-    root: str                               # Extended Yale B (cropped) folder
+    root: str                               # the dataset's folder (Extended Yale B aligned by `augment align`)
     out: str
+    dataset: str = "yaleb"                  # yaleb | multipie | sample
+    mode: str = "lighting"                  # lighting: the generator's harsh lights; both: joint light+expression
+    train_expressions: list[str] = field(default_factory=list)  # training expressions (empty: all)
     legan: str | None = None
     q: str | None = None
     # The measured recipe (docs/pipelines.md): every harsh light of the generator for every training photo,
@@ -95,12 +105,37 @@ class VerificationExperiment:
             raise ValueError(f"synthetic ratio must be in [0, 1), got {self.synthetic_ratio}")
         if self.epoch not in ("last", "best-frontal"):
             raise ValueError(f"epoch must be 'last' or 'best-frontal', got {self.epoch!r}")
+        if self.dataset not in LIT_DATASETS:
+            raise ValueError(f"dataset must be one of {', '.join(LIT_DATASETS)} (identities and light directions), "
+                             f"got {self.dataset!r}")
+        if self.mode not in ("lighting", "both"):
+            raise ValueError(f"mode must be 'lighting' or 'both', got {self.mode!r}")
+
+    def plain(self, record) -> bool:
+        """A training condition: light within ``max_angle`` of frontal and one of ``train_expressions``."""
+        return light_angle(record) <= self.max_angle and self.usual_expression(record)
+
+    def usual_expression(self, record) -> bool:
+        return not self.train_expressions or record.expression in self.train_expressions
+
+
+LIT_DATASETS = ("yaleb", "multipie", "sample")
 
 
 def harsh_targets(legan: str | None, max_angle: float) -> list[str]:
     """The generator's lights more than ``max_angle`` degrees from frontal."""
     vocabulary = load_translator(legan, "cpu").lighting
     return [n for n in vocabulary if (d := light_direction(n)) is not None and angle_between(d, (0, 0)) > max_angle]
+
+
+def expand_settings(config: VerificationExperiment) -> tuple[dict, list[str]]:
+    """``ExpandConfig`` fields of the experiment's expansion, and the targets it names: the harsh lights
+    (``mode="lighting"``), or every light and expression of the generator, drawn jointly (``"both"``)."""
+    if config.mode == "lighting":
+        targets = harsh_targets(config.legan, config.max_angle)
+        return {"mode": "lighting", "lighting": ",".join(targets)}, targets
+    translator = load_translator(config.legan, "cpu")
+    return {"mode": "both", "lighting": "all", "expression": "all"}, [*translator.lighting, *translator.expression]
 
 
 def training_variants(expand_out: Path, allowed_sources: set[str], out: Path | None = None) -> Path:
@@ -150,10 +185,13 @@ def run_seed(config: VerificationExperiment, seed: int, records: list, synthetic
     out.mkdir(parents=True, exist_ok=True)
     train, held = (split_by_identities(records, config.held_out) if config.held_out
                    else split_held_out(records, config.holdout, seed))
-    train_frontal = [r for r in train if light_angle(r) <= config.max_angle]
+    train_frontal = [r for r in train if config.plain(r)]
+    subsets = {"frontal": [r for r in held if config.plain(r)],
+               "harsh": [r for r in held if light_angle(r) > config.max_angle and config.usual_expression(r)]}
+    if config.train_expressions:
+        subsets["expression"] = [r for r in held if light_angle(r) <= config.max_angle and not config.usual_expression(r)]
     pair_lists = {}
-    for name, subset in (("frontal", [r for r in held if light_angle(r) <= config.max_angle]),
-                         ("harsh", [r for r in held if light_angle(r) > config.max_angle])):
+    for name, subset in subsets.items():
         try:
             pairs = balanced_pairs(subset, config.pairs_per_kind, seed)
         except ValueError as err:
@@ -172,9 +210,10 @@ def run_seed(config: VerificationExperiment, seed: int, records: list, synthetic
     runs = {}
     for name, folder in ARMS:
         extra = {"synthetic": [str(synthetic)], "synthetic_ratio": config.synthetic_ratio} if name != "real" else {}
-        verifier = VerifierConfig(data=[f"yaleb:{root}"], out=str(out / folder),
+        verifier = VerifierConfig(data=[f"{config.dataset}:{root}"], out=str(out / folder),
                                   val_pairs=str(pair_lists["frontal"]), val_root=str(root),
-                                  max_light_angle=config.max_angle, backbone=config.backbone,
+                                  max_light_angle=config.max_angle, expressions=list(config.train_expressions),
+                                  backbone=config.backbone,
                                   image_size=config.image_size, embedding_size=config.embedding_size,
                                   epochs=config.epochs, epoch_size=len(train_frontal), batch_size=64, lr=0.05,
                                   scale=16.0, seed=seed, workers=1, holdout=0 if config.held_out else config.holdout,
@@ -191,8 +230,9 @@ def run_seed(config: VerificationExperiment, seed: int, records: list, synthetic
             runs[name][pair_name] = {k: result[k] for k in PAIR_FIGURES}
         runs[name]["train_minutes"] = round(minutes, 2)
     table = compare_results([runs[name] for name, _ in ARMS], labels=[name for name, _ in ARMS])
-    markdown = (f"# Verification: real vs real + LEGAN relit faces (seed {seed})\n\n"
-                f"Trained on {len(train_frontal)} near-frontal images (<= {config.max_angle:g} degrees) of "
+    markdown = (f"# Verification: real vs real + LEGAN faces (seed {seed})\n\n"
+                f"Trained on {len(train_frontal)} near-frontal images (<= {config.max_angle:g} degrees"
+                f"{', ' + '/'.join(config.train_expressions) if config.train_expressions else ''}) of "
                 f"{n_train_ids} identities; {n_synthetic} synthetic variants "
                 f"(targets {', '.join(targets)}, q >= {config.q_min}); pairs from {n_held_ids} held-out "
                 f"identities.\n\n" + to_markdown(table) + "\n")
@@ -212,13 +252,13 @@ def run_experiment(config: VerificationExperiment, log: Callable[[str], None] = 
     seeds = experiment_seeds(config)
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "config.json", json.dumps(asdict(config), indent=2) + "\n")
-    records = [r for r in read_dataset("yaleb", root).records if light_angle(r) is not None]
+    records = [r for r in read_dataset(config.dataset, root).records if light_angle(r) is not None]
 
     start = time.perf_counter()
-    targets = harsh_targets(config.legan, config.max_angle)
-    expand = run_expand(ExpandConfig(dataset="yaleb", root=str(root), out=str(out / "expand"), per_image=config.per_image,
-                                     mode="lighting", lighting=",".join(targets), q_min=config.q_min,
-                                     legan=config.legan, q=config.q, seed=config.seed, device=config.device),
+    settings, targets = expand_settings(config)
+    expand = run_expand(ExpandConfig(dataset=config.dataset, root=str(root), out=str(out / "expand"),
+                                     per_image=config.per_image, q_min=config.q_min, legan=config.legan, q=config.q,
+                                     seed=config.seed, device=config.device, **settings),
                         resume=False, log=log)
     expand_minutes = (time.perf_counter() - start) / 60
     log(f"expand: {expand.summary.get('kept', '?')} kept of the whole set ({expand_minutes:.1f} min); each seed "
@@ -240,12 +280,13 @@ def run_experiment(config: VerificationExperiment, log: Callable[[str], None] = 
                "varies with the seed": "held-out identities, test pairs, initial weights, draw order, augmentation "
                                        "(the relit variants come from one expansion)"}
     table = seed_table(values, "real", context=context)
-    notes = [f"Verifiers trained on near-frontal Extended Yale B images (<= {config.max_angle:g} degrees), "
-             f"{config.epochs} epoch(s), with and without LEGAN relit variants (targets {', '.join(targets)}, "
+    notes = [f"Verifiers trained on near-frontal {config.dataset} images (<= {config.max_angle:g} degrees"
+             f"{', ' + '/'.join(config.train_expressions) if config.train_expressions else ''}), "
+             f"{config.epochs} epoch(s), with and without LEGAN variants ({config.mode}; targets {', '.join(targets)}, "
              f"q >= {config.q_min}, synthetic share {config.synthetic_ratio:g}); LFW protocol (10 folds) on pairs "
              f"of held-out identities. The seed sets the held-out identities, the test pairs and the training; "
              f"the relit variants come from one expansion (seed {config.seed}). Runs: {out}/seed<S>/."]
-    write_seed_table(out, table, "Verification over seeds: real vs real + LEGAN relit faces", notes)
+    write_seed_table(out, table, "Verification over seeds: real vs real + LEGAN faces", notes)
     for line in summary_lines(table, [m for m in table.metrics if m.endswith(".accuracy_mean")]):
         log(line)
     return {"seeds": seeds, "per_seed": per_seed, "table": table.to_dict(), "expand_minutes": round(expand_minutes, 2)}

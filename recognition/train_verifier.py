@@ -12,6 +12,7 @@ plus optional synthetic manifests.
   ``train-legan`` hold them out) is never trained on, so pairs can be drawn from unseen people.
 - ``max_light_angle``: keep only images whose light comes from within this many degrees of frontal
   (Yale B's azimuth/elevation; Multi-PIE's flash directions); images with no known direction stay.
+- ``expressions``: keep only images showing one of these expressions (empty: all).
 - Validation (``val_pairs``, LFW ``pairs.txt`` format or a ``first,second,same`` CSV): accuracy at the
   best threshold and ROC AUC of cosine similarities after every epoch; ``best.pt`` = best accuracy.
 """
@@ -54,6 +55,7 @@ class VerifierConfig:
     val_pairs: str | None = None
     val_root: str | None = None           # folder the pair paths are relative to (default: the first data root)
     max_light_angle: float | None = None
+    expressions: list[str] = field(default_factory=list)  # train on these expressions only (empty: all)
     holdout: float = 0.0                  # identities held out by hash (the toolkit's split) are not trained on
     held_out_identities: list[str] = field(default_factory=list)  # held out by name instead of by hash
     backbone: str = "mobilefacenet"
@@ -116,6 +118,10 @@ def train_verifier(config: VerifierConfig, progress: Callable[[dict], None] | No
         before = len(records)
         records = [r for r in records if (a := light_angle(r)) is None or a <= config.max_light_angle]
         log(f"lighting within {config.max_light_angle:g} degrees of frontal: {len(records)} of {before} image(s)")
+    if config.expressions:
+        before = len(records)
+        records = [r for r in records if r.expression in config.expressions]
+        log(f"expressions {', '.join(config.expressions)}: {len(records)} of {before} image(s)")
     identities = sorted({f"{r.identity}" for r in records})
     if len(identities) < 2:
         raise DatasetFormatError(data_root(config.data), f"{len(identities)} identity in the training set "

@@ -1,5 +1,6 @@
 """augment-verification: split, relit variants of training images only, two verifiers, one table."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ from click.testing import CliRunner
 
 from augmenter.datasets.manifest import manifest_records, read_manifest
 from augmenter.gan.train import GanTrainConfig, train_gan
-from tests.datasets.fixtures import make_fer_folders, make_yaleb
+from tests.datasets.fixtures import make_fer_folders, make_yaleb, multipie_path
 from tests.recognition.fixtures import pattern
 
 SUBJECTS = tuple(f"yaleB{i:02d}" for i in range(1, 9))
@@ -26,16 +27,23 @@ def make_yale(root):
     return root
 
 
-def test_experiment_trains_both_verifiers_on_the_same_budget(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_legan(tmp_path_factory):
+    """A one-step LEGAN that knows Yale B lights and FER-2013 expressions."""
+    base = tmp_path_factory.mktemp("legan")
+    legan = base / "legan"
+    train_gan(GanTrainConfig(data=[f"yaleb:{make_yaleb(base / 'y2')}", f"fer2013:{make_fer_folders(base / 'fer')}"],
+                             out=str(legan), steps=1, batch_size=4, g_width=8, d_width=8, image_size=32, holdout=0.0,
+                             grid_every=10, checkpoint_every=10, workers=0, device="cpu"), log=lambda m: None)
+    return legan / "last.pt"
+
+
+def test_experiment_trains_both_verifiers_on_the_same_budget(tmp_path, tiny_legan):
     from pipelines.cli import augment_verification
 
     yale = make_yale(tmp_path / "yale")
-    legan = tmp_path / "legan"
-    train_gan(GanTrainConfig(data=[f"yaleb:{make_yaleb(tmp_path / 'y2')}", f"fer2013:{make_fer_folders(tmp_path / 'fer')}"],
-                             out=str(legan), steps=1, batch_size=4, g_width=8, d_width=8, image_size=32, holdout=0.0,
-                             grid_every=10, checkpoint_every=10, workers=0, device="cpu"), log=lambda m: None)
     out = tmp_path / "run"
-    args = ["--root", str(yale), "--out", str(out), "--legan", str(legan / "last.pt"), "--q-min", "0", "--per-image", "2",
+    args = ["--root", str(yale), "--out", str(out), "--legan", str(tiny_legan), "--q-min", "0", "--per-image", "2",
             "--pairs-per-kind", "6", "--epochs", "1", "--device", "cpu", "--seeds", "2"]
     result = CliRunner().invoke(augment_verification, args)
     assert result.exit_code == 0, result.output
@@ -103,3 +111,49 @@ def test_the_compared_epoch_is_the_last_unless_asked_and_nothing_else_is_accepte
     assert VerificationExperiment(root=str(tmp_path), out=str(tmp_path / "o"), epoch="best-frontal").epoch == "best-frontal"
     with pytest.raises(ValueError, match="epoch must be"):
         VerificationExperiment(root=str(tmp_path), out=str(tmp_path / "o"), epoch="best")
+
+
+MULTIPIE_SUBJECTS = tuple(f"{i:03d}" for i in range(1, 9))
+
+
+def make_multipie_faces(root):
+    """Eight subjects, neutral (recording 01) and smile (02), frontal-ish flashes 06/07/08 and harsh 01/13."""
+    kinds = ("red", "green", "blue", "checker", "bright", "dark", "vstripes", "hstripes")
+    for s, subject in enumerate(MULTIPIE_SUBJECTS):
+        for recording in ("01", "02"):
+            for k, flash in enumerate(("06", "07", "08", "01", "13")):
+                path = multipie_path(root, subject, "01", recording, "05_1", flash)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(pattern(kinds[s], 32, 100 * s + 10 * int(recording) + k)).save(path)
+    return root
+
+
+def test_second_experiment_trains_on_neutral_faces_and_tests_other_expressions(tmp_path, tiny_legan):
+    from pipelines.cli import augment_verification
+
+    root = make_multipie_faces(tmp_path / "multipie")
+    out = tmp_path / "run"
+    held = ["006", "007", "008"]
+    result = CliRunner().invoke(augment_verification, [
+        "--dataset", "multipie", "--root", str(root), "--out", str(out), "--mode", "both",
+        "--train-expressions", "neutral", "--legan", str(tiny_legan), "--q-min", "0", "--per-image", "2",
+        "--pairs-per-kind", "3", "--epochs", "1", "--device", "cpu", "--seeds", "1,", "--held-out", ",".join(held)])
+    assert result.exit_code == 0, result.output
+    comparison = json.loads((out / "seed1" / "comparison.json").read_text())
+    assert set(comparison["runs"]["real"]) >= {"frontal", "harsh", "expression"}
+    assert comparison["n_real"] == 5 * 3  # five training subjects x three near-frontal neutral photos
+    expanded = read_manifest(out / "expand" / "manifest.parquet")
+    assert set(expanded["expression"]) - {"neutral"}  # joint edits: expressions as well as lights
+    synthetic = read_manifest(out / "seed1" / "manifest_train_sources.parquet")
+    assert len(synthetic) == comparison["n_synthetic"] == 15 * 2
+    assert all("_01_05" in Path(p).name and not Path(p).name.endswith(("_01.png", "_13.png"))
+               for p in synthetic["source_path"])  # neutral, near-frontal training photos only
+    assert not set(synthetic["identity"]) & set(held)
+    for name in ("frontal", "harsh", "expression"):
+        pairs = (out / "seed1" / f"pairs_{name}.csv").read_text().splitlines()[1:]
+        names = [Path(p).name for line in pairs for p in line.split(",")[:2]]
+        assert names and all(n.split("_")[0] in held for n in names)
+        assert all(("_02_05" in n) == (name == "expression") for n in names)
+        assert all(n.endswith(("_01.png", "_13.png")) == (name == "harsh") for n in names)
+    config = json.loads((out / "seed1" / "real" / "config.json").read_text())
+    assert config["expressions"] == ["neutral"] and config["data"] == [f"multipie:{root}"]
