@@ -278,14 +278,14 @@ def run_experiment(config: VerificationExperiment, log: Callable[[str], None] = 
                "n_real": {str(s): c["n_real"] for s, c in per_seed.items()},
                "n_synthetic": {str(s): c["n_synthetic"] for s, c in per_seed.items()},
                "varies with the seed": "held-out identities, test pairs, initial weights, draw order, augmentation "
-                                       "(the relit variants come from one expansion)"}
+                                       "(the variants come from one expansion)"}
     table = seed_table(values, "real", context=context)
     notes = [f"Verifiers trained on near-frontal {config.dataset} images (<= {config.max_angle:g} degrees"
              f"{', ' + '/'.join(config.train_expressions) if config.train_expressions else ''}), "
              f"{config.epochs} epoch(s), with and without LEGAN variants ({config.mode}; targets {', '.join(targets)}, "
              f"q >= {config.q_min}, synthetic share {config.synthetic_ratio:g}); LFW protocol (10 folds) on pairs "
              f"of held-out identities. The seed sets the held-out identities, the test pairs and the training; "
-             f"the relit variants come from one expansion (seed {config.seed}). Runs: {out}/seed<S>/."]
+             f"the variants come from one expansion (seed {config.seed}). Runs: {out}/seed<S>/."]
     write_seed_table(out, table, "Verification over seeds: real vs real + LEGAN faces", notes)
     for line in summary_lines(table, [m for m in table.metrics if m.endswith(".accuracy_mean")]):
         log(line)
