@@ -45,6 +45,7 @@ from recognition.trainer import (OPTIMIZERS, Classifier, TrainResult, TrainSetup
                                  train_loop)
 
 REMEDIES = ("none", "sampler", "reweight", "synthetic", "synthetic+sampler")
+SYNTHETIC_REMEDIES = ("synthetic", "synthetic+sampler")  # the remedies that read --synthetic manifests
 
 
 @dataclass
@@ -85,7 +86,7 @@ class ExpressionConfig:
 
     @property
     def uses_synthetic(self) -> bool:
-        return self.remedy.startswith("synthetic")
+        return self.remedy in SYNTHETIC_REMEDIES
 
     @property
     def class_balanced(self) -> bool:

@@ -28,7 +28,8 @@ from augmenter.checkpoint import load_checkpoint
 from evaluation.outputs import write_result
 from evaluation.report import compare_results, flatten_numbers, to_markdown
 from pipelines.seed_table import SeedTable, seed_table, summary_lines, write_seed_table
-from recognition.train_expression import ExpressionConfig, train_expression
+from recognition.trainer import check_choice
+from recognition.train_expression import SYNTHETIC_REMEDIES, ExpressionConfig, train_expression
 
 
 @dataclass
@@ -43,17 +44,16 @@ class CompareSettings:
     epoch: str = "last"          # last | best: whose figures are compared (best = chosen on the evaluation split)
 
     def __post_init__(self) -> None:
-        if self.epoch not in ("last", "best"):
-            raise ValueError(f"epoch must be 'last' or 'best', got {self.epoch!r}")
+        check_choice("epoch", self.epoch, ("last", "best"))
 
 
 def last_epoch_metrics(run: Path) -> dict:
     """The metrics logged after the last finished epoch of a ``train-expression`` run (its ``log.jsonl``)."""
-    rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
-    epochs = [r for r in rows if "balanced_accuracy" in r]
-    if not epochs:
+    lines = (run / "log.jsonl").read_text().splitlines()
+    evaluated = [row for row in map(json.loads, filter(str.strip, lines)) if "balanced_accuracy" in row]
+    if not evaluated:
         raise ValueError(f"{run / 'log.jsonl'}: no evaluated epoch logged")
-    return max(epochs, key=lambda r: (r["epoch"], rows.index(r)))
+    return evaluated[-1]  # lines are appended in training order, a resumed run's after the earlier ones
 
 
 def run_metrics(epoch: dict, classes: Sequence[str], minutes: float) -> dict:
@@ -71,7 +71,7 @@ def train_and_compare(data: str, manifest: Path, out: Path, n_real: int, setting
     results, labels = [], []
     for remedy in settings.remedies:
         config = ExpressionConfig(data=[data], out=str(out / remedy), remedy=remedy,
-                                  synthetic=[str(manifest)] if remedy.startswith("synthetic") else [],
+                                  synthetic=[str(manifest)] if remedy in SYNTHETIC_REMEDIES else [],
                                   backbone=settings.backbone, image_size=settings.image_size, epochs=settings.epochs,
                                   epoch_size=n_real, batch_size=settings.batch_size, seed=seed,
                                   workers=settings.workers, device=settings.device)
