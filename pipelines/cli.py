@@ -26,7 +26,14 @@ from augmenter.cli_util import make_bar, make_config, one_line_errors, progress_
 @click.option("--verify-expression/--no-verify-expression", default=None,
               help="Keep only faces the expression model calls the target (default: on when --expression-model is given).")
 @click.option("--budget", default=4.0, show_default=True, help="At most this many attempts per needed face, per class.")
-@click.option("--max-uses", default=3, show_default=True, help="Times one source image may be translated.")
+@click.option("--edit", type=click.Choice(["expression", "lighting"]), default="expression", show_default=True,
+              help="expression: other classes' faces translated to the class's expression (the paper's); lighting: "
+                   "the class's own faces under new lights, expression kept (labels stay right).")
+@click.option("--lights", default=None,
+              help="--edit lighting: comma-separated lights (default: those within 70° of azimuth, not from below, "
+                   "frontal left out).")
+@click.option("--max-uses", default=3, show_default=True,
+              help="Times one source image may be translated (--edit expression; lighting gives each light once).")
 @click.option("--batch-size", default=64, show_default=True)
 @click.option("--seed", default=0, show_default=True, help="Seed of the synthesis (and the first seed of --seeds N).")
 @click.option("--device", default="auto", show_default=True)
@@ -43,7 +50,7 @@ from augmenter.cli_util import make_bar, make_config, one_line_errors, progress_
 @click.option("--workers", default=1, show_default=True)
 @one_line_errors
 def rebalance_affectnet(dataset, root, csv, out, target, legan, q, q_min, expression_model, verify_expression, budget,
-                        max_uses, batch_size, seed, device, train, also, epochs, epoch_choice, seeds, workers):
+                        edit, lights, max_uses, batch_size, seed, device, train, also, epochs, epoch_choice, seeds, workers):
     """Bring rare expression classes up to a target count with LEGAN faces that Q and an expression model accept."""
     from pipelines.rebalance.compare import CompareSettings, train_seeds
     from pipelines.rebalance.config import RebalanceConfig
@@ -57,7 +64,8 @@ def rebalance_affectnet(dataset, root, csv, out, target, legan, q, q_min, expres
     remedies = tuple(dict.fromkeys(("none", "synthetic") + tuple(r.strip() for r in also.split(",") if r.strip())))
     config = make_config(RebalanceConfig, dataset=dataset, root=root, out=str(out), csv=csv, target=target, legan=legan,
                          q=q, q_min=q_min, expression_model=expression_model, verify_expression=verify_expression,
-                         budget=budget, max_uses=max_uses, batch_size=batch_size, seed=seed, device=device,
+                         budget=budget, edit=edit, lights=lights, max_uses=max_uses, batch_size=batch_size,
+                         seed=seed, device=device,
                          train={"epochs": epochs, "epoch": epoch_choice, "remedies": list(remedies), "seeds": seed_list}
                          if train else {})
     bar = make_bar(desc="rebalance", unit="face")

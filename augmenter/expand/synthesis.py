@@ -44,7 +44,7 @@ from torch.utils.data import DataLoader
 from augmenter.datasets.record import FaceRecord
 from augmenter.expand.files import naming_errors
 from augmenter.expand.journal import ChunkJournal
-from augmenter.expand.plan import Target, Variant, same_expression
+from augmenter.expand.plan import Target, Variant, own_expression, same_expression
 from augmenter.expand.sources import ChunkImages
 from augmenter.io import write_image_atomic
 from augmenter.tensors import to_model_input, to_uint8_images
@@ -205,8 +205,10 @@ class ChunkProcessor:
         self.expr_index = {}
         self.vocabulary = t.expression
 
-    def _expression(self, name: str | None) -> int:
-        if name is None:
+    def _expression(self, name: str | None, record: FaceRecord) -> int:
+        # an expression the source already shows is kept, not applied again (a smile on a smile exaggerates
+        # it): lighting rebalancing asks for the class's own expression under a new light
+        if name is None or own_expression(record, name):
             return -1
         if name not in self.expr_index:
             self.expr_index[name] = generator_index(self.vocabulary, name)
@@ -239,7 +241,7 @@ class ChunkProcessor:
         take = [position[v.source] for v in variants]
         x = to_model_input(images, self.device)[take]
         lighting = torch.tensor([self.light_index[v.target.lighting] if v.target.lighting else -1 for v in variants])
-        expression = torch.tensor([self._expression(v.target.expression) for v in variants])
+        expression = torch.tensor([self._expression(v.target.expression, self.layout.records[v.source]) for v in variants])
         y, q = self.models.forward(x, lighting, expression)
         if rule.match_grey:
             is_grey = grey_sources(images)[take].to(y.device)[:, None, None, None]

@@ -1,9 +1,34 @@
 """Settings of one ``rebalance-affectnet`` run (saved as ``OUT/config.json``)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
+from augmenter.attributes import light_direction
 from augmenter.datasets.registry import DATASETS
+
+EDITS = ("expression", "lighting")
+MAX_AZIMUTH = 70.0
+
+
+def default_lights(names: Sequence[str]) -> list[str]:
+    """The lights lighting rebalancing uses by default: within ``MAX_AZIMUTH`` degrees of azimuth, not from
+    below, the frontal light left out. Harsher relights of photos from other cameras are the ones the
+    default Q refuses most (docs/generator.md) and a frontal relight of a frontally lit photo adds little.
+
+    Example:
+        >>> default_lights(["az+000_el+00", "az-050_el+00", "az+095_el+00", "az+060_el-20", "az+000_el+45"])
+        ['az-050_el+00', 'az+000_el+45']
+    """
+    chosen = []
+    for name in names:
+        direction = light_direction(name)
+        if direction is None or direction == (0.0, 0.0):
+            continue
+        azimuth, elevation = direction
+        if abs(azimuth) <= MAX_AZIMUTH and elevation >= 0:
+            chosen.append(name)
+    return chosen
 
 
 @dataclass
@@ -17,6 +42,11 @@ class RebalanceConfig:
     and the expression judge reject); ``max_uses``: each source image is translated at most this many
     times over the whole run, so the synthetic faces of a class come from many different people.
     ``verify_expression``: ``None`` = on when ``expression_model`` is given.
+    ``edit``: ``expression`` (the paper's: other classes' training faces translated to the class's
+    expression) or ``lighting`` (the class's *own* training faces under new lights, expression kept: a
+    synthetic face's label cannot be wrong, which a translation that does not take makes it). In lighting
+    mode each source gets each light at most once and ``max_uses`` does not apply; ``lights`` (comma-
+    separated names) defaults to :func:`default_lights`.
     """
 
     dataset: str                          # affectnet | fer2013 | folder | class-folder
@@ -36,12 +66,18 @@ class RebalanceConfig:
     seed: int = 0
     device: str = "auto"
     report_examples: int = 8              # kept (and rejected) examples per class on report.html
+    edit: str = "expression"              # expression | lighting
+    lights: str | None = None             # lighting mode: comma-separated light names (None: default_lights)
     train: dict = field(default_factory=dict)  # compare settings when --train (epochs, remedies, ...)
 
     def __post_init__(self) -> None:
         # any dataset the toolkit reads (rebalance-affectnet's --dataset offers those with expression classes)
         if self.dataset not in DATASETS:
             raise ValueError(f"unknown dataset {self.dataset!r}; expected one of {', '.join(DATASETS)}")
+        if self.edit not in EDITS:
+            raise ValueError(f"unknown edit {self.edit!r}; expected one of {', '.join(EDITS)}")
+        if self.lights is not None and self.edit != "lighting":
+            raise ValueError("lights are chosen for edit 'lighting' only")
 
     @property
     def verify(self) -> bool:
@@ -50,4 +86,6 @@ class RebalanceConfig:
     def identity(self) -> dict:
         """Settings a resumed run must share (what it synthesizes depends on them)."""
         skip = {"out", "device", "report_examples", "train"}
+        if self.edit == "expression":  # settings that came later, left out so that older runs still resume
+            skip |= {"edit", "lights"}
         return {k: v for k, v in asdict(self).items() if k not in skip}

@@ -1,10 +1,17 @@
 """How many synthetic faces each class needs, and which real faces they are made from.
 
-Sources for class ``c`` are training images of the other classes. Each class has its own seeded queue
-in which identities are spread (one image of every identity before a second of any; images without an
-identity count as their own) and source classes interleave. Rounds walk the queues; a source image is
-translated at most ``max_uses`` times over the whole run. How many sources a class gets per round is the
-synthesis engine's rule (:func:`augmenter.expand.quota.round_requests`).
+Expression rebalancing (the paper's): sources for class ``c`` are training images of the other classes.
+Each class has its own seeded queue in which identities are spread (one image of every identity before a
+second of any; images without an identity count as their own) and source classes interleave. Rounds walk
+the queues; a source image is translated at most ``max_uses`` times over the whole run.
+
+Lighting rebalancing: sources for class ``c`` under light ``L`` are the class's *own* training images, in a
+queue of their own per ``(c, L)`` (seeded by the light too, so the lights do not all start on the same
+faces), walked once: a source gets each light at most once (the generator is deterministic, so a second
+pass would write the same face again).
+
+How many sources a class gets per round is the synthesis engine's rule
+(:func:`augmenter.expand.quota.round_requests`).
 
 Example:
     >>> parse_target("uniform", {"happy": 10, "disgust": 2})
@@ -59,18 +66,20 @@ def _rank(seed: int, *parts: object) -> int:
     return int.from_bytes(hashlib.sha256(key).digest()[:8], "big")
 
 
-def source_queue(records: Sequence[FaceRecord], target: str, seed: int) -> list[int]:
-    """Indices of the records usable as sources for ``target`` (other classes), identities spread."""
+def source_queue(records: Sequence[FaceRecord], target: str, seed: int, own: bool = False, salt: str = "") -> list[int]:
+    """Indices of the records usable as sources for ``target``, identities spread: the other classes'
+    images, or with ``own`` the class's own (lighting rebalancing); ``salt`` (a light's name) reorders."""
+    key = (seed, target, salt) if salt else (seed, target)  # unsalted: the order runs made before lights existed
     by_group: dict[str, list[int]] = {}
     for i, r in enumerate(records):
-        if r.expression == target:
+        if (r.expression == target) != own:
             continue
         group = f"{r.dataset}/{r.identity}" if r.identity != UNKNOWN else f"file/{r.path}"
         by_group.setdefault(group, []).append(i)
     order = []
     for group, rows in by_group.items():
-        rows.sort(key=lambda i: _rank(seed, target, records[i].path))
-        order += [(position, _rank(seed, target, group), i) for position, i in enumerate(rows)]
+        rows.sort(key=lambda i: _rank(*key, records[i].path))
+        order += [(position, _rank(*key, group), i) for position, i in enumerate(rows)]
     order.sort()
     return [i for _, _, i in order]
 
@@ -86,21 +95,33 @@ class Job:
 
 
 class SourcePlanner:
-    """Hands out sources round after round, each at most ``max_uses`` times in total."""
+    """Hands out sources round after round, each at most ``max_uses`` times in total.
 
-    def __init__(self, records: Sequence[FaceRecord], classes: Sequence[str], seed: int, max_uses: int):
-        self.queues = {c: source_queue(records, c, seed) for c in classes}
-        self.cursor = {c: 0 for c in classes}
+    Without ``lights`` the queues are keyed by class (other classes' images, walked in cycles); with
+    ``lights`` by ``(class, light)`` (the class's own images, each queue walked once)."""
+
+    def __init__(self, records: Sequence[FaceRecord], classes: Sequence[str], seed: int, max_uses: int,
+                 lights: Sequence[str] = ()):
+        if lights:
+            self.queues = {(c, light): source_queue(records, c, seed, own=True, salt=light)
+                           for c in classes for light in lights}
+        else:
+            self.queues = {c: source_queue(records, c, seed) for c in classes}
+        self.cycle = not lights
+        self.cursor = {key: 0 for key in self.queues}
         self.uses = np.zeros(len(records), dtype=np.int64)
         self.max_uses = max_uses
 
-    def take(self, target: str, n: int, round_number: int) -> list[Job]:
-        """Up to ``n`` jobs for ``target`` (fewer when its sources are used up)."""
-        queue, jobs = self.queues[target], []
+    def take(self, key: str | tuple[str, str], n: int, round_number: int) -> list[Job]:
+        """Up to ``n`` jobs for ``key`` (a class, or ``(class, light)``), fewer when its sources are used up."""
+        queue, jobs = self.queues[key], []
+        target = key if isinstance(key, str) else key[0]
         tried = 0
         while len(jobs) < n and queue and tried < len(queue):
-            i = queue[self.cursor[target] % len(queue)]
-            self.cursor[target] += 1
+            if not self.cycle and self.cursor[key] >= len(queue):
+                break
+            i = queue[self.cursor[key] % len(queue)]
+            self.cursor[key] += 1
             if self.uses[i] >= self.max_uses:
                 tried += 1
                 continue

@@ -23,7 +23,7 @@ from augmenter.expand.plan import same_expression
 from augmenter.expand.run_dir import claim_settings
 from augmenter.expand.sources import open_sources
 from augmenter.device import resolve_device
-from pipelines.rebalance.config import RebalanceConfig
+from pipelines.rebalance.config import RebalanceConfig, default_lights
 from pipelines.rebalance.judge import ExpressionJudge
 from pipelines.rebalance.outputs import class_table, write_manifest_files, write_report, write_summary
 from pipelines.rebalance.plan import class_counts, needed_counts, parse_target
@@ -63,6 +63,23 @@ def training_records(config: RebalanceConfig, out: Path):
     return records, listing.skips
 
 
+def rebalance_lights(config: RebalanceConfig, translator) -> list[str]:
+    """Lighting mode's lights (``[]`` in expression mode), checked against the generator's."""
+    if config.edit != "lighting":
+        return []
+    names = list(translator.lighting)
+    if config.lights is None:
+        lights = default_lights(names)
+    else:
+        lights = list(dict.fromkeys(n.strip() for n in config.lights.split(",") if n.strip()))
+        unknown = [n for n in lights if n not in names]
+        if unknown:
+            raise CheckpointError(translator.path, f"has no light {', '.join(unknown)}; its lights are {', '.join(names)}")
+    if not lights:
+        raise CheckpointError(translator.path, f"no light to rebalance with among {', '.join(names)}; pass --lights")
+    return lights
+
+
 def run_rebalance(config: RebalanceConfig, log: Callable[[str], None] = print,
                   progress: Callable[[dict], None] | None = None) -> RebalanceResult:
     """Rebalance ``config.dataset`` into ``config.out``, holding ``OUT/.rebalance/rebalance.lock`` for the whole
@@ -91,17 +108,20 @@ def _rebalance(config: RebalanceConfig, out: Path, log: Callable[[str], None],
     models = Models.load(config.legan, config.q, device)
     for notice in models.notices:
         log(notice)
+    lights = rebalance_lights(config, models.translator)
     vocabulary = models.translator.expression
     missing = [c for c, n in needed.items() if n and not any(same_expression(e, c) for e in vocabulary)]
-    if missing:
+    if missing and not lights:
         raise CheckpointError(models.translator.path, f"cannot make {', '.join(missing)}: its expressions are "
                                                       f"{', '.join(vocabulary)}")
+    if lights:
+        log(f"lighting rebalancing: each class's own faces under {', '.join(lights)}")
     judge = ExpressionJudge(config.expression_model, device) if config.verify else None
     start = time.perf_counter()
     synthesis = synthesize(records, classes, needed, models, device, out, judge, q_min=config.q_min, seed=config.seed,
                            budget=config.budget, max_uses=config.max_uses, max_rounds=config.max_rounds,
                            batch_size=config.batch_size, examples_per_class=config.report_examples,
-                           progress=progress, log=log)
+                           lights=lights, progress=progress, log=log)
     for note in synthesis.notes:
         log(note)
     write_manifest_files(out, records, synthesis.rows, models.generator_hash)
@@ -111,6 +131,7 @@ def _rebalance(config: RebalanceConfig, out: Path, log: Callable[[str], None],
         "classes": class_table(counts, targets, synthesis.states),
         "facts": {
             "dataset": f"{config.dataset}:{config.root}", "target": config.target, "q_min": config.q_min,
+            "edit": config.edit if not lights else f"lighting ({', '.join(lights)})",
             "expression judge": config.expression_model if config.verify else "off",
             "generator": str(models.translator.path), "generator_hash": models.generator_hash,
             "q": str(models.q_path), "q_hash": models.q_hash, "budget": f"{config.budget} x needed attempts",

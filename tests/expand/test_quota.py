@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from augmenter.datasets.record import FaceRecord
 from augmenter.datasets.registry import read_dataset
 from augmenter.errors import RunConflictError
 from augmenter.expand.engine import Models, run_expand
@@ -69,7 +70,7 @@ class FakeModels:
 
 
 class RecordingLayout:
-    records: list = []
+    records = [FaceRecord(path=f"/s{i}.png", dataset="d") for i in range(3)]  # no expression: any target is applied
 
     def paths(self, v):
         return f"kept/{v.source}_{v.index}.png", f"rejected/{v.source}_{v.index}.png"
@@ -262,3 +263,12 @@ def test_a_quota_the_judges_never_allow_ends_at_the_budget_with_a_shortfall(samp
     assert s.kept == 0 and s.short == 2 and s.generated == 5 and s.rejected == {"never": 5}  # floor(2.5 x 2)
     assert run.states[NEUTRAL].generated == 0
     assert written(out) == {}
+
+
+def test_an_expression_the_source_already_shows_is_kept_not_applied_again(tmp_path):
+    models = SimpleNamespace(translator=SimpleNamespace(lighting=["L"], expression=["neutral", "smile", "sad"]))
+    processor = ChunkProcessor(SimpleNamespace(records=[]), models, torch.device("cpu"), None, tmp_path, KeepRule(0.0))
+    happy = FaceRecord(path="/x.png", dataset="d", expression="happy")
+    assert processor._expression("happy", happy) == -1 and processor._expression("smile", happy) == -1
+    assert processor._expression(None, happy) == -1
+    assert processor._expression("sad", happy) == 2  # another expression is applied

@@ -242,3 +242,66 @@ def test_an_unreadable_source_is_counted_not_fatal(setup, tmp_path):
     for r in rows:
         by_round.setdefault(r["round"], []).append(r["job_index"])
     assert all(ix == list(range(len(ix))) for ix in by_round.values())  # rows in job order
+
+
+def test_lighting_rebalancing_relights_each_class_own_faces_once_per_light(setup, tmp_path):
+    from augmenter.gan.models import load_translator
+
+    lights = list(load_translator(setup["legan"], "cpu").lighting)[:2]
+    out = tmp_path / "light"
+    result = run_rebalance(_config(setup, out, edit="lighting", lights=",".join(lights), expression_model=None),
+                           log=lambda m: None)
+    classes = result.summary["classes"]
+    for c in ("sad", "neutral"):
+        t = classes[c]
+        assert t["needed"] == 12 - COUNTS[c] and t["kept"] + t["shortfall"] == t["needed"]
+        assert 0 < t["generated"] <= COUNTS[c] * len(lights)  # each own face at most once per light
+    assert result.summary["facts"]["edit"] == f"lighting ({', '.join(lights)})"
+    rows = [r for line in open(out / ".rebalance" / "journal.jsonl") for r in json.loads(line)["rows"]]
+    assert rows and all(r["source_expression"] == r["target"] for r in rows)  # own class: the label stays right
+    assert {r["lighting"] for r in rows} <= set(lights)
+    pairs = [(r["source_path"], r["lighting"]) for r in rows]
+    assert len(pairs) == len(set(pairs))
+    df = pd.read_parquet(out / "manifest.parquet")
+    synthetic = df[df["synthetic"]]
+    assert len(synthetic) == sum(t["kept"] for t in classes.values())
+    assert all("_L-" in p and (out / p).is_file() for p in synthetic["out_path"])
+    assert set(synthetic["lighting"]) <= set(lights)
+    again = run_rebalance(_config(setup, out, edit="lighting", lights=",".join(lights), expression_model=None),
+                          log=lambda m: None)
+    assert again.summary["facts"]["batches resumed from the journal"] > 0
+    assert pd.read_parquet(out / "manifest.parquet").equals(df)
+
+
+def test_lighting_settings_are_checked():
+    with pytest.raises(ValueError, match="lights are chosen for edit 'lighting' only"):
+        RebalanceConfig(dataset="fer2013", root="r", out="o", lights="az+050_el+00")
+    with pytest.raises(ValueError, match="unknown edit 'colour'"):
+        RebalanceConfig(dataset="fer2013", root="r", out="o", edit="colour")
+    # settings added later stay out of an expression run's identity: runs made before them still resume
+    assert "edit" not in RebalanceConfig(dataset="fer2013", root="r", out="o").identity()
+    assert RebalanceConfig(dataset="fer2013", root="r", out="o", edit="lighting").identity()["edit"] == "lighting"
+
+
+def test_an_unknown_light_is_one_line_naming_the_generator(setup, tmp_path):
+    from pipelines.cli import rebalance_affectnet
+
+    result = CliRunner().invoke(rebalance_affectnet, ["--dataset", "fer2013", "--root", str(setup["fer"]), "--out",
+                                                      str(tmp_path / "o"), "--legan", setup["legan"], "--device", "cpu",
+                                                      "--edit", "lighting", "--lights", "az+999_el+00"])
+    assert result.exit_code == 1, result.output
+    error = result.output.strip().splitlines()[-1]  # after the run's first log lines, the error in one line
+    assert error.startswith(f"Error: {setup['legan']}: has no light az+999_el+00; its lights are "), result.output
+
+
+def test_lighting_planner_walks_each_light_queue_once():
+    records = [FaceRecord(path=f"/d/{who}_{k}.png", dataset="d", identity=who, expression=e)
+               for who, e in (("a", "happy"), ("b", "sad")) for k in range(3)]
+    planner = SourcePlanner(records, ["sad"], seed=0, max_uses=10, lights=["L1", "L2"])
+    first = planner.take(("sad", "L1"), 100, 0)
+    assert sorted(os.path.basename(records[j.source].path) for j in first) == ["b_0.png", "b_1.png", "b_2.png"]
+    assert planner.take(("sad", "L1"), 100, 1) == []  # walked once: no light twice on one face
+    assert len(planner.take(("sad", "L2"), 100, 0)) == 3
+    other = [os.path.basename(records[i].path) for i in source_queue(records, "sad", 0, own=True, salt="L2")]
+    assert sorted(other) == ["b_0.png", "b_1.png", "b_2.png"]
+    assert source_queue(records, "sad", 0) == source_queue(records, "sad", 0, salt="")  # unsalted order unchanged
