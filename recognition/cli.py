@@ -85,6 +85,9 @@ def train_verifier(data, out, synthetic, synthetic_ratio, q_weighted, val_pairs,
 @click.option("--remedy", type=click.Choice(["none", "sampler", "reweight", "synthetic", "synthetic+sampler"]), default="none", show_default=True,
               help="Class-imbalance remedy (synthetic+sampler: the synthetic rows join and draws are class-balanced).")
 @click.option("--synthetic", multiple=True, help="Manifest of synthetic images (remedies synthetic*); repeatable.")
+@click.option("--synthetic-share", type=float, default=None,
+              help="synthetic+sampler: the synthetic faces' share of each class's draws (default: their share of "
+                   "its images).")
 @click.option("--backbone", type=click.Choice(["small_resnet", "mobilefacenet", "iresnet18"]), default="small_resnet",
               show_default=True)
 @click.option("--width", default=16, show_default=True, help="small_resnet base width.")
@@ -98,13 +101,13 @@ def train_verifier(data, out, synthetic, synthetic_ratio, q_weighted, val_pairs,
 @click.option("--workers", default=2, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @one_line_errors
-def train_expression(data, out, remedy, synthetic, backbone, width, image_size, epochs, epoch_size, batch_size, lr,
+def train_expression(data, out, remedy, synthetic, synthetic_share, backbone, width, image_size, epochs, epoch_size, batch_size, lr,
                      max_train, seed, workers, device):
     """Train an expression classifier; report accuracy, balanced accuracy and macro-F1 every epoch."""
     from recognition.train_expression import ExpressionConfig, train_expression as train
 
     config = make_config(ExpressionConfig, data=list(data), out=str(out), remedy=remedy, synthetic=list(synthetic),
-                         backbone=backbone, width=width, image_size=image_size, epochs=epochs, epoch_size=epoch_size,
+                         synthetic_share=synthetic_share, backbone=backbone, width=width, image_size=image_size, epochs=epochs, epoch_size=epoch_size,
                          batch_size=batch_size, lr=lr, max_train=max_train, seed=seed, workers=workers, device=device)
     _run(train, config, f"expression ({remedy})")
 

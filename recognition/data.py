@@ -138,10 +138,27 @@ def mixing_weights(samples: Sequence[Sample], synthetic_ratio: float | None = No
     return weights / weights.sum()
 
 
-def class_balanced_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """Draw probabilities ``1 / count(class)`` per sample (each class equally likely), normalised."""
+def synthetic_flags(samples: Sequence[Sample]) -> np.ndarray:
+    return np.array([s.synthetic for s in samples], dtype=bool)
+
+
+def class_balanced_weights(labels: np.ndarray, n_classes: int, synthetic: np.ndarray | None = None,
+                           share: float | None = None) -> np.ndarray:
+    """Draw probabilities with each class equally likely, normalised: ``1 / count(class)`` per sample, or
+    with ``share`` the class's synthetic samples (``synthetic`` flags) take ``share`` of its draws and its
+    real ones the rest (a class with only one kind keeps all its draws on it).
+
+    Example:
+        >>> class_balanced_weights(np.array([0, 0, 1, 1, 1]), 2, np.array([0, 0, 0, 1, 1], bool), 0.5).round(3)
+        array([0.25 , 0.25 , 0.25 , 0.125, 0.125])
+    """
     counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
     weights = 1.0 / counts[labels]
+    if share is not None and synthetic is not None:
+        for c in range(n_classes):
+            real, fake = (labels == c) & ~synthetic, (labels == c) & synthetic
+            if real.any() and fake.any():
+                weights[real], weights[fake] = (1 - share) / real.sum(), share / fake.sum()
     return weights / weights.sum()
 
 

@@ -13,7 +13,10 @@ Remedies (``remedy``):
 - ``synthetic+sampler``: both — the synthetic rows join, then each draw picks a class uniformly and an
   image of it among the real and synthetic ones. Where a rare class stays short of its quota (few
   synthetic faces kept) the sampler still gives it its share of draws, and the synthetic faces make
-  those draws more varied than the sampler's repeats of the same few real images.
+  those draws more varied than the sampler's repeats of the same few real images. With
+  ``synthetic_share`` the synthetic faces of a class take that share of the class's draws (its real
+  images the rest) instead of their share of its images: 3,000 relit faces of 400 real ones would
+  otherwise take 88 % of the class's draws.
 
 Validation: the dataset's own validation split (FER-2013 ``validation``, AffectNet ``val``), else
 identities (or files) held out by hash. Reported every epoch: accuracy, balanced accuracy (mean
@@ -37,7 +40,8 @@ from augmenter.errors import DatasetFormatError
 from augmenter.nets.backbones import BACKBONES, backbone_config, build_backbone
 from augmenter.device import resolve_device
 from recognition.data import (class_balanced_weights, data_root, inverse_frequency_loss_weights, real_samples,
-                              require_training_records, split_counts, synthetic_samples, training_records)
+                              require_training_records, split_counts, synthetic_flags, synthetic_samples,
+                              training_records)
 from recognition.embedding import embed_batches
 from recognition.heads import ClassifierHead
 from recognition.metrics import classification_metrics
@@ -73,6 +77,7 @@ class ExpressionConfig:
     workers: int = 2
     device: str = "auto"
     checkpoint_every: int = 200
+    synthetic_share: float | None = None  # synthetic+sampler: the synthetic faces' share of each class's draws
 
     def __post_init__(self) -> None:
         """Refuse settings no run can use (``train-expression`` prints the message as a one-line error)."""
@@ -81,6 +86,11 @@ class ExpressionConfig:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         if self.uses_synthetic and not self.synthetic:
             raise ValueError(f"remedy {self.remedy!r} needs at least one --synthetic MANIFEST")
+        if self.synthetic_share is not None:
+            if self.remedy != "synthetic+sampler":
+                raise ValueError("synthetic_share goes with remedy 'synthetic+sampler'")
+            if not 0 <= self.synthetic_share <= 1:
+                raise ValueError(f"synthetic_share must be in [0, 1], got {self.synthetic_share}")
         if self.max_train is not None and self.max_train < 1:
             raise ValueError(f"max_train must be at least 1, got {self.max_train}")
 
@@ -159,7 +169,8 @@ def train_expression(config: ExpressionConfig, progress: Callable[[dict], None] 
         lr=config.lr, optimizer=config.optimizer, weight_decay=config.weight_decay, image_size=config.image_size,
         shift=config.shift, seed=config.seed, workers=config.workers, device=config.device,
         checkpoint_every=config.checkpoint_every,
-        sample_weights=class_balanced_weights(labels, len(classes)) if config.class_balanced else None,
+        sample_weights=(class_balanced_weights(labels, len(classes), synthetic_flags(samples), config.synthetic_share)
+                        if config.class_balanced else None),
         loss_weights=inverse_frequency_loss_weights(labels, len(classes)) if config.remedy == "reweight" else None,
         select="balanced_accuracy", skips=skips, epoch_size=config.epoch_size)
     return train_loop(setup, model, validate if len(val_samples) else None, progress=progress, log=log)

@@ -110,6 +110,27 @@ def test_synthetic_plus_sampler_draws_every_class_equally_over_real_and_syntheti
     assert mass == pytest.approx(np.full(len(mass), mass.sum() / len(mass)))  # each class drawn equally often
 
 
+def test_synthetic_share_sets_the_synthetic_faces_part_of_their_class_draws(imbalanced, tmp_path, monkeypatch):
+    import recognition.train_expression as module
+
+    root, seed, manifest = imbalanced
+    seen = {}
+    monkeypatch.setattr(module, "train_loop", lambda setup, *a, **k: seen.setdefault("setup", setup))
+    train_expression(_config(root, tmp_path / "x", remedy="synthetic+sampler", synthetic=[str(manifest)], holdout=0.3,
+                             seed=seed, synthetic_share=0.25), log=lambda m: None)
+    setup = seen["setup"]
+    labels = np.array([s.label for s in setup.samples])
+    fake = np.array([Path(s.path).parent.name == "synthetic" for s in setup.samples])
+    mass = np.bincount(labels, weights=setup.sample_weights, minlength=labels.max() + 1)
+    assert mass == pytest.approx(np.full(len(mass), mass.sum() / len(mass)))  # classes still drawn equally
+    sad = labels[fake][0]
+    assert setup.sample_weights[fake].sum() == pytest.approx(0.25 * mass[sad])  # 3 synthetic sad faces: a quarter
+    with pytest.raises(ValueError, match="synthetic_share goes with remedy 'synthetic\\+sampler'"):
+        module.ExpressionConfig(data=["x"], out="o", remedy="sampler", synthetic_share=0.2)
+    with pytest.raises(ValueError, match="synthetic_share must be in"):
+        module.ExpressionConfig(data=["x"], out="o", remedy="synthetic+sampler", synthetic=["m"], synthetic_share=1.5)
+
+
 def test_synthetic_remedy_needs_a_manifest(imbalanced, tmp_path):
     root, seed, _ = imbalanced
     with pytest.raises(ValueError, match="needs at least one --synthetic"):
