@@ -101,14 +101,14 @@ def train_verifier(data, out, synthetic, synthetic_ratio, q_weighted, val_pairs,
 @click.option("--workers", default=2, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @one_line_errors
-def train_expression(data, out, remedy, synthetic, synthetic_share, backbone, width, image_size, epochs, epoch_size, batch_size, lr,
-                     max_train, seed, workers, device):
+def train_expression(data, out, remedy, synthetic, synthetic_share, backbone, width, image_size, epochs, epoch_size,
+                     batch_size, lr, max_train, seed, workers, device):
     """Train an expression classifier; report accuracy, balanced accuracy and macro-F1 every epoch."""
     from recognition.train_expression import ExpressionConfig, train_expression as train
 
     config = make_config(ExpressionConfig, data=list(data), out=str(out), remedy=remedy, synthetic=list(synthetic),
-                         synthetic_share=synthetic_share, backbone=backbone, width=width, image_size=image_size, epochs=epochs, epoch_size=epoch_size,
-                         batch_size=batch_size, lr=lr, max_train=max_train, seed=seed, workers=workers, device=device)
+                         synthetic_share=synthetic_share, backbone=backbone, width=width, image_size=image_size,
+                         epochs=epochs, epoch_size=epoch_size, batch_size=batch_size, lr=lr, max_train=max_train, seed=seed, workers=workers, device=device)
     _run(train, config, f"expression ({remedy})")
 
 

@@ -147,7 +147,8 @@ def synthesize(records: Sequence[FaceRecord], classes: Sequence[str], needed: di
     """Synthesize until every class has ``needed`` kept faces, its budget is spent or its sources run out
     (``lights``: relight each class's own faces to these lights instead of translating other classes')."""
     layout = RebalanceLayout(records)
-    supply = SourceSupply(records, classes, seed, max_uses, layout, examples_per_class, lights)
+    uses = len(lights) if lights else max_uses  # relighting: each light once per face, max_uses does not apply
+    supply = SourceSupply(records, classes, seed, uses, layout, examples_per_class, lights)
     rule = KeepRule(q_min, judges={EXPRESSION_JUDGE: judge} if judge is not None else {}, match_grey=True)
     if lights:
         quotas = {Target(lighting=light, expression=c): n for c in classes

@@ -249,9 +249,10 @@ def test_lighting_rebalancing_relights_each_class_own_faces_once_per_light(setup
 
     lights = list(load_translator(setup["legan"], "cpu").lighting)[:2]
     out = tmp_path / "light"
-    result = run_rebalance(_config(setup, out, edit="lighting", lights=",".join(lights), expression_model=None),
-                           log=lambda m: None)
+    result = run_rebalance(_config(setup, out, edit="lighting", lights=",".join(lights), expression_model=None,
+                                   max_uses=1), log=lambda m: None)
     classes = result.summary["classes"]
+    assert classes["sad"]["kept"] == 8  # 4 sad photos x 2 lights: max_uses does not limit relighting
     for c in ("sad", "neutral"):
         t = classes[c]
         assert t["needed"] == 12 - COUNTS[c] and t["kept"] + t["shortfall"] == t["needed"]
@@ -267,8 +268,8 @@ def test_lighting_rebalancing_relights_each_class_own_faces_once_per_light(setup
     assert len(synthetic) == sum(t["kept"] for t in classes.values())
     assert all("_L-" in p and (out / p).is_file() for p in synthetic["out_path"])
     assert set(synthetic["lighting"]) <= set(lights)
-    again = run_rebalance(_config(setup, out, edit="lighting", lights=",".join(lights), expression_model=None),
-                          log=lambda m: None)
+    again = run_rebalance(_config(setup, out, edit="lighting", lights=",".join(lights), expression_model=None,
+                                  max_uses=1), log=lambda m: None)
     assert again.summary["facts"]["batches resumed from the journal"] > 0
     assert pd.read_parquet(out / "manifest.parquet").equals(df)
 
