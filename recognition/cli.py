@@ -108,7 +108,8 @@ def train_expression(data, out, remedy, synthetic, synthetic_share, backbone, wi
 
     config = make_config(ExpressionConfig, data=list(data), out=str(out), remedy=remedy, synthetic=list(synthetic),
                          synthetic_share=synthetic_share, backbone=backbone, width=width, image_size=image_size,
-                         epochs=epochs, epoch_size=epoch_size, batch_size=batch_size, lr=lr, max_train=max_train, seed=seed, workers=workers, device=device)
+                         epochs=epochs, epoch_size=epoch_size, batch_size=batch_size, lr=lr, max_train=max_train,
+                         seed=seed, workers=workers, device=device)
     _run(train, config, f"expression ({remedy})")
 
 
