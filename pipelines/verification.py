@@ -58,6 +58,7 @@ from augmenter.datasets.spec import split_by_identities, split_held_out
 from augmenter.expand.config import ExpandConfig
 from augmenter.expand.engine import run_expand
 from augmenter.expand.layout import source_key
+from augmenter.expand.plan import own_expression
 from augmenter.gan.models import load_translator
 from evaluation.lfw_run import run_lfw
 from evaluation.outputs import write_result
@@ -116,7 +117,7 @@ class VerificationExperiment:
         return light_angle(record) <= self.max_angle and self.usual_expression(record)
 
     def usual_expression(self, record) -> bool:
-        return not self.train_expressions or record.expression in self.train_expressions
+        return not self.train_expressions or any(own_expression(record, e) for e in self.train_expressions)
 
 
 LIT_DATASETS = ("yaleb", "multipie", "sample")

@@ -122,9 +122,13 @@ def synthetic_samples(manifests: Sequence[str | Path], classes: Sequence[str], k
     return out
 
 
+def synthetic_flags(samples: Sequence[Sample]) -> np.ndarray:
+    return np.array([s.synthetic for s in samples], dtype=bool)
+
+
 def mixing_weights(samples: Sequence[Sample], synthetic_ratio: float | None = None, q_weighted: bool = False) -> np.ndarray:
     """Per-sample draw probabilities (sum 1); see the module docstring."""
-    synthetic = np.array([s.synthetic for s in samples], dtype=bool)
+    synthetic = synthetic_flags(samples)
     n_syn, n_real = int(synthetic.sum()), int((~synthetic).sum())
     weights = np.ones(len(samples), dtype=np.float64)
     if q_weighted and n_syn:
@@ -136,10 +140,6 @@ def mixing_weights(samples: Sequence[Sample], synthetic_ratio: float | None = No
         weights[synthetic] *= synthetic_ratio / weights[synthetic].sum()
         weights[~synthetic] *= (1 - synthetic_ratio) / weights[~synthetic].sum()
     return weights / weights.sum()
-
-
-def synthetic_flags(samples: Sequence[Sample]) -> np.ndarray:
-    return np.array([s.synthetic for s in samples], dtype=bool)
 
 
 def class_balanced_weights(labels: np.ndarray, n_classes: int, synthetic: np.ndarray | None = None,

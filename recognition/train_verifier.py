@@ -32,6 +32,7 @@ from augmenter.datasets.record import UNKNOWN, FaceRecord
 from augmenter.datasets.spec import parse_spec, read_specs, split_by_identities, split_held_out
 from augmenter.datasets.splits import is_evaluation_split
 from augmenter.errors import DatasetFormatError
+from augmenter.expand.plan import own_expression
 from augmenter.nets.backbones import BACKBONES, backbone_config, build_backbone
 from augmenter.device import resolve_device
 from recognition.data import (data_root, mixing_weights, real_samples, require_training_records, synthetic_samples,
@@ -120,7 +121,7 @@ def train_verifier(config: VerifierConfig, progress: Callable[[dict], None] | No
         log(f"lighting within {config.max_light_angle:g} degrees of frontal: {len(records)} of {before} image(s)")
     if config.expressions:
         before = len(records)
-        records = [r for r in records if r.expression in config.expressions]
+        records = [r for r in records if any(own_expression(r, e) for e in config.expressions)]  # smile = happy
         log(f"expressions {', '.join(config.expressions)}: {len(records)} of {before} image(s)")
     identities = sorted({f"{r.identity}" for r in records})
     if len(identities) < 2:

@@ -157,3 +157,13 @@ def test_second_experiment_trains_on_neutral_faces_and_tests_other_expressions(t
         assert all(n.endswith(("_01.png", "_13.png")) == (name == "harsh") for n in names)
     config = json.loads((out / "seed1" / "real" / "config.json").read_text())
     assert config["expressions"] == ["neutral"] and config["data"] == [f"multipie:{root}"]
+
+
+def test_training_expressions_accept_their_aliases():
+    from augmenter.datasets.record import FaceRecord
+    from pipelines.verification import VerificationExperiment
+
+    config = VerificationExperiment(root="r", out="o", dataset="multipie", train_expressions=["happy", "neutral"])
+    shows = lambda e: config.usual_expression(FaceRecord(path="/x.png", dataset="multipie", expression=e))  # noqa: E731
+    assert shows("smile") and shows("happy") and shows("neutral")  # Multi-PIE's smile is the emotion happy
+    assert not shows("scream") and not shows("unknown")
