@@ -182,7 +182,10 @@ def train_default_generator(work: Path, data: str, steps: int, minutes: float, b
 @click.option("--q-min", default=0.0, show_default=True, help="Keep a relit face when its q_score is at least this.")
 @click.option("--per-image", default=13, show_default=True,
               help="Relit variants per training image (13: every harsh light of the built-in generator).")
-@click.option("--synthetic-ratio", default=0.65, show_default=True, help="Share of training draws that are synthetic.")
+@click.option("--synthetic-ratio", default=0.5, show_default=True, help="Share of training draws that are synthetic.")
+@click.option("--synthetic-draws", type=click.Choice(["replace", "add"]), default="replace", show_default=True,
+              help="replace: both verifiers take the same steps, synthetic draws instead of real ones; add: the "
+                   "augmented verifier sees the real photos as often as the real-only one, the synthetic draws on top.")
 @click.option("--max-angle", default=35.0, show_default=True, help="Training light within this many degrees of frontal.")
 @click.option("--pairs", multiple=True, help="Further pair lists to evaluate (LFW pairs.txt or CSV, paths under --root).")
 @click.option("--pairs-per-kind", default=300, show_default=True, help="Same and different test pairs per light condition.")
@@ -200,7 +203,7 @@ def train_default_generator(work: Path, data: str, steps: int, minutes: float, b
                    "(a choice made on test identities: biased, for comparison with earlier figures).")
 @one_line_errors
 def augment_verification(root, dataset, mode, train_expressions, out, legan, q, q_min, per_image, synthetic_ratio,
-                         max_angle, pairs, pairs_per_kind, epochs, seed, seeds, held_out, device, epoch):
+                         synthetic_draws, max_angle, pairs, pairs_per_kind, epochs, seed, seeds, held_out, device, epoch):
     """Train a verifier on real near-frontal faces with and without LEGAN relit variants; compare on harsh light."""
     from pipelines.seed_table import parse_seeds
     from pipelines.verification import VerificationExperiment, run_experiment
@@ -212,7 +215,8 @@ def augment_verification(root, dataset, mode, train_expressions, out, legan, q, 
     config = make_config(VerificationExperiment, root=root, out=str(out), dataset=dataset, mode=mode,
                          train_expressions=[e.strip() for e in train_expressions.split(",") if e.strip()],
                          legan=legan, q=q, q_min=q_min,
-                         per_image=per_image, synthetic_ratio=synthetic_ratio, max_angle=max_angle, pairs=list(pairs),
+                         per_image=per_image, synthetic_ratio=synthetic_ratio, synthetic_draws=synthetic_draws,
+                         max_angle=max_angle, pairs=list(pairs),
                          pairs_per_kind=pairs_per_kind, epochs=epochs, seed=seed, seeds=seed_list,
                          held_out=[i.strip() for i in held_out.split(",") if i.strip()], device=device,
                          epoch=epoch)

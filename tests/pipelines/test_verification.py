@@ -113,6 +113,22 @@ def test_the_compared_epoch_is_the_last_unless_asked_and_nothing_else_is_accepte
         VerificationExperiment(root=str(tmp_path), out=str(tmp_path / "o"), epoch="best")
 
 
+def test_added_synthetic_draws_keep_the_real_draws_of_the_real_only_verifier(tmp_path):
+    from pipelines.verification import VerificationExperiment, arm_epoch_size
+
+    replace = VerificationExperiment(root=str(tmp_path), out=str(tmp_path / "o"), synthetic_ratio=0.5)
+    assert replace.synthetic_draws == "replace"
+    assert arm_epoch_size(replace, 369, "real") == arm_epoch_size(replace, 369, "real+synthetic") == 369
+    add = VerificationExperiment(root=str(tmp_path), out=str(tmp_path / "o"), synthetic_ratio=0.5, synthetic_draws="add")
+    assert arm_epoch_size(add, 369, "real") == 369
+    assert arm_epoch_size(add, 369, "real+synthetic") == 738  # half of 738 draws are real: 369, as without
+    quarter = VerificationExperiment(root=str(tmp_path), out=str(tmp_path / "o"), synthetic_ratio=0.25,
+                                     synthetic_draws="add")
+    assert arm_epoch_size(quarter, 300, "real+synthetic") * 0.75 == 300
+    with pytest.raises(ValueError, match="synthetic draws must be one of replace, add"):
+        VerificationExperiment(root=str(tmp_path), out=str(tmp_path / "o"), synthetic_draws="more")
+
+
 MULTIPIE_SUBJECTS = tuple(f"{i:03d}" for i in range(1, 9))
 
 
