@@ -151,11 +151,14 @@ def train_demo_legan(work: Path, minutes: float, asset: Path | None) -> None:
 @click.option("--eval-every", default=250, show_default=True,
               help="Steps between held-out lighting evaluations in log.jsonl (0: none).")
 @click.option("--device", default="cpu", show_default=True)
+@click.option("--offset-bound", default=None, type=float,
+              help="Bound of the lighting branch's additive offset, in [0, 1] units (default: the recipe's; "
+                   "0.5 paints smooth faces on other cameras' photos, see docs/generator.md).")
 @click.option("--asset", type=click.Path(path_type=Path), default=None,
               help="Where to write the exported generator (default: augmenter/assets/fields_generator.pt).")
 @one_line_errors
 def train_default_generator(work: Path, data: str, steps: int, minutes: float, batch_size: int, eval_every: int,
-                            device: str, asset: Path | None) -> None:
+                            device: str, offset_bound: float | None, asset: Path | None) -> None:
     """Rebuild the built-in field generator from Extended Yale B + FER-2013 (rerun to resume)."""
     from augmenter.gan.models import FIELDS_GENERATOR
     from pipelines.default_generator.run import GeneratorRecipe, export, provenance, run
@@ -163,6 +166,8 @@ def train_default_generator(work: Path, data: str, steps: int, minutes: float, b
     recipe = GeneratorRecipe(data=data)
     recipe.train.steps, recipe.train.minutes, recipe.train.batch = steps, minutes, batch_size
     recipe.train.eval_every, recipe.train.device = eval_every, device
+    if offset_bound is not None:
+        recipe.train.offset_bound = offset_bound
     last = run(recipe, work, log=click.echo)
     click.echo(f"exported to {export(last, asset or FIELDS_GENERATOR, provenance(recipe))}")
 

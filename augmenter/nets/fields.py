@@ -31,7 +31,7 @@ them to the full-resolution source, so only the change is new:
    ``shading_sees_face`` off the residual is a function of the light alone — a learned mean quotient
    image per direction in the template frame — so it cannot learn one lab's faces at all. With
    ``shading_offset`` off the output is ``u * exp(up(m * g))`` alone: relighting is a change of shading,
-   which multiplies the albedo; an additive offset (up to ±0.5 of the range, smooth at 64 px) lets the
+   which multiplies the albedo; an additive offset (up to ``offset_bound`` of the range, smooth at 64 px) lets the
    network *paint* a smooth face where the source is dark, which on Yale B's dark sources scores well
    and on other cameras' faces smears texture and paints dark eye slits (measured in docs/generator.md).
 3. Targets are one-hot rows; an all-zero row keeps that attribute, and a row keeping both returns the
@@ -79,6 +79,7 @@ class FieldsConfig:
     residual_log_gain: float = 1.0
     shading_sees_face: bool = True  # False: the residual is a function of the light alone (a template field)
     shading_offset: bool = True  # False: gain only, out = u * exp(g) (the offset paints smooth faces; see below)
+    offset_bound: float = 0.5  # |offset| <= this (in [0, 1] units); smaller paints less (docs/generator.md)
 
 
 def direction_vector(azimuth: float, elevation: float) -> tuple[float, float, float]:
@@ -160,7 +161,8 @@ class FieldGenerator(nn.Module):
         if not self.config.shading_sees_face:
             face = torch.zeros_like(face)
         g, o = torch.split(self.lighting(torch.cat([face, tile_labels(direction, w)], 1)), [1, 1], 1)
-        o = 0.5 * torch.tanh(o) if self.config.shading_offset else torch.zeros_like(o)
+        b = self.config.offset_bound
+        o = b * torch.tanh(o) if self.config.shading_offset else torch.zeros_like(o)
         if not self.config.shading_prior:
             return MAX_LOG_GAIN * torch.tanh(g / MAX_LOG_GAIN), o
         r = self.config.residual_log_gain

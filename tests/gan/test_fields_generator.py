@@ -129,6 +129,19 @@ def test_relight_applies_one_gain_and_offset_to_every_channel():
     torch.testing.assert_close(y, expected)
 
 
+def test_offset_bound_limits_the_offset_and_defaults_to_the_shipped_half_range():
+    wide = _randomise_heads(FieldGenerator(SMALL), seed=4, std=3.0)  # large raw outputs: saturating tanh
+    narrow = FieldGenerator(dataclasses.replace(SMALL, offset_bound=0.15))
+    narrow.load_state_dict(wide.state_dict())
+    x, d = _images(2, 36), torch.tensor([direction_vector(-50, 0), direction_vector(70, 20)])
+    with torch.no_grad():
+        _, o_wide = wide.shading_fields(x, d)
+        _, o_narrow = narrow.shading_fields(x, d)
+    assert SMALL.offset_bound == 0.5 and o_wide.abs().max() > 0.4  # old checkpoints (no key) keep +-0.5
+    assert o_narrow.abs().max() <= 0.15 + 1e-6
+    torch.testing.assert_close(o_narrow, o_wide * 0.3)  # same raw output, bound 0.15 / 0.5
+
+
 def test_untrained_relight_is_the_identity():
     g = FieldGenerator(SMALL)
     x = _images(2, 40)
