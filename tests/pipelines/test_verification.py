@@ -129,6 +129,23 @@ def test_added_synthetic_draws_keep_the_real_draws_of_the_real_only_verifier(tmp
         VerificationExperiment(root=str(tmp_path), out=str(tmp_path / "o"), synthetic_draws="more")
 
 
+def test_all_frontal_pairs_take_every_same_person_pair_of_the_held_out_people(tmp_path):
+    import csv
+
+    from pipelines.verification_all_pairs import all_frontal_pairs
+
+    yale = make_yale(tmp_path / "yale")
+    path = all_frontal_pairs(yale, {"yaleB01", "yaleB02", "yaleB03"}, tmp_path / "pairs.csv")
+    rows = list(csv.reader(path.read_text().splitlines()))[1:]
+    near = ("A+000E+00", "A+010E+00", "A-010E+00", "A+020E-10")  # 4 of the 8 lights are within 35 degrees
+    assert all(any(d in cell for d in near) for row in rows for cell in row[:2])
+    people = {cell.split("/")[0] for row in rows for cell in row[:2]}
+    assert people == {"yaleB01", "yaleB02", "yaleB03"}
+    same = [row for row in rows if row[0].split("/")[0] == row[1].split("/")[0]]
+    assert len(same) == 3 * (4 * 3 // 2) and len(rows) == 2 * len(same)  # every same pair, as many different
+    assert len({tuple(sorted(row[:2])) for row in same}) == len(same)
+
+
 MULTIPIE_SUBJECTS = tuple(f"{i:03d}" for i in range(1, 9))
 
 
