@@ -1,15 +1,11 @@
 """dlib's independent identity judge: a clear message when absent; on real aligned faces (the shared
 Extended Yale B stand-in) the same person under two lights is closer than two people."""
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
 from recognition import dlib_identity
 from recognition.dlib_identity import dlib_available, dlib_embedder
-
-YALEB = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "yaleb"
 
 
 def test_missing_packages_are_named(monkeypatch):
@@ -18,14 +14,14 @@ def test_missing_packages_are_named(monkeypatch):
         dlib_embedder()
 
 
+@pytest.mark.shared_data
 @pytest.mark.skipif(not dlib_available(), reason="dlib-bin / face_recognition_models not installed")
-@pytest.mark.skipif(not YALEB.is_dir(), reason="../shared/data/yaleb absent")
-def test_same_person_closer_than_two_people_on_aligned_yale_b():
+def test_same_person_closer_than_two_people_on_aligned_yale_b(shared_data):
     from PIL import Image
 
     from augmenter.align import FaceAligner
 
-    files = [YALEB / s / f"{s}_P00A{a}E+00.pgm" for s in ("yaleB01", "yaleB02") for a in ("+000", "+010")]
+    files = [shared_data / "yaleb" / s / f"{s}_P00A{a}E+00.pgm" for s in ("yaleB01", "yaleB02") for a in ("+000", "+010")]
     aligner = FaceAligner(image_size=128)
     crops = [aligner.align_image(np.repeat(np.asarray(Image.open(f))[:, :, None], 3, 2)).crop for f in files]
     x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div(127.5).sub(1)
