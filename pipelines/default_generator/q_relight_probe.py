@@ -1,6 +1,6 @@
 """Does the default Q punish relighting itself? Q on real faces, their relights and its own shading-mask failure.
 
-``python -m pipelines.default_q.relight_probe FER_VALIDATION GAIN_ONLY_GENERATOR`` scores 120 aligned
+``python -m pipelines.default_generator.q_relight_probe FER_VALIDATION GAIN_ONLY_GENERATOR`` scores 120 aligned
 FER-2013 validation faces (``augment align`` output, class folders), their relights by the shipped field
 generator and by a gain-only one (no additive offset: the relight multiplies the photo, which keeps its
 texture), and the ``shading_mask`` failure (:mod:`augmenter.quality.failures`) as Q trains on it (tinted) and
