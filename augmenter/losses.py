@@ -26,6 +26,37 @@ def rating_margin_loss(pred: torch.Tensor, mean: torch.Tensor, std: torch.Tensor
     return torch.clamp((pred - mean).abs() - margin_scale * std, min=0).mean()
 
 
+def within_group_rank_loss(pred: torch.Tensor, mean: torch.Tensor, group: torch.Tensor,
+                           scale: float = 0.5, cap: float = 1.0) -> torch.Tensor:
+    """Order within groups: for every pair ``(i, j)`` of one group with ``mean[i] > mean[j]``,
+    ``max(0, min(scale * (mean[i] - mean[j]), cap) - (pred[i] - pred[j]))``, averaged over those pairs.
+
+    A group is one photo and what was made of it (its damaged copies, its toned copy...). The margin loss
+    fits each image to its label on its own, so a damaged copy of a well-rated photo can still score above
+    a poor photo's clean copy *and above its own source*, which is what the failure test counts. This term
+    asks for the order inside a group only: the damaged copy at least ``scale`` of the label gap (at most
+    ``cap``) below its source. Zero when no group holds two different labels.
+
+    Args:
+        pred, mean: ``(B,)`` on the 1-10 rating scale; group: ``(B,)`` integer ids (equal = same photo).
+    Returns:
+        a scalar tensor.
+
+    Example:
+        >>> within_group_rank_loss(torch.tensor([6.0, 6.5, 3.0]), torch.tensor([7.0, 4.0, 5.0]),
+        ...                        torch.tensor([0, 0, 1]))
+        tensor(1.5000)
+    """
+    same = group[:, None] == group[None, :]
+    above = (mean[:, None] - mean[None, :]) > 0
+    pairs = same & above
+    if not bool(pairs.any()):
+        return pred.sum() * 0.0
+    wanted = torch.clamp(scale * (mean[:, None] - mean[None, :]), max=cap)
+    shortfall = torch.clamp(wanted - (pred[:, None] - pred[None, :]), min=0)
+    return shortfall[pairs].mean()
+
+
 # --- GAN losses (LEGAN and StarGAN) -------------------------------------------------------------
 # Conventions: critic outputs are raw scores (WGAN), images are in [-1, 1], attribute labels are class
 # indices with -1 meaning "not labelled" (masked out, StarGAN's mask vector for partial labels).

@@ -154,11 +154,13 @@ def train_demo_legan(work: Path, minutes: float, asset: Path | None) -> None:
 @click.option("--offset-bound", default=None, type=float,
               help="Bound of the lighting branch's additive offset, in [0, 1] units (default: the recipe's; "
                    "0.5 paints smooth faces on other cameras' photos, see docs/generator.md).")
+@click.option("--offset-on-albedo", is_flag=True,
+              help="Scale the offset by the source's own detail (added light reflected by the face's albedo).")
 @click.option("--asset", type=click.Path(path_type=Path), default=None,
               help="Where to write the exported generator (default: augmenter/assets/fields_generator.pt).")
 @one_line_errors
 def train_default_generator(work: Path, data: str, steps: int, minutes: float, batch_size: int, eval_every: int,
-                            device: str, offset_bound: float | None, asset: Path | None) -> None:
+                            device: str, offset_bound: float | None, offset_on_albedo: bool, asset: Path | None) -> None:
     """Rebuild the built-in field generator from Extended Yale B + FER-2013 (rerun to resume)."""
     from augmenter.gan.models import FIELDS_GENERATOR
     from pipelines.default_generator.run import GeneratorRecipe, export, provenance, run
@@ -168,6 +170,7 @@ def train_default_generator(work: Path, data: str, steps: int, minutes: float, b
     recipe.train.eval_every, recipe.train.device = eval_every, device
     if offset_bound is not None:
         recipe.train.offset_bound = offset_bound
+    recipe.train.offset_on_albedo = recipe.train.offset_on_albedo or offset_on_albedo
     last = run(recipe, work, log=click.echo)
     click.echo(f"exported to {export(last, asset or FIELDS_GENERATOR, provenance(recipe))}")
 
@@ -242,15 +245,19 @@ def augment_verification(root, dataset, mode, train_expressions, out, legan, q, 
 @click.option("--hard-generator", multiple=True, type=click.Path(path_type=Path),
               help="A generator trained against an earlier Q (train-legan --q): its outputs become rated negatives. "
                    "Repeat it for the generators of several rounds.")
+@click.option("--pair-weight", default=1.0, show_default=True,
+              help="Weight of the within-photo order term: each damaged copy below its own photo (0: off).")
 @click.option("--seed", default=0, show_default=True)
 @one_line_errors
-def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: tuple[Path, ...], seed: int) -> None:
+def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: tuple[Path, ...], pair_weight: float,
+                    seed: int) -> None:
     """Rebuild the default Q: align the stand-in data, train on a pool with simulated ratings, fine-tune on
     people's ratings with 5-fold cross-validation, measure, export."""
     from pipelines.default_q.export import export_default_q
     from pipelines.default_q.run import DefaultQRecipe, train_default_q as run
 
-    recipe = DefaultQRecipe(data=str(data), seed=seed, hard_generator=tuple(str(g) for g in hard_generator))
+    recipe = DefaultQRecipe(data=str(data), seed=seed, hard_generator=tuple(str(g) for g in hard_generator),
+                            pair_weight=pair_weight)
     results = run(recipe, work, log=click.echo)
     cv = results["cv"]
     click.echo(f"people vs Q, 5-fold cross-validated on {data / 'human_realism'}: SROCC {cv['srocc']:.3f}, "

@@ -80,6 +80,7 @@ class FieldsConfig:
     shading_sees_face: bool = True  # False: the residual is a function of the light alone (a template field)
     shading_offset: bool = True  # False: gain only, out = u * exp(g) (the offset paints smooth faces; see below)
     offset_bound: float = 0.5  # |offset| <= this (in [0, 1] units); smaller paints less (docs/generator.md)
+    offset_on_albedo: bool = False  # True: the offset is added light, scaled by the source's own detail (below)
 
 
 def direction_vector(azimuth: float, elevation: float) -> tuple[float, float, float]:
@@ -95,6 +96,24 @@ def direction_vector(azimuth: float, elevation: float) -> tuple[float, float, fl
 def grey(x: torch.Tensor) -> torch.Tensor:
     """``(B, 3, H, W)`` -> ``(B, 1, H, W)`` luma (ITU-R BT.601), same range."""
     return 0.299 * x[:, :1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
+
+
+def albedo_detail(u: torch.Tensor, sigma_share: float = 1 / 32, floor: float = 0.05, most: float = 3.0) -> torch.Tensor:
+    """``(B, C, H, W)`` in [0, 1] -> the same shape: ``u`` over its own blurred luma (Gaussian, sigma a
+    ``sigma_share`` of the side; denominator at least ``floor``), capped at ``most``.
+
+    About 1 on smooth skin, below 1 at eyes, brows and pores, above 1 at highlights: the source's detail
+    (and colour) relative to its local brightness. Light added to a face is reflected by its albedo, so an
+    offset multiplied by this keeps the face's texture where a flat offset paints it smooth.
+    """
+    luma = grey(u)
+    sigma = max(0.5, sigma_share * u.shape[-1])
+    radius = int(math.ceil(3 * sigma))
+    taps = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=u.dtype, device=u.device) / sigma) ** 2)
+    taps = taps / taps.sum()
+    padded = F.pad(luma, (radius, radius, radius, radius), mode="replicate")
+    base = F.conv2d(F.conv2d(padded, taps.view(1, 1, 1, -1)), taps.view(1, 1, -1, 1))
+    return (u / base.clamp_min(floor)).clamp(0, most)
 
 
 class FieldGenerator(nn.Module):
@@ -182,7 +201,10 @@ class FieldGenerator(nn.Module):
         size = x.shape[-2:]
         up = lambda t: F.interpolate(t * self.face_mask, size=size, mode="bilinear", align_corners=False)  # noqa: E731
         u = (x + 1) / 2
-        return (u * torch.exp(up(g)) + up(o)).clamp(0, 1) * 2 - 1
+        offset = up(o)
+        if self.config.offset_on_albedo:
+            offset = offset * albedo_detail(u)
+        return (u * torch.exp(up(g)) + offset).clamp(0, 1) * 2 - 1
 
     def forward(self, x: torch.Tensor, c_l: torch.Tensor, c_e: torch.Tensor) -> torch.Tensor:
         out = x

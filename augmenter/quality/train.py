@@ -33,7 +33,7 @@ from augmenter.attributes import EXPRESSIONS, LIGHTING
 from augmenter.checkpoint import load_checkpoint
 from augmenter.errors import CheckpointError
 from augmenter.jsonsafe import json_safe
-from augmenter.losses import rating_margin_loss
+from augmenter.losses import rating_margin_loss, within_group_rank_loss
 from augmenter.nets.quality import QNet, QNetConfig
 from augmenter.quality.images import FaceImages, collate_faces
 from augmenter.tensors import to_model_input
@@ -75,6 +75,7 @@ class QTrainConfig:
     device: str = "auto"
     checkpoint_every: int = 200
     init: str | None = None  # a Q checkpoint whose weights start a new run (fine-tuning; same network layout)
+    pair_weight: float = 0.0  # > 0: add within_group_rank_loss over the table's ``group`` column (below)
     columns: dict = field(default_factory=dict)  # read_ratings column options, e.g. {"path_col": "file"}
 
     @property
@@ -119,11 +120,30 @@ def _tables(config: QTrainConfig, out: Path) -> tuple[pd.DataFrame, pd.DataFrame
     return train.reset_index(drop=True), val.reset_index(drop=True), skips
 
 
-def _epoch_loader(config: QTrainConfig, dataset: FaceImages, epoch: int, batch: int,
-                  device: torch.device) -> tuple[DataLoader, torch.Tensor]:
-    """The epoch's batches from batch ``batch`` on, and its flips (both seeded by ``(seed, epoch)``)."""
+def group_ids(table: pd.DataFrame) -> torch.Tensor:
+    """``(N,)`` int64: equal ids for rows of one ``group`` (a row without one is a group of its own)."""
+    if "group" not in table.columns:
+        return torch.arange(len(table))
+    keys = [f"g:{g}" if isinstance(g, str) and g else f"row:{i}" for i, g in enumerate(table["group"])]
+    return torch.from_numpy(pd.factorize(pd.Series(keys))[0].astype(np.int64))
+
+
+def grouped_order(groups: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A permutation of the rows in which each group's rows are adjacent (in table order), groups in a
+    random order drawn from ``generator``."""
+    n_groups = int(groups.max()) + 1 if len(groups) else 0
+    rank = torch.empty(n_groups, dtype=torch.int64)
+    rank[torch.randperm(n_groups, generator=generator)] = torch.arange(n_groups)
+    return torch.from_numpy(np.argsort(rank[groups].numpy(), kind="stable"))
+
+
+def _epoch_loader(config: QTrainConfig, dataset: FaceImages, epoch: int, batch: int, device: torch.device,
+                  groups: torch.Tensor | None = None) -> tuple[DataLoader, torch.Tensor]:
+    """The epoch's batches from batch ``batch`` on, and its flips (both seeded by ``(seed, epoch)``); with
+    ``groups``, each group's rows adjacent."""
     n = len(dataset)
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
+    shuffle = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+    order = torch.randperm(n, generator=shuffle) if groups is None else grouped_order(groups, shuffle)
     flips = torch.rand(n, generator=torch.Generator().manual_seed(config.seed * 100_019 + epoch)) < 0.5
     loader = DataLoader(dataset, batch_size=config.batch_size, sampler=order[batch * config.batch_size:].tolist(),
                         num_workers=config.workers, collate_fn=collate_faces,
@@ -177,11 +197,12 @@ def train_q(config: QTrainConfig, progress: Callable[[dict], None] | None = None
     dataset = FaceImages(train["path"].tolist(), config.image_size)
     means = torch.tensor(train["mean"].to_numpy(np.float32))
     stds = torch.tensor(train["std"].to_numpy(np.float32))
+    groups = group_ids(train) if config.pair_weight > 0 else None
     epochs_run = 0
     with run.interruptible() as stop:  # Ctrl-C takes effect between batches
         while state["epoch"] < config.epochs:
             epoch = state["epoch"]
-            loader, flips = _epoch_loader(config, dataset, epoch, state["batch"], device)
+            loader, flips = _epoch_loader(config, dataset, epoch, state["batch"], device, groups)
             net.train()
             last_loss = float("nan")
             for indices, images, failures in loader:
@@ -194,8 +215,10 @@ def train_q(config: QTrainConfig, progress: Callable[[dict], None] | None = None
                     if config.flip:
                         flip = flips[indices].to(device)
                         x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-                    loss = rating_margin_loss(net(x), means[indices].to(device), stds[indices].to(device),
-                                              config.margin_scale)
+                    pred, mean = net(x), means[indices].to(device)
+                    loss = rating_margin_loss(pred, mean, stds[indices].to(device), config.margin_scale)
+                    if groups is not None:
+                        loss = loss + config.pair_weight * within_group_rank_loss(pred, mean, groups[indices].to(device))
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()

@@ -1,9 +1,10 @@
 """How many of the generator's variants of held-out real faces the default Q passes (``--q-min``).
 
-``python -m pipelines.default_generator.q_pass WORK [GENERATOR] [Q_MIN]``: the aligned FER-2013
+``python -m pipelines.default_generator.q_pass WORK [GENERATOR] [Q_MIN] [Q]``: the aligned FER-2013
 validation faces under ``WORK/aligned/fer_val`` (50 per class) and the held-out Yale B subjects' photos lit
 within 35 degrees of frontal, each given every named light and every expression but neutral; prints the
-share of sources and of variants at or above ``Q_MIN`` (default 0.6), per target.
+share of sources and of variants at or above ``Q_MIN`` (default 0.6), per target, judged by the Q checkpoint
+``Q`` (default: the built-in default Q).
 """
 from __future__ import annotations
 
@@ -49,4 +50,5 @@ if __name__ == "__main__":
     work = Path(sys.argv[1])
     generator = sys.argv[2] if len(sys.argv) > 2 else "fields"
     q_min = float(sys.argv[3]) if len(sys.argv) > 3 else 0.6
-    print(json.dumps(pass_rates(FaceAugmenter.load(generator), held_out_faces(work), q_min), indent=1))
+    q = sys.argv[4] if len(sys.argv) > 4 else None
+    print(json.dumps(pass_rates(FaceAugmenter.load(generator, q), held_out_faces(work), q_min), indent=1))

@@ -57,6 +57,7 @@ class GeneratorTrainConfig:
     shading_offset: bool = True  # False: gain only (measured in docs/generator.md: cleaner on other cameras, weaker on Yale B)
     residual_log_gain: float = 1.0  # bound of the learned log-gain residual around the prior
     offset_bound: float = 0.5  # bound of the additive offset (augmenter.nets.fields.FieldsConfig)
+    offset_on_albedo: bool = False  # the offset scaled by the source's own detail (augmenter.nets.fields.albedo_detail)
     expression: bool = False  # also train the expression residual (the shipped model resets it at export)
 
 
@@ -189,7 +190,7 @@ def _new_generators(cfg: GeneratorTrainConfig, priors: dict, lighting_dirs: np.n
     gcfg = FieldsConfig(n_lighting=n_lighting, n_expression=n_expression, width=cfg.width,
                         shading_prior=cfg.shading_prior, shading_sees_face=cfg.shading_sees_face,
                         shading_offset=cfg.shading_offset, residual_log_gain=cfg.residual_log_gain,
-                        offset_bound=cfg.offset_bound)
+                        offset_bound=cfg.offset_bound, offset_on_albedo=cfg.offset_on_albedo)
     g = FieldGenerator(gcfg)
     buffers = dict(g.named_buffers())
     with torch.no_grad():

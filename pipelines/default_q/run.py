@@ -54,6 +54,7 @@ class DefaultQRecipe:
     workers: int = 2
     hard_generator: tuple[str, ...] = ()  # generators trained against earlier Qs: their outputs are rated negatives
     unaligned: bool = True            # FER-2013 train photos as shipped (unaligned 48 px) join the pool as real
+    pair_weight: float = 1.0          # a damaged copy is also asked to score below its own photo (round 6; 0: round 5)
     pool: PoolConfig = field(default_factory=PoolConfig)
 
 
@@ -163,7 +164,7 @@ def _train(recipe: DefaultQRecipe, data: Path, out: Path, epochs: int, margin: f
            lr: float) -> Path:
     config = QTrainConfig(data=str(data), out=str(out), image_size=recipe.image_size, base_width=recipe.base_width,
                           epochs=epochs, margin_scale=margin, lr=lr, seed=recipe.seed, workers=recipe.workers,
-                          device="cpu", init=None if init is None else str(init))
+                          device="cpu", init=None if init is None else str(init), pair_weight=recipe.pair_weight)
     train_q(config)
     return out / "last.pt"
 

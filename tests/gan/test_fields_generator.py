@@ -308,3 +308,37 @@ def test_a_face_blind_shading_field_ignores_the_image():
     seeing.load_state_dict(g.state_dict())
     c, _ = seeing.shading_fields(torch.rand(2, 3, 32, 32) * 2 - 1, d)
     assert not torch.allclose(a, c)
+
+
+def test_albedo_detail_is_one_on_flat_skin_and_follows_detail_and_colour():
+    from augmenter.nets.fields import albedo_detail
+
+    flat = torch.full((1, 3, 32, 32), 0.5)
+    assert torch.allclose(albedo_detail(flat), torch.ones_like(flat), atol=1e-5)
+    spot = flat.clone()
+    spot[:, :, 16, 16] = 0.1  # a dark pore: below 1 there, about 1 far from it
+    d = albedo_detail(spot)
+    assert d[0, 0, 16, 16] < 0.3 and abs(d[0, 0, 2, 2].item() - 1) < 1e-3
+    tinted = torch.tensor([0.6, 0.5, 0.4]).view(1, 3, 1, 1).expand(1, 3, 32, 32)
+    d = albedo_detail(tinted)[0, :, 8, 8]
+    assert d[0] > d[1] > d[2]  # the colour of the face relative to its grey: added white light takes the skin's colour
+    black = torch.zeros(1, 3, 16, 16)
+    assert torch.equal(albedo_detail(black), black)  # the floor keeps a black background black (no 0/0)
+
+
+def test_offset_on_albedo_matches_the_flat_offset_on_a_flat_face_and_keeps_detail_on_a_textured_one():
+    import dataclasses
+
+    g = FieldGenerator(FieldsConfig(n_lighting=1, n_expression=1, width=8, work_size=32)).eval()
+    with torch.no_grad():
+        g.lighting.head.bias[1] = 0.5  # offset 0.5 * tanh(0.5) ~ +0.23 everywhere on the face
+    on_albedo = FieldGenerator(dataclasses.replace(g.config, offset_on_albedo=True)).eval()
+    on_albedo.load_state_dict(g.state_dict())
+    light = torch.tensor([[0.0, 0.0, 1.0]])
+    flat = torch.zeros(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(g.relight(flat, light), on_albedo.relight(flat, light), atol=1e-4)
+        stripes = torch.zeros(1, 3, 64, 64)
+        stripes[..., ::2] = -0.4  # fine dark stripes on mid grey, in [-1, 1]
+        contrast = lambda y: (y[..., 1::2] - y[..., ::2]).mean().item()  # noqa: E731
+        assert contrast(on_albedo.relight(stripes, light)) > 1.15 * contrast(g.relight(stripes, light))

@@ -332,3 +332,22 @@ def test_blown_out_share_counts_face_pixels_a_relight_turns_white():
         generator.lighting.head.bias[0] = 2.0  # gain e^2 everywhere on the face: 200 -> white
     shares = blown_out_share(generator, ["a", "b"], faces)
     assert shares["a"] == shares["b"] == shares["worst"] == pytest.approx(5 / 6, abs=0.03)
+
+
+def test_real_and_relit_pairs_take_held_out_subjects_and_named_lights_only():
+    from pipelines.default_generator.q_real_vs_relit import real_and_relit_pairs
+    from pipelines.default_generator.run import GeneratorRecipe
+
+    n_train = GeneratorRecipe().yaleb_train_subjects
+    subjects = [f"yaleB{k:02d}" for k in range(1, n_train + 3)]       # the last two are held out
+    rows = [(s, a, e) for s in subjects for a, e in ((0, 0), (50, 0), (-70, 0), (33, 7))]  # (33, 7): not a named light
+    rows = [r for r in rows if r != (subjects[-1], 50, 0)]              # one held-out photo missing
+    inputs = {"light_subject": np.array([r[0] for r in rows]), "light_az": np.array([r[1] for r in rows]),
+              "light_el": np.array([r[2] for r in rows]),
+              "light_images": np.stack([np.full((4, 4), i, np.uint8) for i in range(len(rows))])}
+    sources, reals, names = real_and_relit_pairs(inputs)
+    assert sorted(names) == ["az+050_el+00", "az-070_el+00", "az-070_el+00"]
+    index = {int(img[0, 0]): rows[int(img[0, 0])] for img in np.concatenate([sources, reals])}
+    for src, real, name in zip(sources, reals, names):
+        s, a, e = index[int(real[0, 0])]
+        assert s in subjects[-2:] and index[int(src[0, 0])] == (s, 0, 0) and name == f"az{a:+04d}_el{e:+03d}"
