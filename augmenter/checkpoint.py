@@ -411,9 +411,14 @@ def check_resumable(saved: Mapping, now: Mapping, resumable: set[str], path: str
     """Refuse to resume a run whose settings changed, except the ``resumable`` ones (budget, workers...).
 
     ``saved`` is the training config stored in the checkpoint at ``path``, ``now`` the new one (plain
-    dicts). Raises :class:`CheckpointError` naming the changed settings.
+    dicts). A setting the checkpoint predates (missing from ``saved``) counts as unchanged when ``now``
+    has it off (``None``, ``False``, ``0``, empty): new settings are added off, so a run started before
+    one existed can still be resumed. Raises :class:`CheckpointError` naming the changed settings.
     """
-    changed = sorted(k for k in now if k not in resumable and saved.get(k) != now[k])
+    def differs(k: str) -> bool:
+        return saved[k] != now[k] if k in saved else bool(now[k])
+
+    changed = sorted(k for k in now if k not in resumable and differs(k))
     if changed:
         raise CheckpointError(path, f"was trained with other settings ({', '.join(changed)}); "
                                     "use another --out or the same settings to resume")

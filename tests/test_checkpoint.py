@@ -284,3 +284,15 @@ def test_load_state_dict_file_unwraps_and_strips_module_prefix(tmp_path):
         load_state_dict_file(tmp_path / "nothing.pt")
     with pytest.raises(CheckpointError, match="weight file not found; pretrained weights are never downloaded"):
         load_state_dict_file(tmp_path / "20180402-114759-vggface2.pt")
+
+
+def test_check_resumable_accepts_a_setting_the_checkpoint_predates_only_when_it_is_off():
+    from augmenter.checkpoint import check_resumable
+    from augmenter.errors import CheckpointError
+
+    saved = {"lr": 0.1, "epochs": 3}
+    check_resumable(saved, {"lr": 0.1, "epochs": 5, "pair_weight": 0.0, "init": None}, {"epochs"}, "last.pt")
+    with pytest.raises(CheckpointError, match="pair_weight"):
+        check_resumable(saved, {"lr": 0.1, "epochs": 3, "pair_weight": 1.0}, set(), "last.pt")
+    with pytest.raises(CheckpointError, match="lr"):
+        check_resumable(saved, {"lr": 0.2, "epochs": 3}, set(), "last.pt")

@@ -34,6 +34,9 @@ them to the full-resolution source, so only the change is new:
    which multiplies the albedo; an additive offset (up to ``offset_bound`` of the range, smooth at 64 px) lets the
    network *paint* a smooth face where the source is dark, which on Yale B's dark sources scores well
    and on other cameras' faces smears texture and paints dark eye slits (measured in docs/generator.md).
+   With ``offset_on_albedo`` the offset is light reflected by the face: ``up(m * o) * albedo_detail(u)``
+   (the source over its blurred luma), so it brightens skin and keeps pores and eyes; retrained with it the
+   model fits Yale B as well and blows out slightly more on other cameras (docs/generator.md): off by default.
 3. Targets are one-hot rows; an all-zero row keeps that attribute, and a row keeping both returns the
    input unchanged (bit for bit). Light directions come from :attr:`FieldGenerator.directions`
    (``(n_lighting, 3)`` unit vectors, a buffer: :func:`direction_vector` of each vocabulary name's
