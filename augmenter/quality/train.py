@@ -124,7 +124,8 @@ def group_ids(table: pd.DataFrame) -> torch.Tensor:
     """``(N,)`` int64: equal ids for rows of one ``group`` (a row without one is a group of its own)."""
     if "group" not in table.columns:
         return torch.arange(len(table))
-    keys = [f"g:{g}" if isinstance(g, str) and g else f"row:{i}" for i, g in enumerate(table["group"])]
+    # any non-empty value names a group: a table whose group names all look like numbers is read as numbers
+    keys = [f"g:{g}" if pd.notna(g) and str(g) != "" else f"row:{i}" for i, g in enumerate(table["group"])]
     return torch.from_numpy(pd.factorize(pd.Series(keys))[0].astype(np.int64))
 
 

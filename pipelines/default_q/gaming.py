@@ -13,12 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def gaming_figures(source_scores: np.ndarray, output_scores: np.ndarray, q_min: float = 0.6) -> dict:
-    """``{"below_source", "median", "share_at_least_q_min"}`` of outputs against their own sources, ``(N,)`` each."""
-    source_scores, output_scores = np.asarray(source_scores), np.asarray(output_scores)
-    return {"below_source": float((output_scores < source_scores).mean()), "median": float(np.median(output_scores)),
-            "share_at_least_q_min": float((output_scores >= q_min).mean())}
+from pipelines.default_q.measure import _translated, against_sources, q_scores
 
 
 def held_out_pick(results: dict, n: int = 300, seed: int = 0) -> list[str]:
@@ -30,14 +25,13 @@ def held_out_pick(results: dict, n: int = 300, seed: int = 0) -> list[str]:
 def measure(results: Path, generator: str, qs: list[str]) -> dict:
     from augmenter.quality.model import load_q
     from augmenter.tensors import load_face
-    from pipelines.default_q.measure import _translated, q_scores
 
     faces = np.stack([load_face(p, 128) for p in held_out_pick(json.loads(Path(results).read_text()))])
     outputs = _translated(faces, generator)
     report = {"generator": generator, "faces": len(faces)}
     for q in qs:
         net, _ = load_q(q, "cpu")
-        report[q] = gaming_figures(q_scores(net, faces), q_scores(net, outputs))
+        report[q] = against_sources(q_scores(net, faces), q_scores(net, outputs))
     return report
 
 

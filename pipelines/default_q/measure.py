@@ -69,6 +69,14 @@ def _translated(faces: np.ndarray, generator: str | None) -> np.ndarray:
     return np.stack(out)
 
 
+def against_sources(source_scores: np.ndarray, scores: np.ndarray, q_min: float = 0.6) -> dict:
+    """``{"below_source", "median", "share_at_least_q_min"}`` of ``scores`` against their own sources' scores,
+    ``(N,)`` each (a tie is not below)."""
+    source_scores, scores = np.asarray(source_scores), np.asarray(scores)
+    return {"below_source": float((scores < source_scores).mean()), "median": float(np.median(scores)),
+            "share_at_least_q_min": float((scores >= q_min).mean())}
+
+
 def _failure_test(net, faces: np.ndarray, clean: np.ndarray, names: list[str], seed: int) -> dict:
     """Per ``mode@severity``: the share of ``faces`` whose damaged copy scores below the face's own score
     (``clean``), and the median."""
@@ -76,8 +84,7 @@ def _failure_test(net, faces: np.ndarray, clean: np.ndarray, names: list[str], s
     for mode in FAILURE_MODES + ARTIFACTS:
         for severity in SEVERITIES:
             damaged = np.stack([damage(f, mode, severity, _rng(seed, n, mode)) for f, n in zip(faces, names)])
-            s = q_scores(net, damaged)
-            report[f"{mode}@{severity}"] = {"below_source": float((s < clean).mean()), "median": float(np.median(s))}
+            report[f"{mode}@{severity}"] = against_sources(clean, q_scores(net, damaged))
     return report
 
 
@@ -104,8 +111,7 @@ def measure(q: str | None, fer_val: list[str], yaleb: list[str], generator: str 
     faces = np.concatenate([faces_by_set[k] for k in tested])
     clean = np.concatenate([scores_by_set[k] for k in tested])
     report["failures"] = _failure_test(net, faces, clean, sets["fer_val"] + sets["yaleb_frontal"], seed)
-    s = q_scores(net, _translated(faces, generator))
-    report["failures"]["generator"] = {"below_source": float((s < clean).mean()), "median": float(np.median(s))}
+    report["failures"]["generator"] = against_sources(clean, q_scores(net, _translated(faces, generator)))
     if "fer_val_unaligned" in sets:  # framing must not excuse a failure: the same test on unaligned crops
         report["failures_unaligned"] = _failure_test(net, faces_by_set["fer_val_unaligned"],
                                                      scores_by_set["fer_val_unaligned"], sets["fer_val_unaligned"], seed)

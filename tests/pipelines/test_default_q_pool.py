@@ -93,9 +93,10 @@ def test_unaligned_and_reframed_photos_are_real_each_with_a_failure_in_the_photo
 
 
 def test_gaming_figures_and_the_held_out_pick():
-    from pipelines.default_q.gaming import gaming_figures, held_out_pick
+    from pipelines.default_q.gaming import held_out_pick
+    from pipelines.default_q.measure import against_sources
 
-    figures = gaming_figures([0.7, 0.7, 0.5, 0.6], [0.65, 0.72, 0.4, 0.6])
+    figures = against_sources([0.7, 0.7, 0.5, 0.6], [0.65, 0.72, 0.4, 0.6])
     assert figures == {"below_source": 0.5, "median": 0.625, "share_at_least_q_min": 0.75}  # a tie is not below; 0.6 passes
     results = {"heldout_real": {"fer_val": [f"f{i}" for i in range(5)], "yaleb_heldout": ["y0", "y1"]}}
     pick = held_out_pick(results, n=4, seed=1)

@@ -35,6 +35,8 @@ def test_group_ids_and_grouped_order():
     ids = group_ids(table)
     assert ids[0] == ids[2] == ids[6] and ids[1] == ids[5] and len(set(ids.tolist())) == 5  # None, "" alone
     assert torch.equal(group_ids(pd.DataFrame({"x": [1, 2, 3]})), torch.arange(3))
+    numeric = group_ids(pd.DataFrame({"group": [12.0, 7.0, 12.0, float("nan")]}))  # names read as numbers
+    assert numeric[0] == numeric[2] and len(set(numeric.tolist())) == 3
     order = grouped_order(ids, torch.Generator().manual_seed(3))
     assert sorted(order.tolist()) == list(range(len(table)))
     seen = ids[order].tolist()
