@@ -65,6 +65,10 @@ def device_for_rank(device: str) -> str:
 @click.option("--save-rejected", is_flag=True, help="Also write rejected variants (under OUT/.rejected/).")
 @click.option("--legan", default=None, help="Generator checkpoint (default: the built-in field generator, any size; "
               "'demo': the render-trained demo LEGAN, 64 px, for the built-in sample).")
+@click.option("--relight-style", type=click.Choice(["photo", "lab"]), default=None,
+              help="How a fields generator relights: 'photo' shades the photo and keeps its exposure (faces from "
+                   "ordinary cameras), 'lab' adds the learned offset at fixed exposure (Yale B's dark-room series). "
+                   "Default: the checkpoint's own (the built-in generator: photo).")
 @click.option("--size", "image_size", default=None, type=int,
               help="Side of the variants in px (default: the generator's; a fields generator "
                    "takes any size, e.g. 112).")
@@ -85,7 +89,7 @@ def device_for_rank(device: str) -> str:
 @click.option("--dry-run", is_flag=True, help="Print what would be produced and an estimate of time and disk.")
 @one_line_errors
 def expand_command(dataset, root, csv, out, per_image, mode, lighting, expression, expression_map, q_min, keep_best,
-                   save_rejected, legan, image_size, q_path, seed, batch_size, min_size, limit, include_eval_splits, shard,
+                   save_rejected, legan, relight_style, image_size, q_path, seed, batch_size, min_size, limit, include_eval_splits, shard,
                    device, workers, writers, resume, dry_run):
     """Expand a face dataset with lighting / expression variants that Q accepts, recording every decision.
 
@@ -104,7 +108,7 @@ def expand_command(dataset, root, csv, out, per_image, mode, lighting, expressio
         config = ExpandConfig(dataset=dataset, root=root, csv=csv, out=str(out), per_image=per_image, mode=mode,
                               lighting=lighting, expression=expression, expression_map=expression_map,
                               q_min=q_min, keep_best=keep_best,
-                              save_rejected=save_rejected, legan=legan, q=q_path, seed=seed, batch_size=batch_size,
+                              save_rejected=save_rejected, legan=legan, relight_style=relight_style, q=q_path, seed=seed, batch_size=batch_size,
                               min_size=min_size, image_size=image_size, limit=limit,
                               include_eval_splits=include_eval_splits, shard=shard_i, shards=shards,
                               device=device_for_rank(device), workers=workers, writers=writers, dry_run=dry_run)

@@ -172,7 +172,7 @@ def train_default_generator(work: Path, data: str, steps: int, minutes: float, b
         recipe.train.offset_bound = offset_bound
     recipe.train.offset_on_albedo = recipe.train.offset_on_albedo or offset_on_albedo
     last = run(recipe, work, log=click.echo)
-    click.echo(f"exported to {export(last, asset or FIELDS_GENERATOR, provenance(recipe))}")
+    click.echo(f"exported to {export(last, asset or FIELDS_GENERATOR, provenance(recipe), relight_style=recipe.relight_style)}")
 
 
 @click.command("augment-verification", context_settings={"help_option_names": ["-h", "--help"]})
@@ -186,6 +186,8 @@ def train_default_generator(work: Path, data: str, steps: int, minutes: float, b
               "neutral); the other expressions become a third test list, 'expression'.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (rerun to resume).")
 @click.option("--legan", default=None, help="Generator checkpoint that relights (default: the built-in field generator).")
+@click.option("--relight-style", type=click.Choice(["photo", "lab"]), default=None,
+              help="How a fields generator relights (see augment expand --help; default: the checkpoint's own).")
 @click.option("--q", default=None, help="Q checkpoint (default: the built-in default Q).")
 @click.option("--q-min", default=0.0, show_default=True, help="Keep a relit face when its q_score is at least this.")
 @click.option("--per-image", default=13, show_default=True,
@@ -210,7 +212,7 @@ def train_default_generator(work: Path, data: str, steps: int, minutes: float, b
               help="Which epoch of each verifier is compared: the last, or the best on the near-frontal test pairs "
                    "(a choice made on test identities: biased, for comparison with earlier figures).")
 @one_line_errors
-def augment_verification(root, dataset, mode, train_expressions, out, legan, q, q_min, per_image, synthetic_ratio,
+def augment_verification(root, dataset, mode, train_expressions, out, legan, relight_style, q, q_min, per_image, synthetic_ratio,
                          synthetic_draws, max_angle, pairs, pairs_per_kind, epochs, seed, seeds, held_out, device, epoch):
     """Train a verifier on real near-frontal faces with and without LEGAN relit variants; compare on harsh light."""
     from pipelines.seed_table import parse_seeds
@@ -222,7 +224,7 @@ def augment_verification(root, dataset, mode, train_expressions, out, legan, q, 
         raise click.BadParameter(str(err), param_hint="--seeds") from None
     config = make_config(VerificationExperiment, root=root, out=str(out), dataset=dataset, mode=mode,
                          train_expressions=[e.strip() for e in train_expressions.split(",") if e.strip()],
-                         legan=legan, q=q, q_min=q_min,
+                         legan=legan, relight_style=relight_style, q=q, q_min=q_min,
                          per_image=per_image, synthetic_ratio=synthetic_ratio, synthetic_draws=synthetic_draws,
                          max_angle=max_angle, pairs=list(pairs),
                          pairs_per_kind=pairs_per_kind, epochs=epochs, seed=seed, seeds=seed_list,

@@ -80,6 +80,7 @@ class VerificationExperiment:
     mode: str = "lighting"                  # lighting: the generator's harsh lights; both: joint light+expression
     train_expressions: list[str] = field(default_factory=list)  # training expressions (empty: all)
     legan: str | None = None
+    relight_style: str | None = None        # photo | lab for a fields generator (None: the checkpoint's own)
     q: str | None = None
     # The measured recipe (docs/pipelines.md): every harsh light of the generator for every training photo,
     # half of the draws synthetic, no Q filter (a relight is meant to be dark, and Q's agreement with people is
@@ -278,7 +279,7 @@ def run_experiment(config: VerificationExperiment, log: Callable[[str], None] = 
     settings, targets = expand_settings(config)
     expand = run_expand(ExpandConfig(dataset=config.dataset, root=str(root), out=str(out / "expand"),
                                      per_image=config.per_image, q_min=config.q_min, legan=config.legan, q=config.q,
-                                     seed=config.seed, device=config.device, **settings),
+                                     relight_style=config.relight_style, seed=config.seed, device=config.device, **settings),
                         resume=False, log=log)
     expand_minutes = (time.perf_counter() - start) / 60
     log(f"expand: {expand.summary.get('kept', '?')} kept of the whole set ({expand_minutes:.1f} min); each seed "

@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass, fields
 
 from augmenter.datasets.registry import DATASETS
 from augmenter.expand.plan import MODES
+from augmenter.nets.fields import RELIGHT_STYLES
 
 MIN_IMAGE_SIZE = 32
 """The smallest ``image_size`` (``--size``) of the variants, in px."""
@@ -37,6 +38,7 @@ class ExpandConfig:
     keep_best: int | None = None
     save_rejected: bool = False
     legan: str | None = None                # None: the built-in field generator; "demo": the demo LEGAN
+    relight_style: str | None = None        # "photo" | "lab" for a fields generator; None: the checkpoint's own
     q: str | None = None                    # None: the built-in demo Q
     seed: int = 0
     batch_size: int = 16
@@ -69,6 +71,8 @@ class ExpandConfig:
             raise ValueError("--per-image, --batch-size and --keep-best must be at least 1")
         if self.image_size is not None and self.image_size < MIN_IMAGE_SIZE:
             raise ValueError(f"--size must be at least {MIN_IMAGE_SIZE} px, not {self.image_size}")
+        if self.relight_style not in (None, *RELIGHT_STYLES):
+            raise ValueError(f"unknown --relight-style {self.relight_style!r}; expected one of {', '.join(RELIGHT_STYLES)}")
         if self.shards < 1 or not 0 <= self.shard < self.shards:
             raise ValueError(f"--shard '{self.shard}/{self.shards}': need 0 <= i < N")
 

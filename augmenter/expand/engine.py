@@ -70,10 +70,11 @@ class Models:
     notices: list[str] = field(default_factory=list)
 
     @classmethod
-    def load(cls, legan: str | None, q: str | None, device: torch.device, image_size: int | None = None) -> "Models":
+    def load(cls, legan: str | None, q: str | None, device: torch.device, image_size: int | None = None,
+             relight_style: str | None = None) -> "Models":
         if image_size is not None and image_size < 32:
             raise ValueError(f"--size must be at least 32 px, not {image_size}")
-        translator = load_translator(legan, device)
+        translator = load_translator(legan, device, relight_style=relight_style)
         if image_size is not None and image_size != translator.image_size:
             if translator.arch != "fields":
                 raise CheckpointError(translator.path, f"is a {translator.arch} generator of {translator.image_size} px; "
@@ -327,7 +328,7 @@ def run_expand(config: ExpandConfig, resume: bool = False, progress: Callable[[i
         config = run_dir.saved_config(config)
     check_out_and_root(out, config.root, SAMPLE_FOLDER)
     device = resolve_device(config.device)
-    models = Models.load(config.legan, config.q, device, config.image_size)
+    models = Models.load(config.legan, config.q, device, config.image_size, config.relight_style)
     for message in models.notices:
         log(message)
 

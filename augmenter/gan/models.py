@@ -12,7 +12,7 @@ from torch.nn import functional as F
 from augmenter.checkpoint import load_checkpoint, load_weights
 from augmenter.errors import CheckpointError
 from augmenter.gan.vocabulary import require_in_vocabulary
-from augmenter.nets.fields import FieldGenerator, FieldsConfig
+from augmenter.nets.fields import RELIGHT_STYLES, FieldGenerator, FieldsConfig
 from augmenter.nets.legan import LeganConfig, LeganGenerator
 from augmenter.nets.stargan import Discriminator, DiscriminatorConfig, StarGanConfig, StarGanGenerator
 
@@ -134,18 +134,24 @@ def built_in_notice(path: str | Path | None) -> str | None:
     return _NOTICES.get(generator_path(path))
 
 
-def load_translator(path: str | Path | None = None, device: str | torch.device = "cpu", use_ema: bool = True) -> Translator:
+def load_translator(path: str | Path | None = None, device: str | torch.device = "cpu", use_ema: bool = True,
+                    relight_style: str | None = None) -> Translator:
     """A generator from a ``fields``/``legan``/``stargan`` checkpoint (EMA weights by default).
 
     ``None`` (or ``"default"``, ``"fields"``) loads the built-in field generator (lighting trained on
     Extended Yale B, expression warps from the renderer; any size); ``"demo"`` the render-trained demo
     LEGAN (64 px, for the built-in sample).
 
+    ``relight_style`` (``"photo"`` or ``"lab"``, :data:`~augmenter.nets.fields.RELIGHT_STYLES`) makes a ``fields``
+    generator relight that way whatever its checkpoint says (same weights); ``None`` keeps the saved style.
+
     The generator is rebuilt from the checkpoint's whole saved generator config. Raises
     :class:`CheckpointError` naming the file when it is not a generator checkpoint, its config does
     not describe a generator, or its lighting / expression vocabularies are missing or do not match
     the generator's inputs.
     """
+    if relight_style not in (None, *RELIGHT_STYLES):
+        raise ValueError(f"unknown relight style {relight_style!r}; expected one of {', '.join(RELIGHT_STYLES)}")
     path = generator_path(path)
     if path in _REBUILD and not path.is_file():
         raise CheckpointError(path, f"this built-in generator is missing from this installation; "
@@ -154,7 +160,7 @@ def load_translator(path: str | Path | None = None, device: str | torch.device =
     if ckpt.kind not in ARCHS:
         raise CheckpointError(path, f"is a {ckpt.kind!r} checkpoint, expected one of {', '.join(ARCHS)}")
     try:
-        generator = generator_from_config(ckpt.kind, ckpt.config["generator"])
+        generator = generator_from_config(ckpt.kind, _styled(ckpt.config["generator"], relight_style, ckpt.kind, path))
         image_size = int(ckpt.config["image_size"])
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(path, f"config does not describe a generator ({err})") from None
@@ -164,6 +170,15 @@ def load_translator(path: str | Path | None = None, device: str | torch.device =
     load_weights(generator, {k: v.float() for k, v in state.items()}, source=path)
     generator.to(device).eval()
     return Translator(generator, image_size, lighting, expression, ckpt.kind, path)
+
+
+def _styled(config: Mapping, relight_style: str | None, arch: str, path: Path) -> Mapping:
+    """``config`` with the settings of ``relight_style`` (none: unchanged)."""
+    if relight_style is None:
+        return config
+    if arch != "fields":
+        raise CheckpointError(path, f"is a {arch} generator; a relight style applies to a fields generator only")
+    return {**config, **RELIGHT_STYLES[relight_style]}
 
 
 def _vocabularies(saved: Mapping | None, generator: nn.Module, path: Path) -> tuple[list[str], list[str]]:

@@ -35,6 +35,7 @@ class GeneratorRecipe:
     flow_identities: int = 8
     amplitudes: dict = field(default_factory=lambda: {"happy": 2.6, "surprise": 1.6})
     train: GeneratorTrainConfig = field(default_factory=GeneratorTrainConfig)
+    relight_style: str = "photo"  # how the exported model relights (trained in the lab style: Yale B's pairs need it)
 
 
 def renderer_priors(recipe: GeneratorRecipe, work_size: int = 64, log=print) -> dict:
@@ -144,8 +145,13 @@ def run(recipe: GeneratorRecipe, work: Path, log=print) -> Path:
                            list(EXPRESSIONS), teacher, q_net, log, evaluate=evaluate)
 
 
-def export(last: Path, asset: Path, note: str, learned_expression: bool = False, priors: dict | None = None) -> Path:
+def export(last: Path, asset: Path, note: str, learned_expression: bool = False, priors: dict | None = None,
+           relight_style: str | None = "photo") -> Path:
     """The shipped file: EMA weights in float16, the generator's config and vocabularies, a provenance note.
+
+    ``relight_style`` (:data:`~augmenter.nets.fields.RELIGHT_STYLES`) is written into the saved config: the model
+    trains in the ``lab`` style (its offset fits Yale B's fixed-exposure pairs) and ships in the ``photo`` style,
+    which on faces from other cameras keeps the photo's texture (docs/generator.md); ``None`` keeps the trained one.
 
     ``priors`` (arrays by buffer name, :func:`renderer_priors`) replace the trained checkpoint's: the
     lighting branch never sees them, so a new expression recipe needs no retraining.
@@ -155,7 +161,7 @@ def export(last: Path, asset: Path, note: str, learned_expression: bool = False,
     hollow eyes that no person would call an expression (see the README's measurements).
     """
     from augmenter.checkpoint import load_checkpoint, save_checkpoint
-    from augmenter.nets.fields import _BLEND_BIAS
+    from augmenter.nets.fields import _BLEND_BIAS, RELIGHT_STYLES
 
     ckpt = load_checkpoint(last)
     state = dict(ckpt.ema["generator"])
@@ -168,8 +174,10 @@ def export(last: Path, asset: Path, note: str, learned_expression: bool = False,
         state["expression.head.bias"] = torch.zeros_like(state["expression.head.bias"])
         state["expression.head.bias"][3] = _BLEND_BIAS
     weights = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-    return save_checkpoint(asset, kind="fields", model={"generator": weights}, step=ckpt.step,
-                           config={k: ckpt.config[k] for k in ("generator", "image_size", "train")},
+    config = {k: ckpt.config[k] for k in ("generator", "image_size", "train")}
+    if relight_style is not None:
+        config["generator"] = {**config["generator"], **RELIGHT_STYLES[relight_style]}
+    return save_checkpoint(asset, kind="fields", model={"generator": weights}, step=ckpt.step, config=config,
                            vocabularies=ckpt.vocabularies, extra={"provenance": note})
 
 
@@ -179,7 +187,7 @@ def provenance(recipe: GeneratorRecipe) -> str:
     return ("field generator: lighting trained on Extended Yale B (the first "
             f"{recipe.yaleb_train_subjects} subjects with a registered light series), confined to the face; "
             f"expression = the built-in renderer's mean flows and mouth content ({scales}; learned residual "
-            "reset); research use only")
+            f"reset); relights in the {recipe.relight_style} style; research use only")
 
 
 if __name__ == "__main__":  # python -m pipelines.default_generator.run WORK [STEPS]: the trainer without export

@@ -1,0 +1,37 @@
+"""The two relight styles side by side on held-out faces (a picture).
+
+``python -m pipelines.default_generator.relight_style_grid RESULTS OUT``: six held-out photos (FER-2013 validation
+and Yale B subjects the models never trained on: a seeded pick of ``RESULTS``' ``heldout_real``, as
+``augment-train-default-q`` writes it), each relit by the built-in field generator to az+095, az-070 and el+45 in
+the ``lab`` style (the learned offset, fixed exposure) and the ``photo`` style (gain only, exposure kept); under
+every face the default Q's score (green: kept at 0.6).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+LIGHTS = ("az+095_el+00", "az-070_el+00", "az+000_el+45")
+
+
+def main(results: Path, out: str) -> None:
+    from augmenter.api import FaceAugmenter
+    from augmenter.quality.model import load_q
+    from augmenter.tensors import load_face
+    from pipelines.default_q.gaming import held_out_pick
+    from pipelines.default_q.grid import sheet
+
+    faces = np.stack([load_face(p, 128) for p in held_out_pick(json.loads(results.read_text()), seed=5)[::50]])
+    styles = {name: FaceAugmenter.load("fields", relight_style=name) for name in ("lab", "photo")}
+    cols = [("source", faces)]
+    for light in LIGHTS:
+        cols += [(f"{name} {light[:6]}{light[9:] if light.endswith('+45') else ''}", aug.relight(faces, light))
+                 for name, aug in styles.items()]
+    sheet(cols, {"Q": load_q(None, "cpu")[0]}, out)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), sys.argv[2])
