@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-LIGHTS = ("az+095_el+00", "az-070_el+00", "az+000_el+45")
+LIGHTS = {"az+095_el+00": "az+095", "az-070_el+00": "az-070", "az+000_el+45": "el+45"}  # name: column label
 
 
 def main(results: Path, out: str) -> None:
@@ -27,9 +27,8 @@ def main(results: Path, out: str) -> None:
     faces = np.stack([load_face(p, 128) for p in held_out_pick(json.loads(results.read_text()), seed=5)[::50]])
     styles = {name: FaceAugmenter.load("fields", relight_style=name) for name in ("lab", "photo")}
     cols = [("source", faces)]
-    for light in LIGHTS:
-        cols += [(f"{name} {light[:6]}{light[9:] if light.endswith('+45') else ''}", aug.relight(faces, light))
-                 for name, aug in styles.items()]
+    for light, label in LIGHTS.items():
+        cols += [(f"{name} {label}", aug.relight(faces, light)) for name, aug in styles.items()]
     sheet(cols, {"Q": load_q(None, "cpu")[0]}, out)
 
 
