@@ -38,11 +38,12 @@ them to the full-resolution source, so only the change is new:
    (the source over its blurred luma), so it brightens skin and keeps pores and eyes; retrained with it the
    model fits Yale B as well and blows out slightly more on other cameras (docs/generator.md): off by default.
    With ``keep_exposure`` the relit face is scaled so its mean linear light inside the face mask equals the
-   source's (:func:`meter_exposure`), and highlights above ``EXPOSURE_KNEE`` roll off smoothly instead of clipping: a camera with automatic
-   exposure (every photo outside a lab) meters the face, so a side light darkens one side and brightens the
-   other rather than darkening the whole face as Yale B's fixed-exposure dark-room series does. Together with
-   ``shading_offset`` off this is the *photo* style (:data:`RELIGHT_STYLES`): the photo's own texture, shaded;
-   the *lab* style (offset on, exposure fixed) fits Yale B's series best (docs/generator.md compares them).
+   source's (:func:`meter_exposure`), and highlights above ``EXPOSURE_KNEE`` roll off instead of clipping: a
+   camera with automatic exposure (every photo outside a lab) meters the face, so a side light darkens one
+   side and brightens the other rather than darkening the whole face as Yale B's fixed-exposure dark-room
+   series does. With ``shading_offset`` off this is the *photo* style (:data:`RELIGHT_STYLES`, the built-in
+   model's): the photo's own texture, shaded; the *lab* style (offset on, exposure fixed) fits Yale B's
+   series best (docs/generator.md compares them).
 3. Targets are one-hot rows; an all-zero row keeps that attribute, and a row keeping both returns the
    input unchanged (bit for bit). Light directions come from :attr:`FieldGenerator.directions`
    (``(n_lighting, 3)`` unit vectors, a buffer: :func:`direction_vector` of each vocabulary name's
