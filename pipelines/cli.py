@@ -186,8 +186,9 @@ def train_default_generator(work: Path, data: str, steps: int, minutes: float, b
               "neutral); the other expressions become a third test list, 'expression'.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (rerun to resume).")
 @click.option("--legan", default=None, help="Generator checkpoint that relights (default: the built-in field generator).")
-@click.option("--relight-style", type=click.Choice(["photo", "lab"]), default=None,
-              help="How a fields generator relights (see augment expand --help; default: the checkpoint's own).")
+@click.option("--relight-style", type=click.Choice(["photo", "lab"]), default="lab", show_default=True,
+              help="How a fields generator relights (see augment expand --help): the measured recipe relights in "
+                   "the lab style, whose dark sides match a fixed-exposure rig's harsh photos.")
 @click.option("--q", default=None, help="Q checkpoint (default: the built-in default Q).")
 @click.option("--q-min", default=0.0, show_default=True, help="Keep a relit face when its q_score is at least this.")
 @click.option("--per-image", default=13, show_default=True,

@@ -80,13 +80,15 @@ class VerificationExperiment:
     mode: str = "lighting"                  # lighting: the generator's harsh lights; both: joint light+expression
     train_expressions: list[str] = field(default_factory=list)  # training expressions (empty: all)
     legan: str | None = None
-    relight_style: str | None = None        # photo | lab for a fields generator (None: the checkpoint's own)
     q: str | None = None
     # The measured recipe (docs/pipelines.md): every harsh light of the generator for every training photo,
-    # half of the draws synthetic, no Q filter (a relight is meant to be dark, and Q's agreement with people is
-    # weak); on aligned Yale B over 5 seeds it added 8.6 points on harsh-light pairs and cost 0.5 on
-    # near-frontal ones, where 65% of the draws had given +7.7 and -1.2, and synthetic draws on top of the
-    # real ones (synthetic_draws="add") +9.8 and -1.5.
+    # relit in the lab style, half of the draws synthetic, no Q filter (a relight is meant to be dark, and Q's
+    # agreement with people is weak); on aligned Yale B over 5 seeds it added 8.6 points on harsh-light pairs
+    # and cost 0.5 on near-frontal ones, where 65% of the draws had given +7.7 and -1.2, and synthetic draws
+    # on top of the real ones (synthetic_draws="add") +9.8 and -1.5. The photo style (expand's default: the
+    # photo's own texture, its exposure kept) added nothing on Yale B's dark-room harsh pairs: the test photos'
+    # dark sides are black, and only the lab style's relights are.
+    relight_style: str | None = "lab"       # photo | lab for a fields generator (None: the checkpoint's own)
     q_min: float = 0.0
     per_image: int = 13
     synthetic_ratio: float = 0.5
@@ -150,12 +152,14 @@ def harsh_targets(legan: str | None, max_angle: float) -> list[str]:
 
 def expand_settings(config: VerificationExperiment) -> tuple[dict, list[str]]:
     """``ExpandConfig`` fields of the experiment's expansion, and the targets it names: the harsh lights
-    (``mode="lighting"``), or every light and expression of the generator, drawn jointly (``"both"``)."""
+    (``mode="lighting"``), or every light and expression of the generator, drawn jointly (``"both"``); the
+    relight style for a fields generator (a LEGAN or StarGAN has none)."""
+    translator = load_translator(config.legan, "cpu")
+    style = {"relight_style": config.relight_style} if translator.arch == "fields" else {}
     if config.mode == "lighting":
         targets = harsh_targets(config.legan, config.max_angle)
-        return {"mode": "lighting", "lighting": ",".join(targets)}, targets
-    translator = load_translator(config.legan, "cpu")
-    return {"mode": "both", "lighting": "all", "expression": "all"}, [*translator.lighting, *translator.expression]
+        return {"mode": "lighting", "lighting": ",".join(targets), **style}, targets
+    return {"mode": "both", "lighting": "all", "expression": "all", **style}, [*translator.lighting, *translator.expression]
 
 
 def training_variants(expand_out: Path, allowed_sources: set[str], out: Path | None = None) -> Path:
@@ -279,7 +283,7 @@ def run_experiment(config: VerificationExperiment, log: Callable[[str], None] = 
     settings, targets = expand_settings(config)
     expand = run_expand(ExpandConfig(dataset=config.dataset, root=str(root), out=str(out / "expand"),
                                      per_image=config.per_image, q_min=config.q_min, legan=config.legan, q=config.q,
-                                     relight_style=config.relight_style, seed=config.seed, device=config.device, **settings),
+                                     seed=config.seed, device=config.device, **settings),
                         resume=False, log=log)
     expand_minutes = (time.perf_counter() - start) / 60
     log(f"expand: {expand.summary.get('kept', '?')} kept of the whole set ({expand_minutes:.1f} min); each seed "

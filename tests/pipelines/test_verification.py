@@ -200,3 +200,16 @@ def test_training_expressions_accept_their_aliases():
     shows = lambda e: config.usual_expression(FaceRecord(path="/x.png", dataset="multipie", expression=e))  # noqa: E731
     assert shows("smile") and shows("happy") and shows("neutral")  # Multi-PIE's smile is the emotion happy
     assert not shows("scream") and not shows("unknown")
+
+
+def test_the_expansion_relights_in_the_recipes_lab_style_only_for_a_fields_generator():
+    from augmenter.expand.config import ExpandConfig
+    from pipelines.verification import VerificationExperiment, expand_settings
+
+    settings, targets = expand_settings(VerificationExperiment(root="r", out="o"))
+    assert settings["relight_style"] == "lab" and settings["mode"] == "lighting" and targets
+    assert ExpandConfig(dataset="yaleb", out="o", **settings).relight_style == "lab"
+    photo, _ = expand_settings(VerificationExperiment(root="r", out="o", relight_style="photo", mode="both"))
+    assert photo["relight_style"] == "photo" and photo["mode"] == "both"
+    legan, _ = expand_settings(VerificationExperiment(root="r", out="o", legan="demo"))
+    assert "relight_style" not in legan
