@@ -97,6 +97,7 @@ class FieldsConfig:
     offset_bound: float = 0.5  # |offset| <= this (in [0, 1] units); smaller paints less (docs/generator.md)
     offset_on_albedo: bool = False  # True: the offset is added light, scaled by the source's own detail (below)
     keep_exposure: bool = False  # True: the relit face keeps the source's mean brightness, as a camera's exposure does
+    shading_strength: float = 1.0  # the log-gain is multiplied by this when relighting: above 1, deeper shadows
 
 
 def direction_vector(azimuth: float, elevation: float) -> tuple[float, float, float]:
@@ -237,6 +238,7 @@ class FieldGenerator(nn.Module):
     def relight(self, x: torch.Tensor, direction: torch.Tensor) -> torch.Tensor:
         """``x`` under lights of ``direction`` ``(B, 3)`` unit vectors, at ``x``'s size."""
         g, o = self.shading_fields(x, direction)
+        g = g * self.config.shading_strength
         size = x.shape[-2:]
         up = lambda t: F.interpolate(t * self.face_mask, size=size, mode="bilinear", align_corners=False)  # noqa: E731
         u = (x + 1) / 2

@@ -143,3 +143,19 @@ def test_export_writes_the_shipping_style_into_the_saved_config(tmp_path):
     assert saved == {**dataclasses.asdict(SMALL), **RELIGHT_STYLES["photo"]}
     assert load_translator(shipped).generator.config.keep_exposure
     assert load_translator(kept).generator.config == load_translator(trained).generator.config
+
+
+def test_shading_strength_multiplies_the_log_gain():
+    plain = dataclasses.replace(SMALL, shading_offset=False)
+    generator = _trained_looking(plain)
+    stronger = FieldGenerator(dataclasses.replace(plain, shading_strength=2.0)).eval()
+    stronger.load_state_dict(generator.state_dict())
+    x = _dim_faces()
+    side = generator.directions[1].expand(len(x), 3)
+    with torch.no_grad():
+        gain, _ = generator.shading_fields(x, side)
+        up = torch.nn.functional.interpolate(gain * generator.face_mask, size=x.shape[-2:], mode="bilinear",
+                                             align_corners=False)
+        expected = (((x + 1) / 2) * torch.exp(2 * up)).clamp(0, 1) * 2 - 1
+        assert torch.allclose(stronger.relight(x, side), expected, atol=1e-6)
+        assert not torch.allclose(generator.relight(x, side), expected, atol=1e-3)
