@@ -60,6 +60,16 @@ def direction_name(azimuth: float, elevation: float) -> str:
 FIELD_LIGHTING: tuple[str, ...] = tuple(direction_name(a, e) for a, e in FIELD_LIGHT_DIRECTIONS)
 """The default field generator's lighting vocabulary, in its order."""
 
+RELIGHT_STYLES: dict[str, dict] = {
+    "photo": {"shading_offset": False, "keep_exposure": True, "shading_strength": 1.0},
+    "photo-deep": {"shading_offset": False, "keep_exposure": True, "shading_strength": 2.0},
+    "lab": {"shading_offset": True, "keep_exposure": False, "shading_strength": 1.0},
+}
+"""How a trained field generator relights (settings of :class:`augmenter.nets.fields.FieldsConfig`): ``photo``
+multiplies the photo by the shading and keeps its exposure (faces from ordinary cameras; the built-in model's);
+``photo-deep`` the same with the log-gain doubled (a harder lamp, deeper shadows); ``lab`` adds the learned
+offset at fixed exposure (fits Yale B's dark-room series). Measured side by side in docs/generator.md."""
+
 MULTIPIE_EXPRESSIONS: tuple[str, ...] = ("neutral", "smile", "surprise", "squint", "disgust", "scream")
 EMOTIONS: tuple[str, ...] = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
 EXPRESSIONS: tuple[str, ...] = MULTIPIE_EXPRESSIONS + tuple(e for e in EMOTIONS if e not in MULTIPIE_EXPRESSIONS)

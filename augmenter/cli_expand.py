@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from augmenter.attributes import AMBIENT, FIELD_LIGHTING
+from augmenter.attributes import AMBIENT, FIELD_LIGHTING, RELIGHT_STYLES
 from augmenter.device import torchrun_env
 from augmenter.cli_util import one_line_errors, progress_bar
 from augmenter.datasets.registry import DATASETS
@@ -65,10 +65,11 @@ def device_for_rank(device: str) -> str:
 @click.option("--save-rejected", is_flag=True, help="Also write rejected variants (under OUT/.rejected/).")
 @click.option("--legan", default=None, help="Generator checkpoint (default: the built-in field generator, any size; "
               "'demo': the render-trained demo LEGAN, 64 px, for the built-in sample).")
-@click.option("--relight-style", type=click.Choice(["photo", "lab"]), default=None,
+@click.option("--relight-style", type=click.Choice(list(RELIGHT_STYLES)), default=None,
               help="How a fields generator relights: 'photo' shades the photo and keeps its exposure (faces from "
-                   "ordinary cameras), 'lab' adds the learned offset at fixed exposure (Yale B's dark-room series). "
-                   "Default: the checkpoint's own (the built-in generator: photo).")
+                   "ordinary cameras), 'photo-deep' the same with deeper shadows, 'lab' adds the learned offset at "
+                   "fixed exposure (Yale B's dark-room series). Default: the checkpoint's own (the built-in "
+                   "generator: photo).")
 @click.option("--size", "image_size", default=None, type=int,
               help="Side of the variants in px (default: the generator's; a fields generator "
                    "takes any size, e.g. 112).")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from augmenter.attributes import RELIGHT_STYLES
 from augmenter.cli_util import make_bar, make_config, one_line_errors, progress_bar
 
 
@@ -186,7 +187,7 @@ def train_default_generator(work: Path, data: str, steps: int, minutes: float, b
               "neutral); the other expressions become a third test list, 'expression'.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (rerun to resume).")
 @click.option("--legan", default=None, help="Generator checkpoint that relights (default: the built-in field generator).")
-@click.option("--relight-style", type=click.Choice(["photo", "lab"]), default="lab", show_default=True,
+@click.option("--relight-style", type=click.Choice(list(RELIGHT_STYLES)), default="lab", show_default=True,
               help="How a fields generator relights (see augment expand --help): the measured recipe relights in "
                    "the lab style, whose dark sides match a fixed-exposure rig's harsh photos.")
 @click.option("--q", default=None, help="Q checkpoint (default: the built-in default Q).")

@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, fields
 
 from augmenter.datasets.registry import DATASETS
 from augmenter.expand.plan import MODES
-from augmenter.nets.fields import RELIGHT_STYLES
+from augmenter.attributes import RELIGHT_STYLES
 
 MIN_IMAGE_SIZE = 32
 """The smallest ``image_size`` (``--size``) of the variants, in px."""

@@ -12,7 +12,8 @@ from torch.nn import functional as F
 from augmenter.checkpoint import load_checkpoint, load_weights
 from augmenter.errors import CheckpointError
 from augmenter.gan.vocabulary import require_in_vocabulary
-from augmenter.nets.fields import RELIGHT_STYLES, FieldGenerator, FieldsConfig
+from augmenter.attributes import RELIGHT_STYLES
+from augmenter.nets.fields import FieldGenerator, FieldsConfig
 from augmenter.nets.legan import LeganConfig, LeganGenerator
 from augmenter.nets.stargan import Discriminator, DiscriminatorConfig, StarGanConfig, StarGanGenerator
 

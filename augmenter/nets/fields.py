@@ -41,7 +41,7 @@ them to the full-resolution source, so only the change is new:
    source's (:func:`meter_exposure`), and highlights above ``EXPOSURE_KNEE`` roll off instead of clipping: a
    camera with automatic exposure (every photo outside a lab) meters the face, so a side light darkens one
    side and brightens the other rather than darkening the whole face as Yale B's fixed-exposure dark-room
-   series does. With ``shading_offset`` off this is the *photo* style (:data:`RELIGHT_STYLES`, the built-in
+   series does. With ``shading_offset`` off this is the *photo* style (:data:`augmenter.attributes.RELIGHT_STYLES`, the built-in
    model's): the photo's own texture, shaded; the *lab* style (offset on, exposure fixed) fits Yale B's
    series best (docs/generator.md compares them).
 3. Targets are one-hot rows; an all-zero row keeps that attribute, and a row keeping both returns the
@@ -77,10 +77,6 @@ PRIOR_AMBIENT, PRIOR_WRAP, PRIOR_DIFFUSE, SRGB_GAMMA = 0.10, 0.1, 1.1, 2.2  # th
 MAX_FLOW = 0.08  # residual deformation, in grid units ([-1, 1] spans the image): 4% of the side at most
 _BLEND_BIAS = -5.0
 EXPOSURE_KNEE = 0.8  # keep_exposure: values above this (in [0, 1]) are compressed smoothly toward 1
-RELIGHT_STYLES = {"photo": {"shading_offset": False, "keep_exposure": True},
-                  "lab": {"shading_offset": True, "keep_exposure": False}}
-"""How a trained field generator relights: ``photo`` multiplies the photo by the shading and keeps its exposure
-(faces from ordinary cameras); ``lab`` adds the learned offset at fixed exposure (fits Yale B's dark-room series)."""
 
 
 @dataclass(frozen=True)

@@ -161,7 +161,8 @@ def export(last: Path, asset: Path, note: str, learned_expression: bool = False,
     hollow eyes that no person would call an expression (see the README's measurements).
     """
     from augmenter.checkpoint import load_checkpoint, save_checkpoint
-    from augmenter.nets.fields import _BLEND_BIAS, RELIGHT_STYLES
+    from augmenter.attributes import RELIGHT_STYLES
+    from augmenter.nets.fields import _BLEND_BIAS
 
     ckpt = load_checkpoint(last)
     state = dict(ckpt.ema["generator"])

@@ -9,7 +9,8 @@ import torch
 
 from augmenter.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from augmenter.gan.models import load_translator
-from augmenter.nets.fields import EXPOSURE_KNEE, RELIGHT_STYLES, FieldGenerator, FieldsConfig, meter_exposure
+from augmenter.attributes import RELIGHT_STYLES
+from augmenter.nets.fields import EXPOSURE_KNEE, FieldGenerator, FieldsConfig, meter_exposure
 
 SMALL = FieldsConfig(n_lighting=3, n_expression=2, width=8, work_size=32, shading_prior=True)
 
@@ -117,7 +118,7 @@ def test_load_translator_relights_in_the_style_asked_for_with_the_same_weights(t
     x = _dim_faces()
     assert not torch.allclose(load_translator(path).translate(x, lighting="az+065_el+00"),
                               load_translator(path, relight_style="photo").translate(x, lighting="az+065_el+00"))
-    with pytest.raises(ValueError, match="unknown relight style 'studio'.*photo, lab"):
+    with pytest.raises(ValueError, match="unknown relight style .studio.*photo, photo-deep, lab"):
         load_translator(path, relight_style="studio")
 
 
@@ -159,3 +160,10 @@ def test_shading_strength_multiplies_the_log_gain():
         expected = (((x + 1) / 2) * torch.exp(2 * up)).clamp(0, 1) * 2 - 1
         assert torch.allclose(stronger.relight(x, side), expected, atol=1e-6)
         assert not torch.allclose(generator.relight(x, side), expected, atol=1e-3)
+
+
+@pytest.mark.parametrize("style", sorted(RELIGHT_STYLES))
+def test_every_named_style_loads_with_its_settings(tmp_path, style):
+    path = _saved_fields(tmp_path, SMALL)
+    config = load_translator(path, relight_style=style).generator.config
+    assert {k: getattr(config, k) for k in RELIGHT_STYLES[style]} == RELIGHT_STYLES[style]
