@@ -78,8 +78,8 @@ class FaceAugmenter:
              relight_style: str | None = None) -> "FaceAugmenter":
         """``generator``: ``None``/``"fields"`` (the built-in field generator), ``"demo"`` (the demo LEGAN) or a
         checkpoint path; ``q``: ``None`` (the default Q), ``"demo"`` or a path; ``relight_style``: ``"photo"`` (the
-        photo's texture shaded, its exposure kept) or ``"lab"`` (Yale B's fixed-exposure look) for a field
-        generator, ``None`` for the checkpoint's own. Nothing is downloaded."""
+        photo's texture shaded, its exposure kept), ``"photo-deep"`` (the same, deeper shadows) or ``"lab"`` (Yale
+        B's fixed-exposure look) for a field generator, ``None`` for the checkpoint's own. Nothing is downloaded."""
         dev = resolve_device(device)
         q_net, _ = load_q(q, dev)
         return cls(load_translator(generator, dev, relight_style=relight_style), q_net, dev)

@@ -38,7 +38,7 @@ class ExpandConfig:
     keep_best: int | None = None
     save_rejected: bool = False
     legan: str | None = None                # None: the built-in field generator; "demo": the demo LEGAN
-    relight_style: str | None = None        # "photo" | "lab" for a fields generator; None: the checkpoint's own
+    relight_style: str | None = None        # a name of RELIGHT_STYLES, for a fields generator; None: its own
     q: str | None = None                    # None: the built-in demo Q
     seed: int = 0
     batch_size: int = 16

@@ -143,7 +143,7 @@ def load_translator(path: str | Path | None = None, device: str | torch.device =
     Extended Yale B, expression warps from the renderer; any size); ``"demo"`` the render-trained demo
     LEGAN (64 px, for the built-in sample).
 
-    ``relight_style`` (``"photo"`` or ``"lab"``, :data:`~augmenter.nets.fields.RELIGHT_STYLES`) makes a ``fields``
+    ``relight_style`` (a name of :data:`~augmenter.attributes.RELIGHT_STYLES`: photo, photo-deep, lab) makes a ``fields``
     generator relight that way whatever its checkpoint says (same weights); ``None`` keeps the saved style.
 
     The generator is rebuilt from the checkpoint's whole saved generator config. Raises

@@ -149,7 +149,7 @@ def export(last: Path, asset: Path, note: str, learned_expression: bool = False,
            relight_style: str | None = "photo") -> Path:
     """The shipped file: EMA weights in float16, the generator's config and vocabularies, a provenance note.
 
-    ``relight_style`` (:data:`~augmenter.nets.fields.RELIGHT_STYLES`) is written into the saved config: the model
+    ``relight_style`` (:data:`~augmenter.attributes.RELIGHT_STYLES`) is written into the saved config: the model
     trains in the ``lab`` style (its offset fits Yale B's fixed-exposure pairs) and ships in the ``photo`` style,
     which on faces from other cameras keeps the photo's texture (docs/generator.md); ``None`` keeps the trained one.
 
