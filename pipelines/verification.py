@@ -146,8 +146,12 @@ def arm_epoch_size(config: VerificationExperiment, n_real: int, arm: str) -> int
 
 def harsh_targets(legan: str | None, max_angle: float) -> list[str]:
     """The generator's lights more than ``max_angle`` degrees from frontal."""
-    vocabulary = load_translator(legan, "cpu").lighting
-    return [n for n in vocabulary if (d := light_direction(n)) is not None and angle_between(d, (0, 0)) > max_angle]
+    return lights_beyond(load_translator(legan, "cpu").lighting, max_angle)
+
+
+def lights_beyond(names: list[str], max_angle: float) -> list[str]:
+    """The lighting ``names`` whose direction is more than ``max_angle`` degrees from frontal."""
+    return [n for n in names if (d := light_direction(n)) is not None and angle_between(d, (0, 0)) > max_angle]
 
 
 def expand_settings(config: VerificationExperiment) -> tuple[dict, list[str]]:
@@ -157,7 +161,7 @@ def expand_settings(config: VerificationExperiment) -> tuple[dict, list[str]]:
     translator = load_translator(config.legan, "cpu")
     style = {"relight_style": config.relight_style} if translator.arch == "fields" else {}
     if config.mode == "lighting":
-        targets = harsh_targets(config.legan, config.max_angle)
+        targets = lights_beyond(translator.lighting, config.max_angle)
         return {"mode": "lighting", "lighting": ",".join(targets), **style}, targets
     return {"mode": "both", "lighting": "all", "expression": "all", **style}, [*translator.lighting, *translator.expression]
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from augmenter.attributes import RELIGHT_STYLES
 from augmenter.datasets.registry import DATASETS
 from augmenter.expand.plan import MODES
-from augmenter.attributes import RELIGHT_STYLES
 
 MIN_IMAGE_SIZE = 32
 """The smallest ``image_size`` (``--size``) of the variants, in px."""

@@ -9,10 +9,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from augmenter.attributes import RELIGHT_STYLES
 from augmenter.checkpoint import load_checkpoint, load_weights
 from augmenter.errors import CheckpointError
 from augmenter.gan.vocabulary import require_in_vocabulary
-from augmenter.attributes import RELIGHT_STYLES
 from augmenter.nets.fields import FieldGenerator, FieldsConfig
 from augmenter.nets.legan import LeganConfig, LeganGenerator
 from augmenter.nets.stargan import Discriminator, DiscriminatorConfig, StarGanConfig, StarGanGenerator

@@ -131,8 +131,8 @@ def albedo_detail(u: torch.Tensor, sigma_share: float = 1 / 32, floor: float = 0
 
 def meter_exposure(source: torch.Tensor, relit: torch.Tensor, mask: torch.Tensor,
                    knee: float = EXPOSURE_KNEE) -> torch.Tensor:
-    """``relit`` ``(B, C, S, S)`` (sRGB in [0, 1] units, may exceed 1) scaled inside ``mask`` ``(B, 1, S, S)`` (in
-    [0, 1]) so that its mask-weighted mean *linear* light (sRGB ^ 2.2) equals ``source``'s, then values above
+    """``relit`` ``(B, C, S, S)`` (sRGB in [0, 1] units, may exceed 1) scaled inside ``mask`` ``(B or 1, 1, S, S)``
+    (in [0, 1]) so that its mask-weighted mean *linear* light (sRGB ^ 2.2) equals ``source``'s, then values above
     ``knee`` rolled off toward 1 (tanh): what a camera metering the face records. Metering in linear light, as a
     sensor does, brightens the lit side of a half-shadowed face less than matching the displayed mean would
     (on FER-2013 faces: 2.4% of face pixels blown out instead of 4.3%). Where ``mask`` is 0 the pixels are
@@ -238,13 +238,12 @@ class FieldGenerator(nn.Module):
         size = x.shape[-2:]
         up = lambda t: F.interpolate(t * self.face_mask, size=size, mode="bilinear", align_corners=False)  # noqa: E731
         u = (x + 1) / 2
-        offset = up(o)
-        if self.config.offset_on_albedo:
-            offset = offset * albedo_detail(u)
-        out = u * torch.exp(up(g)) + offset
+        out = u * torch.exp(up(g))
+        if self.config.shading_offset:
+            out = out + (up(o) * albedo_detail(u) if self.config.offset_on_albedo else up(o))
         if self.config.keep_exposure:
-            out = meter_exposure(u, out, F.interpolate(self.face_mask.expand(len(x), -1, -1, -1), size=size,
-                                                      mode="bilinear", align_corners=False))
+            mask = F.interpolate(self.face_mask, size=size, mode="bilinear", align_corners=False)  # (1, 1, S, S)
+            out = meter_exposure(u, out, mask)
         return out.clamp(0, 1) * 2 - 1
 
     def forward(self, x: torch.Tensor, c_l: torch.Tensor, c_e: torch.Tensor) -> torch.Tensor:

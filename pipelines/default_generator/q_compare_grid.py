@@ -14,15 +14,21 @@ from pathlib import Path
 import numpy as np
 
 
+def grid_faces(results: Path) -> np.ndarray:
+    """Six held-out photos ``(6, 128, 128, 3)`` uint8: a seeded pick of ``results``' ``heldout_real``."""
+    from augmenter.tensors import load_face
+    from pipelines.default_q.gaming import held_out_pick
+
+    return np.stack([load_face(p, 128) for p in held_out_pick(json.loads(results.read_text()), seed=5)[::50]])
+
+
 def main(results: Path, q_before: str, out: str) -> None:
     from augmenter.api import FaceAugmenter
     from augmenter.quality.model import load_q
-    from augmenter.tensors import load_face
-    from pipelines.default_q.gaming import held_out_pick
     from pipelines.default_q.grid import sheet
     from pipelines.default_q.pool import damage
 
-    faces = np.stack([load_face(p, 128) for p in held_out_pick(json.loads(results.read_text()), seed=5)[::50]])
+    faces = grid_faces(results)
     damaged = lambda mode, s: np.stack([damage(f, mode, s, np.random.default_rng(i)) for i, f in enumerate(faces)])  # noqa: E731
     augmenter = FaceAugmenter.load("fields")
     cols = [("source", faces), ("seam 0.6", damaged("seam", 0.6)), ("warp 0.6", damaged("warp", 0.6)),

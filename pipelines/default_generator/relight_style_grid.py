@@ -8,11 +8,9 @@ every face the default Q's score (green: kept at 0.6).
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-import numpy as np
 
 LIGHTS = {"az+095_el+00": "az+095", "az-070_el+00": "az-070", "az+000_el+45": "el+45"}  # name: column label
 
@@ -20,11 +18,10 @@ LIGHTS = {"az+095_el+00": "az+095", "az-070_el+00": "az-070", "az+000_el+45": "e
 def main(results: Path, out: str) -> None:
     from augmenter.api import FaceAugmenter
     from augmenter.quality.model import load_q
-    from augmenter.tensors import load_face
-    from pipelines.default_q.gaming import held_out_pick
+    from pipelines.default_generator.q_compare_grid import grid_faces
     from pipelines.default_q.grid import sheet
 
-    faces = np.stack([load_face(p, 128) for p in held_out_pick(json.loads(results.read_text()), seed=5)[::50]])
+    faces = grid_faces(results)
     styles = {name: FaceAugmenter.load("fields", relight_style=name) for name in ("lab", "photo")}
     cols = [("source", faces)]
     for light, label in LIGHTS.items():

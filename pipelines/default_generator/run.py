@@ -160,8 +160,8 @@ def export(last: Path, asset: Path, note: str, learned_expression: bool = False,
     the renderer's flows alone: the learned residual fools FER-trained classifiers with wavy warps and
     hollow eyes that no person would call an expression (see the README's measurements).
     """
-    from augmenter.checkpoint import load_checkpoint, save_checkpoint
     from augmenter.attributes import RELIGHT_STYLES
+    from augmenter.checkpoint import load_checkpoint, save_checkpoint
     from augmenter.nets.fields import _BLEND_BIAS
 
     ckpt = load_checkpoint(last)
