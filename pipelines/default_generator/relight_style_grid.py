@@ -1,10 +1,10 @@
-"""The two relight styles side by side on held-out faces (a picture).
+"""The three relight styles side by side on held-out faces (a picture).
 
 ``python -m pipelines.default_generator.relight_style_grid RESULTS OUT``: six held-out photos (FER-2013 validation
 and Yale B subjects the models never trained on: a seeded pick of ``RESULTS``' ``heldout_real``, as
 ``augment-train-default-q`` writes it), each relit by the built-in field generator to az+095, az-070 and el+45 in
-the ``lab`` style (the learned offset, fixed exposure) and the ``photo`` style (gain only, exposure kept); under
-every face the default Q's score (green: kept at 0.6).
+the ``lab`` style (the learned offset, fixed exposure), the ``photo`` style (gain only, exposure kept) and
+``photo-deep`` (the same, log-gain doubled); under every face the default Q's score (green: kept at 0.6).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def main(results: Path, out: str) -> None:
     from pipelines.default_q.grid import sheet
 
     faces = grid_faces(results)
-    styles = {name: FaceAugmenter.load("fields", relight_style=name) for name in ("lab", "photo")}
+    styles = {name: FaceAugmenter.load("fields", relight_style=name) for name in ("lab", "photo", "photo-deep")}
     cols = [("source", faces)]
     for light, label in LIGHTS.items():
         cols += [(f"{name} {label}", aug.relight(faces, light)) for name, aug in styles.items()]
