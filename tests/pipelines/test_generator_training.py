@@ -135,6 +135,25 @@ def test_renderer_priors_are_cached_per_amplitudes(tmp_path, monkeypatch):
     recipe.amplitudes = {"happy": 3.0}
     assert float(run_module.cached_priors(recipe, tmp_path / "priors.npz")["prior_flow"].max()) == 3.0
     assert len(calls) == 2
+    recipe.mouthless = ()
+    run_module.cached_priors(recipe, tmp_path / "priors.npz")
+    assert len(calls) == 3
+
+
+def test_mouthless_expressions_get_no_pasted_mouth(monkeypatch):
+    import augmenter.sample.flows as flows
+
+    monkeypatch.setattr(flows, "mean_expression_flow", lambda e, size, n, amplitude: np.ones((2, size, size), np.float32))
+    monkeypatch.setattr(flows, "mean_expression_mouth", lambda e, size, amplitude: np.full((2, size, size), 0.5, np.float32))
+    monkeypatch.setattr(flows, "mean_face_mask", lambda size: np.ones((size, size), np.float32))
+    monkeypatch.setattr(flows, "mean_normal_map", lambda size: np.zeros((3, size, size), np.float32))
+    recipe = run_module.GeneratorRecipe(mouthless=("happy", "sad"))
+    mouth = run_module.renderer_priors(recipe, work_size=4, log=lambda *_: None)["prior_mouth"]
+    kept = [i for i, e in enumerate(run_module.EXPRESSIONS) if e not in ("happy", "sad")]
+    assert mouth.shape == (len(run_module.EXPRESSIONS), 2, 8, 8)
+    assert not mouth[run_module.EXPRESSIONS.index("happy")].any() and not mouth[run_module.EXPRESSIONS.index("sad")].any()
+    assert (mouth[kept] == 0.5).all()
+    assert "no pasted mouth for happy, sad" in run_module.provenance(recipe)
 
 
 def test_provenance_names_the_recipes_amplitudes():
