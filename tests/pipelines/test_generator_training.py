@@ -137,7 +137,20 @@ def test_renderer_priors_are_cached_per_amplitudes(tmp_path, monkeypatch):
     assert len(calls) == 2
     recipe.mouthless = ()
     run_module.cached_priors(recipe, tmp_path / "priors.npz")
-    assert len(calls) == 3
+    assert len(calls) == 2  # the mouthless set is applied after the cache: no new render
+
+
+def test_mouthless_is_applied_to_a_cache_made_before_it(tmp_path, monkeypatch):
+    def fake_priors(recipe, log=print):
+        return {"prior_flow": np.zeros((7, 2, 4, 4), np.float32), "prior_mouth": np.ones((7, 2, 8, 8), np.float32),
+                "normals": np.zeros((3, 4, 4), np.float32)}
+
+    monkeypatch.setattr(run_module, "renderer_priors", fake_priors)
+    run_module.cached_priors(run_module.GeneratorRecipe(mouthless=()), tmp_path / "priors.npz")
+    monkeypatch.setattr(run_module, "renderer_priors", lambda *a, **k: pytest.fail("the cache must serve"))
+    mouth = run_module.cached_priors(run_module.GeneratorRecipe(), tmp_path / "priors.npz")["prior_mouth"]
+    happy = run_module.EXPRESSIONS.index("happy")
+    assert not mouth[happy].any() and np.delete(mouth, happy, 0).all()
 
 
 def test_mouthless_expressions_get_no_pasted_mouth(monkeypatch):
