@@ -8,7 +8,10 @@ What goes in, and the label each kind gets (mean, std on Q's 1-10 scale; the mar
   tile shuffle, seam) or an artifact of :func:`augmenter.quality.simulated.degrade` (blob, checkerboard,
   ghosting, blur, colour, warp, noise) applied to a real face at severity ``s ~ U(0.1, 1)``:
   ``7.0 - 5.8 * w * s ** g`` with the mode's ``(w, g)`` from :data:`PERCEPTION` (std 1.2), so a
-  severe failure rates about 1.5 and a faint one stays near the photo.
+  severe failure rates about 1.5 and a faint one stays near the photo. Blur's curve is the recipe's
+  ``blur_curve`` (default (0.8, 1.0)): with the curve of rounds 1-7, (0.7, 1.6), a blur of severity 0.3
+  (sigma 2.1 px at 128 px: a plainly smeared face, docs/q_round5_vs_round6.png) was labelled 6.41, above the
+  0.6 line, and Q learned to pass it (round 6 put 25% of those faces above their own photo).
 * ``generator``: the source translated by a generator checkpoint (default the built-in demo LEGAN, which
   paints shading masks and tints on real faces), resized up to the crop size: 2.5 (std 1.0).
 * ``render``: faces of the built-in 3D renderer: 3.5 (std 1.2): clean but plainly computer graphics; each
@@ -60,7 +63,7 @@ PERCEPTION: dict[str, tuple[float, float]] = {
     "shading_mask": (1.0, 0.6), "tint": (0.9, 0.6), "teeth_bar": (1.0, 0.5), "painted_irises": (0.9, 0.6),
     "tile_shuffle": (1.0, 0.4), "seam": (0.9, 0.6),
     "blob": (1.0, 0.6), "warp": (1.0, 0.7), "ghosting": (0.9, 0.8), "checkerboard": (0.85, 0.8),
-    "colour": (0.8, 0.9), "noise": (0.75, 1.0), "blur": (0.7, 1.6),
+    "colour": (0.8, 0.9), "noise": (0.75, 1.0), "blur": (0.8, 1.0),
 }
 """Mode -> ``(w, g)``: the share of the scale it can take off, and the power of its severity curve."""
 
@@ -75,11 +78,17 @@ class PoolConfig:
     framed_geometry_share: float = 0.5  # share of those framings whose failure is a warp or a seam
     size: int = 128
     seed: int = 0
+    blur_curve: tuple[float, float] = (0.8, 1.0)  # blur's (w, g); rounds 1-7 used (0.7, 1.6)
+
+    def curves(self) -> dict[str, tuple[float, float]]:
+        """Every mode's ``(w, g)``: :data:`PERCEPTION` with this pool's blur curve."""
+        return {**PERCEPTION, "blur": tuple(self.blur_curve)}
 
 
-def failure_rating(mode: str, severity: float) -> float:
-    """The simulated mean rating of a face with ``mode`` at ``severity`` (module docstring)."""
-    w, g = PERCEPTION[mode]
+def failure_rating(mode: str, severity: float, curves: dict[str, tuple[float, float]] = PERCEPTION) -> float:
+    """The simulated mean rating of a face with ``mode`` at ``severity`` (module docstring); ``curves``: each
+    mode's ``(w, g)`` (:meth:`PoolConfig.curves`)."""
+    w, g = curves[mode]
     return float(np.clip(REAL_RATING[0] - 5.8 * w * severity ** g, 1.0, 10.0))
 
 
@@ -202,10 +211,10 @@ def _real_rows(face: _Face, out: Path, config: PoolConfig, modes: tuple[str, ...
         mode, severity = _draw_failure(rng, modes)
         target = out / "images" / mode / f"{group}_{k}.png"
         face.write(target, lambda f, m=mode, s=severity, r=rng: damage(f, m, s, r))
-        rows.append(_row(target, round(failure_rating(mode, severity), 3), FAILURE_STD, mode, group,
+        rows.append(_row(target, round(failure_rating(mode, severity, config.curves()), 3), FAILURE_STD, mode, group,
                          round(severity, 3)))
     if _rng(config.seed, key, "toned").random() < config.toned_share:
-        rows += _toned_rows(face, key, group, out, config.seed, modes)
+        rows += _toned_rows(face, key, group, out, config, modes)
     if _rng(config.seed, key, "reframe").random() < config.reframe_share:
         crop = lambda f: reframed(f, _rng(config.seed, key, "reframe-crop"))  # noqa: E731  (the same crop every call)
         rows += _framed_rows(face, key, "reframed", crop, out, config, modes)
@@ -220,12 +229,12 @@ def _real_rows(face: _Face, out: Path, config: PoolConfig, modes: tuple[str, ...
     return rows
 
 
-def _toned_rows(face: _Face, key: str, group: str, out: Path, seed: int, modes: tuple[str, ...]) -> list[dict]:
+def _toned_rows(face: _Face, key: str, group: str, out: Path, config: PoolConfig, modes: tuple[str, ...]) -> list[dict]:
     """The rows of a real face's toned copy and of one failure of that copy (images written when missing)."""
-    rng = _rng(seed, key, "toned-pixels")
+    rng = _rng(config.seed, key, "toned-pixels")
     tone_seed = int(rng.integers(2**31))
     colour = lambda f: toned(f, np.random.default_rng(tone_seed))  # noqa: E731
-    return _photo_and_failure_rows(face, colour, "toned", group, rng, out, modes)
+    return _photo_and_failure_rows(face, colour, "toned", group, rng, out, modes, config.curves())
 
 
 def _framed_rows(face: _Face, key: str, source: str, frame, out: Path, config: PoolConfig, modes: tuple[str, ...]
@@ -239,11 +248,11 @@ def _framed_rows(face: _Face, key: str, source: str, frame, out: Path, config: P
     if _rng(config.seed, key, source, "geometry").random() < config.framed_geometry_share:
         modes = ("warp", "seam")
     return _photo_and_failure_rows(face, frame, source, group, _rng(config.seed, key, source, "failure"), out,
-                                   modes)
+                                   modes, config.curves())
 
 
 def _photo_and_failure_rows(face: _Face, make, source: str, group: str, rng: np.random.Generator, out: Path,
-                            modes: tuple[str, ...]) -> list[dict]:
+                            modes: tuple[str, ...], curves: dict[str, tuple[float, float]]) -> list[dict]:
     """``make(face)``, still a real photo (rated as one), and one failure of it drawn from ``rng``: their rows,
     the images written under ``source`` and ``source_<mode>`` when missing."""
     target = out / "images" / source / f"{group}.png"
@@ -252,7 +261,7 @@ def _photo_and_failure_rows(face: _Face, make, source: str, group: str, rng: np.
     mode, severity = _draw_failure(rng, modes)
     target = out / "images" / f"{source}_{mode}" / f"{group}.png"
     face.write(target, lambda f: damage(make(f), mode, severity, rng))
-    rows.append(_row(target, round(failure_rating(mode, severity), 3), FAILURE_STD, f"{source}_{mode}", group,
+    rows.append(_row(target, round(failure_rating(mode, severity, curves), 3), FAILURE_STD, f"{source}_{mode}", group,
                      round(severity, 3)))
     return rows
 
@@ -280,7 +289,7 @@ def _render_rows(path: Path, out: Path, config: PoolConfig, modes: tuple[str, ..
     target = out / "images" / f"render_{mode}" / f"{group}.png"
     if not target.is_file():
         write_image_atomic(target, damage(resize_square(decode_image(path), config.size), mode, severity, rng))
-    w, g = PERCEPTION[mode]
+    w, g = config.curves()[mode]
     rows.append(_row(target, round(max(1.0, RENDER_RATING[0] - 2.5 * w * severity ** g), 3), RENDER_RATING[1],
                      f"render_{mode}", group, round(severity, 3)))
     return rows

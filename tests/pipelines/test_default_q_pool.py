@@ -25,6 +25,13 @@ def test_failure_ratings_fall_with_severity_from_the_real_photo_level():
         assert ratings == sorted(ratings, reverse=True) and ratings[-1] < 3.5
 
 
+def test_blur_curve_is_the_pools_setting_and_a_plain_blur_of_severity_0_3_rates_below_the_0_6_line():
+    assert failure_rating("blur", 0.3, PoolConfig().curves()) < 6.0
+    old = PoolConfig(blur_curve=(0.7, 1.6)).curves()
+    assert failure_rating("blur", 0.3, old) > 6.0  # the curve of rounds 1-7 passed it
+    assert old["noise"] == PoolConfig().curves()["noise"]
+
+
 def test_pool_labels_every_kind_and_a_rebuild_is_identical(tmp_path):
     reals, renders = _faces(tmp_path / "real", 20), _faces(tmp_path / "render", 3)
     config = PoolConfig(per_real=2, generator_share=0.5, size=32, seed=3)
