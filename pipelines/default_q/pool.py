@@ -78,7 +78,7 @@ class PoolConfig:
     framed_geometry_share: float = 0.5  # share of those framings whose failure is a warp or a seam
     size: int = 128
     seed: int = 0
-    blur_curve: tuple[float, float] = (0.8, 1.0)  # blur's (w, g); rounds 1-7 used (0.7, 1.6)
+    blur_curve: tuple[float, float] = PERCEPTION["blur"]  # blur's (w, g); rounds 1-7 used (0.7, 1.6)
 
     def curves(self) -> dict[str, tuple[float, float]]:
         """Every mode's ``(w, g)``: :data:`PERCEPTION` with this pool's blur curve."""
