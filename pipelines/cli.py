@@ -252,12 +252,13 @@ def augment_verification(root, dataset, mode, train_expressions, out, legan, rel
                    "Repeat it for the generators of several rounds.")
 @click.option("--pair-weight", default=1.0, show_default=True,
               help="Weight of the within-photo order term: each damaged copy below its own photo (0: off).")
-@click.option("--blur-curve", nargs=2, type=float, default=(0.8, 1.0), show_default=True,
-              help="Blur's simulated rating curve (w, g): 7 - 5.8 w s^g at severity s (rounds 1-7: 0.7 1.6).")
+@click.option("--blur-curve", nargs=2, type=float, default=None,
+              help="Blur's simulated rating curve (w, g): 7 - 5.8 w s^g at severity s (default: the pool's, "
+                   "PoolConfig.blur_curve; rounds 1-7: 0.7 1.6).")
 @click.option("--seed", default=0, show_default=True)
 @one_line_errors
 def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: tuple[Path, ...], pair_weight: float,
-                    blur_curve: tuple[float, float], seed: int) -> None:
+                    blur_curve: tuple[float, float] | None, seed: int) -> None:
     """Rebuild the default Q: align the stand-in data, train on a pool with simulated ratings, fine-tune on
     people's ratings with 5-fold cross-validation, measure, export."""
     from pipelines.default_q.export import export_default_q
@@ -265,7 +266,8 @@ def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: 
     from pipelines.default_q.run import DefaultQRecipe, train_default_q as run
 
     recipe = DefaultQRecipe(data=str(data), seed=seed, hard_generator=tuple(str(g) for g in hard_generator),
-                            pair_weight=pair_weight, pool=PoolConfig(blur_curve=tuple(blur_curve)))
+                            pair_weight=pair_weight,
+                            pool=PoolConfig(blur_curve=tuple(blur_curve)) if blur_curve else PoolConfig())
     results = run(recipe, work, log=click.echo)
     cv = results["cv"]
     click.echo(f"people vs Q, 5-fold cross-validated on {data / 'human_realism'}: SROCC {cv['srocc']:.3f}, "

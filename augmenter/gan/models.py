@@ -173,13 +173,17 @@ def load_translator(path: str | Path | None = None, device: str | torch.device =
     return Translator(generator, image_size, lighting, expression, ckpt.kind, path)
 
 
+def with_relight_style(generator_config: Mapping, relight_style: str | None) -> Mapping:
+    """A fields generator's saved config with the settings of ``relight_style`` (a name of
+    :data:`~augmenter.attributes.RELIGHT_STYLES`; ``None``: unchanged)."""
+    return generator_config if relight_style is None else {**generator_config, **RELIGHT_STYLES[relight_style]}
+
+
 def _styled(config: Mapping, relight_style: str | None, arch: str, path: Path) -> Mapping:
     """``config`` with the settings of ``relight_style`` (none: unchanged)."""
-    if relight_style is None:
-        return config
-    if arch != "fields":
+    if relight_style is not None and arch != "fields":
         raise CheckpointError(path, f"is a {arch} generator; a relight style applies to a fields generator only")
-    return {**config, **RELIGHT_STYLES[relight_style]}
+    return with_relight_style(config, relight_style)
 
 
 def _vocabularies(saved: Mapping | None, generator: nn.Module, path: Path) -> tuple[list[str], list[str]]:

@@ -188,8 +188,8 @@ def export(last: Path, asset: Path, note: str, learned_expression: bool = False,
     the renderer's flows alone: the learned residual fools FER-trained classifiers with wavy warps and
     hollow eyes that no person would call an expression (see the README's measurements).
     """
-    from augmenter.attributes import RELIGHT_STYLES
     from augmenter.checkpoint import load_checkpoint, save_checkpoint
+    from augmenter.gan.models import with_relight_style
     from augmenter.nets.fields import _BLEND_BIAS
 
     ckpt = load_checkpoint(last)
@@ -204,8 +204,7 @@ def export(last: Path, asset: Path, note: str, learned_expression: bool = False,
         state["expression.head.bias"][3] = _BLEND_BIAS
     weights = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     config = {k: ckpt.config[k] for k in ("generator", "image_size", "train")}
-    if relight_style is not None:
-        config["generator"] = {**config["generator"], **RELIGHT_STYLES[relight_style]}
+    config["generator"] = with_relight_style(config["generator"], relight_style)
     return save_checkpoint(asset, kind="fields", model={"generator": weights}, step=ckpt.step, config=config,
                            vocabularies=ckpt.vocabularies, extra={"provenance": note})
 

@@ -109,3 +109,20 @@ def test_gaming_figures_and_the_held_out_pick():
     pick = held_out_pick(results, n=4, seed=1)
     assert len(pick) == 4 and len(set(pick)) == 4 and set(pick) <= set(results["heldout_real"]["fer_val"] + ["y0", "y1"])
     assert pick == held_out_pick(results, n=4, seed=1) and held_out_pick(results, n=10) == ["f0", "f1", "f2", "f3", "f4", "y0", "y1"]
+
+
+def test_train_default_q_cli_takes_the_pools_blur_curve_unless_given(monkeypatch):
+    from click.testing import CliRunner
+
+    from pipelines import cli
+
+    seen = []
+
+    def fake_run(recipe, work, log=print):
+        seen.append(recipe.pool.blur_curve)
+        raise SystemExit(0)
+
+    monkeypatch.setattr("pipelines.default_q.run.train_default_q", fake_run)
+    for args in ([], ["--blur-curve", "0.7", "1.6"]):
+        assert CliRunner().invoke(cli.train_default_q, ["--work", "unused"] + args).exit_code == 0
+    assert seen == [PoolConfig().blur_curve, (0.7, 1.6)]
