@@ -6,6 +6,7 @@ import pandas as pd
 
 from augmenter.io import write_image_atomic
 from pipelines.default_q.pool import GENERATOR_RATING, REAL_RATING, RENDER_RATING, PoolConfig, build_pool, failure_rating
+from pipelines.default_q.run import DefaultQRecipe
 
 
 def _faces(folder, n):
@@ -111,7 +112,7 @@ def test_gaming_figures_and_the_held_out_pick():
     assert pick == held_out_pick(results, n=4, seed=1) and held_out_pick(results, n=10) == ["f0", "f1", "f2", "f3", "f4", "y0", "y1"]
 
 
-def test_train_default_q_cli_takes_the_pools_blur_curve_unless_given(monkeypatch):
+def test_train_default_q_cli_takes_the_pools_blur_curve_and_the_recipes_stage1_epochs_unless_given(monkeypatch):
     from click.testing import CliRunner
 
     from pipelines import cli
@@ -119,10 +120,10 @@ def test_train_default_q_cli_takes_the_pools_blur_curve_unless_given(monkeypatch
     seen = []
 
     def fake_run(recipe, work, log=print):
-        seen.append(recipe.pool.blur_curve)
+        seen.append((recipe.pool.blur_curve, recipe.stage1_epochs))
         raise SystemExit(0)
 
     monkeypatch.setattr("pipelines.default_q.run.train_default_q", fake_run)
-    for args in ([], ["--blur-curve", "0.7", "1.6"]):
+    for args in ([], ["--blur-curve", "0.7", "1.6", "--stage1-epochs", "16"]):
         assert CliRunner().invoke(cli.train_default_q, ["--work", "unused"] + args).exit_code == 0
-    assert seen == [PoolConfig().blur_curve, (0.7, 1.6)]
+    assert seen == [(PoolConfig().blur_curve, DefaultQRecipe().stage1_epochs), ((0.7, 1.6), 16)]
