@@ -255,7 +255,7 @@ def augment_verification(root, dataset, mode, train_expressions, out, legan, rel
 @click.option("--blur-curve", nargs=2, type=float, default=None,
               help="Blur's simulated rating curve (w, g): 7 - 5.8 w s^g at severity s (default: the pool's, "
                    "PoolConfig.blur_curve; rounds 1-7: 0.7 1.6).")
-@click.option("--stage1-epochs", type=int, default=None,
+@click.option("--stage1-epochs", type=click.IntRange(min=1), default=None,
               help="Epochs of stage 1 on the pool (default: the recipe's, DefaultQRecipe.stage1_epochs; rounds 1-8: 8).")
 @click.option("--seed", default=0, show_default=True)
 @one_line_errors
@@ -270,7 +270,7 @@ def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: 
     recipe = DefaultQRecipe(data=str(data), seed=seed, hard_generator=tuple(str(g) for g in hard_generator),
                             pair_weight=pair_weight,
                             pool=PoolConfig(blur_curve=tuple(blur_curve)) if blur_curve else PoolConfig(),
-                            **({"stage1_epochs": stage1_epochs} if stage1_epochs else {}))
+                            **({"stage1_epochs": stage1_epochs} if stage1_epochs is not None else {}))
     results = run(recipe, work, log=click.echo)
     cv = results["cv"]
     click.echo(f"people vs Q, 5-fold cross-validated on {data / 'human_realism'}: SROCC {cv['srocc']:.3f}, "
