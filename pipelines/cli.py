@@ -264,13 +264,14 @@ def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: 
     """Rebuild the default Q: align the stand-in data, train on a pool with simulated ratings, fine-tune on
     people's ratings with 5-fold cross-validation, measure, export."""
     from pipelines.default_q.export import export_default_q
-    from pipelines.default_q.pool import PoolConfig
     from pipelines.default_q.run import DefaultQRecipe, train_default_q as run
 
     recipe = DefaultQRecipe(data=str(data), seed=seed, hard_generator=tuple(str(g) for g in hard_generator),
-                            pair_weight=pair_weight,
-                            pool=PoolConfig(blur_curve=tuple(blur_curve)) if blur_curve else PoolConfig(),
-                            **({"stage1_epochs": stage1_epochs} if stage1_epochs is not None else {}))
+                            pair_weight=pair_weight)
+    if blur_curve:
+        recipe.pool.blur_curve = tuple(blur_curve)
+    if stage1_epochs is not None:
+        recipe.stage1_epochs = stage1_epochs
     results = run(recipe, work, log=click.echo)
     cv = results["cv"]
     click.echo(f"people vs Q, 5-fold cross-validated on {data / 'human_realism'}: SROCC {cv['srocc']:.3f}, "
