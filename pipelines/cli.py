@@ -257,10 +257,14 @@ def augment_verification(root, dataset, mode, train_expressions, out, legan, rel
                    "PoolConfig.blur_curve; rounds 1-7: 0.7 1.6).")
 @click.option("--stage1-epochs", type=click.IntRange(min=1), default=None,
               help="Epochs of stage 1 on the pool (default: the recipe's, DefaultQRecipe.stage1_epochs; rounds 1-8: 8).")
+@click.option("--human-framing", type=click.Choice(["aligned", "whole", "both"]), default=None,
+              help="The study's faces in stage 2: aligned crops, the study's whole images, or both (default: the "
+                   "recipe's, DefaultQRecipe.human_framing; rounds 1-9: aligned).")
 @click.option("--seed", default=0, show_default=True)
 @one_line_errors
 def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: tuple[Path, ...], pair_weight: float,
-                    blur_curve: tuple[float, float] | None, stage1_epochs: int | None, seed: int) -> None:
+                    blur_curve: tuple[float, float] | None, stage1_epochs: int | None, human_framing: str | None,
+                    seed: int) -> None:
     """Rebuild the default Q: align the stand-in data, train on a pool with simulated ratings, fine-tune on
     people's ratings with 5-fold cross-validation, measure, export."""
     from pipelines.default_q.export import export_default_q
@@ -272,10 +276,14 @@ def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: 
         recipe.pool.blur_curve = tuple(blur_curve)
     if stage1_epochs is not None:
         recipe.stage1_epochs = stage1_epochs
+    if human_framing is not None:
+        recipe.human_framing = human_framing
     results = run(recipe, work, log=click.echo)
-    cv = results["cv"]
-    click.echo(f"people vs Q, 5-fold cross-validated on {data / 'human_realism'}: SROCC {cv['srocc']:.3f}, "
-               f"PLCC {cv['plcc']:.3f}; sources by people {cv['source_order_people']}, by Q {cv['source_order_q']}")
+    for key, framing in (("cv", "aligned crops"), ("cv_whole", "the study's whole images")):
+        cv = results[key]
+        click.echo(f"people vs Q, 5-fold cross-validated on {data / 'human_realism'} ({framing}): SROCC "
+                   f"{cv['srocc']:.3f}, PLCC {cv['plcc']:.3f}; sources by people {cv['source_order_people']}, "
+                   f"by Q {cv['source_order_q']}")
     path = export_default_q(Path(results["final"]), asset, results)
     click.echo(f"exported to {path}")
 

@@ -15,6 +15,6 @@ PROVENANCE = ("default Q: trained on FER-2013 and Extended Yale B photos (aligne
 def export_default_q(checkpoint: Path, asset: Path | None, results: dict) -> Path:
     """Copy ``checkpoint``'s weights (float16) to ``asset`` (default: augmenter/assets/default_q.pt) with the
     provenance note and the cross-validated agreement figures."""
-    measured = {k: results[k] for k in ("cv", "stage1_only") if k in results}
+    measured = {k: results[k] for k in ("cv", "cv_whole", "stage1_only") if k in results}
     note = PROVENANCE + "; measured: " + json.dumps(measured, sort_keys=True, default=str)
     return export_inference_checkpoint(checkpoint, asset or DEFAULT_Q, note)

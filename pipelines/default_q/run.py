@@ -8,13 +8,17 @@ Stages (choices measured in the README's "Q" section):
    With ``hard_generator`` (a generator trained with the quality loss against an earlier Q), a share of the
    real faces translated by it joins the pool as rated negatives: the "hard to game" round.
 2. **People** (the human-realism study, :func:`augmenter.quality.study.study_ratings_table`): Q is
-   fine-tuned from stage 1 on the study's faces (aligned as users align), each repeated
-   ``human_repeat`` times, mixed with ``replay`` pool faces so it keeps what stage 1 taught. The margin of
-   the loss is the standard error of each face's mean rating (``margin_scale`` x std, about std/sqrt(n)).
+   fine-tuned from stage 1 on the study's faces, each repeated ``human_repeat`` times (split between the
+   framings of ``human_framing``), mixed with ``replay`` pool faces so it keeps what stage 1 taught. The
+   margin of the loss is the standard error of each face's mean rating (``margin_scale`` x std, about
+   std/sqrt(n)). Framings: ``aligned`` (the ArcFace crop users make with ``augment align``; rounds 1-9),
+   ``whole`` (the image as the study shows it to people, resized whole: hair, ears and background
+   included, which is also what ``augment eval-q`` on the study's folder scores), or ``both``.
 
 Agreement with people is measured by 5-fold cross-validation by image (stratified by source): for each
 fold, stage 2 starts again from stage 1 without that fold's faces and its *last* epoch scores them (no
-epoch is chosen on them). Stage 1 never sees a study face. The shipped Q is stage 2 on all faces.
+epoch is chosen on them), in both framings whatever stage 2 trained on (``cv`` aligned, ``cv_whole``
+whole). Stage 1 never sees a study face. The shipped Q is stage 2 on all faces.
 
 Held out from everything: FER-2013 validation and Extended Yale B subjects after the first
 ``yaleb_train_subjects``; real-photo scores and the failure-mode test use them.
@@ -55,6 +59,7 @@ class DefaultQRecipe:
     hard_generator: tuple[str, ...] = ()  # generators trained against earlier Qs: their outputs are rated negatives
     unaligned: bool = True            # FER-2013 train photos as shipped (unaligned 48 px) join the pool as real
     pair_weight: float = 1.0          # a damaged copy is also asked to score below its own photo (round 6; 0: round 5)
+    human_framing: str = "aligned"    # the study's faces in stage 2: "aligned", "whole" or "both" (module docstring)
     pool: PoolConfig = field(default_factory=PoolConfig)
 
 
@@ -109,12 +114,16 @@ def yaleb_split(folder: Path, train_subjects: int) -> tuple[list[Path], list[Pat
     return [p for p in paths if p.parent.name in train], [p for p in paths if p.parent.name not in train]
 
 
+FRAMINGS = {"aligned": ("path",), "whole": ("whole",), "both": ("path", "whole")}
+
+
 def human_table(recipe: DefaultQRecipe, aligned: Path) -> pd.DataFrame:
-    """The study's faces with people's mean and std, ``path`` pointing at the aligned crop; a ``fold``
-    column (stratified by source, seeded)."""
+    """The study's faces with people's mean and std, ``path`` pointing at the aligned crop and ``whole`` at
+    the study's own image; a ``fold`` column (stratified by source, seeded)."""
     from augmenter.quality.ratings import read_ratings
 
     table = read_ratings(Path(recipe.data) / "human_realism").table.copy()
+    table["whole"] = [os.path.abspath(p) for p in table["path"]]
     table["path"] = [str(aligned / Path(p).name) for p in table["path"]]
     table = table[[Path(p).is_file() for p in table["path"]]].reset_index(drop=True)
     rng = np.random.default_rng(recipe.seed)
@@ -143,14 +152,18 @@ def _replicas(table: pd.DataFrame, folder: Path, repeat: int) -> pd.DataFrame:
 
 
 def stage2_table(humans: pd.DataFrame, pool: pd.DataFrame, recipe: DefaultQRecipe, folder: Path) -> Path:
-    """The fine-tuning table: ``humans`` repeated + ``replay`` pool training faces (train split), and
-    a validation split of pool validation faces only (the people's faces are never used to pick a model)."""
+    """The fine-tuning table: ``humans`` repeated in the recipe's framings (``human_repeat`` copies a face in
+    all) + ``replay`` pool training faces (train split), and a validation split of pool validation faces only
+    (the people's faces are never used to pick a model)."""
     rng = np.random.default_rng(recipe.seed)
     train_pool = pool[pool["split"] == "train"]
     replay = train_pool.iloc[rng.permutation(len(train_pool))[:recipe.replay]]
     val_pool = pool[pool["split"] == "val"]
     val = val_pool.iloc[rng.permutation(len(val_pool))[:500]].assign(split="val")
-    people = _replicas(humans[["path", "mean", "std", "source"]], folder / "links", recipe.human_repeat)
+    columns = FRAMINGS[recipe.human_framing]
+    repeat = max(1, recipe.human_repeat // len(columns))
+    people = pd.concat([_replicas(humans[[column, "mean", "std", "source"]].rename(columns={column: "path"}),
+                                  folder / "links" / column, repeat) for column in columns], ignore_index=True)
     table = pd.concat([people.assign(split="train"), replay.assign(split="train")[people.columns.tolist() + ["split"]],
                        val[people.columns.tolist() + ["split"]]], ignore_index=True)
     table["path"] = [os.path.abspath(p) for p in table["path"]]  # a ratings table's paths resolve from its folder
@@ -199,29 +212,43 @@ def train_default_q(recipe: DefaultQRecipe, work: Path, log=print) -> dict:
     pool["path"] = [str((work / "pool" / p)) if not os.path.isabs(p) else p for p in pool["image"]]
 
     stage1 = _train(recipe, pool_csv, work / "stage1", recipe.stage1_epochs, recipe.stage1_margin, None, 3e-4)
-    humans = human_table(recipe, aligned["human"])
-    cv = np.full(len(humans), np.nan)
-    for fold in range(recipe.folds):
-        folder = work / "stage2" / f"fold{fold}"
-        csv = stage2_table(humans[humans["fold"] != fold], pool, recipe, folder)
-        last = _train(recipe, csv, folder / "run", recipe.stage2_epochs, recipe.stage2_margin, stage1, 1e-4)
-        held = humans["fold"] == fold
-        cv[held.to_numpy()] = predict(last, humans.loc[held, "path"].tolist())
-        log(f"fold {fold}: scored {int(held.sum())} held-out faces")
-    humans["cv_prediction"] = cv
-    humans["stage1_prediction"] = predict(stage1, humans["path"].tolist())
+    humans = cross_validate(recipe, pool, stage1, aligned["human"], work / "stage2", log)
     humans.to_csv(work / "human_cv.csv", index=False)
 
     final_csv = stage2_table(humans, pool, recipe, work / "stage2" / "all")
     final = _train(recipe, final_csv, work / "stage2" / "all" / "run", recipe.stage2_epochs, recipe.stage2_margin,
                    stage1, 1e-4)
-    results = {"cv": agreement(humans, "cv_prediction"), "stage1_only": agreement(humans, "stage1_prediction"),
+    results = {**{name: agreement(humans, column) for name, column in AGREEMENTS.items()},
                "final": str(final), "stage1": str(stage1),
                "heldout_real": {"fer_val": crops(aligned["fer_val"]), "yaleb_heldout": yale_heldout,
                                 "fer_val_unaligned": raw_files(work / "raw" / "fer_val")}}
     results["heldout_real"] = {k: [str(p) for p in v] for k, v in results["heldout_real"].items()}
     write_text_atomic(work / "results.json", json.dumps(results, indent=2, default=str))
     return results
+
+
+AGREEMENTS = {"cv": "cv_prediction", "cv_whole": "cv_prediction_whole",
+              "stage1_only": "stage1_prediction", "stage1_only_whole": "stage1_prediction_whole"}
+
+
+def cross_validate(recipe: DefaultQRecipe, pool: pd.DataFrame, stage1: Path, aligned_humans: Path, folder: Path,
+                   log=print) -> pd.DataFrame:
+    """:func:`human_table` with each face's prediction by the stage 2 that never saw it (``cv_prediction``
+    on the aligned crop, ``cv_prediction_whole`` on the study's image) and by stage 1 alone."""
+    humans = human_table(recipe, aligned_humans)
+    for column in AGREEMENTS.values():
+        humans[column] = np.nan
+    for fold in range(recipe.folds):
+        fold_folder = folder / f"fold{fold}"
+        csv = stage2_table(humans[humans["fold"] != fold], pool, recipe, fold_folder)
+        last = _train(recipe, csv, fold_folder / "run", recipe.stage2_epochs, recipe.stage2_margin, stage1, 1e-4)
+        held = humans["fold"] == fold
+        for framing, column in (("path", "cv_prediction"), ("whole", "cv_prediction_whole")):
+            humans.loc[held, column] = predict(last, humans.loc[held, framing].tolist())
+        log(f"fold {fold}: scored {int(held.sum())} held-out faces")
+    humans["stage1_prediction"] = predict(stage1, humans["path"].tolist())
+    humans["stage1_prediction_whole"] = predict(stage1, humans["whole"].tolist())
+    return humans
 
 
 def agreement(humans: pd.DataFrame, column: str) -> dict:

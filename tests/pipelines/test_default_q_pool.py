@@ -1,11 +1,16 @@
 """The default Q's stage-1 pool: labels by kind and severity, seeded, resumable, splits by source face."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
+import pytest
 
 from augmenter.io import write_image_atomic
 from pipelines.default_q.pool import GENERATOR_RATING, REAL_RATING, RENDER_RATING, PoolConfig, build_pool, failure_rating
+from pathlib import Path
+
 from pipelines.default_q.run import DefaultQRecipe
 
 
@@ -120,10 +125,74 @@ def test_train_default_q_cli_takes_the_pools_blur_curve_and_the_recipes_stage1_e
     seen = []
 
     def fake_run(recipe, work, log=print):
-        seen.append((recipe.pool.blur_curve, recipe.stage1_epochs))
+        seen.append((recipe.pool.blur_curve, recipe.stage1_epochs, recipe.human_framing))
         raise SystemExit(0)
 
     monkeypatch.setattr("pipelines.default_q.run.train_default_q", fake_run)
-    for args in ([], ["--blur-curve", "0.7", "1.6", "--stage1-epochs", "16"]):
+    for args in ([], ["--blur-curve", "0.7", "1.6", "--stage1-epochs", "16", "--human-framing", "both"]):
         assert CliRunner().invoke(cli.train_default_q, ["--work", "unused"] + args).exit_code == 0
-    assert seen == [(PoolConfig().blur_curve, DefaultQRecipe().stage1_epochs), ((0.7, 1.6), 16)]
+    recipe = DefaultQRecipe()
+    assert seen == [(PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing), ((0.7, 1.6), 16, "both")]
+
+
+@pytest.mark.parametrize("framing, per_framing", [("aligned", {"aligned": 4}), ("whole", {"whole": 4}),
+                                                   ("both", {"aligned": 2, "whole": 2})])
+def test_stage2_table_repeats_the_study_faces_in_the_recipes_framings_with_the_same_weight_in_all(
+        tmp_path, framing, per_framing):
+    from pipelines.default_q.run import human_table, stage2_table
+    from tests.quality.test_study import write_study
+
+    write_study(tmp_path / "human_realism")
+    aligned = tmp_path / "aligned"
+    aligned.mkdir()
+    for name in ("FFHQ_000", "FFHQ_001", "StyleGAN2_000", "PGGAN_000"):
+        (aligned / f"{name}.jpg").write_bytes((tmp_path / "human_realism" / "images" / f"{name}.jpg").read_bytes())
+    recipe = DefaultQRecipe(data=str(tmp_path), human_repeat=4, replay=3, folds=2, human_framing=framing)
+    humans = human_table(recipe, aligned)
+    assert len(humans) == 4 and sorted(humans["fold"]) == [0, 0, 0, 1]  # by source: FFHQ's two faces split
+    assert all(Path(p).parent == aligned for p in humans["path"])
+    assert all(Path(p).parent.name == "images" and Path(p).is_absolute() for p in humans["whole"])
+    pool = pd.DataFrame({"path": [str(tmp_path / f"pool{i}.png") for i in range(8)], "mean": 7.0, "std": 0.0,
+                         "source": "real", "split": ["train"] * 5 + ["val"] * 3})
+    table = pd.read_csv(stage2_table(humans, pool, recipe, tmp_path / "stage2"))
+    people = table[table["source"] != "real"]
+    assert (people["split"] == "train").all() and (table[table["split"] == "val"]["source"] == "real").all()
+    targets = {"aligned": aligned, "whole": tmp_path / "human_realism" / "images"}
+    counted = {name: sum(Path(os.path.realpath(p)).parent == folder.resolve() for p in people["path"])
+               for name, folder in targets.items()}
+    assert counted == {name: per_framing.get(name, 0) * len(humans) for name in targets}
+    assert len(table[(table["source"] == "real") & (table["split"] == "train")]) == 3
+
+
+def test_cross_validate_scores_each_face_in_both_framings_by_the_fold_that_never_saw_it(tmp_path, monkeypatch):
+    from pipelines.default_q import run
+    from tests.quality.test_study import write_study
+
+    write_study(tmp_path / "human_realism")
+    aligned = tmp_path / "aligned"
+    aligned.mkdir()
+    for name in ("FFHQ_000", "FFHQ_001", "StyleGAN2_000", "PGGAN_000"):
+        (aligned / f"{name}.jpg").write_bytes(b"")
+    trained = {}
+
+    def fake_train(recipe, data, out, epochs, margin, init, lr):
+        table = pd.read_csv(data)
+        trained[out.parent.name] = {Path(os.path.realpath(p)).name for p in table["path"]}
+        return out / "last.pt"
+
+    def fake_predict(checkpoint, paths):  # the aligned crop scores 1, the whole image 2; stage 1 adds 10
+        return np.array([(10 if checkpoint.name == "stage1.pt" else 0) + (2 if "human_realism" in str(p) else 1)
+                         for p in paths], float)
+
+    monkeypatch.setattr(run, "_train", fake_train)
+    monkeypatch.setattr(run, "predict", fake_predict)
+    pool = pd.DataFrame({"path": [str(tmp_path / "pool0.png")], "mean": 7.0, "std": 0.0, "source": "real",
+                         "split": ["train"]})
+    recipe = DefaultQRecipe(data=str(tmp_path), human_repeat=2, replay=1, folds=2, human_framing="both")
+    humans = run.cross_validate(recipe, pool, tmp_path / "stage1.pt", aligned, tmp_path / "stage2", log=lambda _: None)
+    assert humans["cv_prediction"].tolist() == [1.0] * 4 and humans["cv_prediction_whole"].tolist() == [2.0] * 4
+    assert humans["stage1_prediction"].tolist() == [11.0] * 4 and humans["stage1_prediction_whole"].tolist() == [12.0] * 4
+    for fold in (0, 1):
+        held = {Path(p).name for p in humans.loc[humans["fold"] == fold, "path"]}
+        seen = {Path(p).name for p in humans.loc[humans["fold"] != fold, "path"]}
+        assert not held & trained[f"fold{fold}"] and seen <= trained[f"fold{fold}"]
