@@ -59,7 +59,7 @@ class DefaultQRecipe:
     hard_generator: tuple[str, ...] = ()  # generators trained against earlier Qs: their outputs are rated negatives
     unaligned: bool = True            # FER-2013 train photos as shipped (unaligned 48 px) join the pool as real
     pair_weight: float = 1.0          # a damaged copy is also asked to score below its own photo (round 6; 0: round 5)
-    human_framing: str = "aligned"    # the study's faces in stage 2: "aligned", "whole" or "both" (module docstring)
+    human_framing: str = "both"       # the study's faces in stage 2: "aligned" (rounds 1-9), "whole" or "both" (docstring)
     pool: PoolConfig = field(default_factory=PoolConfig)
 
 
