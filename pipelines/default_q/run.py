@@ -212,12 +212,13 @@ def train_default_q(recipe: DefaultQRecipe, work: Path, log=print) -> dict:
     pool["path"] = [str((work / "pool" / p)) if not os.path.isabs(p) else p for p in pool["image"]]
 
     stage1 = _train(recipe, pool_csv, work / "stage1", recipe.stage1_epochs, recipe.stage1_margin, None, 3e-4)
-    humans = cross_validate(recipe, pool, stage1, aligned["human"], work / "stage2", log)
-    humans.to_csv(work / "human_cv.csv", index=False)
+    # a framing of its own folder: rerunning an earlier round's work folder must not resume its stage-2 runs
+    stage2 = work / ("stage2" if recipe.human_framing == "aligned" else f"stage2_{recipe.human_framing}")
+    humans = cross_validate(recipe, pool, stage1, aligned["human"], stage2, log)
+    humans.to_csv(stage2 / "human_cv.csv", index=False)
 
-    final_csv = stage2_table(humans, pool, recipe, work / "stage2" / "all")
-    final = _train(recipe, final_csv, work / "stage2" / "all" / "run", recipe.stage2_epochs, recipe.stage2_margin,
-                   stage1, 1e-4)
+    final_csv = stage2_table(humans, pool, recipe, stage2 / "all")
+    final = _train(recipe, final_csv, stage2 / "all" / "run", recipe.stage2_epochs, recipe.stage2_margin, stage1, 1e-4)
     results = {**{name: agreement(humans, column) for name, column in AGREEMENTS.items()},
                "final": str(final), "stage1": str(stage1),
                "heldout_real": {"fer_val": crops(aligned["fer_val"]), "yaleb_heldout": yale_heldout,
