@@ -260,11 +260,15 @@ def augment_verification(root, dataset, mode, train_expressions, out, legan, rel
 @click.option("--human-framing", type=click.Choice(["aligned", "whole", "both"]), default=None,
               help="The study's faces in stage 2: aligned crops, the study's whole images, or both (default: the "
                    "recipe's, DefaultQRecipe.human_framing; rounds 1-9: aligned).")
+@click.option("--stage1-seeds", default=None,
+              help="Train stage 1 once per seed (a count N: seeds SEED..SEED+N-1, or a list such as 0,1,2) and keep "
+                   "the run that separates the pool's val photos from their damaged copies best at 0.6 (default: "
+                   "the recipe's, DefaultQRecipe.stage1_seeds).")
 @click.option("--seed", default=0, show_default=True)
 @one_line_errors
 def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: tuple[Path, ...], pair_weight: float,
                     blur_curve: tuple[float, float] | None, stage1_epochs: int | None, human_framing: str | None,
-                    seed: int) -> None:
+                    stage1_seeds: str | None, seed: int) -> None:
     """Rebuild the default Q: align the stand-in data, train on a pool with simulated ratings, fine-tune on
     people's ratings with 5-fold cross-validation, measure, export."""
     from pipelines.default_q.export import export_default_q
@@ -278,6 +282,13 @@ def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: 
         recipe.stage1_epochs = stage1_epochs
     if human_framing is not None:
         recipe.human_framing = human_framing
+    if stage1_seeds is not None:
+        from pipelines.seed_table import parse_seeds
+
+        try:
+            recipe.stage1_seeds = tuple(parse_seeds(stage1_seeds, start=seed))
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="--stage1-seeds") from None
     results = run(recipe, work, log=click.echo)
     for key, framing in (("cv", "aligned crops"), ("cv_whole", "the study's whole images")):
         cv = results[key]

@@ -125,14 +125,46 @@ def test_train_default_q_cli_takes_the_pools_blur_curve_and_the_recipes_stage1_e
     seen = []
 
     def fake_run(recipe, work, log=print):
-        seen.append((recipe.pool.blur_curve, recipe.stage1_epochs, recipe.human_framing))
+        seen.append((recipe.pool.blur_curve, recipe.stage1_epochs, recipe.human_framing, recipe.stage1_seeds))
         raise SystemExit(0)
 
     monkeypatch.setattr("pipelines.default_q.run.train_default_q", fake_run)
-    for args in ([], ["--blur-curve", "0.7", "1.6", "--stage1-epochs", "16", "--human-framing", "both"]):
+    for args in ([], ["--blur-curve", "0.7", "1.6", "--stage1-epochs", "16", "--human-framing", "both",
+                      "--stage1-seeds", "3", "--seed", "4"]):
         assert CliRunner().invoke(cli.train_default_q, ["--work", "unused"] + args).exit_code == 0
     recipe = DefaultQRecipe()
-    assert seen == [(PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing), ((0.7, 1.6), 16, "both")]
+    assert seen == [(PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, recipe.stage1_seeds),
+                    ((0.7, 1.6), 16, "both", (4, 5, 6))]
+    bad = CliRunner().invoke(cli.train_default_q, ["--work", "unused", "--stage1-seeds", "0,0"])
+    assert bad.exit_code == 2 and "--stage1-seeds" in bad.output
+
+
+def test_train_stage1_keeps_the_seed_that_separates_the_pools_val_photos_best(tmp_path, monkeypatch):
+    from pipelines.default_q import run
+
+    trained = []
+
+    def fake_train(recipe, data, out, epochs, margin, init, lr):
+        trained.append((recipe.seed, out.name))
+        return out / "last.pt"
+
+    quality = {"stage1": 6.5, "stage1_seed1": 9.0, "stage1_seed2": 6.5}  # seed 1 passes the damaged copy too
+
+    def fake_predict(checkpoint, paths):
+        return np.array([quality[checkpoint.parent.name] - (2.0 if "blur" in p else 0.0) for p in paths])
+
+    monkeypatch.setattr(run, "_train", fake_train)
+    monkeypatch.setattr(run, "predict", fake_predict)
+    pool = pd.DataFrame({"path": ["real.png", "blur.png", "t.png"], "source": ["real", "blur", "real"],
+                         "split": ["val", "val", "train"]})
+    recipe = DefaultQRecipe(stage1_seeds=(0, 1, 2), seed=7)
+    kept, selection = run.train_stage1(recipe, tmp_path / "pool.csv", pool, tmp_path, log=lambda _: None)
+    assert trained == [(0, "stage1"), (1, "stage1_seed1"), (2, "stage1_seed2")]
+    assert kept == tmp_path / "stage1" / "last.pt" and selection["kept"] == 0  # a tie with seed 2: the earlier
+    assert selection["scores"]["1"]["balanced"] == 0.5 and selection["scores"]["0"]["balanced"] == 1.0
+    trained.clear()
+    kept, selection = run.train_stage1(DefaultQRecipe(seed=7), tmp_path / "pool.csv", pool, tmp_path)
+    assert trained == [(7, "stage1")] and selection == {}
 
 
 @pytest.mark.parametrize("framing, per_framing", [("aligned", {"aligned": 4}), ("whole", {"whole": 4}),
