@@ -283,10 +283,13 @@ def cross_validate(recipe: DefaultQRecipe, pool: pd.DataFrame, stage1: Path, ali
 def agreement(humans: pd.DataFrame, column: str) -> dict:
     from scipy.stats import kendalltau, pearsonr, spearmanr
 
+    from augmenter.quality.metrics import source_split
+
     pred, mean = humans[column].to_numpy(), humans["mean"].to_numpy()
     by_source = humans.groupby("source").agg(people=("mean", "mean"), q=(column, "mean"))
     return {"srocc": float(spearmanr(pred, mean).correlation), "plcc": float(pearsonr(pred, mean)[0]),
             "krocc": float(kendalltau(pred, mean).correlation),
             "by_source": by_source.round(3).to_dict(orient="index"),
             "source_order_people": by_source["people"].sort_values().index.tolist(),
-            "source_order_q": by_source["q"].sort_values().index.tolist()}
+            "source_order_q": by_source["q"].sort_values().index.tolist(),
+            **source_split(pred, mean, humans["source"].tolist())}

@@ -24,6 +24,7 @@ from augmenter.quality.metrics import (
     orders_sources_as_people,
     quality_metrics,
     source_means,
+    source_split,
     write_quality_report,
 )
 
@@ -421,6 +422,23 @@ def test_source_means_rank_sources_and_tell_whether_q_orders_them_as_people_do()
     assert table[1].split() == ["stylegan2", "2", "7.50", "9.00", "1", "1"]
 
 
+def test_source_split_gives_the_source_oracles_srocc_and_qs_within_source_order():
+    # people: a = 1..5, b = 6..10; the oracle gives a 3 and b 8, so it ties within a source
+    mean = np.arange(1.0, 11.0)
+    sources = ["a"] * 5 + ["b"] * 5
+    oracle_ranks = [3.0] * 5 + [8.0] * 5  # the oracle's ranks (ties share the mean rank), people's ranks are 1..10
+    expected = np.corrcoef(oracle_ranks, np.arange(1, 11))[0, 1]
+    right = source_split(mean, mean, sources)       # Q orders everything as people do
+    assert right["source_only_srocc"] == pytest.approx(expected) and right["within_source_srocc"] == pytest.approx(1.0)
+    reversed_within = np.concatenate([mean[:5][::-1], mean[5:][::-1]])  # sources right, order inside reversed
+    assert source_split(reversed_within, mean, sources)["within_source_srocc"] == pytest.approx(-1.0)
+    # weights by count: a perfect source of 5 and a reversed one of 10 average to (5 - 10) / 15
+    mean3, src3 = np.arange(15.0), ["a"] * 5 + ["b"] * 10
+    pred3 = np.concatenate([mean3[:5], mean3[5:][::-1]])
+    assert source_split(pred3, mean3, src3)["within_source_srocc"] == pytest.approx(-1 / 3)
+    assert math.isnan(source_split(mean[:4], mean[:4], ["a", "a", "b", "b"])["within_source_srocc"])  # under 5 each
+
+
 def test_report_has_intervals_source_table_and_ceiling(tmp_path):
     p, m, s, sources, paths = _report_data()
     ceiling = {"spearman": 0.9, "pearson": 0.91, "spearman_corrected": 0.95, "pearson_corrected": 0.95,
@@ -439,6 +457,8 @@ def test_report_has_intervals_source_table_and_ceiling(tmp_path):
     assert f"SROCC {r['srocc']:.3f} [95% CI {r['srocc_ci95'][0]:.3f}, {r['srocc_ci95'][1]:.3f}]" in text
     assert "people's split-half ceiling: SROCC 0.900 (Spearman-Brown 0.950)" in text
     assert f"orders sources as people do: {'yes' if r['orders_sources_as_people'] else 'no'}" in text
+    assert data["source_only_srocc"] == pytest.approx(r["source_only_srocc"])
+    assert f"knowing only each face's source (people's mean per source) reaches SROCC {r['source_only_srocc']:.3f}" in text
     # one source: no source table, no flag
     one = write_quality_report(tmp_path / "one", p, m, s, sources=["x"] * len(p))
     assert "source_means" not in one and "orders_sources_as_people" not in one
