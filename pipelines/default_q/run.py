@@ -67,7 +67,7 @@ class DefaultQRecipe:
     unaligned: bool = True            # FER-2013 train photos as shipped (unaligned 48 px) join the pool as real
     pair_weight: float = 1.0          # a damaged copy is also asked to score below its own photo (round 6; 0: round 5)
     human_framing: str = "both"       # the study's faces in stage 2: "aligned" (rounds 1-9), "whole" or "both" (docstring)
-    stage1_seeds: tuple[int, ...] = ()  # several: one stage 1 per seed, the best on the pool's val split kept (docstring)
+    stage1_seeds: tuple[int, ...] = (0, 1, 2)  # one stage 1 per seed, the best on the pool's val split kept (docstring)
     pool: PoolConfig = field(default_factory=PoolConfig)
 
 
@@ -242,7 +242,7 @@ AGREEMENTS = {"cv": "cv_prediction", "cv_whole": "cv_prediction_whole",
 
 def train_stage1(recipe: DefaultQRecipe, pool_csv: Path, pool: pd.DataFrame, work: Path,
                  log=print) -> tuple[Path, dict]:
-    """Stage 1 on the pool, once per seed of ``recipe.stage1_seeds`` (default: ``recipe.seed`` alone); with
+    """Stage 1 on the pool, once per seed of ``recipe.stage1_seeds`` (empty: ``recipe.seed`` alone); with
     several, each run is scored on the pool's ``val`` rows (:mod:`pipelines.default_q.select`) and the best
     balanced accuracy is kept. Returns the kept checkpoint and every run's score (empty with one seed)."""
     seeds = tuple(recipe.stage1_seeds) or (recipe.seed,)

@@ -130,11 +130,12 @@ def test_train_default_q_cli_takes_the_pools_blur_curve_and_the_recipes_stage1_e
 
     monkeypatch.setattr("pipelines.default_q.run.train_default_q", fake_run)
     for args in ([], ["--blur-curve", "0.7", "1.6", "--stage1-epochs", "16", "--human-framing", "both",
-                      "--stage1-seeds", "3", "--seed", "4"]):
+                      "--stage1-seeds", "3", "--seed", "4"], ["--seed", "2"]):
         assert CliRunner().invoke(cli.train_default_q, ["--work", "unused"] + args).exit_code == 0
     recipe = DefaultQRecipe()
     assert seen == [(PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, recipe.stage1_seeds),
-                    ((0.7, 1.6), 16, "both", (4, 5, 6))]
+                    ((0.7, 1.6), 16, "both", (4, 5, 6)),
+                    (PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, (2, 3, 4))]
     bad = CliRunner().invoke(cli.train_default_q, ["--work", "unused", "--stage1-seeds", "0,0"])
     assert bad.exit_code == 2 and "--stage1-seeds" in bad.output
 
@@ -163,7 +164,7 @@ def test_train_stage1_keeps_the_seed_that_separates_the_pools_val_photos_best(tm
     assert kept == tmp_path / "stage1" / "last.pt" and selection["kept"] == 0  # a tie with seed 2: the earlier
     assert selection["scores"]["1"]["balanced"] == 0.5 and selection["scores"]["0"]["balanced"] == 1.0
     trained.clear()
-    kept, selection = run.train_stage1(DefaultQRecipe(seed=7), tmp_path / "pool.csv", pool, tmp_path)
+    kept, selection = run.train_stage1(DefaultQRecipe(seed=7, stage1_seeds=()), tmp_path / "pool.csv", pool, tmp_path)
     assert trained == [(7, "stage1")] and selection == {}
 
 
