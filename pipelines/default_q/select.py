@@ -23,9 +23,8 @@ def selection_table(pool: pd.DataFrame) -> pd.DataFrame:
     """The pool's ``val`` rows that the selection scores: aligned real photos (``real`` True) and the
     damaged or generated rows of aligned faces (``real`` False); other framings and renders are left out."""
     val = pool[pool["split"] == "val"].copy()
-    prefix = val["source"].str.split("_").str[0]
-    framed = prefix.isin(["unaligned", "reframed", "render"]) | val["source"].isin(["unaligned", "reframed", "render"])
-    val = val[~framed]
+    framing = val["source"].str.split("_").str[0]  # "unaligned_warp" -> "unaligned"; "warp" -> "warp"
+    val = val[~framing.isin(["unaligned", "reframed", "render"])]
     val["real"] = val["source"].isin(REAL_SOURCES)
     return val
 
