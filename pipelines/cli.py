@@ -263,7 +263,7 @@ def augment_verification(root, dataset, mode, train_expressions, out, legan, rel
 @click.option("--stage1-seeds", default=None,
               help="Train stage 1 once per seed (a count N: seeds SEED..SEED+N-1, or a list such as 0,1,2) and keep "
                    "the run that separates the pool's val photos from their damaged copies best at 0.6 (default: "
-                   "as many as the recipe's DefaultQRecipe.stage1_seeds, 3, from --seed; round 11 kept seed 1).")
+                   "--seed alone, DefaultQRecipe.stage1_seeds; round 11 kept a run that its own generator games).")
 @click.option("--seed", default=0, show_default=True)
 @one_line_errors
 def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: tuple[Path, ...], pair_weight: float,
@@ -289,8 +289,6 @@ def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: 
             recipe.stage1_seeds = tuple(parse_seeds(stage1_seeds, start=seed))
         except ValueError as err:
             raise click.BadParameter(str(err), param_hint="--stage1-seeds") from None
-    else:  # as many seeds as the recipe's, counted from --seed
-        recipe.stage1_seeds = tuple(range(seed, seed + len(recipe.stage1_seeds)))
     results = run(recipe, work, log=click.echo)
     for key, framing in (("cv", "aligned crops"), ("cv_whole", "the study's whole images")):
         cv = results[key]
