@@ -24,8 +24,8 @@ Stage 1 may be trained with several seeds (``stage1_seeds``): rebuilds of one re
 points in the real photos and variants they pass, so each run is scored on the pool's own ``val`` split
 (aligned photos of training subjects and their damaged copies, never trained on) and the best balanced
 accuracy at ``q_score`` 0.6 is kept (:mod:`pipelines.default_q.select`). No study face and no held-out
-photo takes part in the choice. Off by default: round 11's kept run was gamed by a generator trained
-against it (docs/quality.md), which that score cannot see.
+photo takes part in the choice. Off by default: it cannot see the holes a generator trained against the
+Q finds, and round 11's kept run had them (docs/quality.md).
 
 Held out from everything: FER-2013 validation and Extended Yale B subjects after the first
 ``yaleb_train_subjects``; real-photo scores and the failure-mode test use them.
