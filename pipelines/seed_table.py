@@ -38,7 +38,7 @@ Values = Mapping[str, Mapping[int, Mapping[str, "float | int | None"]]]
 
 
 def parse_seeds(text: str | int, start: int = 0) -> list[int]:
-    """The seeds of a ``--seeds`` option: a count ``N`` (seeds ``start .. start + N - 1``) or a comma list of
+    """The seeds of a ``--seeds``-like option: a count ``N`` (seeds ``start .. start + N - 1``) or a comma list of
     seeds (``0,1,2``; one seed alone as ``7,``).
 
     Example:
@@ -46,7 +46,8 @@ def parse_seeds(text: str | int, start: int = 0) -> list[int]:
         ([0, 1, 2], [5, 6, 7], [0, 2, 4], [7])
 
     Raises:
-        ValueError: not a count or a list of integers, a count below 1, a negative or repeated seed.
+        ValueError: not a count or a list of integers, a count below 1, a negative or repeated seed (the
+            message quotes the value; the caller names its option, as click's ``BadParameter`` does).
     """
     raw = str(text).strip()
     try:
@@ -55,18 +56,18 @@ def parse_seeds(text: str | int, start: int = 0) -> list[int]:
         else:
             count = int(raw)
             if count < 1:
-                raise ValueError(f"--seeds {raw}: at least one seed is needed")
+                raise ValueError(f"{raw}: at least one seed is needed")
             seeds = list(range(start, start + count))
     except ValueError as err:
         if "at least one" in str(err):
             raise
-        raise ValueError(f"--seeds {raw!r}: expected a count (3) or a list of seeds (0,1,2)") from None
+        raise ValueError(f"{raw!r}: expected a count (3) or a list of seeds (0,1,2)") from None
     if not seeds:
-        raise ValueError(f"--seeds {raw!r}: no seed given")
+        raise ValueError(f"{raw!r}: no seed given")
     if any(s < 0 for s in seeds):
-        raise ValueError(f"--seeds {raw!r}: seeds are non-negative integers")
+        raise ValueError(f"{raw!r}: seeds are non-negative integers")
     if len(set(seeds)) != len(seeds):
-        raise ValueError(f"--seeds {raw!r}: a seed is repeated")
+        raise ValueError(f"{raw!r}: a seed is repeated")
     return seeds
 
 
