@@ -29,7 +29,7 @@ import torch
 
 from augmenter.gan.models import Translator, load_translator
 from augmenter.tensors import resize_square, to_model_input, to_uint8_images
-from augmenter.nets.quality import QNet
+from augmenter.nets.quality import QEnsemble, QNet
 from augmenter.quality.model import load_q
 from augmenter.device import resolve_device
 
@@ -70,7 +70,7 @@ class FaceAugmenter:
     """A generator and a Q, ready to call. Build it with :meth:`load`."""
 
     translator: Translator
-    q_net: QNet
+    q_net: QNet | QEnsemble
     device: torch.device
 
     @classmethod

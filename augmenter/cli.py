@@ -13,7 +13,7 @@ from augmenter.attributes import LIGHTING, MULTIPIE_EXPRESSIONS, unknown_names
 from augmenter.cli_attr import train_attr_command
 from augmenter.cli_expand import expand_command, merge_command
 from augmenter.cli_gan import eval_gan_command, train_legan_command, translate_command
-from augmenter.cli_quality import eval_q_command, score_command, train_q_command
+from augmenter.cli_quality import combine_q_command, eval_q_command, score_command, train_q_command
 from augmenter.cli_util import make_config, one_line_errors, progress_bar
 
 
@@ -119,6 +119,7 @@ _add_plugin_commands()
 main.add_command(train_q_command)
 main.add_command(score_command)
 main.add_command(eval_q_command)
+main.add_command(combine_q_command)
 main.add_command(train_legan_command)
 main.add_command(translate_command)
 main.add_command(train_attr_command)

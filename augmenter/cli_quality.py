@@ -169,3 +169,22 @@ def eval_q_command(q_path, data, split, out, batch_size, workers, device, path_c
     click.echo(f"report: {out / 'q_eval.json'}, {out / 'q_scatter.png'}")
     if listing.skips.total:
         click.echo(listing.skips.summary(), err=True)
+
+
+@click.command("combine-q")
+@click.option("--q", "q_paths", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="A member Q checkpoint (repeat; 'demo' or an ensemble also work). Two or more.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Ensemble checkpoint to write.")
+@click.option("--note", default="", help="Provenance line stored in the checkpoint, before the members' own.")
+@one_line_errors
+def combine_q_command(q_paths, out, note):
+    """Write one Q checkpoint judging by the mean rating of several Qs (harder for a generator to game)."""
+    from augmenter.quality.model import combine_q, q_path_of
+
+    if len(q_paths) < 2:
+        raise click.UsageError("--q: give two or more Q checkpoints to combine")
+    try:
+        path = combine_q([q_path_of(str(p)) for p in q_paths], out, note)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"wrote {path}: the mean of {len(q_paths)} Q checkpoints")

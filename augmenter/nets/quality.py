@@ -72,6 +72,35 @@ class QNet(nn.Module):
         return self.head(self.features(x)).squeeze(1)
 
 
+class QEnsemble(nn.Module):
+    """Several Q networks judging together: ``forward(x)`` is the mean of their predicted ratings.
+
+    ``(B, 3, S, S)`` float in [-1, 1] -> ``(B,)`` mean rating (1-10 scale); every member takes the same
+    ``S`` (``config`` is the first member's). Why a mean: a generator trained against one Q finds that Q's
+    own holes (a blurred, tinted copy it rates high), while Qs trained on other pools or negatives catch
+    those faces (docs/quality.md, "Round 13"); to score high against the mean, an output must satisfy every
+    member at once. The cost is one forward pass per member.
+
+    Example:
+        >>> q = QEnsemble([QNet(QNetConfig(64, 8)), QNet(QNetConfig(64, 8))])
+        >>> q(torch.zeros(2, 3, 64, 64)).shape
+        torch.Size([2])
+    """
+
+    def __init__(self, members: list[QNet]):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one Q")
+        sizes = {m.config.image_size for m in members}
+        if len(sizes) > 1:
+            raise ValueError(f"every member must take the same input size, got {sorted(sizes)}")
+        self.members = nn.ModuleList(members)
+        self.config = members[0].config
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member(x) for member in self.members]).mean(0)
+
+
 def q_score(rating: torch.Tensor) -> torch.Tensor:
     """The toolkit's ``q_score``: the predicted rating clipped to 1-10, divided by 10 (so in [0.1, 1])."""
     return rating.clamp(RATING_MIN, RATING_MAX) / 10.0

@@ -1,4 +1,9 @@
-"""Loading a trained Q from the toolkit's checkpoint format, or the built-in demo Q."""
+"""Loading a trained Q from the toolkit's checkpoint format, or the built-in demo Q.
+
+A Q checkpoint holds one network (``config["net"]``) or an ensemble (``config["members"]``: one network
+config per member, weights under ``members.<i>.``; :func:`combine_q` writes one), loaded as
+:class:`~augmenter.nets.quality.QEnsemble`, whose rating is the members' mean.
+"""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -9,7 +14,7 @@ import torch
 from augmenter.checkpoint import load_checkpoint, load_weights
 from augmenter.device import resolve_device
 from augmenter.errors import CheckpointError
-from augmenter.nets.quality import QNet, QNetConfig
+from augmenter.nets.quality import QEnsemble, QNet, QNetConfig
 
 DEMO_Q = Path(__file__).resolve().parents[1] / "assets" / "demo_q.pt"
 DEFAULT_Q = Path(__file__).resolve().parents[1] / "assets" / "default_q.pt"
@@ -37,8 +42,8 @@ def q_notice(path: Path) -> str | None:
     return {DEFAULT_Q: DEFAULT_NOTICE, DEMO_Q: DEMO_NOTICE}.get(Path(path))
 
 
-def load_q(path: str | Path | None = None, device: str | torch.device = "cpu") -> tuple[QNet, Path]:
-    """A Q network in eval mode from a ``kind="q"`` checkpoint; ``None`` loads the built-in default Q and
+def load_q(path: str | Path | None = None, device: str | torch.device = "cpu") -> tuple[QNet | QEnsemble, Path]:
+    """A Q network (or ensemble) in eval mode from a ``kind="q"`` checkpoint; ``None`` loads the built-in default Q and
     ``"demo"`` the built-in demo Q (see :func:`q_path_of`). Nothing is downloaded.
 
     Returns ``(net, path)``. Raises :class:`CheckpointError` (one line naming the file) for a missing
@@ -55,10 +60,41 @@ def load_q(path: str | Path | None = None, device: str | torch.device = "cpu") -
                                     f"`{rebuild[path]}` or pass --q CKPT")
     ckpt = load_checkpoint(path, kind="q")
     try:
-        config = QNetConfig(**ckpt.config["net"])
+        if "members" in ckpt.config:
+            net = QEnsemble([QNet(QNetConfig(**member)) for member in ckpt.config["members"]])
+        else:
+            net = QNet(QNetConfig(**ckpt.config["net"]))
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(path, f"config does not describe a Q network ({err})") from None
-    net = QNet(config)
     state = ckpt.ema if ckpt.ema else ckpt.model
     load_weights(net, {k: v.float() for k, v in state.items()}, source=path)
     return net.to(resolve_device(str(device)) if isinstance(device, str) else device).eval(), path
+
+
+def combine_q(paths: list[str | Path], out: str | Path, note: str = "") -> Path:
+    """Write one checkpoint holding the Q networks of ``paths`` as an ensemble (their mean rating judges).
+
+    Each member's weights are its EMA when it has one (float16, as the built-in assets); ensembles nest
+    flat (an ensemble among ``paths`` contributes its members). ``note`` becomes the checkpoint's
+    provenance, followed by every member's own. Raises :class:`CheckpointError` naming a file that is not
+    a Q, and ``ValueError`` for members of different input sizes.
+
+    Example:
+        >>> combine_q(["round8.pt", "round11.pt"], "q_pair.pt", "rounds 8 and 11")   # doctest: +SKIP
+        >>> load_q("q_pair.pt")[0](faces)            # (B,) mean of the two ratings   # doctest: +SKIP
+    """
+    from augmenter.checkpoint import save_checkpoint
+
+    configs, weights, provenance = [], {}, [note] if note else []
+    for path in paths:
+        net, _ = load_q(path, "cpu")
+        members = list(net.members) if isinstance(net, QEnsemble) else [net]
+        for member in members:
+            prefix = f"members.{len(configs)}."
+            weights.update({prefix + k: v.half() for k, v in member.state_dict().items()})
+            configs.append(asdict(member.config))
+        extra = load_checkpoint(path, kind="q").extra or {}
+        provenance.append(f"{Path(path).name}: {extra.get('provenance', 'no provenance recorded')}")
+    QEnsemble([QNet(QNetConfig(**c)) for c in configs])  # same input size, or ValueError
+    return save_checkpoint(out, kind="q", model=weights, config={"net": configs[0], "members": configs},
+                           extra={"provenance": " | ".join(provenance)})

@@ -19,7 +19,7 @@ from augmenter.datasets._tree import DIR, FILE, path_kind, skip_counts, walk_fil
 from augmenter.datasets.manifest import read_manifest
 from augmenter.errors import DatasetFormatError
 from augmenter.io import IMAGE_EXTENSIONS
-from augmenter.nets.quality import RATING_MAX, RATING_MIN, QNet
+from augmenter.nets.quality import RATING_MAX, RATING_MIN, QEnsemble, QNet
 from augmenter.quality.images import FaceImages, collate_faces
 from augmenter.tensors import to_model_input
 from augmenter.skips import SkipReport
@@ -74,7 +74,7 @@ def collect_inputs(inputs: Iterable[str | Path], skips: SkipReport) -> list[Path
 
 @torch.inference_mode()
 def predict_ratings(
-    net: QNet,
+    net: QNet | QEnsemble,
     paths: Sequence[str | Path],
     *,
     batch_size: int = 64,

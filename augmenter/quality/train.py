@@ -165,6 +165,8 @@ def _validate(net: QNet, val: pd.DataFrame, config: QTrainConfig, run: TrainingR
 def _init_from(net: QNet, config: QTrainConfig, device: torch.device) -> None:
     """Start a new run from the weights of the Q checkpoint ``config.init`` (same network layout)."""
     start_from = load_checkpoint(config.init, kind="q", map_location=device)
+    if "members" in start_from.config:
+        raise CheckpointError(config.init, "is an ensemble of Qs: --init takes one of its members' checkpoints")
     if QNetConfig(**start_from.config["net"]) != config.net:
         raise CheckpointError(config.init, f"is a Q of another layout ({start_from.config['net']}) than this run's "
                                            f"({asdict(config.net)}): --init needs the same image size and widths")
