@@ -264,11 +264,14 @@ def augment_verification(root, dataset, mode, train_expressions, out, legan, rel
               help="Train stage 1 once per seed (a count N: seeds SEED..SEED+N-1, or a list such as 0,1,2) and keep "
                    "the run that separates the pool's val photos from their damaged copies best at 0.6 (default: "
                    "--seed alone, DefaultQRecipe.stage1_seeds; round 11 kept a run that its own generator games).")
+@click.option("--fer-per-class", type=click.IntRange(min=1), default=None,
+              help="FER-2013 train photos per class in the pool (default: the recipe's, DefaultQRecipe.fer_per_class; "
+                   "rounds 1-13: 600).")
 @click.option("--seed", default=0, show_default=True)
 @one_line_errors
 def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: tuple[Path, ...], pair_weight: float,
                     blur_curve: tuple[float, float] | None, stage1_epochs: int | None, human_framing: str | None,
-                    stage1_seeds: str | None, seed: int) -> None:
+                    stage1_seeds: str | None, fer_per_class: int | None, seed: int) -> None:
     """Rebuild the default Q: align the stand-in data, train on a pool with simulated ratings, fine-tune on
     people's ratings with 5-fold cross-validation, measure, export."""
     from pipelines.default_q.export import export_default_q
@@ -282,6 +285,8 @@ def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: 
         recipe.stage1_epochs = stage1_epochs
     if human_framing is not None:
         recipe.human_framing = human_framing
+    if fer_per_class is not None:
+        recipe.fer_per_class = fer_per_class
     if stage1_seeds is not None:
         from pipelines.seed_table import parse_seeds
 

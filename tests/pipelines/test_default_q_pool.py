@@ -117,7 +117,7 @@ def test_gaming_figures_and_the_held_out_pick():
     assert pick == held_out_pick(results, n=4, seed=1) and held_out_pick(results, n=10) == ["f0", "f1", "f2", "f3", "f4", "y0", "y1"]
 
 
-def test_train_default_q_cli_takes_the_pools_blur_curve_and_the_recipes_stage1_epochs_unless_given(monkeypatch):
+def test_train_default_q_cli_takes_the_recipes_settings_unless_given(monkeypatch):
     from click.testing import CliRunner
 
     from pipelines import cli
@@ -125,17 +125,18 @@ def test_train_default_q_cli_takes_the_pools_blur_curve_and_the_recipes_stage1_e
     seen = []
 
     def fake_run(recipe, work, log=print):
-        seen.append((recipe.pool.blur_curve, recipe.stage1_epochs, recipe.human_framing, recipe.stage1_seeds))
+        seen.append((recipe.pool.blur_curve, recipe.stage1_epochs, recipe.human_framing, recipe.stage1_seeds,
+                     recipe.fer_per_class))
         raise SystemExit(0)
 
     monkeypatch.setattr("pipelines.default_q.run.train_default_q", fake_run)
     for args in ([], ["--blur-curve", "0.7", "1.6", "--stage1-epochs", "16", "--human-framing", "both",
-                      "--stage1-seeds", "3", "--seed", "4"], ["--seed", "2"]):
+                      "--stage1-seeds", "3", "--fer-per-class", "1200", "--seed", "4"], ["--seed", "2"]):
         assert CliRunner().invoke(cli.train_default_q, ["--work", "unused"] + args).exit_code == 0
     recipe = DefaultQRecipe()
-    assert seen == [(PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, recipe.stage1_seeds),
-                    ((0.7, 1.6), 16, "both", (4, 5, 6)),
-                    (PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, ())]
+    assert seen == [(PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, recipe.stage1_seeds, 600),
+                    ((0.7, 1.6), 16, "both", (4, 5, 6), 1200),
+                    (PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, (), 600)]
     bad = CliRunner().invoke(cli.train_default_q, ["--work", "unused", "--stage1-seeds", "0,0"])
     assert bad.exit_code == 2 and "--stage1-seeds" in bad.output
 
