@@ -178,7 +178,7 @@ def eval_q_command(q_path, data, split, out, batch_size, workers, device, path_c
 @click.option("--note", default="", help="Provenance line stored in the checkpoint, before the members' own.")
 @one_line_errors
 def combine_q_command(q_paths, out, note):
-    """Write one Q checkpoint judging by the mean rating of several Qs (harder for a generator to game)."""
+    """Write one Q checkpoint that rates by the mean of several Qs (measured in docs/quality.md, "Round 13")."""
     from augmenter.quality.model import combine_q, q_path_of
 
     if len(q_paths) < 2:
