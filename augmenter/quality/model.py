@@ -58,7 +58,12 @@ def load_q(path: str | Path | None = None, device: str | torch.device = "cpu") -
     if path in rebuild and not path.is_file():
         raise CheckpointError(path, f"the built-in Q is missing from this installation; rebuild it with "
                                     f"`{rebuild[path]}` or pass --q CKPT")
-    ckpt = load_checkpoint(path, kind="q")
+    net = _q_from_checkpoint(load_checkpoint(path, kind="q"), path)
+    return net.to(resolve_device(str(device)) if isinstance(device, str) else device).eval(), path
+
+
+def _q_from_checkpoint(ckpt, path: Path) -> QNet | QEnsemble:
+    """The network a loaded ``kind="q"`` checkpoint describes, with its weights (EMA when saved), float32."""
     try:
         if "members" in ckpt.config:
             net = QEnsemble([QNet(QNetConfig(**member)) for member in ckpt.config["members"]])
@@ -68,7 +73,7 @@ def load_q(path: str | Path | None = None, device: str | torch.device = "cpu") -
         raise CheckpointError(path, f"config does not describe a Q network ({err})") from None
     state = ckpt.ema if ckpt.ema else ckpt.model
     load_weights(net, {k: v.float() for k, v in state.items()}, source=path)
-    return net.to(resolve_device(str(device)) if isinstance(device, str) else device).eval(), path
+    return net
 
 
 def combine_q(paths: list[str | Path], out: str | Path, note: str = "") -> Path:
@@ -85,16 +90,13 @@ def combine_q(paths: list[str | Path], out: str | Path, note: str = "") -> Path:
     """
     from augmenter.checkpoint import save_checkpoint
 
-    configs, weights, provenance = [], {}, [note] if note else []
+    members, provenance = [], [note] if note else []
     for path in paths:
-        net, _ = load_q(path, "cpu")
-        members = list(net.members) if isinstance(net, QEnsemble) else [net]
-        for member in members:
-            prefix = f"members.{len(configs)}."
-            weights.update({prefix + k: v.half() for k, v in member.state_dict().items()})
-            configs.append(asdict(member.config))
-        extra = load_checkpoint(path, kind="q").extra or {}
-        provenance.append(f"{Path(path).name}: {extra.get('provenance', 'no provenance recorded')}")
-    QEnsemble([QNet(QNetConfig(**c)) for c in configs])  # same input size, or ValueError
-    return save_checkpoint(out, kind="q", model=weights, config={"net": configs[0], "members": configs},
-                           extra={"provenance": " | ".join(provenance)})
+        ckpt = load_checkpoint(path, kind="q")
+        net = _q_from_checkpoint(ckpt, Path(path))
+        members += list(net.members) if isinstance(net, QEnsemble) else [net]
+        provenance.append(f"{Path(path).name}: {(ckpt.extra or {}).get('provenance', 'no provenance recorded')}")
+    ensemble = QEnsemble(members)  # every member of one input size, or ValueError
+    configs = [asdict(member.config) for member in members]
+    return save_checkpoint(out, kind="q", model={k: v.half() for k, v in ensemble.state_dict().items()},
+                           config={"net": configs[0], "members": configs}, extra={"provenance": " | ".join(provenance)})
