@@ -134,9 +134,9 @@ def test_train_default_q_cli_takes_the_recipes_settings_unless_given(monkeypatch
                       "--stage1-seeds", "3", "--fer-per-class", "1200", "--seed", "4"], ["--seed", "2"]):
         assert CliRunner().invoke(cli.train_default_q, ["--work", "unused"] + args).exit_code == 0
     recipe = DefaultQRecipe()
-    assert seen == [(PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, recipe.stage1_seeds, 600),
+    assert seen == [(PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, recipe.stage1_seeds, recipe.fer_per_class),
                     ((0.7, 1.6), 16, "both", (4, 5, 6), 1200),
-                    (PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, (), 600)]
+                    (PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, (), recipe.fer_per_class)]
     bad = CliRunner().invoke(cli.train_default_q, ["--work", "unused", "--stage1-seeds", "0,0"])
     assert bad.exit_code == 2 and "--stage1-seeds" in bad.output
 
