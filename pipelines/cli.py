@@ -259,7 +259,7 @@ def augment_verification(root, dataset, mode, train_expressions, out, legan, rel
               help="Epochs of stage 1 on the pool (default: the recipe's, DefaultQRecipe.stage1_epochs; rounds 1-8: 8).")
 @click.option("--human-framing", type=click.Choice(["aligned", "whole", "both"]), default=None,
               help="The study's faces in stage 2: aligned crops, the study's whole images, or both (default: the "
-                   "recipe's, DefaultQRecipe.human_framing; rounds 1-9: aligned).")
+                   "recipe's, DefaultQRecipe.human_framing; rounds 10-15: both).")
 @click.option("--stage1-seeds", default=None,
               help="Train stage 1 once per seed (a count N: seeds SEED..SEED+N-1, or a list such as 0,1,2) and keep "
                    "the run that separates the pool's val photos from their damaged copies best at 0.6 (default: "
@@ -267,11 +267,14 @@ def augment_verification(root, dataset, mode, train_expressions, out, legan, rel
 @click.option("--fer-per-class", type=click.IntRange(min=1), default=None,
               help="FER-2013 train photos per class in the pool (default: the recipe's, DefaultQRecipe.fer_per_class; "
                    "rounds 1-13: 600).")
+@click.option("--yaleb-repeat", type=click.IntRange(min=1), default=None,
+              help="List each Yale B training photo's pool rows this many times in all (default: the recipe's, "
+                   "DefaultQRecipe.yaleb_repeat; rounds 1-15: 1).")
 @click.option("--seed", default=0, show_default=True)
 @one_line_errors
 def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: tuple[Path, ...], pair_weight: float,
                     blur_curve: tuple[float, float] | None, stage1_epochs: int | None, human_framing: str | None,
-                    stage1_seeds: str | None, fer_per_class: int | None, seed: int) -> None:
+                    stage1_seeds: str | None, fer_per_class: int | None, yaleb_repeat: int | None, seed: int) -> None:
     """Rebuild the default Q: align the stand-in data, train on a pool with simulated ratings, fine-tune on
     people's ratings with 5-fold cross-validation, measure, export."""
     from pipelines.default_q.export import export_default_q
@@ -287,6 +290,8 @@ def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: 
         recipe.human_framing = human_framing
     if fer_per_class is not None:
         recipe.fer_per_class = fer_per_class
+    if yaleb_repeat is not None:
+        recipe.yaleb_repeat = yaleb_repeat
     if stage1_seeds is not None:
         from pipelines.seed_table import parse_seeds
 

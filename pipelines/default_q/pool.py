@@ -154,7 +154,7 @@ def build_pool(reals: list[Path], renders: list[Path], out: Path, config: PoolCo
         rows += _render_rows(path, out, config, modes)
     for path in unaligned:
         face = _Face(path, config.size)
-        key = "/".join(Path(path).parts[-3:])  # the aligned crop of this photo has the same key: same group
+        key = photo_key(path)  # the aligned crop of this photo has the same key: same group
         rows += _framed_rows(face, key, "unaligned", lambda f: f, out, config, modes)
     table = assign_splits(pd.DataFrame(rows), seed=config.seed, group_col="group", fractions=(0.9, 0.1, 0.0))
     csv_path = out / "ratings.csv"
@@ -184,6 +184,17 @@ class _Face:
             write_image_atomic(target, make(self.pixels()))
 
 
+def photo_key(path: str | os.PathLike) -> str:
+    """The last three parts of a real photo's path: seeds its draws, stable when the work folder moves."""
+    return "/".join(Path(path).parts[-3:])
+
+
+def photo_group(path: str | os.PathLike) -> str:
+    """The pool ``group`` of every row made of the real photo at ``path`` (its clean copy, failures, toned
+    and re-framed copies, translations)."""
+    return hashlib.sha256(photo_key(path).encode()).hexdigest()[:10]
+
+
 def _row(path: Path, mean: float, std: float, source: str, group: str, severity: float) -> dict:
     """One row of the pool's ratings table (split still unknown)."""
     return {"path": str(path), "mean": mean, "std": std, "source": source, "split": "unknown", "group": group,
@@ -201,8 +212,8 @@ def _real_rows(face: _Face, out: Path, config: PoolConfig, modes: tuple[str, ...
                ) -> list[dict]:
     """The rows of one real face: the clean photo, its damaged variants and (drawn per face) a toned
     copy; the faces still to translate by the generator and the hard generators are queued."""
-    key = "/".join(Path(face.path).parts[-3:])  # stable when the work folder moves
-    group = hashlib.sha256(key.encode()).hexdigest()[:10]
+    key = photo_key(face.path)
+    group = photo_group(face.path)
     clean = out / "images" / "real" / f"{group}.png"
     face.write(clean, lambda f: f)
     rows = [_row(clean, REAL_RATING[0], REAL_RATING[1], "real", group, 0.0)]
@@ -278,7 +289,7 @@ def _render_rows(path: Path, out: Path, config: PoolConfig, modes: tuple[str, ..
     """The rows of one rendered face and of one failure of it (images written when missing)."""
     from augmenter.tensors import fit_face as resize_square
 
-    key = "/".join(Path(path).parts[-3:])  # stable when the work folder moves
+    key = photo_key(path)
     group = "render-" + hashlib.sha256(key.encode()).hexdigest()[:10]
     target = out / "images" / "render" / f"{group}.png"
     if not target.is_file():

@@ -4,7 +4,9 @@ Stages (choices measured in the README's "Q" section):
 
 1. **Pool** (:mod:`pipelines.default_q.pool`): aligned real photos (FER-2013 train, Extended Yale B
    training subjects), the same FER-2013 photos unaligned and a share re-cropped, and their graded failures, generator outputs and renders, with simulated ratings.
-   Q learns what a broken face is.
+   Q learns what a broken face is. Each Yale B photo's rows are listed ``yaleb_repeat`` times
+   (:mod:`pipelines.default_q.repeat`): with 1,200 FER-2013 photos a class, Yale B's 20 subjects are otherwise
+   too small a share and the Q passes fewer lab photos.
    With ``hard_generator`` (a generator trained with the quality loss against an earlier Q), a share of the
    real faces translated by it joins the pool as rated negatives: the "hard to game" round.
 2. **People** (the human-realism study, :func:`augmenter.quality.study.study_ratings_table`): Q is
@@ -44,6 +46,7 @@ import pandas as pd
 from augmenter.atomic import write_text_atomic
 from augmenter.quality.train import QTrainConfig, train_q
 from pipelines.default_q.pool import PoolConfig, build_pool
+from pipelines.default_q.repeat import repeat_groups
 from pipelines.default_q.select import selection_score, selection_table
 
 
@@ -52,9 +55,10 @@ class DefaultQRecipe:
     data: str = "../shared/data"
     image_size: int = 128
     base_width: int = 16
-    fer_per_class: int = 600          # FER-2013 train faces per class in the pool
+    fer_per_class: int = 1200         # FER-2013 train faces per class in the pool (rounds 1-13: 600)
     fer_val_per_class: int = 150      # FER-2013 validation faces per class, held out for measuring
     yaleb_train_subjects: int = 20    # the first N subjects train; the rest are held out
+    yaleb_repeat: int = 2             # each Yale B training photo's pool rows listed N times in all (round 16)
     stage1_epochs: int = 8
     stage2_epochs: int = 6
     human_repeat: int = 8
@@ -67,7 +71,7 @@ class DefaultQRecipe:
     hard_generator: tuple[str, ...] = ()  # generators trained against earlier Qs: their outputs are rated negatives
     unaligned: bool = True            # FER-2013 train photos as shipped (unaligned 48 px) join the pool as real
     pair_weight: float = 1.0          # a damaged copy is also asked to score below its own photo (round 6; 0: round 5)
-    human_framing: str = "both"       # the study's faces in stage 2: "aligned" (rounds 1-9), "whole" or "both" (docstring)
+    human_framing: str = "aligned"    # the study's faces in stage 2: "aligned" (rounds 1-9, 16), "whole" or "both" (docstring)
     stage1_seeds: tuple[int, ...] = ()  # several: one stage 1 per seed, the best on the pool's val split kept (docstring)
     pool: PoolConfig = field(default_factory=PoolConfig)
 
@@ -217,6 +221,7 @@ def train_default_q(recipe: DefaultQRecipe, work: Path, log=print) -> dict:
     unaligned = raw_files(work / "raw" / "fer_train") if recipe.unaligned else []
     pool_csv = build_pool(crops(aligned["fer_train"]) + yale_train, renders, work / "pool", pool_config, log=log,
                           hard_generator=list(recipe.hard_generator), unaligned=unaligned)
+    pool_csv = repeat_groups(pool_csv, yale_train, recipe.yaleb_repeat)
     pool = pd.read_csv(pool_csv)
     pool["path"] = [str((work / "pool" / p)) if not os.path.isabs(p) else p for p in pool["image"]]
 

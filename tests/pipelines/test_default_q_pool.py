@@ -126,17 +126,19 @@ def test_train_default_q_cli_takes_the_recipes_settings_unless_given(monkeypatch
 
     def fake_run(recipe, work, log=print):
         seen.append((recipe.pool.blur_curve, recipe.stage1_epochs, recipe.human_framing, recipe.stage1_seeds,
-                     recipe.fer_per_class))
+                     recipe.fer_per_class, recipe.yaleb_repeat))
         raise SystemExit(0)
 
     monkeypatch.setattr("pipelines.default_q.run.train_default_q", fake_run)
-    for args in ([], ["--blur-curve", "0.7", "1.6", "--stage1-epochs", "16", "--human-framing", "both",
-                      "--stage1-seeds", "3", "--fer-per-class", "1200", "--seed", "4"], ["--seed", "2"]):
+    for args in ([], ["--blur-curve", "0.7", "1.6", "--stage1-epochs", "16", "--human-framing", "whole",
+                      "--stage1-seeds", "3", "--fer-per-class", "300", "--yaleb-repeat", "3", "--seed", "4"], ["--seed", "2"]):
         assert CliRunner().invoke(cli.train_default_q, ["--work", "unused"] + args).exit_code == 0
     recipe = DefaultQRecipe()
-    assert seen == [(PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, recipe.stage1_seeds, recipe.fer_per_class),
-                    ((0.7, 1.6), 16, "both", (4, 5, 6), 1200),
-                    (PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, (), recipe.fer_per_class)]
+    assert seen == [(PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, recipe.stage1_seeds,
+                     recipe.fer_per_class, recipe.yaleb_repeat),
+                    ((0.7, 1.6), 16, "whole", (4, 5, 6), 300, 3),
+                    (PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, (), recipe.fer_per_class,
+                     recipe.yaleb_repeat)]
     bad = CliRunner().invoke(cli.train_default_q, ["--work", "unused", "--stage1-seeds", "0,0"])
     assert bad.exit_code == 2 and "--stage1-seeds" in bad.output
 
