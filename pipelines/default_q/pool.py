@@ -192,7 +192,11 @@ def photo_key(path: str | os.PathLike) -> str:
 def photo_group(path: str | os.PathLike) -> str:
     """The pool ``group`` of every row made of the real photo at ``path`` (its clean copy, failures, toned
     and re-framed copies, translations)."""
-    return hashlib.sha256(photo_key(path).encode()).hexdigest()[:10]
+    return _group_of(photo_key(path))
+
+
+def _group_of(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:10]
 
 
 def _row(path: Path, mean: float, std: float, source: str, group: str, severity: float) -> dict:
@@ -255,7 +259,7 @@ def _framed_rows(face: _Face, key: str, source: str, frame, out: Path, config: P
 
     With ``config.framed_geometry_share`` the failure is a warp or a seam: a Q shown faces a little larger or
     shifted as real learned to pass smooth warps too (round 4: 62% of severe warps caught, 80% before)."""
-    group = hashlib.sha256(key.encode()).hexdigest()[:10]
+    group = _group_of(key)
     if _rng(config.seed, key, source, "geometry").random() < config.framed_geometry_share:
         modes = ("warp", "seam")
     return _photo_and_failure_rows(face, frame, source, group, _rng(config.seed, key, source, "failure"), out,
@@ -290,7 +294,7 @@ def _render_rows(path: Path, out: Path, config: PoolConfig, modes: tuple[str, ..
     from augmenter.tensors import fit_face as resize_square
 
     key = photo_key(path)
-    group = "render-" + hashlib.sha256(key.encode()).hexdigest()[:10]
+    group = "render-" + _group_of(key)
     target = out / "images" / "render" / f"{group}.png"
     if not target.is_file():
         write_image_atomic(target, resize_square(decode_image(path), config.size))
