@@ -27,9 +27,10 @@ from augmenter.cli_util import make_bar, make_config, one_line_errors, progress_
 @click.option("--verify-expression/--no-verify-expression", default=None,
               help="Keep only faces the expression model calls the target (default: on when --expression-model is given).")
 @click.option("--budget", default=4.0, show_default=True, help="At most this many attempts per needed face, per class.")
-@click.option("--edit", type=click.Choice(["expression", "lighting"]), default="expression", show_default=True,
-              help="expression: other classes' faces translated to the class's expression (the paper's); lighting: "
-                   "the class's own faces under new lights, expression kept (labels stay right).")
+@click.option("--edit", type=click.Choice(["lighting", "expression"]), default="lighting", show_default=True,
+              help="lighting: the class's own faces under new lights, expression kept (labels stay right; measured "
+                   "the better of the two); expression: other classes' faces translated to the class's expression "
+                   "(the paper's).")
 @click.option("--lights", default=None,
               help="--edit lighting: comma-separated lights (default: those within 70° of azimuth, not from below, "
                    "frontal left out).")
@@ -38,22 +39,26 @@ from augmenter.cli_util import make_bar, make_config, one_line_errors, progress_
 @click.option("--batch-size", default=64, show_default=True)
 @click.option("--seed", default=0, show_default=True, help="Seed of the synthesis (and the first seed of --seeds N).")
 @click.option("--device", default="auto", show_default=True)
-@click.option("--train", is_flag=True, help="Then train classifiers on the original and the rebalanced data and compare.")
-@click.option("--also", default="", help="Further remedies to compare with --train, e.g. sampler,synthetic+sampler,reweight.")
-@click.option("--epochs", default=8, show_default=True, help="Epochs of each --train run (same budget for every run).")
+@click.option("--train", is_flag=True,
+              help="Then train classifiers and compare: none, sampler and synthetic+sampler (the rebalanced data).")
+@click.option("--also", default="", help="Further remedies to compare with --train, e.g. synthetic,reweight.")
+@click.option("--synthetic-share", default=0.25, show_default=True, type=click.FloatRange(0, 1),
+              help="--train, synthetic+sampler: the synthetic faces' share of each class's draws.")
+@click.option("--epochs", default=12, show_default=True, help="Epochs of each --train run (same budget for every run).")
 @click.option("--epoch", "epoch_choice", type=click.Choice(["last", "best"]), default="last", show_default=True,
               help="Compare each classifier after its last epoch, or at its best epoch on the validation split "
                    "(best chooses on the evaluation data: optimistic).")
 @click.option("--seeds", default="3", show_default=True,
               help="Training seeds of every --train remedy: a count N (seeds SEED..SEED+N-1) or a list such as 0,1,2 "
                    "(one seed alone: 7,). Writes OUT/seeds.md and seeds.json: mean ± sd and the paired difference "
-                   "to 'none' with a 95% interval.")
+                   "to the sampler (to 'none' when the sampler is not trained) with a 95% interval.")
 @click.option("--workers", default=1, show_default=True)
 @one_line_errors
 def rebalance_affectnet(dataset, root, csv, out, target, legan, q, q_min, expression_model, verify_expression, budget,
-                        edit, lights, max_uses, batch_size, seed, device, train, also, epochs, epoch_choice, seeds, workers):
+                        edit, lights, max_uses, batch_size, seed, device, train, also, synthetic_share, epochs,
+                        epoch_choice, seeds, workers):
     """Bring rare expression classes up to a target count with LEGAN faces that Q and an expression model accept."""
-    from pipelines.rebalance.compare import CompareSettings, train_seeds
+    from pipelines.rebalance.compare import DEFAULT_REMEDIES, CompareSettings, train_seeds
     from pipelines.rebalance.config import RebalanceConfig
     from pipelines.rebalance.run import run_rebalance
     from pipelines.seed_table import parse_seeds
@@ -62,13 +67,13 @@ def rebalance_affectnet(dataset, root, csv, out, target, legan, q, q_min, expres
         seed_list = parse_seeds(seeds, start=seed)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--seeds") from None
-    remedies = tuple(dict.fromkeys(("none", "synthetic") + tuple(r.strip() for r in also.split(",") if r.strip())))
+    remedies = tuple(dict.fromkeys(DEFAULT_REMEDIES + tuple(r.strip() for r in also.split(",") if r.strip())))
     config = make_config(RebalanceConfig, dataset=dataset, root=root, out=str(out), csv=csv, target=target, legan=legan,
                          q=q, q_min=q_min, expression_model=expression_model, verify_expression=verify_expression,
                          budget=budget, edit=edit, lights=lights, max_uses=max_uses, batch_size=batch_size,
                          seed=seed, device=device,
-                         train={"epochs": epochs, "epoch": epoch_choice, "remedies": list(remedies), "seeds": seed_list}
-                         if train else {})
+                         train={"epochs": epochs, "epoch": epoch_choice, "remedies": list(remedies), "seeds": seed_list,
+                                "synthetic_share": synthetic_share} if train else {})
     bar = make_bar(desc="rebalance", unit="face")
 
     def progress(state: dict) -> None:
@@ -87,7 +92,7 @@ def rebalance_affectnet(dataset, root, csv, out, target, legan, q, q_min, expres
         n_real = sum(t["real"] for t in result.summary["classes"].values())
         train_seeds(f"{dataset}:{root}", out / "manifest.parquet", out / "train", n_real,
                     CompareSettings(epochs=epochs, remedies=remedies, workers=workers, device=device,
-                                    epoch=epoch_choice), seed_list,
+                                    epoch=epoch_choice, synthetic_share=synthetic_share), seed_list,
                     table_out=out, log=click.echo)
         if len(seed_list) == 1:
             click.echo((out / "train" / f"seed{seed_list[0]}" / "compare.md").read_text())

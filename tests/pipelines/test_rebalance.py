@@ -47,7 +47,7 @@ def setup(tmp_path_factory):
 
 
 def _config(setup, out, **changes):
-    settings = dict(dataset="fer2013", root=str(setup["fer"]), out=str(out), legan=setup["legan"], q_min=0.0,
+    settings = dict(dataset="fer2013", root=str(setup["fer"]), out=str(out), edit="expression", legan=setup["legan"], q_min=0.0,
                     expression_model=setup["expr"], budget=3.0, max_uses=2, batch_size=5, device="cpu")
     return RebalanceConfig(**{**settings, **changes})
 
@@ -167,7 +167,7 @@ def test_cli_runs_and_trains_the_comparison(setup, tmp_path):
     out = tmp_path / "cli"
     args = ["--dataset", "fer2013", "--root", str(setup["fer"]), "--out", str(out), "--legan", setup["legan"],
             "--q-min", "0", "--expression-model", setup["expr"], "--batch-size", "8", "--device", "cpu",
-            "--train", "--epochs", "2", "--also", "sampler,synthetic+sampler", "--workers", "0", "--seeds", "2"]
+            "--train", "--epochs", "2", "--also", "synthetic", "--workers", "0", "--seeds", "2"]
     result = CliRunner().invoke(rebalance_affectnet, args)
     assert result.exit_code == 0, result.output
     for seed in (0, 1):  # every seed keeps its own single-seed comparison and run folders
@@ -185,8 +185,13 @@ def test_cli_runs_and_trains_the_comparison(setup, tmp_path):
         assert all((out / "train" / f"seed{seed}" / remedy / "best.pt").is_file()
                    for remedy in remedies)
     table = json.loads((out / "seeds.json").read_text())
-    assert table["baseline"] == "none" and table["seeds"] == [0, 1]
-    assert table["arms"] == ["none", "synthetic", "sampler", "synthetic+sampler"]
+    # the defaults: the class's own faces relit, compared against the sampler, synthetic faces at a quarter of draws
+    assert json.loads((out / "config.json").read_text())["edit"] == "lighting"
+    assert table["baseline"] == "sampler" and table["seeds"] == [0, 1]
+    assert table["arms"] == ["sampler", "none", "synthetic+sampler", "synthetic"]
+    runs = out / "train" / "seed0"
+    assert json.loads((runs / "synthetic+sampler" / "config.json").read_text())["synthetic_share"] == 0.25
+    assert json.loads((runs / "synthetic" / "config.json").read_text())["synthetic_share"] is None
     assert "balanced_accuracy" in table["metrics"] and "per_class_recall.sad" in table["metrics"]
     assert "epoch" not in table["metrics"] and "train_minutes" not in table["metrics"]
     for arm in table["arms"]:
@@ -195,10 +200,10 @@ def test_cli_runs_and_trains_the_comparison(setup, tmp_path):
                     ["balanced_accuracy"] for s in (0, 1)]
         assert cell["n"] == 2 and list(cell["values"].values()) == pytest.approx(per_seed)
         assert cell["mean"] == pytest.approx(sum(per_seed) / 2)
-        if arm != "none":
-            base = table["stats"]["none"]["balanced_accuracy"]["values"]
+        if arm != "sampler":
+            base = table["stats"]["sampler"]["balanced_accuracy"]["values"]
             assert cell["delta"]["n"] == 2
-            assert cell["delta"]["mean"] == pytest.approx(cell["mean"] - table["stats"]["none"]["balanced_accuracy"]["mean"])
+            assert cell["delta"]["mean"] == pytest.approx(cell["mean"] - table["stats"]["sampler"]["balanced_accuracy"]["mean"])
             assert cell["delta"]["differences"] == pytest.approx([cell["values"][s] - base[s] for s in ("0", "1")])
             assert cell["delta"]["lo"] <= cell["delta"]["mean"] <= cell["delta"]["hi"]
     markdown = (out / "seeds.md").read_text()
@@ -276,12 +281,12 @@ def test_lighting_rebalancing_relights_each_class_own_faces_once_per_light(setup
 
 def test_lighting_settings_are_checked():
     with pytest.raises(ValueError, match="lights are chosen for edit 'lighting' only"):
-        RebalanceConfig(dataset="fer2013", root="r", out="o", lights="az+050_el+00")
+        RebalanceConfig(dataset="fer2013", root="r", out="o", edit="expression", lights="az+050_el+00")
     with pytest.raises(ValueError, match="unknown edit 'colour'"):
         RebalanceConfig(dataset="fer2013", root="r", out="o", edit="colour")
     # settings added later stay out of an expression run's identity: runs made before them still resume
-    assert "edit" not in RebalanceConfig(dataset="fer2013", root="r", out="o").identity()
-    assert RebalanceConfig(dataset="fer2013", root="r", out="o", edit="lighting").identity()["edit"] == "lighting"
+    assert "edit" not in RebalanceConfig(dataset="fer2013", root="r", out="o", edit="expression").identity()
+    assert RebalanceConfig(dataset="fer2013", root="r", out="o").identity()["edit"] == "lighting"  # the default
 
 
 def test_an_unknown_light_is_one_line_naming_the_generator(setup, tmp_path):
@@ -306,3 +311,15 @@ def test_lighting_planner_walks_each_light_queue_once():
     other = [os.path.basename(records[i].path) for i in source_queue(records, "sad", 0, own=True, salt="L2")]
     assert sorted(other) == ["b_0.png", "b_1.png", "b_2.png"]
     assert source_queue(records, "sad", 0) == source_queue(records, "sad", 0, salt="")  # unsalted order unchanged
+
+
+def test_compare_defaults_are_the_measured_recipe():
+    from pipelines.rebalance.compare import CompareSettings
+
+    settings = CompareSettings()
+    assert settings.remedies == ("none", "sampler", "synthetic+sampler") and settings.baseline == "sampler"
+    assert settings.synthetic_share == 0.25 and settings.epochs == 12
+    assert CompareSettings(remedies=("none", "synthetic")).baseline == "none"  # no sampler: against no remedy
+    assert CompareSettings(remedies=("reweight", "synthetic")).baseline == "reweight"
+    with pytest.raises(ValueError, match="synthetic_share must be in"):
+        CompareSettings(synthetic_share=1.5)
