@@ -45,9 +45,9 @@ class RebalanceConfig:
     ``edit``: ``lighting`` (the default: the class's *own* training faces under new lights, expression kept;
     a synthetic face's label cannot be wrong, which a translation that does not take makes it) or
     ``expression`` (the paper's: other classes' training faces translated to the class's expression).
-    Why lighting is the default: on aligned FER-2013 (3 seeds, docs/pipelines.md) the paper's expression
-    edits with the sampler scored 4.9 points of balanced accuracy below the sampler alone, the class's own
-    faces relit at a quarter of its draws 0.3 below it (level within noise) and 4 above no remedy. In lighting
+    Why lighting is the default: on aligned FER-2013 (docs/pipelines.md) the paper's expression edits with
+    the sampler scored (seed 0) 4.9 points of balanced accuracy below the sampler alone, the class's own
+    faces relit at a quarter of its draws (3 seeds) 0.3 below it, level within noise, and 4 above no remedy. In lighting
     mode each source gets each light at most once and ``max_uses`` does not apply; ``lights`` (comma-
     separated names) defaults to :func:`default_lights`.
     """
