@@ -89,8 +89,7 @@ class ExpressionConfig:
         if self.synthetic_share is not None:
             if self.remedy != "synthetic+sampler":
                 raise ValueError("synthetic_share goes with remedy 'synthetic+sampler'")
-            if not 0 <= self.synthetic_share <= 1:
-                raise ValueError(f"synthetic_share must be in [0, 1], got {self.synthetic_share}")
+            check_synthetic_share(self.synthetic_share)
         if self.max_train is not None and self.max_train < 1:
             raise ValueError(f"max_train must be at least 1, got {self.max_train}")
 
@@ -101,6 +100,12 @@ class ExpressionConfig:
     @property
     def class_balanced(self) -> bool:
         return self.remedy in ("sampler", "synthetic+sampler")
+
+
+def check_synthetic_share(share: float) -> None:
+    """Refuse a synthetic share of draws outside [0, 1] (``train-expression`` and ``rebalance-affectnet --train``)."""
+    if not 0 <= share <= 1:
+        raise ValueError(f"synthetic_share must be in [0, 1], got {share}")
 
 
 def expression_classes(labels: list[str]) -> list[str]:

@@ -217,7 +217,7 @@ def _real_rows(face: _Face, out: Path, config: PoolConfig, modes: tuple[str, ...
     """The rows of one real face: the clean photo, its damaged variants and (drawn per face) a toned
     copy; the faces still to translate by the generator and the hard generators are queued."""
     key = photo_key(face.path)
-    group = photo_group(face.path)
+    group = _group_of(key)
     clean = out / "images" / "real" / f"{group}.png"
     face.write(clean, lambda f: f)
     rows = [_row(clean, REAL_RATING[0], REAL_RATING[1], "real", group, 0.0)]

@@ -35,7 +35,7 @@ from evaluation.outputs import write_result
 from evaluation.report import compare_results, flatten_numbers, to_markdown
 from pipelines.seed_table import SeedTable, seed_table, summary_lines, write_seed_table
 from recognition.trainer import check_choice
-from recognition.train_expression import SYNTHETIC_REMEDIES, ExpressionConfig, train_expression
+from recognition.train_expression import SYNTHETIC_REMEDIES, ExpressionConfig, check_synthetic_share, train_expression
 
 
 DEFAULT_REMEDIES = ("none", "sampler", "synthetic+sampler")
@@ -55,8 +55,8 @@ class CompareSettings:
 
     def __post_init__(self) -> None:
         check_choice("epoch", self.epoch, ("last", "best"))
-        if self.synthetic_share is not None and not 0 <= self.synthetic_share <= 1:
-            raise ValueError(f"synthetic_share must be in [0, 1], got {self.synthetic_share}")
+        if self.synthetic_share is not None:  # refused before the synthesis, not after it
+            check_synthetic_share(self.synthetic_share)
 
     @property
     def baseline(self) -> str:
