@@ -105,6 +105,31 @@ def test_unaligned_and_reframed_photos_are_real_each_with_a_failure_in_the_photo
     assert crop.shape == face.shape and not np.array_equal(crop, face)
 
 
+def test_faint_geometry_adds_seams_and_warps_of_each_photo_and_leaves_the_rest_of_the_pool_as_it_was(tmp_path):
+    from pipelines.default_q.pool import FAINT_SEVERITY
+
+    reals = _faces(tmp_path / "real", 6)
+    config = PoolConfig(per_real=1, generator_share=0.0, toned_share=0.0, reframe_share=0.0, size=32, seed=4)
+    plain = pd.read_csv(build_pool(reals, [], tmp_path / "plain", config, log=lambda m: None))
+    faint_config = PoolConfig(**{**config.__dict__, "faint_geometry": 2})
+    table = pd.read_csv(build_pool(reals, [], tmp_path / "faint", faint_config, log=lambda m: None))
+    extra = table[table["image"].str.startswith("images/faint_")]
+    assert len(table) == len(plain) + 6 * 2 * 2 and len(extra) == 24
+    assert sorted(extra["source"].value_counts().items()) == [("seam", 12), ("warp", 12)]
+    assert extra["severity"].between(*FAINT_SEVERITY).all()
+    assert all(m == pytest.approx(failure_rating(s, v, faint_config.curves()), abs=0.01) for s, v, m in
+               zip(extra["source"], extra["severity"], extra["mean"])) and (extra["mean"] < REAL_RATING[0]).all()
+    real_groups = table.loc[table.source == "real", "group"]
+    assert (extra.groupby("group").size() == 4).all() and set(extra["group"]) == set(real_groups)
+    for path in extra["image"]:  # damaged, not a copy of the photo
+        group = Path(path).stem.rsplit("_", 1)[0]
+        photo = (tmp_path / "faint" / "images" / "real" / f"{group}.png").read_bytes()
+        assert (tmp_path / "faint" / path).read_bytes() != photo
+    rest = table[~table.index.isin(extra.index)].reset_index(drop=True)
+    assert rest[["image", "mean", "source", "group", "severity"]].equals(plain[["image", "mean", "source", "group", "severity"]])
+    assert all((tmp_path / "faint" / p).read_bytes() == (tmp_path / "plain" / p).read_bytes() for p in rest["image"])
+
+
 def test_gaming_figures_and_the_held_out_pick():
     from pipelines.default_q.gaming import held_out_pick
     from pipelines.default_q.measure import against_sources
@@ -126,19 +151,21 @@ def test_train_default_q_cli_takes_the_recipes_settings_unless_given(monkeypatch
 
     def fake_run(recipe, work, log=print):
         seen.append((recipe.pool.blur_curve, recipe.stage1_epochs, recipe.human_framing, recipe.stage1_seeds,
-                     recipe.fer_per_class, recipe.yaleb_repeat))
+                     recipe.fer_per_class, recipe.yaleb_repeat, recipe.pool.faint_geometry))
         raise SystemExit(0)
 
     monkeypatch.setattr("pipelines.default_q.run.train_default_q", fake_run)
     for args in ([], ["--blur-curve", "0.7", "1.6", "--stage1-epochs", "16", "--human-framing", "whole",
-                      "--stage1-seeds", "3", "--fer-per-class", "300", "--yaleb-repeat", "3", "--seed", "4"], ["--seed", "2"]):
+                      "--stage1-seeds", "3", "--fer-per-class", "300", "--yaleb-repeat", "3", "--faint-geometry", "2",
+                      "--seed", "4"], ["--seed", "2"]):
         assert CliRunner().invoke(cli.train_default_q, ["--work", "unused"] + args).exit_code == 0
     recipe = DefaultQRecipe()
+    faint = recipe.pool.faint_geometry
     assert seen == [(PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, recipe.stage1_seeds,
-                     recipe.fer_per_class, recipe.yaleb_repeat),
-                    ((0.7, 1.6), 16, "whole", (4, 5, 6), 300, 3),
+                     recipe.fer_per_class, recipe.yaleb_repeat, faint),
+                    ((0.7, 1.6), 16, "whole", (4, 5, 6), 300, 3, 2),
                     (PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, (), recipe.fer_per_class,
-                     recipe.yaleb_repeat)]
+                     recipe.yaleb_repeat, faint)]
     bad = CliRunner().invoke(cli.train_default_q, ["--work", "unused", "--stage1-seeds", "0,0"])
     assert bad.exit_code == 2 and "--stage1-seeds" in bad.output
 
