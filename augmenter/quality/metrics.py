@@ -498,6 +498,13 @@ def describe_quality(metrics: dict) -> str:
                      f"{_fmt(ceiling['spearman_corrected'])}), PLCC {_fmt(ceiling['pearson'])} (Spearman-Brown "
                      f"{_fmt(ceiling['pearson_corrected'])}) over {ceiling['n_images']} images, "
                      f"{ceiling['n_splits']} splits; Q's SROCC {_fmt(metrics['srocc'])}")
+        if ceiling.get("source_order"):
+            pairs = ceiling["source_order_agreement"]
+            chain = ceiling["source_order"][0] + "".join(
+                f" < {high} ({pairs[f'{low} < {high}']:.0%})"
+                for low, high in zip(ceiling["source_order"], ceiling["source_order"][1:]))
+            lines.append(f"people's own order of the sources, with the share of splits whose two halves both "
+                         f"agree: {chain}")
     if "source_means" in metrics:
         lines.append(format_source_table(metrics["source_means"]))
         lines.append(f"orders sources as people do: {'yes' if metrics['orders_sources_as_people'] else 'no'}")

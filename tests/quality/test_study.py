@@ -216,6 +216,20 @@ def test_split_half_is_seeded_and_corrected_by_spearman_brown():
     assert a["pearson_corrected"] == pytest.approx(2 * a["pearson"] / (1 + a["pearson"]))
 
 
+def test_split_half_says_how_firmly_people_order_the_sources_a_hand_worked_case():
+    rows = [{"participant": f"s-{r}", "path": "/img/a.jpg", "source": "A", "rating": 1.0} for r in range(2)]
+    rows += [{"participant": "s-0", "path": "/img/b.jpg", "source": "B", "rating": 4.0},
+             {"participant": "s-1", "path": "/img/b.jpg", "source": "B", "rating": 6.0}]
+    rows += [{"participant": f"s-{r}", "path": "/img/c.jpg", "source": "C", "rating": 5.0} for r in range(2)]
+    result = split_half_ceiling(pd.DataFrame(rows), n_splits=10, seed=0)
+    # B's halves are 4 and 6 on every split: both lie above A's 1, and C's 5 lies above only one of them
+    assert result["source_order"] == ["A", "B", "C"]  # B and C tie at 5: names break the tie
+    assert result["source_order_agreement"] == {"A < B": 1.0, "B < C": 0.0}
+    assert result["source_order_all_agree"] == 0.0
+    one_source = pd.DataFrame([{**row, "source": "A"} for row in rows])
+    assert "source_order" not in split_half_ceiling(one_source, n_splits=10, seed=0)
+
+
 # ----------------------------------------------------------------------------- eval-q on a study folder
 
 
@@ -237,6 +251,7 @@ def test_eval_q_on_a_study_folder_reports_the_people_ceiling_and_source_order(tm
     ceiling = report["human_ceiling"]
     assert ceiling["n_images"] == 8 and -1 <= ceiling["spearman"] <= 1
     assert "split-half ceiling" in result.output
+    assert set(ceiling["source_order"]) == {"FFHQ", "PGGAN"} and "people's own order of the sources" in result.output
     assert {row["source"] for row in report["source_means"]} == {"FFHQ", "PGGAN"}
     assert isinstance(report["orders_sources_as_people"], bool)
 
@@ -262,3 +277,8 @@ def test_the_real_study_folder(shared_data):
     # Measured: Spearman 0.885, Pearson 0.904 (Spearman-Brown 0.939, 0.949); seeds move them by ~0.002.
     assert 0.86 <= ceiling["spearman"] <= 0.91 and 0.88 <= ceiling["pearson"] <= 0.93
     assert 0.92 <= ceiling["spearman_corrected"] <= 0.96 and 0.93 <= ceiling["pearson_corrected"] <= 0.97
+    # How firmly people order the sources: FFHQ above StyleGAN (5.98 against 5.90) is close to a coin flip
+    assert ceiling["source_order"] == ["PGGAN", "StyleGAN", "FFHQ", "StyleGAN2"]
+    agreement = ceiling["source_order_agreement"]
+    assert agreement["PGGAN < StyleGAN"] == 1.0 and agreement["FFHQ < StyleGAN2"] == 1.0
+    assert 0.3 <= agreement["StyleGAN < FFHQ"] <= 0.85  # measured: 0.70 (seeds move it by a few points)
