@@ -278,12 +278,15 @@ def augment_verification(root, dataset, mode, train_expressions, out, legan, rel
 @click.option("--faint-geometry", type=click.IntRange(min=0), default=None,
               help="Extra faint seams and warps (severity 0.1-0.5) per aligned real photo in the pool (default: the "
                    "recipe's, PoolConfig.faint_geometry; rounds 1-17: 0).")
+@click.option("--faint-std", type=click.FloatRange(min=0), default=None,
+              help="The label std of those faint seams and warps (default: PoolConfig.faint_std, 1.2 as every "
+                   "failure; wide, the margin loss leaves their score to the within-photo order term).")
 @click.option("--seed", default=0, show_default=True)
 @one_line_errors
 def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: tuple[Path, ...], pair_weight: float,
                     blur_curve: tuple[float, float] | None, stage1_epochs: int | None, human_framing: str | None,
                     stage1_seeds: str | None, fer_per_class: int | None, yaleb_repeat: int | None,
-                    faint_geometry: int | None, seed: int) -> None:
+                    faint_geometry: int | None, faint_std: float | None, seed: int) -> None:
     """Rebuild the default Q: align the stand-in data, train on a pool with simulated ratings, fine-tune on
     people's ratings with 5-fold cross-validation, measure, export."""
     from pipelines.default_q.export import export_default_q
@@ -303,6 +306,8 @@ def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: 
         recipe.yaleb_repeat = yaleb_repeat
     if faint_geometry is not None:
         recipe.pool.faint_geometry = faint_geometry
+    if faint_std is not None:
+        recipe.pool.faint_std = faint_std
     if stage1_seeds is not None:
         from pipelines.seed_table import parse_seeds
 

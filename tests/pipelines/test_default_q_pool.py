@@ -111,12 +111,12 @@ def test_faint_geometry_adds_seams_and_warps_of_each_photo_and_leaves_the_rest_o
     reals = _faces(tmp_path / "real", 6)
     config = PoolConfig(per_real=1, generator_share=0.0, toned_share=0.0, reframe_share=0.0, size=32, seed=4)
     plain = pd.read_csv(build_pool(reals, [], tmp_path / "plain", config, log=lambda m: None))
-    faint_config = PoolConfig(**{**config.__dict__, "faint_geometry": 2})
+    faint_config = PoolConfig(**{**config.__dict__, "faint_geometry": 2, "faint_std": 8.0})
     table = pd.read_csv(build_pool(reals, [], tmp_path / "faint", faint_config, log=lambda m: None))
     extra = table[table["image"].str.startswith("images/faint_")]
     assert len(table) == len(plain) + 6 * 2 * 2 and len(extra) == 24
     assert sorted(extra["source"].value_counts().items()) == [("seam", 12), ("warp", 12)]
-    assert extra["severity"].between(*FAINT_SEVERITY).all()
+    assert extra["severity"].between(*FAINT_SEVERITY).all() and (extra["std"] == 8.0).all()
     assert all(m == pytest.approx(failure_rating(s, v, faint_config.curves()), abs=0.01) for s, v, m in
                zip(extra["source"], extra["severity"], extra["mean"])) and (extra["mean"] < REAL_RATING[0]).all()
     real_groups = table.loc[table.source == "real", "group"]
@@ -151,21 +151,22 @@ def test_train_default_q_cli_takes_the_recipes_settings_unless_given(monkeypatch
 
     def fake_run(recipe, work, log=print):
         seen.append((recipe.pool.blur_curve, recipe.stage1_epochs, recipe.human_framing, recipe.stage1_seeds,
-                     recipe.fer_per_class, recipe.yaleb_repeat, recipe.pool.faint_geometry))
+                     recipe.fer_per_class, recipe.yaleb_repeat, recipe.pool.faint_geometry,
+                     recipe.pool.faint_std))
         raise SystemExit(0)
 
     monkeypatch.setattr("pipelines.default_q.run.train_default_q", fake_run)
     for args in ([], ["--blur-curve", "0.7", "1.6", "--stage1-epochs", "16", "--human-framing", "whole",
                       "--stage1-seeds", "3", "--fer-per-class", "300", "--yaleb-repeat", "3", "--faint-geometry", "2",
-                      "--seed", "4"], ["--seed", "2"]):
+                      "--faint-std", "8", "--seed", "4"], ["--seed", "2"]):
         assert CliRunner().invoke(cli.train_default_q, ["--work", "unused"] + args).exit_code == 0
     recipe = DefaultQRecipe()
-    faint = recipe.pool.faint_geometry
+    faint = recipe.pool.faint_geometry, recipe.pool.faint_std
     assert seen == [(PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, recipe.stage1_seeds,
-                     recipe.fer_per_class, recipe.yaleb_repeat, faint),
-                    ((0.7, 1.6), 16, "whole", (4, 5, 6), 300, 3, 2),
+                     recipe.fer_per_class, recipe.yaleb_repeat, *faint),
+                    ((0.7, 1.6), 16, "whole", (4, 5, 6), 300, 3, 2, 8.0),
                     (PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, (), recipe.fer_per_class,
-                     recipe.yaleb_repeat, faint)]
+                     recipe.yaleb_repeat, *faint)]
     bad = CliRunner().invoke(cli.train_default_q, ["--work", "unused", "--stage1-seeds", "0,0"])
     assert bad.exit_code == 2 and "--stage1-seeds" in bad.output
 
