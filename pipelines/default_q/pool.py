@@ -78,7 +78,7 @@ class PoolConfig:
     reframe_share: float = 0.3   # share of the aligned real faces also cropped tighter/shifted (and one failure)
     framed_geometry_share: float = 0.5  # share of those framings whose failure is a warp or a seam
     faint_geometry: int = 0      # extra faint seams and warps per aligned real face (round 18; docstring of _real_rows)
-    faint_std: float = 1.2       # their label's std: wide, the margin loss leaves them to the order term (round 19)
+    faint_std: float = FAILURE_STD  # their label's std: wide, the margin loss leaves them to the order term (round 19)
     size: int = 128
     seed: int = 0
     blur_curve: tuple[float, float] = PERCEPTION["blur"]  # blur's (w, g); rounds 1-7 used (0.7, 1.6)
