@@ -289,25 +289,19 @@ def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: 
                     faint_geometry: int | None, faint_std: float | None, seed: int) -> None:
     """Rebuild the default Q: align the stand-in data, train on a pool with simulated ratings, fine-tune on
     people's ratings with 5-fold cross-validation, measure, export."""
+    from dataclasses import replace
+
     from pipelines.default_q.export import export_default_q
+    from pipelines.default_q.pool import PoolConfig
     from pipelines.default_q.run import DefaultQRecipe, train_default_q as run
 
+    given = lambda **options: {k: v for k, v in options.items() if v is not None}  # noqa: E731  (unset: the recipe's)
+    pool = replace(PoolConfig(), **given(blur_curve=tuple(blur_curve) if blur_curve else None,
+                                         faint_geometry=faint_geometry, faint_std=faint_std))
     recipe = DefaultQRecipe(data=str(data), seed=seed, hard_generator=tuple(str(g) for g in hard_generator),
-                            pair_weight=pair_weight)
-    if blur_curve:
-        recipe.pool.blur_curve = tuple(blur_curve)
-    if stage1_epochs is not None:
-        recipe.stage1_epochs = stage1_epochs
-    if human_framing is not None:
-        recipe.human_framing = human_framing
-    if fer_per_class is not None:
-        recipe.fer_per_class = fer_per_class
-    if yaleb_repeat is not None:
-        recipe.yaleb_repeat = yaleb_repeat
-    if faint_geometry is not None:
-        recipe.pool.faint_geometry = faint_geometry
-    if faint_std is not None:
-        recipe.pool.faint_std = faint_std
+                            pair_weight=pair_weight, pool=pool,
+                            **given(stage1_epochs=stage1_epochs, human_framing=human_framing,
+                                    fer_per_class=fer_per_class, yaleb_repeat=yaleb_repeat))
     if stage1_seeds is not None:
         from pipelines.seed_table import parse_seeds
 

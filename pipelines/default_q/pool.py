@@ -234,18 +234,13 @@ def _real_rows(face: _Face, out: Path, config: PoolConfig, modes: tuple[str, ...
     for k in range(config.per_real):
         rng = _rng(config.seed, key, k)
         mode, severity = _draw_failure(rng, modes)
-        target = out / "images" / mode / f"{group}_{k}.png"
-        face.write(target, lambda f, m=mode, s=severity, r=rng: damage(f, m, s, r))
-        rows.append(_row(target, round(failure_rating(mode, severity, config.curves()), 3), FAILURE_STD, mode, group,
-                         round(severity, 3)))
+        rows.append(_damaged_row(face, out / "images" / mode / f"{group}_{k}.png", mode, severity, rng, FAILURE_STD,
+                                 group, config))
     for k in range(config.faint_geometry):
         for mode in ("seam", "warp"):
             rng = _rng(config.seed, key, "faint", mode, k)
-            severity = float(rng.uniform(*FAINT_SEVERITY))
-            target = out / "images" / f"faint_{mode}" / f"{group}_{k}.png"
-            face.write(target, lambda f, m=mode, s=severity, r=rng: damage(f, m, s, r))
-            rows.append(_row(target, round(failure_rating(mode, severity, config.curves()), 3), config.faint_std,
-                             mode, group, round(severity, 3)))
+            rows.append(_damaged_row(face, out / "images" / f"faint_{mode}" / f"{group}_{k}.png", mode,
+                                     float(rng.uniform(*FAINT_SEVERITY)), rng, config.faint_std, group, config))
     if _rng(config.seed, key, "toned").random() < config.toned_share:
         rows += _toned_rows(face, key, group, out, config, modes)
     if _rng(config.seed, key, "reframe").random() < config.reframe_share:
@@ -260,6 +255,14 @@ def _real_rows(face: _Face, out: Path, config: PoolConfig, modes: tuple[str, ...
         rows.append(_queued_row(face, out / "images" / "generator" / f"{group}.png", to_translate,
                                 GENERATOR_RATING, "generator", group))
     return rows
+
+
+def _damaged_row(face: _Face, target: Path, mode: str, severity: float, rng: np.random.Generator, std: float,
+                 group: str, config: PoolConfig) -> dict:
+    """The row of ``face`` with ``mode`` at ``severity`` (drawn on from ``rng``), written to ``target`` when missing
+    and rated by the mode's curve."""
+    face.write(target, lambda f: damage(f, mode, severity, rng))
+    return _row(target, round(failure_rating(mode, severity, config.curves()), 3), std, mode, group, round(severity, 3))
 
 
 def _toned_rows(face: _Face, key: str, group: str, out: Path, config: PoolConfig, modes: tuple[str, ...]) -> list[dict]:
