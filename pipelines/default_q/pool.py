@@ -79,6 +79,7 @@ class PoolConfig:
     framed_geometry_share: float = 0.5  # share of those framings whose failure is a warp or a seam
     faint_geometry: int = 0      # extra faint seams and warps per aligned real face (round 18; docstring of _real_rows)
     faint_std: float = FAILURE_STD  # their label's std: wide, the margin loss leaves them to the order term (round 19)
+    faint_modes: tuple[str, ...] = ("seam", "warp")  # which modes faint_geometry adds (round 20: seams alone)
     size: int = 128
     seed: int = 0
     blur_curve: tuple[float, float] = PERCEPTION["blur"]  # blur's (w, g); rounds 1-7 used (0.7, 1.6)
@@ -220,9 +221,9 @@ def _real_rows(face: _Face, out: Path, config: PoolConfig, modes: tuple[str, ...
     """The rows of one real face: the clean photo, its damaged variants and (drawn per face) a toned
     copy; the faces still to translate by the generator and the hard generators are queued.
 
-    With ``config.faint_geometry`` = k, k more seams and k more warps of the face at a severity drawn from
-    :data:`FAINT_SEVERITY` join (folders ``faint_seam``, ``faint_warp``; rated as their mode, with std
-    ``config.faint_std``): the two modes a Q missed most at severity 0.3 (round 16: 86% and 72% caught), each
+    With ``config.faint_geometry`` = k, k more seams and k more warps of the face (``config.faint_modes``) at a
+    severity drawn from :data:`FAINT_SEVERITY` join (folders ``faint_seam``, ``faint_warp``; rated as their mode,
+    with std ``config.faint_std``): the two modes a Q missed most at severity 0.3 (round 16: 86% and 72% caught), each
     only 1 in 13 of the uniform draws. Round 18 (std 1.2) pulled clean aligned photos down with them (43% of
     held-out FER-2013 photos at 0.6, from 80%); a wide std leaves their absolute score free and keeps only
     the within-photo order term's "below your own photo" (round 19)."""
@@ -237,7 +238,7 @@ def _real_rows(face: _Face, out: Path, config: PoolConfig, modes: tuple[str, ...
         rows.append(_damaged_row(face, out / "images" / mode / f"{group}_{k}.png", mode, severity, rng, FAILURE_STD,
                                  group, config))
     for k in range(config.faint_geometry):
-        for mode in ("seam", "warp"):
+        for mode in config.faint_modes:
             rng = _rng(config.seed, key, "faint", mode, k)
             rows.append(_damaged_row(face, out / "images" / f"faint_{mode}" / f"{group}_{k}.png", mode,
                                      float(rng.uniform(*FAINT_SEVERITY)), rng, config.faint_std, group, config))

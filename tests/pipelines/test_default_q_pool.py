@@ -106,6 +106,7 @@ def test_unaligned_and_reframed_photos_are_real_each_with_a_failure_in_the_photo
 
 
 def test_faint_geometry_adds_seams_and_warps_of_each_photo_and_leaves_the_rest_of_the_pool_as_it_was(tmp_path):
+    """Also with ``faint_modes=("seam",)``: the same faint seams, no faint warps, the rest unchanged."""
     from pipelines.default_q.pool import FAINT_SEVERITY
 
     reals = _faces(tmp_path / "real", 6)
@@ -128,6 +129,12 @@ def test_faint_geometry_adds_seams_and_warps_of_each_photo_and_leaves_the_rest_o
     rest = table[~table.index.isin(extra.index)].reset_index(drop=True)
     assert rest[["image", "mean", "source", "group", "severity"]].equals(plain[["image", "mean", "source", "group", "severity"]])
     assert all((tmp_path / "faint" / p).read_bytes() == (tmp_path / "plain" / p).read_bytes() for p in rest["image"])
+    seams_config = PoolConfig(**{**faint_config.__dict__, "faint_modes": ("seam",)})
+    seams = pd.read_csv(build_pool(reals, [], tmp_path / "seams", seams_config, log=lambda m: None))
+    only = seams[seams["image"].str.startswith("images/faint_")]
+    assert sorted(only["source"].value_counts().items()) == [("seam", 12)]  # round 20: seams alone
+    assert seams[~seams.index.isin(only.index)].reset_index(drop=True).equals(rest)
+    assert all((tmp_path / "seams" / p).read_bytes() == (tmp_path / "faint" / p).read_bytes() for p in only["image"])
 
 
 def test_gaming_figures_and_the_held_out_pick():
@@ -152,19 +159,19 @@ def test_train_default_q_cli_takes_the_recipes_settings_unless_given(monkeypatch
     def fake_run(recipe, work, log=print):
         seen.append((recipe.pool.blur_curve, recipe.stage1_epochs, recipe.human_framing, recipe.stage1_seeds,
                      recipe.fer_per_class, recipe.yaleb_repeat, recipe.pool.faint_geometry,
-                     recipe.pool.faint_std))
+                     recipe.pool.faint_std, recipe.pool.faint_modes))
         raise SystemExit(0)
 
     monkeypatch.setattr("pipelines.default_q.run.train_default_q", fake_run)
     for args in ([], ["--blur-curve", "0.7", "1.6", "--stage1-epochs", "16", "--human-framing", "whole",
                       "--stage1-seeds", "3", "--fer-per-class", "300", "--yaleb-repeat", "3", "--faint-geometry", "2",
-                      "--faint-std", "8", "--seed", "4"], ["--seed", "2"]):
+                      "--faint-std", "8", "--faint-modes", "seam", "--seed", "4"], ["--seed", "2"]):
         assert CliRunner().invoke(cli.train_default_q, ["--work", "unused"] + args).exit_code == 0
     recipe = DefaultQRecipe()
-    faint = recipe.pool.faint_geometry, recipe.pool.faint_std
+    faint = recipe.pool.faint_geometry, recipe.pool.faint_std, recipe.pool.faint_modes
     assert seen == [(PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, recipe.stage1_seeds,
                      recipe.fer_per_class, recipe.yaleb_repeat, *faint),
-                    ((0.7, 1.6), 16, "whole", (4, 5, 6), 300, 3, 2, 8.0),
+                    ((0.7, 1.6), 16, "whole", (4, 5, 6), 300, 3, 2, 8.0, ("seam",)),
                     (PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, (), recipe.fer_per_class,
                      recipe.yaleb_repeat, *faint)]
     bad = CliRunner().invoke(cli.train_default_q, ["--work", "unused", "--stage1-seeds", "0,0"])
