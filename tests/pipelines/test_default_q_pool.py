@@ -267,3 +267,16 @@ def test_cross_validate_scores_each_face_in_both_framings_by_the_fold_that_never
         held = {Path(p).name for p in humans.loc[humans["fold"] == fold, "path"]}
         seen = {Path(p).name for p in humans.loc[humans["fold"] != fold, "path"]}
         assert not held & trained[f"fold{fold}"] and seen <= trained[f"fold{fold}"]
+
+
+def test_seam_probe_detectors_train_and_give_a_probability_per_face():
+    from pipelines.default_q.seam_probe import CnnDetector, LineDetector, seam_probability, train_detector
+
+    faces = np.random.default_rng(0).integers(0, 256, (4, 128, 128, 3), dtype=np.uint8)
+    for arch, cls in (("cnn", CnnDetector), ("line", LineDetector)):
+        net = train_detector(faces, arch, 2, np.random.default_rng(1), batch=2, log=lambda m: None)
+        assert isinstance(net, cls) and not net.training
+        p = seam_probability(net, faces)
+        assert p.shape == (4,) and ((p > 0) & (p < 1)).all()
+        again = seam_probability(train_detector(faces, arch, 2, np.random.default_rng(1), batch=2, log=lambda m: None), faces)
+        assert np.allclose(p, again)  # seeded: the same draws and starting weights
