@@ -165,7 +165,7 @@ def test_train_default_q_cli_takes_the_recipes_settings_unless_given(monkeypatch
     monkeypatch.setattr("pipelines.default_q.run.train_default_q", fake_run)
     for args in ([], ["--blur-curve", "0.7", "1.6", "--stage1-epochs", "16", "--human-framing", "whole",
                       "--stage1-seeds", "3", "--fer-per-class", "300", "--yaleb-repeat", "3", "--faint-geometry", "2",
-                      "--faint-std", "8", "--faint-modes", "seam", "--seed", "4"], ["--seed", "2"]):
+                      "--faint-std", "8", "--faint-mode", "seam", "--faint-mode", "seam", "--seed", "4"], ["--seed", "2"]):
         assert CliRunner().invoke(cli.train_default_q, ["--work", "unused"] + args).exit_code == 0
     recipe = DefaultQRecipe()
     faint = recipe.pool.faint_geometry, recipe.pool.faint_std, recipe.pool.faint_modes
