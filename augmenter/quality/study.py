@@ -245,7 +245,8 @@ def split_half_ceiling(answers: pd.DataFrame, n_splits: int = 200, seed: int = 0
     if n_splits < 1:
         raise ValueError(f"n_splits must be at least 1, not {n_splits}")
     rng = np.random.default_rng(seed)
-    by_path = [(path, g.to_numpy(np.float64)) for path, g in answers.groupby("path", sort=True)["rating"]]
+    per_image = answers.groupby("path", sort=True)
+    by_path = [(path, g.to_numpy(np.float64)) for path, g in per_image["rating"]]
     by_path = [(path, g) for path, g in by_path if g.size >= 2]
     groups = [g for _, g in by_path]
     half_a = np.empty((n_splits, len(groups)))
@@ -267,7 +268,7 @@ def split_half_ceiling(answers: pd.DataFrame, n_splits: int = 200, seed: int = 0
         result[f"{name}_corrected"] = 2 * r / (1 + r) if math.isfinite(r) and r > -1 else math.nan
     result.update(n_images=len(groups), n_splits=int(n_splits), seed=int(seed))
     if "source" in answers.columns and by_path:
-        source_of = answers.groupby("path", sort=True)["source"].first()
+        source_of = per_image["source"].first()
         result.update(_source_order(np.array([str(source_of[path]) for path, _ in by_path]),
                                     np.array([g.mean() for g in groups]), half_a, half_b))
     return result

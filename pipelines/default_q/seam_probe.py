@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict:
     from augmenter.io import decode_image
     from augmenter.quality.model import load_q
     from augmenter.tensors import fit_face, load_face
-    from pipelines.default_q.measure import off_axis
+    from pipelines.default_q.measure import near_frontal
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pool", type=Path)
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> dict:
     net = train_detector(faces, args.arch, args.steps, rng)
     held = json.loads(args.results.read_text())["heldout_real"]
     sets = {"fer_val": held["fer_val"], "fer_val_unaligned": held["fer_val_unaligned"],
-            "yaleb_frontal": [p for p in held["yaleb_heldout"] if (off_axis(Path(p).name) or 180) <= 35],
+            "yaleb_frontal": near_frontal(held["yaleb_heldout"]),
             "yaleb_all": held["yaleb_heldout"]}
     q, _ = load_q(args.q, "cpu")
     report = {"arch": args.arch, "steps": args.steps, "photos": len(faces)}

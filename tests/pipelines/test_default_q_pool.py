@@ -280,3 +280,12 @@ def test_seam_probe_detectors_train_and_give_a_probability_per_face():
         assert p.shape == (4,) and ((p > 0) & (p < 1)).all()
         again = seam_probability(train_detector(faces, arch, 2, np.random.default_rng(1), batch=2, log=lambda m: None), faces)
         assert np.allclose(p, again)  # seeded: the same draws and starting weights
+
+
+def test_near_frontal_keeps_yale_b_lights_within_35_degrees_of_the_camera():
+    from pipelines.default_q.measure import near_frontal
+
+    names = ["s/yaleB22_P00A+000E+00.png", "s/yaleB22_P00A+035E+15.png", "s/yaleB22_P00A+025E+20.png",
+             "s/yaleB22_P00A-070E+00.png", "s/yaleB22_P00_Ambient.png"]
+    assert near_frontal(names) == [names[0], names[2]]  # 35°/15° is 37.9° off axis; no light: left out
+    assert near_frontal(names, 40) == names[:3]
