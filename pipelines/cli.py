@@ -284,12 +284,16 @@ def augment_verification(root, dataset, mode, train_expressions, out, legan, rel
 @click.option("--faint-mode", "faint_modes", type=click.Choice(["seam", "warp"]), multiple=True,
               help="A mode --faint-geometry adds; repeat for both (default: PoolConfig.faint_modes, seams and warps; "
                    "round 20: seams alone).")
+@click.option("--seams-keep-padding/--seams-cross-padding", default=None,
+              help="Whether the pool's seams of photos leave the aligner's black padding black (default: "
+                   "PoolConfig.seams_keep_padding, off; round 21: on).")
 @click.option("--seed", default=0, show_default=True)
 @one_line_errors
 def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: tuple[Path, ...], pair_weight: float,
                     blur_curve: tuple[float, float] | None, stage1_epochs: int | None, human_framing: str | None,
                     stage1_seeds: str | None, fer_per_class: int | None, yaleb_repeat: int | None,
-                    faint_geometry: int | None, faint_std: float | None, faint_modes: tuple[str, ...], seed: int) -> None:
+                    faint_geometry: int | None, faint_std: float | None, faint_modes: tuple[str, ...],
+                    seams_keep_padding: bool | None, seed: int) -> None:
     """Rebuild the default Q: align the stand-in data, train on a pool with simulated ratings, fine-tune on
     people's ratings with 5-fold cross-validation, measure, export."""
     from dataclasses import replace
@@ -301,7 +305,8 @@ def train_default_q(data: Path, work: Path, asset: Path | None, hard_generator: 
     given = lambda **options: {k: v for k, v in options.items() if v is not None}  # noqa: E731  (unset: the recipe's)
     pool = replace(PoolConfig(), **given(blur_curve=tuple(blur_curve) if blur_curve else None,
                                          faint_geometry=faint_geometry, faint_std=faint_std,
-                                         faint_modes=tuple(dict.fromkeys(faint_modes)) or None))
+                                         faint_modes=tuple(dict.fromkeys(faint_modes)) or None,
+                                         seams_keep_padding=seams_keep_padding))
     recipe = DefaultQRecipe(data=str(data), seed=seed, hard_generator=tuple(str(g) for g in hard_generator),
                             pair_weight=pair_weight, pool=pool,
                             **given(stage1_epochs=stage1_epochs, human_framing=human_framing,

@@ -80,6 +80,7 @@ class PoolConfig:
     faint_geometry: int = 0      # extra faint seams and warps per aligned real face (round 18; docstring of _real_rows)
     faint_std: float = FAILURE_STD  # their label's std: wide, the margin loss leaves them to the order term (round 19)
     faint_modes: tuple[str, ...] = ("seam", "warp")  # which modes faint_geometry adds (round 20: seams alone)
+    seams_keep_padding: bool = False  # seams of photos leave the aligner's black padding black (round 21; seam_damage)
     size: int = 128
     seed: int = 0
     blur_curve: tuple[float, float] = PERCEPTION["blur"]  # blur's (w, g); rounds 1-7 used (0.7, 1.6)
@@ -131,6 +132,36 @@ def reframed(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def damage(face: np.ndarray, mode: str, severity: float, rng: np.random.Generator) -> np.ndarray:
     """``face`` with the failure mode or artifact ``mode`` (any of :data:`FAILURE_MODES` + :data:`ARTIFACTS`)."""
     return fail(face, mode, severity, rng) if mode in FAILURE_MODES else degrade(face, mode, severity, rng)
+
+
+def padding_mask(face: np.ndarray, darkest: int = 2, least_share: float = 0.005) -> np.ndarray:
+    """``(H, W)`` bool: the aligner's black padding of ``(H, W, 3)`` uint8 ``face`` — pixels no brighter than
+    ``darkest`` in every channel, in a connected region that touches the crop's border and covers at least
+    ``least_share`` of it (a crop reaching past the photo is filled black by the alignment)."""
+    import cv2
+
+    count, labels = cv2.connectedComponents((face.max(-1) <= darkest).astype(np.uint8), connectivity=4)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    sizes = np.bincount(labels.ravel(), minlength=count)
+    keep = [k for k in border if k != 0 and sizes[k] >= least_share * labels.size]
+    return np.isin(labels, keep)
+
+
+def pool_damage(face: np.ndarray, mode: str, severity: float, rng: np.random.Generator,
+                seams_keep_padding: bool = False) -> np.ndarray:
+    """:func:`damage`, where with ``seams_keep_padding`` a seam leaves the face's black padding
+    (:func:`padding_mask`) black.
+
+    Why (round 21): a seam brightens or darkens a whole side of the crop, padding included, so in the pool a
+    faint seam of an aligned Yale B crop (a small face set in black) reads as a grey rectangle meeting black
+    along a straight line. That is also what an untouched Yale B crop looks like where the photo's own dark
+    background meets the padding, and rounds 18-20, which added faint seams, rejected up to half of the
+    held-out Yale B photos lit within 35°. A generator's seam runs through the photo, not the padding."""
+    out = damage(face, mode, severity, rng)
+    if mode == "seam" and seams_keep_padding:
+        pad = padding_mask(face)
+        out[pad] = face[pad]
+    return out
 
 
 def build_pool(reals: list[Path], renders: list[Path], out: Path, config: PoolConfig = PoolConfig(),
@@ -262,7 +293,7 @@ def _damaged_row(face: _Face, target: Path, mode: str, severity: float, rng: np.
                  group: str, config: PoolConfig) -> dict:
     """The row of ``face`` with ``mode`` at ``severity`` (drawn on from ``rng``), written to ``target`` when missing
     and rated by the mode's curve."""
-    face.write(target, lambda f: damage(f, mode, severity, rng))
+    face.write(target, lambda f: pool_damage(f, mode, severity, rng, config.seams_keep_padding))
     return _row(target, round(failure_rating(mode, severity, config.curves()), 3), std, mode, group, round(severity, 3))
 
 
@@ -271,7 +302,7 @@ def _toned_rows(face: _Face, key: str, group: str, out: Path, config: PoolConfig
     rng = _rng(config.seed, key, "toned-pixels")
     tone_seed = int(rng.integers(2**31))
     colour = lambda f: toned(f, np.random.default_rng(tone_seed))  # noqa: E731
-    return _photo_and_failure_rows(face, colour, "toned", group, rng, out, modes, config.curves())
+    return _photo_and_failure_rows(face, colour, "toned", group, rng, out, modes, config)
 
 
 def _framed_rows(face: _Face, key: str, source: str, frame, out: Path, config: PoolConfig, modes: tuple[str, ...]
@@ -285,11 +316,11 @@ def _framed_rows(face: _Face, key: str, source: str, frame, out: Path, config: P
     if _rng(config.seed, key, source, "geometry").random() < config.framed_geometry_share:
         modes = ("warp", "seam")
     return _photo_and_failure_rows(face, frame, source, group, _rng(config.seed, key, source, "failure"), out,
-                                   modes, config.curves())
+                                   modes, config)
 
 
 def _photo_and_failure_rows(face: _Face, make, source: str, group: str, rng: np.random.Generator, out: Path,
-                            modes: tuple[str, ...], curves: dict[str, tuple[float, float]]) -> list[dict]:
+                            modes: tuple[str, ...], config: PoolConfig) -> list[dict]:
     """``make(face)``, still a real photo (rated as one), and one failure of it drawn from ``rng``: their rows,
     the images written under ``source`` and ``source_<mode>`` when missing."""
     target = out / "images" / source / f"{group}.png"
@@ -297,8 +328,8 @@ def _photo_and_failure_rows(face: _Face, make, source: str, group: str, rng: np.
     rows = [_row(target, REAL_RATING[0], REAL_RATING[1], source, group, 0.0)]
     mode, severity = _draw_failure(rng, modes)
     target = out / "images" / f"{source}_{mode}" / f"{group}.png"
-    face.write(target, lambda f: damage(make(f), mode, severity, rng))
-    rows.append(_row(target, round(failure_rating(mode, severity, curves), 3), FAILURE_STD, f"{source}_{mode}", group,
+    face.write(target, lambda f: pool_damage(make(f), mode, severity, rng, config.seams_keep_padding))
+    rows.append(_row(target, round(failure_rating(mode, severity, config.curves()), 3), FAILURE_STD, f"{source}_{mode}", group,
                      round(severity, 3)))
     return rows
 

@@ -137,6 +137,61 @@ def test_faint_geometry_adds_seams_and_warps_of_each_photo_and_leaves_the_rest_o
     assert all((tmp_path / "seams" / p).read_bytes() == (tmp_path / "faint" / p).read_bytes() for p in only["image"])
 
 
+def _framed_face(size=64):
+    """A textured photo in the middle of an aligned crop, the rest the aligner's black padding."""
+    rng = np.random.default_rng(0)
+    face = np.zeros((size, size, 3), np.uint8)
+    face[16:48, 20:44] = rng.integers(30, 220, (32, 24, 3), dtype=np.uint8)
+    return face
+
+
+def test_padding_mask_is_the_black_border_region_not_dark_pixels_inside_the_photo():
+    from pipelines.default_q.pool import padding_mask
+
+    face = _framed_face()
+    face[30:33, 30:33] = 0  # a black spot inside the photo (a pupil, a shadow) is not padding
+    mask = padding_mask(face)
+    expected = np.ones((64, 64), bool)
+    expected[16:48, 20:44] = False
+    assert np.array_equal(mask, expected)
+    assert not padding_mask(np.full((64, 64, 3), 90, np.uint8)).any()
+    corner = np.full((64, 64, 3), 90, np.uint8)
+    corner[:2, :2] = 0  # 4 pixels: under least_share of the crop, a dark corner of the photo, not padding
+    assert not padding_mask(corner).any()
+
+
+def test_pool_seams_keep_the_padding_black_only_when_asked_and_other_modes_are_unchanged():
+    from pipelines.default_q.pool import damage, pool_damage
+
+    face = _framed_face()
+    pad = ~np.pad(np.ones((32, 24), bool), ((16, 16), (20, 20)))
+    plain = pool_damage(face, "seam", 0.6, np.random.default_rng(3))
+    assert np.array_equal(plain, damage(face, "seam", 0.6, np.random.default_rng(3)))
+    assert plain[pad].any()  # a seam across the crop lifts (or shifts photo into) the padding
+    kept = pool_damage(face, "seam", 0.6, np.random.default_rng(3), seams_keep_padding=True)
+    assert not kept[pad].any() and np.array_equal(kept[~pad], plain[~pad])  # the photo's part is the same seam
+    assert not np.array_equal(kept, face)
+    for mode in ("warp", "tint"):
+        assert np.array_equal(pool_damage(face, mode, 0.6, np.random.default_rng(3), seams_keep_padding=True),
+                              damage(face, mode, 0.6, np.random.default_rng(3)))
+
+
+def test_a_pool_with_seams_keeping_the_padding_differs_only_in_its_seams(tmp_path):
+    reals = [tmp_path / f"f{i}.png" for i in range(8)]
+    for i, path in enumerate(reals):
+        write_image_atomic(path, np.roll(_framed_face(), 3 * i, axis=1))
+    config = PoolConfig(per_real=2, generator_share=0.0, toned_share=0.0, reframe_share=1.0, faint_geometry=1,
+                        faint_modes=("seam",), size=64, seed=5)
+    plain = pd.read_csv(build_pool(reals, [], tmp_path / "plain", config, log=lambda m: None))
+    kept_config = PoolConfig(**{**config.__dict__, "seams_keep_padding": True})
+    kept = pd.read_csv(build_pool(reals, [], tmp_path / "kept", kept_config, log=lambda m: None))
+    assert kept.equals(plain)  # same rows, labels and severities
+    seams = plain["source"].str.endswith("seam")
+    assert seams.sum() >= 8
+    same = [(tmp_path / "kept" / p).read_bytes() == (tmp_path / "plain" / p).read_bytes() for p in plain["image"]]
+    assert all(s for s, seam in zip(same, seams) if not seam) and not any(s for s, seam in zip(same, seams) if seam)
+
+
 def test_gaming_figures_and_the_held_out_pick():
     from pipelines.default_q.gaming import held_out_pick
     from pipelines.default_q.measure import against_sources
@@ -159,19 +214,19 @@ def test_train_default_q_cli_takes_the_recipes_settings_unless_given(monkeypatch
     def fake_run(recipe, work, log=print):
         seen.append((recipe.pool.blur_curve, recipe.stage1_epochs, recipe.human_framing, recipe.stage1_seeds,
                      recipe.fer_per_class, recipe.yaleb_repeat, recipe.pool.faint_geometry,
-                     recipe.pool.faint_std, recipe.pool.faint_modes))
+                     recipe.pool.faint_std, recipe.pool.faint_modes, recipe.pool.seams_keep_padding))
         raise SystemExit(0)
 
     monkeypatch.setattr("pipelines.default_q.run.train_default_q", fake_run)
     for args in ([], ["--blur-curve", "0.7", "1.6", "--stage1-epochs", "16", "--human-framing", "whole",
                       "--stage1-seeds", "3", "--fer-per-class", "300", "--yaleb-repeat", "3", "--faint-geometry", "2",
-                      "--faint-std", "8", "--faint-mode", "seam", "--faint-mode", "seam", "--seed", "4"], ["--seed", "2"]):
+                      "--faint-std", "8", "--faint-mode", "seam", "--faint-mode", "seam", "--seams-keep-padding", "--seed", "4"], ["--seed", "2"]):
         assert CliRunner().invoke(cli.train_default_q, ["--work", "unused"] + args).exit_code == 0
     recipe = DefaultQRecipe()
-    faint = recipe.pool.faint_geometry, recipe.pool.faint_std, recipe.pool.faint_modes
+    faint = recipe.pool.faint_geometry, recipe.pool.faint_std, recipe.pool.faint_modes, recipe.pool.seams_keep_padding
     assert seen == [(PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, recipe.stage1_seeds,
                      recipe.fer_per_class, recipe.yaleb_repeat, *faint),
-                    ((0.7, 1.6), 16, "whole", (4, 5, 6), 300, 3, 2, 8.0, ("seam",)),
+                    ((0.7, 1.6), 16, "whole", (4, 5, 6), 300, 3, 2, 8.0, ("seam",), True),
                     (PoolConfig().blur_curve, recipe.stage1_epochs, recipe.human_framing, (), recipe.fer_per_class,
                      recipe.yaleb_repeat, *faint)]
     bad = CliRunner().invoke(cli.train_default_q, ["--work", "unused", "--stage1-seeds", "0,0"])
