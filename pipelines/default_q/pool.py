@@ -80,7 +80,7 @@ class PoolConfig:
     faint_geometry: int = 0      # extra faint seams and warps per aligned real face (round 18; docstring of _real_rows)
     faint_std: float = FAILURE_STD  # their label's std: wide, the margin loss leaves them to the order term (round 19)
     faint_modes: tuple[str, ...] = ("seam", "warp")  # which modes faint_geometry adds (round 20: seams alone)
-    seams_keep_padding: bool = False  # seams of photos leave the aligner's black padding black (round 21; seam_damage)
+    seams_keep_padding: bool = False  # seams of photos leave the aligner's black padding black (round 21; pool_damage)
     size: int = 128
     seed: int = 0
     blur_curve: tuple[float, float] = PERCEPTION["blur"]  # blur's (w, g); rounds 1-7 used (0.7, 1.6)
@@ -156,7 +156,8 @@ def pool_damage(face: np.ndarray, mode: str, severity: float, rng: np.random.Gen
     faint seam of an aligned Yale B crop (a small face set in black) reads as a grey rectangle meeting black
     along a straight line. That is also what an untouched Yale B crop looks like where the photo's own dark
     background meets the padding, and rounds 18-20, which added faint seams, rejected up to half of the
-    held-out Yale B photos lit within 35°. A generator's seam runs through the photo, not the padding."""
+    held-out Yale B photos lit within 35°. Measured (docs/quality.md, round 21): it is not that edge; with the
+    padding kept black Q catches fewer faint seams and passes still fewer Yale B photos, so it stays off."""
     out = damage(face, mode, severity, rng)
     if mode == "seam" and seams_keep_padding:
         pad = padding_mask(face)
