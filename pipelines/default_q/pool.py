@@ -330,8 +330,8 @@ def _photo_and_failure_rows(face: _Face, make, source: str, group: str, rng: np.
     mode, severity = _draw_failure(rng, modes)
     target = out / "images" / f"{source}_{mode}" / f"{group}.png"
     face.write(target, lambda f: pool_damage(make(f), mode, severity, rng, config.seams_keep_padding))
-    rows.append(_row(target, round(failure_rating(mode, severity, config.curves()), 3), FAILURE_STD, f"{source}_{mode}", group,
-                     round(severity, 3)))
+    rating = round(failure_rating(mode, severity, config.curves()), 3)
+    rows.append(_row(target, rating, FAILURE_STD, f"{source}_{mode}", group, round(severity, 3)))
     return rows
 
 

@@ -188,8 +188,18 @@ def test_a_pool_with_seams_keeping_the_padding_differs_only_in_its_seams(tmp_pat
     assert kept.equals(plain)  # same rows, labels and severities
     seams = plain["source"].str.endswith("seam")
     assert seams.sum() >= 8
+    from augmenter.io import decode_image
+    from pipelines.default_q.pool import padding_mask
+
     same = [(tmp_path / "kept" / p).read_bytes() == (tmp_path / "plain" / p).read_bytes() for p in plain["image"]]
-    assert all(s for s, seam in zip(same, seams) if not seam) and not any(s for s, seam in zip(same, seams) if seam)
+    assert all(s for s, seam in zip(same, seams) if not seam) and not all(s for s, seam in zip(same, seams) if seam)
+    of_photo = seams & (plain["source"] == "seam")  # seams of the aligned photo itself (uniform and faint draws)
+    assert of_photo.sum() >= 8
+    for path, group in zip(plain.loc[of_photo, "image"], plain.loc[of_photo, "group"]):
+        pad = padding_mask(decode_image(tmp_path / "kept" / "images" / "real" / f"{group}.png"))
+        kept_seam, plain_seam = decode_image(tmp_path / "kept" / path), decode_image(tmp_path / "plain" / path)
+        assert np.array_equal(kept_seam[~pad], plain_seam[~pad])  # the same seam through the photo
+        assert not kept_seam[pad].any()  # black padding (a darkening seam may have left it black anyway)
 
 
 def test_gaming_figures_and_the_held_out_pick():
