@@ -19,6 +19,9 @@ Example:
     dtype('uint8')
     >>> float(faces.score(face)) <= 1.0                        # q_score: predicted mean human rating / 10
     True
+    >>> variant = faces.relight(face, "az+050_el+00")
+    >>> float(faces.score(variant, sources=face)) <= 1.0       # ... less the tear check's penalty against the source
+    True
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ from augmenter.gan.models import Translator, load_translator
 from augmenter.tensors import resize_square, to_model_input, to_uint8_images
 from augmenter.nets.quality import QEnsemble, QNet
 from augmenter.quality.model import load_q
+from augmenter.quality.tear_check import load_tear_check, tear_probability, with_tear_penalty
 from augmenter.device import resolve_device
 
 RATING_MIN, RATING_MAX = 1.0, 10.0
@@ -72,17 +76,20 @@ class FaceAugmenter:
     translator: Translator
     q_net: QNet | QEnsemble
     device: torch.device
+    tear_check: torch.nn.Module | None = None
 
     @classmethod
     def load(cls, generator: str | None = None, q: str | None = None, device: str = "cpu",
-             relight_style: str | None = None) -> "FaceAugmenter":
+             relight_style: str | None = None, tear_check: str | None = None) -> "FaceAugmenter":
         """``generator``: ``None``/``"fields"`` (the built-in field generator), ``"demo"`` (the demo LEGAN) or a
         checkpoint path; ``q``: ``None`` (the default Q), ``"demo"`` or a path; ``relight_style``: ``"photo"`` (the
         photo's texture shaded, its exposure kept), ``"photo-deep"`` (the same, deeper shadows) or ``"lab"`` (Yale
-        B's fixed-exposure look) for a field generator, ``None`` for the checkpoint's own. Nothing is downloaded."""
+        B's fixed-exposure look) for a field generator, ``None`` for the checkpoint's own; ``tear_check``: ``None``
+        (the built-in one, used by :meth:`score` when given the sources), ``"none"`` or a path. Nothing is downloaded."""
         dev = resolve_device(device)
         q_net, _ = load_q(q, dev)
-        return cls(load_translator(generator, dev, relight_style=relight_style), q_net, dev)
+        check, _ = load_tear_check(tear_check, dev)
+        return cls(load_translator(generator, dev, relight_style=relight_style), q_net, dev, check)
 
     @property
     def lightings(self) -> list[str]:
@@ -107,12 +114,20 @@ class FaceAugmenter:
         return _from_model(self._translate(x, expression=expression), how)
 
     @torch.inference_mode()
-    def score(self, images) -> np.ndarray:
+    def score(self, images, sources=None) -> np.ndarray:
         """q_score of each face: Q's predicted mean human naturalness rating / 10, ``(N,)`` float in [0.1, 1]
-        (a 0-d array for one face). Typical aligned real photos score about 0.6 or more."""
+        (a 0-d array for one face). Typical aligned real photos score about 0.6 or more.
+
+        ``sources``: the photos the faces were made from, in the same form (any size): each face then loses up
+        to 0.2 where the tear check finds it torn against its source (:mod:`augmenter.quality.tear_check`)."""
         x, how = _to_model(images, self.device)
         rating = self.q_net(resize_square(x, self.q_net.config.image_size)).float().clamp(RATING_MIN, RATING_MAX)
         q = (rating / 10).cpu().numpy()
+        if sources is not None and self.tear_check is not None:
+            s, _ = _to_model(sources, self.device)
+            if len(s) != len(x):
+                raise ValueError(f"{len(s)} source(s) for {len(x)} face(s)")
+            q = with_tear_penalty(q, tear_probability(self.tear_check, s, x).cpu().numpy()).astype(np.float32)
         return q[0] if how.get("single") else q
 
     def _translate(self, x: torch.Tensor, **target) -> torch.Tensor:

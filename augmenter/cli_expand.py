@@ -74,6 +74,9 @@ def device_for_rank(device: str) -> str:
               help="Side of the variants in px (default: the generator's; a fields generator "
                    "takes any size, e.g. 112).")
 @click.option("--q", "q_path", default=None, help="Q checkpoint (default: the built-in default Q; 'demo': the rendered-face demo Q).")
+@click.option("--tear-check", default=None,
+              help="Checkpoint of the check that compares each variant with its source and lowers the q_score of a "
+                   "torn one (seams, swapped tiles) by up to 0.2 (default: the built-in one; 'none': Q alone).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--batch-size", default=16, show_default=True, help="Source images per batch (fixes the chunks).")
 @click.option("--min-size", default=32, show_default=True, help="Skip (and count) sources smaller than this, in px.")
@@ -90,7 +93,7 @@ def device_for_rank(device: str) -> str:
 @click.option("--dry-run", is_flag=True, help="Print what would be produced and an estimate of time and disk.")
 @one_line_errors
 def expand_command(dataset, root, csv, out, per_image, mode, lighting, expression, expression_map, q_min, keep_best,
-                   save_rejected, legan, relight_style, image_size, q_path, seed, batch_size, min_size, limit, include_eval_splits, shard,
+                   save_rejected, legan, relight_style, image_size, q_path, tear_check, seed, batch_size, min_size, limit, include_eval_splits, shard,
                    device, workers, writers, resume, dry_run):
     """Expand a face dataset with lighting / expression variants that Q accepts, recording every decision.
 
@@ -109,7 +112,7 @@ def expand_command(dataset, root, csv, out, per_image, mode, lighting, expressio
         config = ExpandConfig(dataset=dataset, root=root, csv=csv, out=str(out), per_image=per_image, mode=mode,
                               lighting=lighting, expression=expression, expression_map=expression_map,
                               q_min=q_min, keep_best=keep_best,
-                              save_rejected=save_rejected, legan=legan, relight_style=relight_style, q=q_path, seed=seed, batch_size=batch_size,
+                              save_rejected=save_rejected, legan=legan, relight_style=relight_style, q=q_path, tear_check=tear_check, seed=seed, batch_size=batch_size,
                               min_size=min_size, image_size=image_size, limit=limit,
                               include_eval_splits=include_eval_splits, shard=shard_i, shards=shards,
                               device=device_for_rank(device), workers=workers, writers=writers, dry_run=dry_run)

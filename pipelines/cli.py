@@ -22,6 +22,8 @@ from augmenter.cli_util import make_bar, make_config, one_line_errors, progress_
               help="uniform (= max) | mean | N | name=N,name=N: the count every class is brought up to.")
 @click.option("--legan", default=None, help="Generator checkpoint (default: the built-in field generator; 'demo': the demo LEGAN).")
 @click.option("--q", default=None, help="Q checkpoint (default: the built-in default Q).")
+@click.option("--tear-check", default=None,
+              help="Check of each synthetic face against its source (default: the built-in one; 'none': Q alone).")
 @click.option("--q-min", default=0.6, show_default=True, help="Keep a synthetic face when its q_score is at least this.")
 @click.option("--expression-model", default=None, help="train-expression checkpoint that judges each synthetic face.")
 @click.option("--verify-expression/--no-verify-expression", default=None,
@@ -54,7 +56,7 @@ from augmenter.cli_util import make_bar, make_config, one_line_errors, progress_
                    "to the sampler (to 'none' when the sampler is not trained) with a 95% interval.")
 @click.option("--workers", default=1, show_default=True)
 @one_line_errors
-def rebalance_affectnet(dataset, root, csv, out, target, legan, q, q_min, expression_model, verify_expression, budget,
+def rebalance_affectnet(dataset, root, csv, out, target, legan, q, tear_check, q_min, expression_model, verify_expression, budget,
                         edit, lights, max_uses, batch_size, seed, device, train, also, synthetic_share, epochs,
                         epoch_choice, seeds, workers):
     """Bring rare expression classes up to a target count with LEGAN faces that Q and an expression model accept."""
@@ -69,8 +71,8 @@ def rebalance_affectnet(dataset, root, csv, out, target, legan, q, q_min, expres
         raise click.BadParameter(str(err), param_hint="--seeds") from None
     remedies = tuple(dict.fromkeys(DEFAULT_REMEDIES + tuple(r.strip() for r in also.split(",") if r.strip())))
     config = make_config(RebalanceConfig, dataset=dataset, root=root, out=str(out), csv=csv, target=target, legan=legan,
-                         q=q, q_min=q_min, expression_model=expression_model, verify_expression=verify_expression,
-                         budget=budget, edit=edit, lights=lights, max_uses=max_uses, batch_size=batch_size,
+                         q=q, tear_check=tear_check, q_min=q_min, expression_model=expression_model,
+                         verify_expression=verify_expression, budget=budget, edit=edit, lights=lights, max_uses=max_uses, batch_size=batch_size,
                          seed=seed, device=device,
                          train={"epochs": epochs, "epoch": epoch_choice, "remedies": list(remedies), "seeds": seed_list,
                                 "synthetic_share": synthetic_share} if train else {})
@@ -359,13 +361,35 @@ def train_stand_in_q(data: tuple[str, ...], out: Path, max_sources: int, epochs:
     click.echo(result.describe() if hasattr(result, "describe") else result)
 
 
+@click.command("train-tear-check", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--pool", type=click.Path(path_type=Path), default=Path("build/default_q/pool"), show_default=True,
+              help="The pool folder of augment-train-default-q's work folder (ratings.csv and images/).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("augmenter/assets/tear_check.pt"), show_default=True)
+@click.option("--photos", type=click.IntRange(min=2), default=6000, show_default=True,
+              help="Natural training photos drawn from the pool, each given one variant by the default generator.")
+@click.option("--steps", type=click.IntRange(min=1), default=3000, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@one_line_errors
+def train_tear_check(pool: Path, out: Path, photos: int, steps: int, seed: int) -> None:
+    """Train the tear check beside Q (variant against source: seams, swapped tiles); resumes when interrupted."""
+    import json
+
+    from pipelines.default_q.tear_check import build_tear_check
+
+    if not (pool / "ratings.csv").is_file():
+        raise click.ClickException(f"{pool / 'ratings.csv'}: not found; run augment-train-default-q first, or pass --pool")
+    click.echo(json.dumps(build_tear_check(pool, out, photos, steps, seed, log=click.echo)))
+
+
 @click.command("measure-default-q", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--q", default=None, help="Q checkpoint (default: the built-in default Q).")
 @click.option("--results", required=True, type=click.Path(path_type=Path), help="results.json of train-default-q.")
 @click.option("--generator", default="demo", show_default=True, help="Generator whose outputs are measured.")
+@click.option("--tear-check", default="none", show_default=True,
+              help="Also score each failure with this tear check against its photo ('default': the built-in one).")
 @click.option("--out", default=None, type=click.Path(path_type=Path), help="Also write the figures as JSON here.")
 @one_line_errors
-def measure_default_q(q: str | None, results: Path, generator: str, out: Path | None) -> None:
+def measure_default_q(q: str | None, results: Path, generator: str, tear_check: str, out: Path | None) -> None:
     """Q on held-out real photos and their graded failures: medians, shares at 0.6, failures below source."""
     import json
 
@@ -374,7 +398,8 @@ def measure_default_q(q: str | None, results: Path, generator: str, out: Path | 
 
     held = json.loads(results.read_text())["heldout_real"]
     text = json.dumps(measure(q, held["fer_val"], held["yaleb_heldout"], generator,
-                              fer_val_unaligned=held.get("fer_val_unaligned", [])), indent=2)
+                              fer_val_unaligned=held.get("fer_val_unaligned", []),
+                              tear_check=None if tear_check == "default" else tear_check), indent=2)
     if out:
         write_text_atomic(out, text + "\n")
     click.echo(text)

@@ -39,7 +39,8 @@ class ExpandConfig:
     save_rejected: bool = False
     legan: str | None = None                # None: the built-in field generator; "demo": the demo LEGAN
     relight_style: str | None = None        # a name of RELIGHT_STYLES, for a fields generator; None: its own
-    q: str | None = None                    # None: the built-in demo Q
+    q: str | None = None                    # None: the built-in default Q
+    tear_check: str | None = None           # None: the built-in tear check beside Q; "none": Q alone
     seed: int = 0
     batch_size: int = 16
     image_size: int | None = None           # variants' side in px; None = the generator's (fields: any size)

@@ -53,6 +53,7 @@ from augmenter.gan.vocabulary import require_in_vocabulary
 from augmenter.tensors import resize_square
 from augmenter.nets.quality import RATING_MAX, RATING_MIN
 from augmenter.quality.model import load_q, q_notice
+from augmenter.quality.tear_check import DEFAULT_TEAR_CHECK, TEAR_NOTICE, load_tear_check, tear_probability, with_tear_penalty
 from augmenter.device import resolve_device
 
 __all__ = ["ExpandResult", "Models", "Plan", "keep_decisions", "make_plan", "run_expand"]
@@ -60,7 +61,10 @@ __all__ = ["ExpandResult", "Models", "Plan", "keep_decisions", "make_plan", "run
 
 @dataclass
 class Models:
-    """The generator and Q of a run, with what the manifest and summary say about them."""
+    """The generator, Q and tear check of a run, with what the manifest and summary say about them.
+
+    ``tear_check`` (``None``: none) compares each variant with its source; a torn variant's q_score loses up to
+    :data:`~augmenter.quality.tear_check.TEAR_PENALTY` (see :mod:`augmenter.quality.tear_check`)."""
 
     translator: Translator
     q_net: torch.nn.Module
@@ -68,10 +72,14 @@ class Models:
     generator_hash: str
     q_hash: str
     notices: list[str] = field(default_factory=list)
+    tear_check: torch.nn.Module | None = None
+    tear_check_path: Path | None = None
+    tear_check_hash: str | None = None
 
     @classmethod
     def load(cls, legan: str | None, q: str | None, device: torch.device, image_size: int | None = None,
-             relight_style: str | None = None) -> "Models":
+             relight_style: str | None = None, tear_check: str | None = "none") -> "Models":
+        """``tear_check``: a checkpoint, ``None`` for the built-in one, ``"none"`` for no check."""
         if image_size is not None and image_size < 32:
             raise ValueError(f"--size must be at least 32 px, not {image_size}")
         translator = load_translator(legan, device, relight_style=relight_style)
@@ -81,14 +89,17 @@ class Models:
                                                        f"--size {image_size} needs a fields generator")
             translator.image_size = image_size
         q_net, q_path = load_q(q, device)
-        notices = [n for n in (built_in_notice(translator.path), q_notice(q_path)) if n]
-        return cls(translator, q_net, q_path, file_sha256(translator.path), file_sha256(q_path), notices)
+        check, check_path = load_tear_check(tear_check, device)
+        notices = [n for n in (built_in_notice(translator.path), q_notice(q_path),
+                               TEAR_NOTICE if check_path == DEFAULT_TEAR_CHECK else None) if n]
+        return cls(translator, q_net, q_path, file_sha256(translator.path), file_sha256(q_path), notices,
+                   check, check_path, file_sha256(check_path) if check_path else None)
 
     @torch.inference_mode()
-    def forward(self, x: torch.Tensor, lighting: torch.Tensor, expression: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, lighting: torch.Tensor, expression: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
         """``x`` (B, 3, S, S) in [-1, 1], target indices (B,) with -1 = keep -> (outputs (B, 3, S, S) float32
-        in [-1, 1], q_score (B,) float64 in [0.1, 1]: Q's rating clipped to 1..10, / 10, rounded to 6 digits).
-        The generator runs under bfloat16 autocast on CUDA."""
+        in [-1, 1], q_score (B,) float64 in [0.1, 1]: Q's rating clipped to 1..10, / 10, less the tear check's
+        penalty when there is one, rounded to 6 digits). The generator runs under bfloat16 autocast on CUDA."""
         device = x.device
         t = self.translator
         autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext())
@@ -97,8 +108,10 @@ class Models:
         y = y.float().clamp(-1, 1)
         # Q in float32 even on GPU: bfloat16 would round a rating of 7.5 to steps of 0.03
         rating = self.q_net(resize_square(y, self.q_net.config.image_size))
-        q = (rating.float().clamp(RATING_MIN, RATING_MAX) / 10).double().cpu().numpy().round(6)
-        return y, q
+        q = (rating.float().clamp(RATING_MIN, RATING_MAX) / 10).double().cpu().numpy()
+        if self.tear_check is not None:
+            q = with_tear_penalty(q, tear_probability(self.tear_check, x.float(), y).cpu().numpy())
+        return y, q.round(6)
 
 
 def target_vocabulary(requested: str, vocabulary: list[str], kind: str, checkpoint: Path) -> list[str]:
@@ -328,7 +341,7 @@ def run_expand(config: ExpandConfig, resume: bool = False, progress: Callable[[i
         config = run_dir.saved_config(config)
     check_out_and_root(out, config.root, SAMPLE_FOLDER)
     device = resolve_device(config.device)
-    models = Models.load(config.legan, config.q, device, config.image_size, config.relight_style)
+    models = Models.load(config.legan, config.q, device, config.image_size, config.relight_style, config.tear_check)
     for message in models.notices:
         log(message)
 
@@ -400,7 +413,8 @@ def _expand(config: ExpandConfig, run_dir: RunDir, plan: Plan, models: Models, d
     from augmenter.expand.finalize import finalize_part
 
     out, listing, t = run_dir.out, plan.listing, models.translator
-    run_dir.claim(config, models.generator_hash, models.q_hash, n_sources=len(listing.records), judges=list(judges or ()))
+    run_dir.claim(config, models.generator_hash, models.q_hash, n_sources=len(listing.records), judges=list(judges or ()),
+                  tear_check_hash=models.tear_check_hash)
     journal = ChunkJournal(run_dir.journal(config.part))
     done = resumable_entries(journal, out, config.save_rejected, log)
     chunks = [Chunk(n, list(c), [v for s in c for v in plan.variants[s]]) for n, c in plan.chunks]

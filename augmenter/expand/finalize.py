@@ -108,7 +108,9 @@ def run_meta(config: ExpandConfig, models, device: str) -> dict:
             "generator": {"path": str(t.path), "hash": models.generator_hash, "arch": t.arch,
                           "image_size": t.image_size, "demo": t.path == DEMO_LEGAN},
             "q": {"hash": models.q_hash, "path": str(models.q_path), "demo": models.q_path == DEMO_Q,
-                  "built_in_default": models.q_path == DEFAULT_Q}}
+                  "built_in_default": models.q_path == DEFAULT_Q},
+            "tear_check": {"hash": models.tear_check_hash,
+                           "path": str(models.tear_check_path) if models.tear_check_path else None}}
 
 
 def finalize_part(run_dir: RunDir, config: ExpandConfig, plan, models, reader_skips: SkipReport,

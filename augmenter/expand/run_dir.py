@@ -60,7 +60,7 @@ def check_out_is_folder(out: str | Path) -> None:
 
 ANOTHER_RUN = ("holds another run ({changes}); use another --out, "
                "or --resume to continue that run with its own settings")
-EXTRAS = {"generator_hash": "generator checkpoint", "q_hash": "Q checkpoint",
+EXTRAS = {"generator_hash": "generator checkpoint", "q_hash": "Q checkpoint", "tear_check_hash": "tear check checkpoint",
           "n_sources": "number of source images", "judges": "extra judges"}
 
 
@@ -130,11 +130,14 @@ class RunDir:
         return ExpandConfig.from_dict({**saved["settings"], **runtime})
 
     def claim(self, config: ExpandConfig, generator_hash: str, q_hash: str, n_sources: int,
-              judges: list[str] | None = None) -> None:
+              judges: list[str] | None = None, tear_check_hash: str | None = None) -> None:
         """Write ``run.json`` for a new run, or check that the run already here is this one. ``judges``:
-        the names of the run's extra judges (recorded only when there are some)."""
+        the names of the run's extra judges (recorded only when there are some); ``tear_check_hash``: the
+        tear check's (recorded when there is one; a run made without one is another run)."""
         now = {"settings": config.identity(), "generator_hash": generator_hash, "q_hash": q_hash,
                "n_sources": n_sources, "toolkit_version": __version__}
+        if tear_check_hash:
+            now["tear_check_hash"] = tear_check_hash
         if judges:
             now["judges"] = list(judges)
         if not self.run_file.is_file():

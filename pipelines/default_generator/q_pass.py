@@ -4,7 +4,8 @@
 validation faces under ``WORK/aligned/fer_val`` (50 per class) and the held-out Yale B subjects' photos lit
 within 35 degrees of frontal, each given every named light and every expression but neutral; prints the
 share of sources and of variants at or above ``Q_MIN`` (default 0.6), per target, judged by the Q checkpoint
-``Q`` (default: the built-in default Q).
+``Q`` (default: the built-in default Q) with the built-in tear check against each variant's source, as
+``augment expand`` judges them.
 """
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def held_out_faces(work: Path, per_class: int = 50) -> np.ndarray:
 
 def pass_rates(faces: FaceAugmenter, images: np.ndarray, q_min: float, batch: int = 64) -> dict:
     def share(fn) -> float:
-        scores = np.concatenate([faces.score(fn(images[i:i + batch])) for i in range(0, len(images), batch)])
+        scores = np.concatenate([faces.score(fn(images[i:i + batch]), sources=images[i:i + batch])
+                                 for i in range(0, len(images), batch)])
         return float((scores >= q_min).mean())
     out = {"faces": len(images), "sources": share(lambda x: x)}
     for name in faces.lightings:

@@ -3,7 +3,9 @@
 ``python -m pipelines.default_q.gaming RESULTS GENERATOR Q [Q ...]``: 300 held-out real photos (a seeded pick of
 ``RESULTS``' ``heldout_real`` FER-2013 validation and Yale B lists, as ``augment-train-default-q`` writes them),
 each translated once by ``GENERATOR`` to a seeded random light and expression; for every Q checkpoint, the share
-of outputs scoring below their own source, their median q_score and their share at 0.6.
+of outputs scoring below their own source, their median q_score and their share at 0.6. With
+``--tear-check=CKPT`` (``default``: the built-in one) each Q is also reported with the tear check's penalty
+(``Q+tear_check``).
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.default_q.measure import _translated, against_sources, q_scores
+from pipelines.default_q.measure import _translated, against_sources, q_scores, tear_penalised
 
 
 def held_out_pick(results: dict, n: int = 300, seed: int = 0) -> list[str]:
@@ -22,18 +24,26 @@ def held_out_pick(results: dict, n: int = 300, seed: int = 0) -> list[str]:
     return [paths[i] for i in sorted(np.random.default_rng(seed).permutation(len(paths))[:n])]
 
 
-def measure(results: Path, generator: str, qs: list[str]) -> dict:
+def measure(results: Path, generator: str, qs: list[str], tear_check: str | None = "none") -> dict:
     from augmenter.quality.model import load_q
+    from augmenter.quality.tear_check import load_tear_check
     from augmenter.tensors import load_face
 
     faces = np.stack([load_face(p, 128) for p in held_out_pick(json.loads(Path(results).read_text()))])
     outputs = _translated(faces, generator)
+    check, _ = load_tear_check(tear_check)
     report = {"generator": generator, "faces": len(faces)}
     for q in qs:
         net, _ = load_q(q, "cpu")
-        report[q] = against_sources(q_scores(net, faces), q_scores(net, outputs))
+        clean, scores = q_scores(net, faces), q_scores(net, outputs)
+        report[q] = against_sources(clean, scores)
+        if check is not None:
+            report[f"{q}+tear_check"] = against_sources(clean, tear_penalised(check, scores, faces, outputs))
     return report
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure(Path(sys.argv[1]), sys.argv[2], sys.argv[3:]), indent=1))
+    flags = [a for a in sys.argv[1:] if a.startswith("--tear-check=")]
+    args = [a for a in sys.argv[1:] if a not in flags]
+    check = flags[-1].split("=", 1)[1] if flags else "none"
+    print(json.dumps(measure(Path(args[0]), args[1], args[2:], None if check == "default" else check), indent=1))

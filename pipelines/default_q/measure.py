@@ -7,7 +7,9 @@ training subjects, light within 35 degrees of the camera axis (``yaleb_frontal``
 ``failure test``: every failure mode of :mod:`augmenter.quality.failures` and every artifact of
 :func:`augmenter.quality.simulated.degrade` applied to each held-out photo at severities 0.3, 0.6 and 1.0
 (seeded per photo), plus the photo translated by a generator (the demo LEGAN by default); a case passes
-when the damaged face's q_score is below the photo's.
+when the damaged face's q_score is below the photo's. With a tear check (:mod:`augmenter.quality.tear_check`) the
+same test is repeated in ``failures_tear_check`` with each damaged face's score lowered by the check's penalty
+against its photo (the photo itself keeps Q's score: it has no source to be compared with).
 
 Usage: ``augment measure-default-q --q CKPT --results build/default_q/results.json``
 """
@@ -86,29 +88,44 @@ def against_sources(source_scores: np.ndarray, scores: np.ndarray, q_min: float 
             "share_at_least_q_min": float((scores >= q_min).mean())}
 
 
-def _failure_test(net, faces: np.ndarray, clean: np.ndarray, names: list[str], seed: int) -> dict:
+def tear_penalised(check, q: np.ndarray, sources: np.ndarray, variants: np.ndarray) -> np.ndarray:
+    """``q`` of ``variants`` lowered by the tear check's penalty against their ``sources`` (uint8 ``(N, S, S, 3)``)."""
+    from augmenter.quality.tear_check import tear_probability, with_tear_penalty
+
+    as_input = lambda a: to_model_input(torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2))  # noqa: E731
+    return with_tear_penalty(q, tear_probability(check, as_input(sources), as_input(variants)).numpy())
+
+
+def _failure_test(net, faces: np.ndarray, clean: np.ndarray, names: list[str], seed: int,
+                  check=None) -> tuple[dict, dict]:
     """Per ``mode@severity``: the share of ``faces`` whose damaged copy scores below the face's own score
-    (``clean``), and the median."""
-    report = {}
+    (``clean``), and the median; Q alone, and with the tear check ``check`` (an empty dict without one)."""
+    report, checked = {}, {}
     for mode in FAILURE_MODES + ARTIFACTS:
         for severity in SEVERITIES:
             damaged = np.stack([damage(f, mode, severity, _rng(seed, n, mode)) for f, n in zip(faces, names)])
-            report[f"{mode}@{severity}"] = against_sources(clean, q_scores(net, damaged))
-    return report
+            q = q_scores(net, damaged)
+            report[f"{mode}@{severity}"] = against_sources(clean, q)
+            if check is not None:
+                checked[f"{mode}@{severity}"] = against_sources(clean, tear_penalised(check, q, faces, damaged))
+    return report, checked
 
 
 def measure(q: str | None, fer_val: list[str], yaleb: list[str], generator: str | None = "demo",
-            max_per_set: int = 400, seed: int = 0, fer_val_unaligned: list[str] = ()) -> dict:
-    """The figures of the module docstring for the Q checkpoint ``q`` (``None``: the default Q)."""
+            max_per_set: int = 400, seed: int = 0, fer_val_unaligned: list[str] = (), tear_check: str | None = "none") -> dict:
+    """The figures of the module docstring for the Q checkpoint ``q`` (``None``: the default Q) and the tear check
+    ``tear_check`` (``None``: the built-in one; ``"none"``: Q alone)."""
     from augmenter.quality.model import load_q
+    from augmenter.quality.tear_check import load_tear_check
 
     net, path = load_q(q, "cpu")
+    check, check_path = load_tear_check(tear_check)
     rng = np.random.default_rng(seed)
     pick = lambda paths: [paths[i] for i in sorted(rng.permutation(len(paths))[:max_per_set])]  # noqa: E731
     sets = {"fer_val": pick(fer_val), "yaleb_frontal": pick(near_frontal(yaleb)), "yaleb_all": pick(yaleb)}
     if fer_val_unaligned:
         sets["fer_val_unaligned"] = pick(list(fer_val_unaligned))
-    report = {"q": str(path), "real": {}, "failures": {}}
+    report = {"q": str(path), "tear_check": str(check_path) if check_path else None, "real": {}, "failures": {}}
     faces_by_set, scores_by_set = {}, {}
     for name, paths in sets.items():
         faces_by_set[name] = np.stack([load_face(p, 128) for p in paths])
@@ -118,9 +135,15 @@ def measure(q: str | None, fer_val: list[str], yaleb: list[str], generator: str 
     tested = ("fer_val", "yaleb_frontal")
     faces = np.concatenate([faces_by_set[k] for k in tested])
     clean = np.concatenate([scores_by_set[k] for k in tested])
-    report["failures"] = _failure_test(net, faces, clean, sets["fer_val"] + sets["yaleb_frontal"], seed)
-    report["failures"]["generator"] = against_sources(clean, q_scores(net, _translated(faces, generator)))
+    report["failures"], checked = _failure_test(net, faces, clean, sets["fer_val"] + sets["yaleb_frontal"], seed, check)
+    translated = _translated(faces, generator)
+    report["failures"]["generator"] = against_sources(clean, q_generated := q_scores(net, translated))
+    if check is not None:
+        checked["generator"] = against_sources(clean, tear_penalised(check, q_generated, faces, translated))
+        report["failures_tear_check"] = checked
     if "fer_val_unaligned" in sets:  # framing must not excuse a failure: the same test on unaligned crops
-        report["failures_unaligned"] = _failure_test(net, faces_by_set["fer_val_unaligned"],
-                                                     scores_by_set["fer_val_unaligned"], sets["fer_val_unaligned"], seed)
+        report["failures_unaligned"], checked = _failure_test(
+            net, faces_by_set["fer_val_unaligned"], scores_by_set["fer_val_unaligned"], sets["fer_val_unaligned"], seed, check)
+        if check is not None:
+            report["failures_unaligned_tear_check"] = checked
     return report

@@ -59,6 +59,7 @@ class RebalanceConfig:
     target: str = "uniform"
     legan: str | None = None              # None: the built-in field generator
     q: str | None = None                  # None: the built-in default Q
+    tear_check: str | None = None         # None: the built-in tear check beside Q; "none": Q alone
     q_min: float = 0.6
     expression_model: str | None = None   # train-expression checkpoint that judges the synthesized expression
     verify_expression: bool | None = None

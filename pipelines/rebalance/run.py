@@ -105,7 +105,7 @@ def _rebalance(config: RebalanceConfig, out: Path, log: Callable[[str], None],
         + ", ".join(f"{c} {n}" for c, n in needed.items() if n))
 
     device = resolve_device(config.device)
-    models = Models.load(config.legan, config.q, device)
+    models = Models.load(config.legan, config.q, device, tear_check=config.tear_check)
     for notice in models.notices:
         log(notice)
     lights = rebalance_lights(config, models.translator)
@@ -134,7 +134,8 @@ def _rebalance(config: RebalanceConfig, out: Path, log: Callable[[str], None],
             "edit": config.edit if not lights else f"lighting ({', '.join(lights)})",
             "expression judge": config.expression_model if config.verify else "off",
             "generator": str(models.translator.path), "generator_hash": models.generator_hash,
-            "q": str(models.q_path), "q_hash": models.q_hash, "budget": f"{config.budget} x needed attempts",
+            "q": str(models.q_path), "q_hash": models.q_hash,
+            "tear check": str(models.tear_check_path) if models.tear_check_path else "off", "budget": f"{config.budget} x needed attempts",
             "max uses per source": config.max_uses, "rounds": synthesis.rounds,
             "attempts": generated, "synthesis minutes": round(seconds / 60, 2),
             "images per second": round(generated / seconds, 1) if seconds > 0 else None,

@@ -13,8 +13,8 @@ def quiet(_: str) -> None:
 
 
 def make_config(root: Path, out: Path, **kw) -> ExpandConfig:
-    """The sample with its own demo models (mechanics, not judgement), in-process decoding, CPU."""
+    """The sample with its own demo models and no tear check (mechanics, not judgement), in-process decoding, CPU."""
     args = dict(dataset="sample", root=str(root), out=str(out), per_image=2, batch_size=2, q_min=Q_MIN, q="demo",
-                legan="demo", workers=0, writers=2, device="cpu")
+                legan="demo", tear_check="none", workers=0, writers=2, device="cpu")
     args.update(kw)
     return ExpandConfig(**args)

@@ -313,7 +313,7 @@ def test_q_pass_rates_count_sources_and_each_target():
 
     images = np.stack([np.full((8, 8), v, np.uint8) for v in (50, 150, 200, 250)])
     fake = SimpleNamespace(lightings=["dark"], expressions=["neutral", "happy"],
-                           score=lambda x: x.reshape(len(x), -1).mean(1) / 255,   # brightness as "quality"
+                           score=lambda x, sources=None: x.reshape(len(x), -1).mean(1) / 255,  # brightness as "quality"
                            relight=lambda x, name: x // 2, change_expression=lambda x, name: x)
     rates = pass_rates(fake, images, q_min=0.6, batch=3)
     assert rates["faces"] == 4 and rates["sources"] == 0.5      # 200 and 250 reach 0.6 * 255 = 153

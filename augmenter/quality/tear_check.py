@@ -1,0 +1,90 @@
+"""Q with its source beside it: the tear check (:mod:`augmenter.nets.tear_check`) and the score it adjusts.
+
+A variant's q_score is Q's (predicted mean rating / 10). When the photo it was made from is known, as in
+``augment expand``, the built-in tear check compares the two and lowers the score once it thinks the variant
+more likely torn than not::
+
+    q_score = Q(variant) - TEAR_PENALTY * clip((p - TEAR_THRESHOLD) / (1 - TEAR_THRESHOLD), 0, 1)
+
+with ``p = p(torn | source, variant)``, ``TEAR_PENALTY = 0.2`` and ``TEAR_THRESHOLD = 0.5``. Why two rating
+points: a faint seam leaves Q's score within a few hundredths of the photo's, so a clear tear must fall below
+the photo and below 0.6 from a typical 0.7. Why nothing below even odds: the plain ``Q - 0.2 p`` charged every
+whole variant its small doubt (joint edits of harsh-lit photos have p of 0.1-0.2) and rejected 15 of 122
+good Yale B variants near 0.6, for no more seams caught (docs/quality.md, "The tear check").
+
+Example:
+    >>> check, path = load_tear_check()                           # the built-in one  # doctest: +SKIP
+    >>> p = tear_probability(check, sources, variants)            # (B,) in [0, 1]    # doctest: +SKIP
+    >>> q = with_tear_penalty(q_score(variants), p)                                    # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from augmenter.checkpoint import load_checkpoint, load_weights
+from augmenter.errors import CheckpointError
+from augmenter.nets.tear_check import TearCheck, TearCheckConfig
+from augmenter.tensors import resize_square
+
+DEFAULT_TEAR_CHECK = Path(__file__).resolve().parents[1] / "assets" / "tear_check.pt"
+TEAR_PENALTY = 0.2
+TEAR_THRESHOLD = 0.5
+TEAR_NOTICE = ("using the built-in tear check beside Q (variants compared with their source photo; trained on FER-2013 "
+               "and Extended Yale B photos and the default generator's variants of them, with synthetic seams; research "
+               "use only); --tear-check none turns it off")
+
+
+def tear_check_config(net: TearCheckConfig) -> dict:
+    """The part of a tear-check checkpoint's config that rebuilds the network."""
+    return {"net": asdict(net)}
+
+
+def tear_check_path(path: str | Path | None) -> Path | None:
+    """The checkpoint a ``--tear-check`` value names: ``None`` -> the built-in one, ``"none"`` -> no check."""
+    if path is None:
+        return DEFAULT_TEAR_CHECK
+    return None if str(path) == "none" else Path(path)
+
+
+def load_tear_check(path: str | Path | None = None, device: str | torch.device = "cpu") -> tuple[TearCheck | None, Path | None]:
+    """A tear check in eval mode from a ``kind="tear_check"`` checkpoint (EMA weights when saved); ``None``
+    loads the built-in one, ``"none"`` returns ``(None, None)``. Nothing is downloaded.
+
+    Raises :class:`CheckpointError` (one line naming the file) for a missing file, another kind of checkpoint
+    or a config that does not describe a tear check.
+    """
+    path = tear_check_path(path)
+    if path is None:
+        return None, None
+    if path == DEFAULT_TEAR_CHECK and not path.is_file():
+        raise CheckpointError(path, "the built-in tear check is missing from this installation; rebuild it with "
+                                    "`augment-train-tear-check` or pass --tear-check none")
+    ckpt = load_checkpoint(path, kind="tear_check")
+    try:
+        net = TearCheck(TearCheckConfig(**ckpt.config["net"]))
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(path, f"config does not describe a tear check ({err})") from None
+    load_weights(net, {k: v.float() for k, v in (ckpt.ema or ckpt.model).items()}, source=path)
+    return net.to(device).eval(), path
+
+
+@torch.inference_mode()
+def tear_probability(net: TearCheck, sources: torch.Tensor, variants: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    """``p(torn)`` of each variant against its source: ``(B, 3, H, W)`` each in [-1, 1] (any size; both are
+    resized to the check's input size) -> ``(B,)`` float32 in [0, 1] on the variants' device."""
+    size = net.config.image_size
+    out = [torch.sigmoid(net(resize_square(sources[i:i + batch].float(), size), resize_square(variants[i:i + batch].float(), size)))
+           for i in range(0, len(variants), batch)]
+    return torch.cat(out) if out else torch.zeros(0, device=variants.device)
+
+
+def with_tear_penalty(q: np.ndarray, p: np.ndarray, penalty: float = TEAR_PENALTY,
+                      threshold: float = TEAR_THRESHOLD) -> np.ndarray:
+    """``q - penalty * clip((p - threshold) / (1 - threshold), 0, 1)``, floored at 0.1 (the lowest q_score, a
+    rating of 1): nothing below ``threshold``, the whole penalty at ``p = 1``."""
+    share = np.clip((np.asarray(p, np.float64) - threshold) / (1 - threshold), 0, 1)
+    return np.maximum(np.asarray(q, np.float64) - penalty * share, 0.1)

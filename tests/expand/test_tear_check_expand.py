@@ -1,0 +1,61 @@
+"""``augment expand`` with the tear check: the penalty lands in the q_score that decides, the run records which
+check judged it, and a rerun with another check is another run."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from augmenter.datasets.manifest import file_sha256
+from augmenter.errors import RunConflictError
+from augmenter.expand.engine import Models, run_expand
+from augmenter.quality.tear_check import DEFAULT_TEAR_CHECK, TEAR_NOTICE
+from tests.expand.helpers import make_config, quiet
+
+
+class AlwaysTorn(torch.nn.Module):
+    """A check that finds every variant torn (p = 1)."""
+
+    config = type("Config", (), {"image_size": 16})()
+
+    def forward(self, source, variant):
+        assert source.shape == variant.shape and source.shape[-1] == 16
+        return torch.full((len(variant),), 50.0)
+
+
+def test_a_torn_variant_loses_the_penalty_from_q_and_a_whole_one_keeps_q():
+    models = Models.load("demo", "demo", torch.device("cpu"))
+    x = torch.rand(3, 3, 64, 64) * 2 - 1
+    keep = torch.full((3,), -1)
+    y, q_alone = models.forward(x, keep, keep)
+    models.tear_check = AlwaysTorn()
+    y_checked, q = models.forward(x, keep, keep)
+    assert torch.equal(y, y_checked)
+    assert np.allclose(q, np.maximum(q_alone - 0.2, 0.1), atol=1e-6) and bool((q < q_alone).all())
+
+
+@pytest.mark.skipif(not DEFAULT_TEAR_CHECK.is_file(), reason="the built-in tear check is not built")
+def test_the_run_records_its_check_and_refuses_a_rerun_with_another(sample_root, tmp_path):
+    out = tmp_path / "checked"
+    lines = []
+    run_expand(make_config(sample_root, out, tear_check=None, limit=2), log=lines.append)
+    summary = json.loads((out / "summary.json").read_text())
+    run = json.loads((out / ".expand" / "run.json").read_text())
+    assert summary["tear_check"] == {"hash": file_sha256(DEFAULT_TEAR_CHECK), "path": str(DEFAULT_TEAR_CHECK)}
+    assert run["tear_check_hash"] == file_sha256(DEFAULT_TEAR_CHECK) and run["settings"]["tear_check"] is None
+    assert any(TEAR_NOTICE in line for line in lines)
+    with pytest.raises(RunConflictError, match="tear"):
+        run_expand(make_config(sample_root, out, tear_check="none", limit=2), log=quiet)
+
+
+def test_a_missing_tear_check_is_a_one_line_error_naming_it(sample_root, tmp_path):
+    from click.testing import CliRunner
+
+    from augmenter.cli import main
+
+    missing = tmp_path / "no_check.pt"
+    result = CliRunner().invoke(main, ["expand", "--dataset", "sample", "--root", str(sample_root), "--out",
+                                       str(tmp_path / "out"), "--legan", "demo", "--q", "demo", "--tear-check", str(missing)])
+    assert result.exit_code != 0 and "no_check.pt" in result.output and len(result.output.strip().splitlines()) == 1
