@@ -85,7 +85,8 @@ class FaceAugmenter:
         checkpoint path; ``q``: ``None`` (the default Q), ``"demo"`` or a path; ``relight_style``: ``"photo"`` (the
         photo's texture shaded, its exposure kept), ``"photo-deep"`` (the same, deeper shadows) or ``"lab"`` (Yale
         B's fixed-exposure look) for a field generator, ``None`` for the checkpoint's own; ``tear_check``: ``None``
-        (the built-in one, used by :meth:`score` when given the sources), ``"none"`` or a path. Nothing is downloaded."""
+        (the built-in one, used by :meth:`score` when given the sources), ``"none"`` or a path. Nothing is
+        downloaded."""
         dev = resolve_device(device)
         q_net, _ = load_q(q, dev)
         check, _ = load_tear_check(tear_check, dev)

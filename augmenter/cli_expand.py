@@ -93,8 +93,8 @@ def device_for_rank(device: str) -> str:
 @click.option("--dry-run", is_flag=True, help="Print what would be produced and an estimate of time and disk.")
 @one_line_errors
 def expand_command(dataset, root, csv, out, per_image, mode, lighting, expression, expression_map, q_min, keep_best,
-                   save_rejected, legan, relight_style, image_size, q_path, tear_check, seed, batch_size, min_size, limit, include_eval_splits, shard,
-                   device, workers, writers, resume, dry_run):
+                   save_rejected, legan, relight_style, image_size, q_path, tear_check, seed, batch_size, min_size,
+                   limit, include_eval_splits, shard, device, workers, writers, resume, dry_run):
     """Expand a face dataset with lighting / expression variants that Q accepts, recording every decision.
 
     Writes the kept images in the dataset's own layout under OUT, manifest.parquet (+ .csv) with one row
@@ -112,7 +112,8 @@ def expand_command(dataset, root, csv, out, per_image, mode, lighting, expressio
         config = ExpandConfig(dataset=dataset, root=root, csv=csv, out=str(out), per_image=per_image, mode=mode,
                               lighting=lighting, expression=expression, expression_map=expression_map,
                               q_min=q_min, keep_best=keep_best,
-                              save_rejected=save_rejected, legan=legan, relight_style=relight_style, q=q_path, tear_check=tear_check, seed=seed, batch_size=batch_size,
+                              save_rejected=save_rejected, legan=legan, relight_style=relight_style, q=q_path,
+                              tear_check=tear_check, seed=seed, batch_size=batch_size,
                               min_size=min_size, image_size=image_size, limit=limit,
                               include_eval_splits=include_eval_splits, shard=shard_i, shards=shards,
                               device=device_for_rank(device), workers=workers, writers=writers, dry_run=dry_run)

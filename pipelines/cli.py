@@ -56,9 +56,9 @@ from augmenter.cli_util import make_bar, make_config, one_line_errors, progress_
                    "to the sampler (to 'none' when the sampler is not trained) with a 95% interval.")
 @click.option("--workers", default=1, show_default=True)
 @one_line_errors
-def rebalance_affectnet(dataset, root, csv, out, target, legan, q, tear_check, q_min, expression_model, verify_expression, budget,
-                        edit, lights, max_uses, batch_size, seed, device, train, also, synthetic_share, epochs,
-                        epoch_choice, seeds, workers):
+def rebalance_affectnet(dataset, root, csv, out, target, legan, q, tear_check, q_min, expression_model,
+                        verify_expression, budget, edit, lights, max_uses, batch_size, seed, device, train, also,
+                        synthetic_share, epochs, epoch_choice, seeds, workers):
     """Bring rare expression classes up to a target count with LEGAN faces that Q and an expression model accept."""
     from pipelines.rebalance.compare import DEFAULT_REMEDIES, CompareSettings, train_seeds
     from pipelines.rebalance.config import RebalanceConfig
@@ -72,7 +72,8 @@ def rebalance_affectnet(dataset, root, csv, out, target, legan, q, tear_check, q
     remedies = tuple(dict.fromkeys(DEFAULT_REMEDIES + tuple(r.strip() for r in also.split(",") if r.strip())))
     config = make_config(RebalanceConfig, dataset=dataset, root=root, out=str(out), csv=csv, target=target, legan=legan,
                          q=q, tear_check=tear_check, q_min=q_min, expression_model=expression_model,
-                         verify_expression=verify_expression, budget=budget, edit=edit, lights=lights, max_uses=max_uses, batch_size=batch_size,
+                         verify_expression=verify_expression, budget=budget, edit=edit, lights=lights,
+                         max_uses=max_uses, batch_size=batch_size,
                          seed=seed, device=device,
                          train={"epochs": epochs, "epoch": epoch_choice, "remedies": list(remedies), "seeds": seed_list,
                                 "synthetic_share": synthetic_share} if train else {})
@@ -364,7 +365,8 @@ def train_stand_in_q(data: tuple[str, ...], out: Path, max_sources: int, epochs:
 @click.command("train-tear-check", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--pool", type=click.Path(path_type=Path), default=Path("build/default_q/pool"), show_default=True,
               help="The pool folder of augment-train-default-q's work folder (ratings.csv and images/).")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("augmenter/assets/tear_check.pt"), show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("augmenter/assets/tear_check.pt"),
+              show_default=True)
 @click.option("--photos", type=click.IntRange(min=2), default=6000, show_default=True,
               help="Natural training photos drawn from the pool, each given one variant by the default generator.")
 @click.option("--steps", type=click.IntRange(min=1), default=3000, show_default=True)
@@ -377,7 +379,8 @@ def train_tear_check(pool: Path, out: Path, photos: int, steps: int, seed: int) 
     from pipelines.default_q.tear_check import build_tear_check
 
     if not (pool / "ratings.csv").is_file():
-        raise click.ClickException(f"{pool / 'ratings.csv'}: not found; run augment-train-default-q first, or pass --pool")
+        raise click.ClickException(f"{pool / 'ratings.csv'}: not found; run augment-train-default-q first, "
+                                   "or pass --pool")
     click.echo(json.dumps(build_tear_check(pool, out, photos, steps, seed, log=click.echo)))
 
 

@@ -53,7 +53,8 @@ from augmenter.gan.vocabulary import require_in_vocabulary
 from augmenter.tensors import resize_square
 from augmenter.nets.quality import RATING_MAX, RATING_MIN
 from augmenter.quality.model import load_q, q_notice
-from augmenter.quality.tear_check import DEFAULT_TEAR_CHECK, TEAR_NOTICE, load_tear_check, tear_probability, with_tear_penalty
+from augmenter.quality.tear_check import (DEFAULT_TEAR_CHECK, TEAR_NOTICE, load_tear_check, tear_probability,
+                                          with_tear_penalty)
 from augmenter.device import resolve_device
 
 __all__ = ["ExpandResult", "Models", "Plan", "keep_decisions", "make_plan", "run_expand"]
@@ -96,7 +97,8 @@ class Models:
                    check, check_path, file_sha256(check_path) if check_path else None)
 
     @torch.inference_mode()
-    def forward(self, x: torch.Tensor, lighting: torch.Tensor, expression: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
+    def forward(self, x: torch.Tensor, lighting: torch.Tensor,
+                expression: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
         """``x`` (B, 3, S, S) in [-1, 1], target indices (B,) with -1 = keep -> (outputs (B, 3, S, S) float32
         in [-1, 1], q_score (B,) float64 in [0.1, 1]: Q's rating clipped to 1..10, / 10, less the tear check's
         penalty when there is one, rounded to 6 digits). The generator runs under bfloat16 autocast on CUDA."""
@@ -413,8 +415,8 @@ def _expand(config: ExpandConfig, run_dir: RunDir, plan: Plan, models: Models, d
     from augmenter.expand.finalize import finalize_part
 
     out, listing, t = run_dir.out, plan.listing, models.translator
-    run_dir.claim(config, models.generator_hash, models.q_hash, n_sources=len(listing.records), judges=list(judges or ()),
-                  tear_check_hash=models.tear_check_hash)
+    run_dir.claim(config, models.generator_hash, models.q_hash, n_sources=len(listing.records),
+                  judges=list(judges or ()), tear_check_hash=models.tear_check_hash)
     journal = ChunkJournal(run_dir.journal(config.part))
     done = resumable_entries(journal, out, config.save_rejected, log)
     chunks = [Chunk(n, list(c), [v for s in c for v in plan.variants[s]]) for n, c in plan.chunks]

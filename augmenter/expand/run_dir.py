@@ -60,8 +60,8 @@ def check_out_is_folder(out: str | Path) -> None:
 
 ANOTHER_RUN = ("holds another run ({changes}); use another --out, "
                "or --resume to continue that run with its own settings")
-EXTRAS = {"generator_hash": "generator checkpoint", "q_hash": "Q checkpoint", "tear_check_hash": "tear check checkpoint",
-          "n_sources": "number of source images", "judges": "extra judges"}
+EXTRAS = {"generator_hash": "generator checkpoint", "q_hash": "Q checkpoint",
+          "tear_check_hash": "tear check checkpoint", "n_sources": "number of source images", "judges": "extra judges"}
 
 
 def read_run_file(run_file: Path) -> dict | None:

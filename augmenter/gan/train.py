@@ -45,7 +45,7 @@ from augmenter.datasets.spec import read_specs, split_held_out
 from augmenter.gan.bank import build_bank, vocabularies_of
 from augmenter.tensors import resize_square, to_model_input
 from augmenter.gan.models import ARCHS, build_discriminator, build_generator, generator_config, one_hot
-from augmenter.losses import (gradient_penalty, identity_loss, l1_loss, masked_cross_entropy, quality_loss,
+from augmenter.losses import (gradient_penalty, identity_loss, l1_loss, masked_cross_entropy, quality_loss, tear_loss,
                               wgan_critic_loss, wgan_generator_loss)
 from augmenter.device import resolve_device
 from augmenter.skips import SkipReport
@@ -90,6 +90,7 @@ class GanTrainConfig:
     blank_keep: float = 0.5
     weights: LossWeights = field(default_factory=LossWeights)
     q: str | None = None
+    tear_check: str | None = None   # with q: the quality loss also charges torn outputs (augmenter.quality.tear_check)
     identity_net: str | None = None
     attr: str | None = None
     holdout: float = 0.2
@@ -201,6 +202,7 @@ class GanNets:
     sched_d: torch.optim.lr_scheduler.LRScheduler
     embedder: torch.nn.Module | None = None
     q_net: torch.nn.Module | None = None
+    tear_check: torch.nn.Module | None = None
 
     def states(self) -> dict:
         """The states a checkpoint holds, by checkpoint field and name (the keys of existing checkpoints)."""
@@ -237,6 +239,12 @@ def _build_nets(config: GanTrainConfig, n_l: int, n_e: int, device: torch.device
 
         nets.q_net, _ = load_q(config.q, device)
         nets.q_net.requires_grad_(False)
+        if config.tear_check:
+            from augmenter.quality.tear_check import load_tear_check
+
+            nets.tear_check, _ = load_tear_check(None if config.tear_check == "default" else config.tear_check, device)
+            if nets.tear_check is not None:
+                nets.tear_check.requires_grad_(False)
     return nets
 
 
@@ -310,6 +318,10 @@ def generator_step(nets: GanNets, batch: GanBatch, w: LossWeights, bank=None,
             stats["g_identity"] = g_id.item()
         if nets.q_net is not None:
             g_q = _q_loss(nets.q_net, fake) + _q_loss(nets.q_net, rebuilt)
+            if nets.tear_check is not None:
+                g_tear = _tear_loss(nets.tear_check, batch.x, fake) + _tear_loss(nets.tear_check, batch.x, rebuilt)
+                g_q = g_q + g_tear
+                stats["g_tear"] = g_tear.item()
             g_loss = g_loss + w.quality * g_q
             stats["g_quality"] = g_q.item()
         if w.paired > 0:
@@ -324,6 +336,11 @@ def generator_step(nets: GanNets, batch: GanBatch, w: LossWeights, bank=None,
 
 def _q_loss(q_net: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
     return quality_loss(q_net(resize_square(images, q_net.config.image_size)))
+
+
+def _tear_loss(check: torch.nn.Module, sources: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    size = check.config.image_size
+    return tear_loss(torch.sigmoid(check(resize_square(sources, size), resize_square(images, size))))
 
 
 def _update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:

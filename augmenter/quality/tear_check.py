@@ -33,9 +33,9 @@ from augmenter.tensors import resize_square
 DEFAULT_TEAR_CHECK = Path(__file__).resolve().parents[1] / "assets" / "tear_check.pt"
 TEAR_PENALTY = 0.2
 TEAR_THRESHOLD = 0.5
-TEAR_NOTICE = ("using the built-in tear check beside Q (variants compared with their source photo; trained on FER-2013 "
-               "and Extended Yale B photos and the default generator's variants of them, with synthetic seams; research "
-               "use only); --tear-check none turns it off")
+TEAR_NOTICE = ("using the built-in tear check beside Q (variants compared with their source photo; trained on "
+               "FER-2013 and Extended Yale B photos and the default generator's variants of them, with synthetic "
+               "seams; research use only); --tear-check none turns it off")
 
 
 def tear_check_config(net: TearCheckConfig) -> dict:
@@ -50,7 +50,8 @@ def tear_check_path(path: str | Path | None) -> Path | None:
     return None if str(path) == "none" else Path(path)
 
 
-def load_tear_check(path: str | Path | None = None, device: str | torch.device = "cpu") -> tuple[TearCheck | None, Path | None]:
+def load_tear_check(path: str | Path | None = None,
+                    device: str | torch.device = "cpu") -> tuple[TearCheck | None, Path | None]:
     """A tear check in eval mode from a ``kind="tear_check"`` checkpoint (EMA weights when saved); ``None``
     loads the built-in one, ``"none"`` returns ``(None, None)``. Nothing is downloaded.
 
@@ -77,7 +78,8 @@ def tear_probability(net: TearCheck, sources: torch.Tensor, variants: torch.Tens
     """``p(torn)`` of each variant against its source: ``(B, 3, H, W)`` each in [-1, 1] (any size; both are
     resized to the check's input size) -> ``(B,)`` float32 in [0, 1] on the variants' device."""
     size = net.config.image_size
-    out = [torch.sigmoid(net(resize_square(sources[i:i + batch].float(), size), resize_square(variants[i:i + batch].float(), size)))
+    out = [torch.sigmoid(net(resize_square(sources[i:i + batch].float(), size),
+                             resize_square(variants[i:i + batch].float(), size)))
            for i in range(0, len(variants), batch)]
     return torch.cat(out) if out else torch.zeros(0, device=variants.device)
 

@@ -112,7 +112,8 @@ def _failure_test(net, faces: np.ndarray, clean: np.ndarray, names: list[str], s
 
 
 def measure(q: str | None, fer_val: list[str], yaleb: list[str], generator: str | None = "demo",
-            max_per_set: int = 400, seed: int = 0, fer_val_unaligned: list[str] = (), tear_check: str | None = "none") -> dict:
+            max_per_set: int = 400, seed: int = 0, fer_val_unaligned: list[str] = (),
+            tear_check: str | None = "none") -> dict:
     """The figures of the module docstring for the Q checkpoint ``q`` (``None``: the default Q) and the tear check
     ``tear_check`` (``None``: the built-in one; ``"none"``: Q alone)."""
     from augmenter.quality.model import load_q
@@ -143,7 +144,8 @@ def measure(q: str | None, fer_val: list[str], yaleb: list[str], generator: str 
         report["failures_tear_check"] = checked
     if "fer_val_unaligned" in sets:  # framing must not excuse a failure: the same test on unaligned crops
         report["failures_unaligned"], checked = _failure_test(
-            net, faces_by_set["fer_val_unaligned"], scores_by_set["fer_val_unaligned"], sets["fer_val_unaligned"], seed, check)
+            net, faces_by_set["fer_val_unaligned"], scores_by_set["fer_val_unaligned"], sets["fer_val_unaligned"], seed,
+            check)
         if check is not None:
             report["failures_unaligned_tear_check"] = checked
     return report

@@ -132,8 +132,8 @@ def train(sources: np.ndarray, variants: np.ndarray, out: Path, steps: int, seed
     def save(step: int) -> None:
         save_checkpoint(out, kind="tear_check", model=net.state_dict(), ema=ema.state_dict(),
                         optimizer=opt.state_dict(), step=step, config={**tear_check_config(config), "train": recipe},
-                        extra={"provenance": f"pipelines.default_q.tear_check: {len(sources)} pool photos and the default "
-                                             f"generator's variants of them, {step} steps"})
+                        extra={"provenance": f"pipelines.default_q.tear_check: {len(sources)} pool photos and the "
+                                             f"default generator's variants of them, {step} steps"})
 
     for step in range(start, steps):
         for group in opt.param_groups:
@@ -160,9 +160,9 @@ def held_out_report(check, sources: np.ndarray, variants: np.ndarray, seed: int)
 
     as_input = lambda a: to_model_input(torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2))  # noqa: E731
     rng = np.random.default_rng([seed, 2])
-    report = {"n": len(sources),
-              "flagged_photo": float((tear_probability(check, as_input(sources), as_input(sources)) > 0.5).float().mean()),
-              "flagged_variant": float((tear_probability(check, as_input(sources), as_input(variants)) > 0.5).float().mean())}
+    flagged = lambda v: float((tear_probability(check, as_input(sources), as_input(v)) > 0.5)  # noqa: E731
+                              .float().mean())
+    report = {"n": len(sources), "flagged_photo": flagged(sources), "flagged_variant": flagged(variants)}
     for severity in (0.1, 0.3, 0.6):
         seamed = np.stack([fail(v, "seam", severity, rng) for v in variants])
         report[f"found_seam_{severity}"] = float((tear_probability(check, as_input(sources), as_input(seamed)) > 0.5)

@@ -57,5 +57,6 @@ def test_a_missing_tear_check_is_a_one_line_error_naming_it(sample_root, tmp_pat
 
     missing = tmp_path / "no_check.pt"
     result = CliRunner().invoke(main, ["expand", "--dataset", "sample", "--root", str(sample_root), "--out",
-                                       str(tmp_path / "out"), "--legan", "demo", "--q", "demo", "--tear-check", str(missing)])
+                                       str(tmp_path / "out"), "--legan", "demo", "--q", "demo",
+                                       "--tear-check", str(missing)])
     assert result.exit_code != 0 and "no_check.pt" in result.output and len(result.output.strip().splitlines()) == 1

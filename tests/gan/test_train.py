@@ -221,3 +221,14 @@ def test_each_dataset_is_drawn_equally_often():
                       records[:5], ["flash01"], ["happy"])
     assert torch.equal(single.draw(7, torch.Generator().manual_seed(3)),
                        torch.randint(5, (7,), generator=torch.Generator().manual_seed(3)))  # one dataset: as before
+
+
+def test_the_tear_check_joins_the_quality_loss_only_when_asked(sample, tmp_path):
+    seen = {}
+    for name, check in (("with", "default"), ("without", None)):
+        rows = []
+        train_gan(_config(sample, tmp_path / name, steps=2, grid_every=100, q="demo", tear_check=check),
+                  progress=rows.append, log=lambda m: None)
+        seen[name] = rows
+    assert all(r["g_tear"] >= 0 and r["g_quality"] >= r["g_tear"] for r in seen["with"])
+    assert all("g_tear" not in r and "g_quality" in r for r in seen["without"])

@@ -60,7 +60,8 @@ def test_training_resumed_from_its_checkpoint_ends_as_an_uninterrupted_run(tmp_p
     pipeline.train(faces, variants, part, steps=4, batch=2, config=config, log=lambda _: None)
     a, b = load_checkpoint(whole), load_checkpoint(part)
     assert b.step == 4 and b.optimizer and b.config["net"] == {"image_size": 32, "width": 4}
-    assert all(torch.equal(a.ema[k], b.ema[k]) for k in a.ema) and all(torch.equal(a.model[k], b.model[k]) for k in a.model)
+    assert all(torch.equal(a.ema[k], b.ema[k]) for k in a.ema)
+    assert all(torch.equal(a.model[k], b.model[k]) for k in a.model)
 
 
 def test_batches_hold_whole_and_torn_pairs_of_the_same_photos():
@@ -96,7 +97,8 @@ def test_the_built_in_check_finds_seams_and_leaves_a_photo_and_its_relights_whol
     p_seam = tear_probability(faces.tear_check, as_input(photo), as_input(seamed))
     assert bool((p_whole < 0.5).all()) and bool((p_seam > 0.5).all()), (p_whole, p_seam)
     q_alone, q_checked = faces.score(seamed), faces.score(seamed, sources=photo)
-    assert np.allclose(q_checked, with_tear_penalty(q_alone, p_seam.numpy()), atol=1e-5) and bool((q_checked < q_alone).all())
+    assert np.allclose(q_checked, with_tear_penalty(q_alone, p_seam.numpy()), atol=1e-5)
+    assert bool((q_checked < q_alone).all())
     assert np.allclose(faces.score(photo[:1], sources=photo[:1]), faces.score(photo[:1]), atol=1e-6)
 
 
