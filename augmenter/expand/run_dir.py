@@ -74,6 +74,11 @@ def read_run_file(run_file: Path) -> dict | None:
         raise RunConflictError(run_file, f"unreadable ({err}); use another --out") from None
 
 
+SETTINGS_BEFORE = {"tear_check": "none"}
+"""Settings that did not exist when older runs were saved, with the value those runs had in effect (runs made before
+the tear check judged with Q alone), so such a run still resumes and is compared as what it was."""
+
+
 def claim_settings(run_file: Path, now: dict, labels: dict[str, str] | None = None,
                    message: str = ANOTHER_RUN) -> None:
     """Write ``now`` to ``run_file`` for a new run; for a rerun, check that the run saved there is this one.
@@ -89,6 +94,7 @@ def claim_settings(run_file: Path, now: dict, labels: dict[str, str] | None = No
             write_text_atomic(run_file, json.dumps(now, indent=2) + "\n", fsync=True)
         return
     settings, there = (now["settings"], saved.get("settings") or {}) if labels else (now, saved)
+    there = {**{k: v for k, v in SETTINGS_BEFORE.items() if k in settings}, **there}
     keys = [k for k in {**settings, **there} if there.get(k) != settings.get(k)]
     changes = [f"{k}: {there.get(k)!r} there, {settings.get(k)!r} here" for k in keys]
     changes += [f"{what}: {saved.get(key)} there, {now.get(key)} here" for key, what in (labels or {}).items()
@@ -127,7 +133,7 @@ class RunDir:
         if saved is None:
             raise RunConflictError(self.run_file, "not found: --resume continues a run, and there is none here")
         runtime = {k: getattr(config, k) for k in ExpandConfig.RUNTIME}
-        return ExpandConfig.from_dict({**saved["settings"], **runtime})
+        return ExpandConfig.from_dict({**SETTINGS_BEFORE, **saved["settings"], **runtime})
 
     def claim(self, config: ExpandConfig, generator_hash: str, q_hash: str, n_sources: int,
               judges: list[str] | None = None, tear_check_hash: str | None = None) -> None:

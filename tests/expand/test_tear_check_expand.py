@@ -60,3 +60,18 @@ def test_a_missing_tear_check_is_a_one_line_error_naming_it(sample_root, tmp_pat
                                        str(tmp_path / "out"), "--legan", "demo", "--q", "demo",
                                        "--tear-check", str(missing)])
     assert result.exit_code != 0 and "no_check.pt" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_run_saved_before_the_tear_check_resumes_as_it_was_made(sample_root, tmp_path):
+    out = tmp_path / "old"
+    run_expand(make_config(sample_root, out, limit=2), log=quiet)  # tear_check="none", as runs before it judged
+    run_file = out / ".expand" / "run.json"
+    saved = json.loads(run_file.read_text())
+    del saved["settings"]["tear_check"]
+    run_file.write_text(json.dumps(saved))
+    before = (out / "manifest.csv").read_bytes()
+    result = run_expand(make_config(sample_root, out, limit=2, tear_check=None), resume=True, log=quiet)
+    assert result.summary["settings"]["tear_check"] == "none" and (out / "manifest.csv").read_bytes() == before
+    if DEFAULT_TEAR_CHECK.is_file():  # the same folder judged with the check is another run
+        with pytest.raises(RunConflictError, match="tear"):
+            run_expand(make_config(sample_root, out, limit=2, tear_check=None), log=quiet)
