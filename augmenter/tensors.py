@@ -24,6 +24,11 @@ def to_model_input(images: torch.Tensor, device: torch.device | str = "cpu") -> 
     return images.to(device, non_blocking=True).float().div_(127.5).sub_(1.0)
 
 
+def faces_to_input(faces: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """``(N, S, S, 3)`` uint8 RGB faces -> ``(N, 3, S, S)`` float32 in [-1, 1] on ``device``."""
+    return to_model_input(torch.from_numpy(np.ascontiguousarray(faces)).permute(0, 3, 1, 2), device)
+
+
 def to_uint8_images(images: torch.Tensor) -> np.ndarray:
     """Model output ``(B, 3, S, S)`` in [-1, 1] -> ``(B, S, S, 3)`` uint8 RGB on the CPU (the inverse of
     :func:`to_model_input`, values clamped)."""

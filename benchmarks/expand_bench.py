@@ -1,7 +1,8 @@
 """``augment expand`` speed: the whole pipeline against the models alone, measured in one run.
 
 Prints, on the same sources, batch size and device:
-  forward-only  variants/s of generator + Q on source tensors already in memory, batched exactly as
+  forward-only  variants/s of generator + Q (with the built-in tear check, as ``expand`` judges by default) on
+                source tensors already in memory, batched exactly as
                 the engine batches them (``batch_size`` sources x ``per_image`` variants per call);
   end-to-end    variants/s of ``run_expand`` (decoding in DataLoader workers, generator + Q, keep
                 decisions, encoding and writing in threads, the journal) over its processing loop, and
@@ -138,7 +139,7 @@ def main() -> None:
           f"variants, batch {args.batch_size} sources ({args.batch_size * args.per_image} images per forward), "
           f"{args.workers} decoding worker(s), generator {rows[0]['generator']}")
     for r in rows:
-        print(f"{r['size']:4d} px  forward-only G + Q: {r['fwd_gq']:8.1f} variants/s (G alone {r['fwd_g']:.1f})   "
+        print(f"{r['size']:4d} px  forward-only G + Q + check: {r['fwd_gq']:8.1f} variants/s (G alone {r['fwd_g']:.1f})   "
               f"end-to-end loop: {r['loop']:8.1f} (ratio {r['loop'] / r['fwd_gq']:.2f})   "
               f"whole call: {r['whole']:8.1f} (ratio {r['whole'] / r['fwd_gq']:.2f})")
         print(f"        generator {r['flops'] / 1e9:.3f} GFLOP per image -> {r['flops'] * r['fwd_g'] / 1e9:.1f} GFLOP/s "

@@ -79,7 +79,7 @@ class Models:
 
     @classmethod
     def load(cls, legan: str | None, q: str | None, device: torch.device, image_size: int | None = None,
-             relight_style: str | None = None, tear_check: str | None = "none") -> "Models":
+             relight_style: str | None = None, tear_check: str | None = None) -> "Models":
         """``tear_check``: a checkpoint, ``None`` for the built-in one, ``"none"`` for no check."""
         if image_size is not None and image_size < 32:
             raise ValueError(f"--size must be at least 32 px, not {image_size}")
@@ -112,7 +112,7 @@ class Models:
         rating = self.q_net(resize_square(y, self.q_net.config.image_size))
         q = (rating.float().clamp(RATING_MIN, RATING_MAX) / 10).double().cpu().numpy()
         if self.tear_check is not None:
-            q = with_tear_penalty(q, tear_probability(self.tear_check, x.float(), y).cpu().numpy())
+            q = with_tear_penalty(q, tear_probability(self.tear_check, x, y).cpu().numpy())
         return y, q.round(6)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from augmenter.quality.failures import FAILURE_MODES
-from augmenter.tensors import fit_face, load_face, to_model_input, to_uint8_images
+from augmenter.tensors import faces_to_input, fit_face, load_face, to_uint8_images
 from pipelines.default_q.pool import ARTIFACTS, damage
 
 SEVERITIES = (0.3, 0.6, 1.0)
@@ -55,7 +55,7 @@ def q_scores(net, faces: np.ndarray, batch: int = 256) -> np.ndarray:
     out = []
     for i in range(0, len(faces), batch):
         x = np.stack([fit_face(f, size) for f in faces[i:i + batch]])
-        out.append(net(to_model_input(torch.from_numpy(x).permute(0, 3, 1, 2))).clamp(1, 10).numpy() / 10)
+        out.append(net(faces_to_input(x)).clamp(1, 10).numpy() / 10)
     return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -71,7 +71,7 @@ def _translated(faces: np.ndarray, generator: str | None) -> np.ndarray:
     out = []
     for i in range(0, len(faces), 64):
         chunk = faces[i:i + 64]
-        x = to_model_input(torch.from_numpy(np.stack([fit_face(f, t.image_size) for f in chunk])).permute(0, 3, 1, 2))
+        x = faces_to_input(np.stack([fit_face(f, t.image_size) for f in chunk]))
         rng = _rng("targets", i)
         tl = torch.from_numpy(rng.integers(len(t.lighting), size=len(chunk)))
         te = torch.from_numpy(rng.integers(len(t.expression), size=len(chunk)))
@@ -92,8 +92,7 @@ def tear_penalised(check, q: np.ndarray, sources: np.ndarray, variants: np.ndarr
     """``q`` of ``variants`` lowered by the tear check's penalty against their ``sources`` (uint8 ``(N, S, S, 3)``)."""
     from augmenter.quality.tear_check import tear_probability, with_tear_penalty
 
-    as_input = lambda a: to_model_input(torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2))  # noqa: E731
-    return with_tear_penalty(q, tear_probability(check, as_input(sources), as_input(variants)).numpy())
+    return with_tear_penalty(q, tear_probability(check, faces_to_input(sources), faces_to_input(variants)).numpy())
 
 
 def _failure_test(net, faces: np.ndarray, clean: np.ndarray, names: list[str], seed: int,

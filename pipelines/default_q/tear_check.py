@@ -47,7 +47,7 @@ def generator_variants(faces: np.ndarray, seed: int, log=print) -> np.ndarray:
     """One variant of each ``(N, S, S, 3)`` uint8 face by the default field generator: a random relight style,
     a light (3 in 4), an expression (1 in 2); a face drawn neither comes back as the generator returns it."""
     from augmenter.gan.models import load_translator, one_hot
-    from augmenter.tensors import to_model_input, to_uint8_images
+    from augmenter.tensors import faces_to_input, to_uint8_images
 
     rng = np.random.default_rng([seed, 1])
     styles = rng.integers(len(STYLES), size=len(faces))
@@ -60,7 +60,7 @@ def generator_variants(faces: np.ndarray, seed: int, log=print) -> np.ndarray:
             chunk = idx[i:i + 64]
             light = np.where(rng.random(len(chunk)) < 0.75, rng.integers(len(t.lighting), size=len(chunk)), -1)
             expr = np.where(rng.random(len(chunk)) < 0.5, rng.integers(len(t.expression), size=len(chunk)), -1)
-            x = to_model_input(torch.from_numpy(faces[chunk]).permute(0, 3, 1, 2))
+            x = faces_to_input(faces[chunk])
             y = t.generator(x, one_hot(torch.from_numpy(light), len(t.lighting)),
                             one_hot(torch.from_numpy(expr), len(t.expression)))
             out[chunk] = to_uint8_images(y)
@@ -90,7 +90,7 @@ def torn(variant: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def batch_pairs(sources: np.ndarray, variants: np.ndarray, rng: np.random.Generator, n: int):
     """``n`` whole and ``n`` torn pairs: ``(source, variant, label)`` tensors, images in [-1, 1]."""
-    from augmenter.tensors import to_model_input
+    from augmenter.tensors import faces_to_input
 
     idx = rng.integers(len(sources), size=n)
     src, var = sources[idx].copy(), variants[idx].copy()
@@ -100,9 +100,8 @@ def batch_pairs(sources: np.ndarray, variants: np.ndarray, rng: np.random.Genera
     src[flip], var[flip] = src[flip, :, ::-1], var[flip, :, ::-1]
     whole = np.stack([_resaved(v, rng) for v in var])
     broken = np.stack([_resaved(torn(np.ascontiguousarray(v), rng), rng) for v in var])
-    as_input = lambda a: to_model_input(torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2))  # noqa: E731
     labels = torch.cat([torch.zeros(n), torch.ones(n)])
-    return as_input(np.concatenate([src, src])), as_input(np.concatenate([whole, broken])), labels
+    return faces_to_input(np.concatenate([src, src])), faces_to_input(np.concatenate([whole, broken])), labels
 
 
 def train(sources: np.ndarray, variants: np.ndarray, out: Path, steps: int, seed: int = 0, batch: int = 32,
@@ -156,17 +155,15 @@ def held_out_report(check, sources: np.ndarray, variants: np.ndarray, seed: int)
     """Share of held-out whole pairs the check flags (p > 0.5) and of seams it finds, per severity."""
     from augmenter.quality.failures import fail
     from augmenter.quality.tear_check import tear_probability
-    from augmenter.tensors import to_model_input
+    from augmenter.tensors import faces_to_input
 
-    as_input = lambda a: to_model_input(torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2))  # noqa: E731
     rng = np.random.default_rng([seed, 2])
-    flagged = lambda v: float((tear_probability(check, as_input(sources), as_input(v)) > 0.5)  # noqa: E731
-                              .float().mean())
+    x = faces_to_input(sources)
+    flagged = lambda v: float((tear_probability(check, x, faces_to_input(v)) > 0.5).float().mean())  # noqa: E731
     report = {"n": len(sources), "flagged_photo": flagged(sources), "flagged_variant": flagged(variants)}
     for severity in (0.1, 0.3, 0.6):
         seamed = np.stack([fail(v, "seam", severity, rng) for v in variants])
-        report[f"found_seam_{severity}"] = float((tear_probability(check, as_input(sources), as_input(seamed)) > 0.5)
-                                                 .float().mean())
+        report[f"found_seam_{severity}"] = flagged(seamed)
     return report
 
 
