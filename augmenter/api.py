@@ -34,7 +34,7 @@ from augmenter.gan.models import Translator, load_translator
 from augmenter.tensors import resize_square, to_model_input, to_uint8_images
 from augmenter.nets.quality import QEnsemble, QNet
 from augmenter.quality.model import load_q
-from augmenter.quality.tear_check import load_tear_check, tear_probability, with_tear_penalty
+from augmenter.quality.tear_check import judged_against_sources, load_tear_check
 from augmenter.device import resolve_device
 
 RATING_MIN, RATING_MAX = 1.0, 10.0
@@ -120,7 +120,8 @@ class FaceAugmenter:
         (a 0-d array for one face). Typical aligned real photos score about 0.6 or more.
 
         ``sources``: the photos the faces were made from, in the same form (any size): each face then loses up
-        to 0.2 where the tear check finds it torn against its source (:mod:`augmenter.quality.tear_check`)."""
+        to 0.2 where the tear check finds it torn against its source, and up to 0.2 more for each of its rules
+        (detail lost, colour added to a grey face; :mod:`augmenter.quality.tear_check`)."""
         x, how = _to_model(images, self.device)
         rating = self.q_net(resize_square(x, self.q_net.config.image_size)).float().clamp(RATING_MIN, RATING_MAX)
         q = (rating / 10).cpu().numpy()
@@ -128,7 +129,7 @@ class FaceAugmenter:
             s, _ = _to_model(sources, self.device)
             if len(s) != len(x):
                 raise ValueError(f"{len(s)} source(s) for {len(x)} face(s)")
-            q = with_tear_penalty(q, tear_probability(self.tear_check, s, x).cpu().numpy()).astype(np.float32)
+            q = judged_against_sources(q, self.tear_check, s, x).astype(np.float32)
         return q[0] if how.get("single") else q
 
     def _translate(self, x: torch.Tensor, **target) -> torch.Tensor:

@@ -122,13 +122,11 @@ def identity_loss(input_embedding: torch.Tensor, output_embedding: torch.Tensor)
     return (1 - cos).mean()
 
 
-def tear_loss(p_torn: torch.Tensor, penalty: float = 0.2, threshold: float = 0.5, rating_max: float = 10.0,
-              rating_min: float = 1.0) -> torch.Tensor:
-    """The tear check's penalty in :func:`quality_loss`'s units: ``mean(penalty * 10 * clip((p - threshold) /
-    (1 - threshold), 0, 1)) / (rating_max - rating_min)``, so that Q's rating and the check's penalty add up to
-    the q_score :mod:`augmenter.quality.tear_check` gives (0 for an output the check finds whole)."""
-    share = torch.clamp((p_torn - threshold) / (1 - threshold), 0, 1)
-    return (penalty * rating_max * share).mean() / (rating_max - rating_min)
+def tear_loss(penalty: torch.Tensor, rating_max: float = 10.0, rating_min: float = 1.0) -> torch.Tensor:
+    """The tear check's penalty ``(B,)`` (q_score units, :func:`augmenter.quality.tear_check.check_penalty`) in
+    :func:`quality_loss`'s units: ``mean(penalty * rating_max) / (rating_max - rating_min)``, so that Q's rating and
+    the check's penalty add up to the q_score the check gives (0 for an output it finds whole)."""
+    return (penalty * rating_max).mean() / (rating_max - rating_min)
 
 
 def quality_loss(rating: torch.Tensor, rating_max: float = 10.0, rating_min: float = 1.0) -> torch.Tensor:

@@ -53,8 +53,7 @@ from augmenter.gan.vocabulary import require_in_vocabulary
 from augmenter.tensors import resize_square
 from augmenter.nets.quality import RATING_MAX, RATING_MIN
 from augmenter.quality.model import load_q, q_notice
-from augmenter.quality.tear_check import (DEFAULT_TEAR_CHECK, TEAR_NOTICE, load_tear_check, tear_probability,
-                                          with_tear_penalty)
+from augmenter.quality.tear_check import DEFAULT_TEAR_CHECK, TEAR_NOTICE, judged_against_sources, load_tear_check
 from augmenter.device import resolve_device
 
 __all__ = ["ExpandResult", "Models", "Plan", "keep_decisions", "make_plan", "run_expand"]
@@ -65,7 +64,8 @@ class Models:
     """The generator, Q and tear check of a run, with what the manifest and summary say about them.
 
     ``tear_check`` (``None``: none) compares each variant with its source; a torn variant's q_score loses up to
-    :data:`~augmenter.quality.tear_check.TEAR_PENALTY` (see :mod:`augmenter.quality.tear_check`)."""
+    :data:`~augmenter.quality.tear_check.TEAR_PENALTY`, and with the check's rules a softened one or a grey face
+    given colour up to that again each (see :mod:`augmenter.quality.tear_check`)."""
 
     translator: Translator
     q_net: torch.nn.Module
@@ -111,9 +111,7 @@ class Models:
         # Q in float32 even on GPU: bfloat16 would round a rating of 7.5 to steps of 0.03
         rating = self.q_net(resize_square(y, self.q_net.config.image_size))
         q = (rating.float().clamp(RATING_MIN, RATING_MAX) / 10).double().cpu().numpy()
-        if self.tear_check is not None:
-            q = with_tear_penalty(q, tear_probability(self.tear_check, x, y).cpu().numpy())
-        return y, q.round(6)
+        return y, judged_against_sources(q, self.tear_check, x, y).round(6)
 
 
 def target_vocabulary(requested: str, vocabulary: list[str], kind: str, checkpoint: Path) -> list[str]:

@@ -48,6 +48,7 @@ from augmenter.gan.models import ARCHS, build_discriminator, build_generator, ge
 from augmenter.losses import (gradient_penalty, identity_loss, l1_loss, masked_cross_entropy, quality_loss, tear_loss,
                               wgan_critic_loss, wgan_generator_loss)
 from augmenter.device import resolve_device
+from augmenter.quality.tear_check import check_penalty
 from augmenter.skips import SkipReport
 from augmenter.training_run import TrainingRun
 
@@ -339,8 +340,7 @@ def _q_loss(q_net: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
 
 
 def _tear_loss(check: torch.nn.Module, sources: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-    size = check.config.image_size
-    return tear_loss(torch.sigmoid(check(resize_square(sources, size), resize_square(images, size))))
+    return tear_loss(check_penalty(check, sources, images))
 
 
 def _update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:

@@ -36,6 +36,7 @@ class TearCheck(nn.Module):
     def __init__(self, config: TearCheckConfig):
         super().__init__()
         self.config = config
+        self.rules = None  # the measured rules judged beside the network (augmenter.quality.source_rules), if any
         w = config.width
         act = lambda: nn.LeakyReLU(0.1)  # noqa: E731
         self.features = nn.Sequential(

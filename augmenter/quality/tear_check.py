@@ -12,10 +12,15 @@ the photo and below 0.6 from a typical 0.7. Why nothing below even odds: the pla
 whole variant its small doubt (joint edits of harsh-lit photos have p of 0.1-0.2) and rejected 15 of 122
 good Yale B variants near 0.6, for no more seams caught (docs/quality.md, "The tear check").
 
+A check whose checkpoint carries ``config["rules"]`` (the built-in one does) also applies the two measured
+rules of :mod:`augmenter.quality.source_rules` (detail lost against the source, colour added to a grey face),
+each up to another 0.2; :func:`check_penalty` is the sum, :func:`judged_against_sources` the adjusted q_score.
+
 Example:
     >>> check, path = load_tear_check()                           # the built-in one  # doctest: +SKIP
     >>> p = tear_probability(check, sources, variants)            # (B,) in [0, 1]    # doctest: +SKIP
     >>> q = with_tear_penalty(q_score(variants), p)                                    # doctest: +SKIP
+    >>> q = judged_against_sources(q_score(variants), check, sources, variants)  # seams and the rules  # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ import torch
 from augmenter.checkpoint import load_checkpoint, load_weights
 from augmenter.errors import CheckpointError
 from augmenter.nets.tear_check import TearCheck, TearCheckConfig
+from augmenter.quality.source_rules import SourceRules, rule_penalty
 from augmenter.tensors import resize_square
 
 DEFAULT_TEAR_CHECK = Path(__file__).resolve().parents[1] / "assets" / "tear_check.pt"
@@ -35,12 +41,13 @@ TEAR_PENALTY = 0.2
 TEAR_THRESHOLD = 0.5
 TEAR_NOTICE = ("using the built-in tear check beside Q (variants compared with their source photo; trained on "
                "FER-2013 and Extended Yale B photos and the default generator's variants of them, with synthetic "
-               "seams; research use only); --tear-check none turns it off")
+               "seams; it also charges a variant softer than its photo or a grey photo's variant given colour; "
+               "research use only); --tear-check none turns it off")
 
 
-def tear_check_config(net: TearCheckConfig) -> dict:
-    """The part of a tear-check checkpoint's config that rebuilds the network."""
-    return {"net": asdict(net)}
+def tear_check_config(net: TearCheckConfig, rules: SourceRules | None = SourceRules()) -> dict:
+    """The part of a tear-check checkpoint's config that rebuilds the check: the network and its rules."""
+    return {"net": asdict(net), **({"rules": asdict(rules)} if rules is not None else {})}
 
 
 def tear_check_path(path: str | Path | None) -> Path | None:
@@ -67,6 +74,7 @@ def load_tear_check(path: str | Path | None = None,
     ckpt = load_checkpoint(path, kind="tear_check")
     try:
         net = TearCheck(TearCheckConfig(**ckpt.config["net"]))
+        net.rules = SourceRules(**ckpt.config["rules"]) if "rules" in ckpt.config else None
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(path, f"config does not describe a tear check ({err})") from None
     load_weights(net, {k: v.float() for k, v in (ckpt.ema or ckpt.model).items()}, source=path)
@@ -82,6 +90,30 @@ def tear_probability(net: TearCheck, sources: torch.Tensor, variants: torch.Tens
                              resize_square(variants[i:i + batch].float(), size)))
            for i in range(0, len(variants), batch)]
     return torch.cat(out) if out else torch.zeros(0, device=variants.device)
+
+
+def check_penalty(net: TearCheck, sources: torch.Tensor, variants: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` in [0, 0.6]: what the check takes off each variant's q_score: the seam penalty of
+    :func:`with_tear_penalty` plus, when ``net.rules`` is set, :func:`~augmenter.quality.source_rules.rule_penalty`.
+    Images ``(B, 3, H, W)`` in [-1, 1], any size. Differentiable in ``variants`` (the GAN trainer's loss uses it)."""
+    size = net.config.image_size
+    p = torch.sigmoid(net(resize_square(sources.float(), size), resize_square(variants.float(), size)))
+    penalty = TEAR_PENALTY * ((p - TEAR_THRESHOLD) / (1 - TEAR_THRESHOLD)).clamp(0, 1)
+    rules = getattr(net, "rules", None)  # a module of another kind (a test's stand-in) has none
+    return penalty if rules is None else penalty + rule_penalty(sources, variants, rules)
+
+
+@torch.inference_mode()
+def judged_against_sources(q: np.ndarray, net: TearCheck | None, sources: torch.Tensor, variants: torch.Tensor,
+                           batch: int = 256) -> np.ndarray:
+    """``q`` ``(B,)`` (Q's q_scores of ``variants``) less :func:`check_penalty`, floored at 0.1; ``net`` ``None``
+    returns ``q`` unchanged (as float64)."""
+    q = np.asarray(q, np.float64)
+    if net is None:
+        return q
+    penalty = torch.cat([check_penalty(net, sources[i:i + batch], variants[i:i + batch]).float().cpu()
+                         for i in range(0, len(variants), batch)]) if len(variants) else torch.zeros(0)
+    return np.maximum(q - penalty.double().numpy(), 0.1)
 
 
 def with_tear_penalty(q: np.ndarray, p: np.ndarray, penalty: float = TEAR_PENALTY,

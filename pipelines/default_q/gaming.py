@@ -25,12 +25,17 @@ def held_out_pick(results: dict, n: int = 300, seed: int = 0) -> list[str]:
 
 
 def measure(results: Path, generator: str, qs: list[str], tear_check: str | None = "none") -> dict:
+    from augmenter.gan.models import load_translator
     from augmenter.quality.model import load_q
     from augmenter.quality.tear_check import load_tear_check
-    from augmenter.tensors import load_face
+    from augmenter.tensors import fit_face, load_face
 
     faces = np.stack([load_face(p, 128) for p in held_out_pick(json.loads(Path(results).read_text()))])
     outputs = _translated(faces, generator)
+    # the check compares each output with its source as the generator saw it (a 64 px generator's input), so a
+    # smaller generator is not charged for its size
+    size = load_translator(generator, "cpu").image_size
+    seen = np.stack([fit_face(fit_face(f, size), faces.shape[1]) for f in faces])
     check, _ = load_tear_check(tear_check)
     report = {"generator": generator, "faces": len(faces)}
     for q in qs:
@@ -38,7 +43,7 @@ def measure(results: Path, generator: str, qs: list[str], tear_check: str | None
         clean, scores = q_scores(net, faces), q_scores(net, outputs)
         report[q] = against_sources(clean, scores)
         if check is not None:
-            report[f"{q}+tear_check"] = against_sources(clean, tear_penalised(check, scores, faces, outputs))
+            report[f"{q}+tear_check"] = against_sources(clean, tear_penalised(check, scores, seen, outputs))
     return report
 
 

@@ -89,10 +89,11 @@ def against_sources(source_scores: np.ndarray, scores: np.ndarray, q_min: float 
 
 
 def tear_penalised(check, q: np.ndarray, sources: np.ndarray, variants: np.ndarray) -> np.ndarray:
-    """``q`` of ``variants`` lowered by the tear check's penalty against their ``sources`` (uint8 ``(N, S, S, 3)``)."""
-    from augmenter.quality.tear_check import tear_probability, with_tear_penalty
+    """``q`` of ``variants`` lowered by the tear check's penalty (its rules included) against their ``sources``
+    (uint8 ``(N, S, S, 3)``)."""
+    from augmenter.quality.tear_check import judged_against_sources
 
-    return with_tear_penalty(q, tear_probability(check, faces_to_input(sources), faces_to_input(variants)).numpy())
+    return judged_against_sources(q, check, faces_to_input(sources), faces_to_input(variants))
 
 
 def _failure_test(net, faces: np.ndarray, clean: np.ndarray, names: list[str], seed: int,

@@ -14,6 +14,9 @@ images flipped together half the time, an EMA of the weights (0.999) saved and u
 ``(seed, step)``, so an interrupted run resumed from its checkpoint (written every 250 steps) continues
 exactly. 5% of the photos are held out and their pairs reported at the end.
 
+The checkpoint's config also carries the default :class:`~augmenter.quality.source_rules.SourceRules`, so the check
+it makes charges softened variants and colour on grey photos as the built-in one does.
+
 Usage: ``augment-train-tear-check --pool build/default_q/pool --out augmenter/assets/tear_check.pt`` (the pool of
 ``augment-train-default-q``'s work folder; about 30 CPU minutes at the defaults).
 """

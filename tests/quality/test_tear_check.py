@@ -102,6 +102,24 @@ def test_the_built_in_check_finds_seams_and_leaves_a_photo_and_its_relights_whol
     assert np.allclose(faces.score(photo[:1], sources=photo[:1]), faces.score(photo[:1]), atol=1e-6)
 
 
+@pytest.mark.skipif(not DEFAULT_TEAR_CHECK.is_file(), reason="the built-in tear check is not built")
+def test_the_built_in_check_charges_colour_on_a_grey_photo_and_softening_but_not_the_relights(aligned_photo):
+    import cv2
+
+    from augmenter.api import FaceAugmenter
+
+    faces = FaceAugmenter.load("fields", tear_check=None)
+    assert faces.tear_check.rules is not None
+    grey = np.repeat(cv2.cvtColor(aligned_photo, cv2.COLOR_RGB2GRAY)[..., None], 3, 2)
+    relit = np.stack([faces.relight(grey, light) for light in ("az+050_el+00", "az-070_el+00", "az+000_el+45")])
+    sources = np.stack([grey] * 3)
+    assert np.allclose(faces.score(relit, sources=sources), faces.score(relit), atol=1e-6)
+    cast = np.clip(grey * np.array([1.08, 1.0, 0.92]), 0, 255).astype(np.uint8)  # a faint pink cast
+    soft = cv2.GaussianBlur(grey, (0, 0), 2.0)
+    damaged = np.stack([cast, soft])
+    assert bool((faces.score(damaged, sources=sources[:2]) <= faces.score(damaged) - 0.15).all())
+
+
 def test_the_training_command_without_a_pool_says_what_to_run_first(tmp_path):
     from click.testing import CliRunner
 
