@@ -101,13 +101,16 @@ def colour_on_grey(sources: torch.Tensor, variants: torch.Tensor, grey_source: f
     return torch.where(source < grey_source, added, torch.zeros_like(added))
 
 
-def _hinge(value: torch.Tensor, start: float, full: float) -> torch.Tensor:
-    return ((value - start) / (full - start)).clamp(0, 1)
+def hinge(value, start: float, full: float):
+    """``clip((value - start) / (full - start), 0, 1)`` of a tensor or array: 0 up to ``start``, 1 from ``full`` on
+    (either side of ``start``), linear between; the shape of every penalty of the check."""
+    return ((value - start) / (full - start)).clip(0, 1)
 
 
 def rule_penalty(sources: torch.Tensor, variants: torch.Tensor, rules: SourceRules) -> torch.Tensor:
     """``(B,)`` in [0, 2 * rules.penalty]: what the two rules take off each variant's q_score (each up to
     ``rules.penalty``, linear between its start and full thresholds). Differentiable in ``variants``."""
-    soft = _hinge(detail_kept(sources, variants), rules.detail_start, rules.detail_full)
-    cast = _hinge(colour_on_grey(sources, variants, rules.grey_source), rules.colour_start, rules.colour_full)
+    sources, variants = resize_square(sources.float(), SIZE), resize_square(variants.float(), SIZE)  # once for both
+    soft = hinge(detail_kept(sources, variants), rules.detail_start, rules.detail_full)
+    cast = hinge(colour_on_grey(sources, variants, rules.grey_source), rules.colour_start, rules.colour_full)
     return rules.penalty * (soft + cast)

@@ -33,7 +33,8 @@ import torch
 from augmenter.checkpoint import load_checkpoint, load_weights
 from augmenter.errors import CheckpointError
 from augmenter.nets.tear_check import TearCheck, TearCheckConfig
-from augmenter.quality.source_rules import SourceRules, rule_penalty
+from augmenter.quality.source_rules import SIZE as RULES_SIZE
+from augmenter.quality.source_rules import SourceRules, hinge, rule_penalty
 from augmenter.tensors import resize_square
 
 DEFAULT_TEAR_CHECK = Path(__file__).resolve().parents[1] / "assets" / "tear_check.pt"
@@ -85,22 +86,30 @@ def load_tear_check(path: str | Path | None = None,
 def tear_probability(net: TearCheck, sources: torch.Tensor, variants: torch.Tensor, batch: int = 256) -> torch.Tensor:
     """``p(torn)`` of each variant against its source: ``(B, 3, H, W)`` each in [-1, 1] (any size; both are
     resized to the check's input size) -> ``(B,)`` float32 in [0, 1] on the variants' device."""
-    size = net.config.image_size
-    out = [torch.sigmoid(net(resize_square(sources[i:i + batch].float(), size),
-                             resize_square(variants[i:i + batch].float(), size)))
+    out = [_p_torn(net, *_at_check_size(net, sources[i:i + batch], variants[i:i + batch]))
            for i in range(0, len(variants), batch)]
     return torch.cat(out) if out else torch.zeros(0, device=variants.device)
+
+
+def _at_check_size(net: TearCheck, sources: torch.Tensor, variants: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    size = net.config.image_size
+    return resize_square(sources.float(), size), resize_square(variants.float(), size)
+
+
+def _p_torn(net: TearCheck, sources: torch.Tensor, variants: torch.Tensor) -> torch.Tensor:
+    return torch.sigmoid(net(sources, variants))
 
 
 def check_penalty(net: TearCheck, sources: torch.Tensor, variants: torch.Tensor) -> torch.Tensor:
     """``(B,)`` in [0, 0.6]: what the check takes off each variant's q_score: the seam penalty of
     :func:`with_tear_penalty` plus, when ``net.rules`` is set, :func:`~augmenter.quality.source_rules.rule_penalty`.
     Images ``(B, 3, H, W)`` in [-1, 1], any size. Differentiable in ``variants`` (the GAN trainer's loss uses it)."""
-    size = net.config.image_size
-    p = torch.sigmoid(net(resize_square(sources.float(), size), resize_square(variants.float(), size)))
-    penalty = TEAR_PENALTY * ((p - TEAR_THRESHOLD) / (1 - TEAR_THRESHOLD)).clamp(0, 1)
-    rules = getattr(net, "rules", None)  # a module of another kind (a test's stand-in) has none
-    return penalty if rules is None else penalty + rule_penalty(sources, variants, rules)
+    small = _at_check_size(net, sources, variants)
+    penalty = TEAR_PENALTY * hinge(_p_torn(net, *small), TEAR_THRESHOLD, 1.0)
+    if net.rules is None:
+        return penalty
+    # the rules measure at 128 px, the built-in check's size: then the images are resized once for both
+    return penalty + rule_penalty(*(small if net.config.image_size == RULES_SIZE else (sources, variants)), net.rules)
 
 
 @torch.inference_mode()
@@ -120,5 +129,5 @@ def with_tear_penalty(q: np.ndarray, p: np.ndarray, penalty: float = TEAR_PENALT
                       threshold: float = TEAR_THRESHOLD) -> np.ndarray:
     """``q - penalty * clip((p - threshold) / (1 - threshold), 0, 1)``, floored at 0.1 (the lowest q_score, a
     rating of 1): nothing below ``threshold``, the whole penalty at ``p = 1``."""
-    share = np.clip((np.asarray(p, np.float64) - threshold) / (1 - threshold), 0, 1)
+    share = hinge(np.asarray(p, np.float64), threshold, 1.0)
     return np.maximum(np.asarray(q, np.float64) - penalty * share, 0.1)

@@ -19,6 +19,7 @@ class AlwaysTorn(torch.nn.Module):
     """A check that finds every variant torn (p = 1)."""
 
     config = type("Config", (), {"image_size": 16})()
+    rules = None  # no measured rules: only the seam penalty
 
     def forward(self, source, variant):
         assert source.shape == variant.shape and source.shape[-1] == 16
