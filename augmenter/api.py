@@ -33,11 +33,10 @@ import torch
 from augmenter.gan.models import Translator, load_translator
 from augmenter.tensors import resize_square, to_model_input, to_uint8_images
 from augmenter.nets.quality import QEnsemble, QNet
-from augmenter.quality.model import load_q
-from augmenter.quality.tear_check import judged_against_sources, load_tear_check
+from augmenter.quality.model import load_q, q_scores_of
+from augmenter.quality.tear_check import judged_against_sources, load_tear_check, source_margin
 from augmenter.device import resolve_device
 
-RATING_MIN, RATING_MAX = 1.0, 10.0
 
 
 def _to_model(images, device) -> tuple[torch.Tensor, dict]:
@@ -121,15 +120,16 @@ class FaceAugmenter:
 
         ``sources``: the photos the faces were made from, in the same form (any size): each face then loses up
         to 0.2 where the tear check finds it torn against its source, and up to 0.2 more for each of its rules
-        (detail lost, colour added to a grey face; :mod:`augmenter.quality.tear_check`)."""
+        (detail lost, colour added to a grey face), and scores at most its source's q_score plus 0.05
+        (:mod:`augmenter.quality.tear_check`)."""
         x, how = _to_model(images, self.device)
-        rating = self.q_net(resize_square(x, self.q_net.config.image_size)).float().clamp(RATING_MIN, RATING_MAX)
-        q = (rating / 10).cpu().numpy()
+        q = q_scores_of(self.q_net, x).astype(np.float32)
         if sources is not None and self.tear_check is not None:
             s, _ = _to_model(sources, self.device)
             if len(s) != len(x):
                 raise ValueError(f"{len(s)} source(s) for {len(x)} face(s)")
-            q = judged_against_sources(q, self.tear_check, s, x).astype(np.float32)
+            source_q = q_scores_of(self.q_net, s) if source_margin(self.tear_check) is not None else None
+            q = judged_against_sources(q, self.tear_check, s, x, source_q=source_q).astype(np.float32)
         return q[0] if how.get("single") else q
 
     def _translate(self, x: torch.Tensor, **target) -> torch.Tensor:

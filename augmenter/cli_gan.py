@@ -51,6 +51,8 @@ def train_legan_command(data, out, arch, q_path, tear_check, identity_net, attr,
                          grid_every=grid_every, eval_every=eval_every, device=device, workers=workers)
     with make_bar(desc=f"train {arch}", unit="step", total=steps) as bar:
         def progress(s: dict) -> None:
+            if not bar.n:  # the first step of this session: a resumed run's earlier steps took no time here
+                bar.initial = s["step"] - 1
             bar.n = s["step"]
             bar.set_postfix({k: f"{v:.3f}" for k, v in s.items() if k in ("d_adv", "g_adv", "g_cls", "g_cycle", "g_paired")},
                             refresh=False)

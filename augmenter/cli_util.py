@@ -82,6 +82,7 @@ class LogProgress:
     def __init__(self, desc: str = "", total: float | None = None, unit: str = "it", interval: float | None = None,
                  stream=None, clock=time.monotonic):
         self.desc, self.total, self.unit, self.n = desc, total, unit, 0
+        self.initial = 0  # where this session started (a resumed run's step): the rate counts from here, as tqdm's
         self.interval = _interval() if interval is None else interval
         self._stream, self._clock = stream, clock
         self._start = self._last = clock()
@@ -123,7 +124,7 @@ class LogProgress:
     def line(self) -> str:
         """The progress line as it would be printed now."""
         elapsed = max(self._clock() - self._start, 1e-9)
-        rate = self.n / elapsed
+        rate = (self.n - self.initial) / elapsed
         done = f"{self.n:g}/{self.total:g}" if self.total else f"{self.n:g}"
         parts = [f"{self.desc}: {done} {self.unit}"]
         if self.total:

@@ -129,10 +129,15 @@ def tear_loss(penalty: torch.Tensor, rating_max: float = 10.0, rating_min: float
     return (penalty * rating_max).mean() / (rating_max - rating_min)
 
 
-def quality_loss(rating: torch.Tensor, rating_max: float = 10.0, rating_min: float = 1.0) -> torch.Tensor:
-    """Push Q's predicted rating up: ``mean(max(0, rating_max - r)) / (rating_max - rating_min)``.
+def quality_loss(rating: torch.Tensor, rating_max: float = 10.0, rating_min: float = 1.0,
+                 ceiling: torch.Tensor | None = None) -> torch.Tensor:
+    """Push Q's predicted rating up: ``mean(max(0, rating_max - min(r, ceiling))) / (rating_max - rating_min)``.
 
     In [0, 1] for ratings on the 1-10 scale: 0 when Q rates the image 10/10. Applied (summed) to the
-    translated output and to the cyclic reconstruction, with Q frozen.
+    translated output and to the cyclic reconstruction, with Q frozen. ``ceiling`` ``(B,)`` (ratings, no
+    gradient), when given: a rating above it earns nothing more, so the generator gains nothing by beating
+    its source's rating (the bound of :mod:`augmenter.quality.source_rules`).
     """
+    if ceiling is not None:
+        rating = torch.minimum(rating, ceiling.detach())
     return torch.clamp(rating_max - rating, min=0).mean() / (rating_max - rating_min)

@@ -38,6 +38,15 @@ def test_log_progress_prints_a_line_per_interval_and_one_at_the_end():
     assert lines[1].startswith("align: 100/100 img (100.0%)") and lines[1].endswith("loss=0.5")
 
 
+def test_a_resumed_runs_rate_and_eta_count_only_this_sessions_steps():
+    clock, out = FakeClock(), io.StringIO()
+    bar = LogProgress(desc="train", total=1550, unit="step", interval=30, stream=out, clock=clock)
+    bar.initial = 775                  # resumed at step 775: 47 steps in 60 s here, not 822
+    bar.n = 822
+    clock.t = 60.0
+    assert bar.line().startswith("train: 822/1550 step (53.0%), 0.78 step/s, 1m00s elapsed, eta 15m29s")
+
+
 def test_make_bar_off_a_terminal_is_a_log_progress(monkeypatch):
     monkeypatch.setenv("AUGMENT_PROGRESS_SECONDS", "0")
     bar = make_bar(desc="x", unit="step")          # pytest's stderr is not a terminal

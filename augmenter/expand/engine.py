@@ -50,10 +50,9 @@ from augmenter.expand.synthesis import (Batch, Chunk, ChunkProcessor, ChunkRunne
                                         keep_decisions, png_b64, remove_stale_temp_files, resumable_entries)
 from augmenter.gan.models import EXPRESSION_ALIASES, Translator, built_in_notice, load_translator, one_hot
 from augmenter.gan.vocabulary import require_in_vocabulary
-from augmenter.tensors import resize_square
-from augmenter.nets.quality import RATING_MAX, RATING_MIN
-from augmenter.quality.model import load_q, q_notice
-from augmenter.quality.tear_check import DEFAULT_TEAR_CHECK, TEAR_NOTICE, judged_against_sources, load_tear_check
+from augmenter.quality.model import load_q, q_notice, q_scores_of
+from augmenter.quality.tear_check import (DEFAULT_TEAR_CHECK, TEAR_NOTICE, judged_against_sources, load_tear_check,
+                                          source_margin)
 from augmenter.device import resolve_device
 
 __all__ = ["ExpandResult", "Models", "Plan", "keep_decisions", "make_plan", "run_expand"]
@@ -65,7 +64,8 @@ class Models:
 
     ``tear_check`` (``None``: none) compares each variant with its source; a torn variant's q_score loses up to
     :data:`~augmenter.quality.tear_check.TEAR_PENALTY`, and with the check's rules a softened one or a grey face
-    given colour up to that again each (see :mod:`augmenter.quality.tear_check`)."""
+    given colour up to that again each, and no variant scores more than the rules' margin above its source (see
+    :mod:`augmenter.quality.tear_check`)."""
 
     translator: Translator
     q_net: torch.nn.Module
@@ -108,10 +108,9 @@ class Models:
         with autocast:
             y = t.generator(x, one_hot(lighting.to(device), len(t.lighting)), one_hot(expression.to(device), len(t.expression)))
         y = y.float().clamp(-1, 1)
-        # Q in float32 even on GPU: bfloat16 would round a rating of 7.5 to steps of 0.03
-        rating = self.q_net(resize_square(y, self.q_net.config.image_size))
-        q = (rating.float().clamp(RATING_MIN, RATING_MAX) / 10).double().cpu().numpy()
-        return y, judged_against_sources(q, self.tear_check, x, y).round(6)
+        # the generator's input is the photo as it saw it: the source a bounded check holds each variant to
+        source_q = q_scores_of(self.q_net, x) if source_margin(self.tear_check) is not None else None
+        return y, judged_against_sources(q_scores_of(self.q_net, y), self.tear_check, x, y, source_q=source_q).round(6)
 
 
 def target_vocabulary(requested: str, vocabulary: list[str], kind: str, checkpoint: Path) -> list[str]:

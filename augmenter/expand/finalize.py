@@ -55,6 +55,7 @@ def _facts(config: ExpandConfig, summary: dict) -> list[tuple[str, str]]:
         ("speed", f"{summary['variants_per_s']:.1f} variants/s ({summary['processing_s']:.0f} s processing)"),
         ("generator", summary["generator"]["path"] + (" (demo-grade)" if summary["generator"]["demo"] else "")),
         ("Q", summary["q"]["path"] + (" (demo-grade)" if summary["q"]["demo"] else "")),
+        ("tear check", (summary.get("tear_check") or {}).get("path") or "none (Q alone)"),
     ]
 
 

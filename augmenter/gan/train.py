@@ -48,7 +48,7 @@ from augmenter.gan.models import ARCHS, build_discriminator, build_generator, ge
 from augmenter.losses import (gradient_penalty, identity_loss, l1_loss, masked_cross_entropy, quality_loss, tear_loss,
                               wgan_critic_loss, wgan_generator_loss)
 from augmenter.device import resolve_device
-from augmenter.quality.tear_check import check_penalty
+from augmenter.quality.tear_check import check_penalty, source_margin
 from augmenter.skips import SkipReport
 from augmenter.training_run import TrainingRun
 
@@ -318,7 +318,8 @@ def generator_step(nets: GanNets, batch: GanBatch, w: LossWeights, bank=None,
             g_loss = g_loss + w.identity * g_id
             stats["g_identity"] = g_id.item()
         if nets.q_net is not None:
-            g_q = _q_loss(nets.q_net, fake) + _q_loss(nets.q_net, rebuilt)
+            ceiling = _rating_ceiling(nets.q_net, nets.tear_check, batch.x)
+            g_q = _q_loss(nets.q_net, fake, ceiling) + _q_loss(nets.q_net, rebuilt, ceiling)
             if nets.tear_check is not None:
                 g_tear = _tear_loss(nets.tear_check, batch.x, fake) + _tear_loss(nets.tear_check, batch.x, rebuilt)
                 g_q = g_q + g_tear
@@ -335,8 +336,18 @@ def generator_step(nets: GanNets, batch: GanBatch, w: LossWeights, bank=None,
     return g_loss, stats
 
 
-def _q_loss(q_net: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
-    return quality_loss(q_net(resize_square(images, q_net.config.image_size)))
+def _q_loss(q_net: torch.nn.Module, images: torch.Tensor, ceiling: torch.Tensor | None = None) -> torch.Tensor:
+    return quality_loss(q_net(resize_square(images, q_net.config.image_size)), ceiling=ceiling)
+
+
+def _rating_ceiling(q_net: torch.nn.Module, check, sources: torch.Tensor) -> torch.Tensor | None:
+    """Q's rating of each source plus the check's margin (ratings), or ``None`` without a bounded check: the most
+    an output of that source earns in the quality loss, as the check scores it."""
+    margin = source_margin(check)
+    if margin is None:
+        return None
+    with torch.no_grad():
+        return q_net(resize_square(sources, q_net.config.image_size)) + 10 * margin
 
 
 def _tear_loss(check: torch.nn.Module, sources: torch.Tensor, images: torch.Tensor) -> torch.Tensor:

@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from augmenter.checkpoint import load_checkpoint, load_weights
 from augmenter.device import resolve_device
 from augmenter.errors import CheckpointError
-from augmenter.nets.quality import QEnsemble, QNet, QNetConfig
+from augmenter.nets.quality import QEnsemble, QNet, QNetConfig, q_score
+from augmenter.tensors import resize_square
 
 DEMO_Q = Path(__file__).resolve().parents[1] / "assets" / "demo_q.pt"
 DEFAULT_Q = Path(__file__).resolve().parents[1] / "assets" / "default_q.pt"
@@ -100,3 +102,10 @@ def combine_q(paths: list[str | Path], out: str | Path, note: str = "") -> Path:
     configs = [asdict(member.config) for member in members]
     return save_checkpoint(out, kind="q", model={k: v.half() for k, v in ensemble.state_dict().items()},
                            config={"net": configs[0], "members": configs}, extra={"provenance": " | ".join(provenance)})
+
+
+@torch.inference_mode()
+def q_scores_of(net: torch.nn.Module, images: torch.Tensor) -> np.ndarray:
+    """Q's q_score of each image: ``(B, 3, H, W)`` in [-1, 1], any size (resized to Q's input) -> ``(B,)`` float64 in
+    [0.1, 1]. Q runs in float32 even on GPU: bfloat16 would round a rating of 7.5 to steps of 0.03."""
+    return q_score(net(resize_square(images.float(), net.config.image_size)).float()).double().cpu().numpy()

@@ -12,15 +12,18 @@ the photo and below 0.6 from a typical 0.7. Why nothing below even odds: the pla
 whole variant its small doubt (joint edits of harsh-lit photos have p of 0.1-0.2) and rejected 15 of 122
 good Yale B variants near 0.6, for no more seams caught (docs/quality.md, "The tear check").
 
-A check whose checkpoint carries ``config["rules"]`` (the built-in one does) also applies the two measured
-rules of :mod:`augmenter.quality.source_rules` (detail lost against the source, colour added to a grey face),
-each up to another 0.2; :func:`check_penalty` is the sum, :func:`judged_against_sources` the adjusted q_score.
+A check whose checkpoint carries ``config["rules"]`` (the built-in one does) also applies the measured rules of
+:mod:`augmenter.quality.source_rules`: detail lost against the source and colour added to a grey face, each up to
+another 0.2 (:func:`check_penalty` is the sum), and, where the rules set ``source_margin`` (the built-in check's
+do: 0.05), a ceiling of the source's own q_score plus the margin. :func:`judged_against_sources` gives the
+adjusted q_score: ``max(min(q, source_q + margin) - check_penalty, 0.1)``.
 
 Example:
     >>> check, path = load_tear_check()                           # the built-in one  # doctest: +SKIP
     >>> p = tear_probability(check, sources, variants)            # (B,) in [0, 1]    # doctest: +SKIP
     >>> q = with_tear_penalty(q_score(variants), p)                                    # doctest: +SKIP
-    >>> q = judged_against_sources(q_score(variants), check, sources, variants)  # seams and the rules  # doctest: +SKIP
+    >>> q = judged_against_sources(q_score(variants), check, sources, variants,       # seams and the rules
+    ...                            source_q=q_score(sources))                          # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ from augmenter.checkpoint import load_checkpoint, load_weights
 from augmenter.errors import CheckpointError
 from augmenter.nets.tear_check import TearCheck, TearCheckConfig
 from augmenter.quality.source_rules import SIZE as RULES_SIZE
-from augmenter.quality.source_rules import SourceRules, hinge, rule_penalty
+from augmenter.quality.source_rules import DEFAULT_RULES, SourceRules, bounded_by_source, hinge, rule_penalty
 from augmenter.tensors import resize_square
 
 DEFAULT_TEAR_CHECK = Path(__file__).resolve().parents[1] / "assets" / "tear_check.pt"
@@ -42,11 +45,11 @@ TEAR_PENALTY = 0.2
 TEAR_THRESHOLD = 0.5
 TEAR_NOTICE = ("using the built-in tear check beside Q (variants compared with their source photo; trained on "
                "FER-2013 and Extended Yale B photos and the default generator's variants of them, with synthetic "
-               "seams; it also charges a variant softer than its photo or a grey photo's variant given colour; "
-               "research use only); --tear-check none turns it off")
+               "seams; it also charges a variant softer than its photo or a grey photo's variant given colour, and "
+               "scores no variant more than 0.05 above its photo; research use only); --tear-check none turns it off")
 
 
-def tear_check_config(net: TearCheckConfig, rules: SourceRules | None = SourceRules()) -> dict:
+def tear_check_config(net: TearCheckConfig, rules: SourceRules | None = DEFAULT_RULES) -> dict:
     """The part of a tear-check checkpoint's config that rebuilds the check: the network and its rules."""
     return {"net": asdict(net), **({"rules": asdict(rules)} if rules is not None else {})}
 
@@ -112,14 +115,26 @@ def check_penalty(net: TearCheck, sources: torch.Tensor, variants: torch.Tensor)
     return penalty + rule_penalty(*(small if net.config.image_size == RULES_SIZE else (sources, variants)), net.rules)
 
 
+def source_margin(net: TearCheck | None) -> float | None:
+    """The ceiling a check puts on a variant's q_score above its source's (``None``: no ceiling, or no check)."""
+    return net.rules.source_margin if net is not None and net.rules is not None else None
+
+
 @torch.inference_mode()
 def judged_against_sources(q: np.ndarray, net: TearCheck | None, sources: torch.Tensor, variants: torch.Tensor,
-                           batch: int = 256) -> np.ndarray:
-    """``q`` ``(B,)`` (Q's q_scores of ``variants``) less :func:`check_penalty`, floored at 0.1; ``net`` ``None``
-    returns ``q`` unchanged (as float64)."""
+                           batch: int = 256, source_q: np.ndarray | None = None) -> np.ndarray:
+    """``q`` ``(B,)`` (Q's q_scores of ``variants``), at most ``source_q + margin`` where the check's rules set a
+    margin (:func:`source_margin`), less :func:`check_penalty`, floored at 0.1; ``net`` ``None`` returns ``q``
+    unchanged (as float64). ``source_q`` ``(B,)``: Q's q_scores of ``sources`` (each as the generator saw it);
+    required when the check has a margin (``ValueError`` without it)."""
     q = np.asarray(q, np.float64)
     if net is None:
         return q
+    margin = source_margin(net)
+    if margin is not None:
+        if source_q is None:
+            raise ValueError("this tear check bounds a variant's q_score by its source's: pass source_q")
+        q = bounded_by_source(q, np.asarray(source_q, np.float64), margin)
     penalty = torch.cat([check_penalty(net, sources[i:i + batch], variants[i:i + batch]).float().cpu()
                          for i in range(0, len(variants), batch)]) if len(variants) else torch.zeros(0)
     return np.maximum(q - penalty.double().numpy(), 0.1)

@@ -43,7 +43,8 @@ def measure(results: Path, generator: str, qs: list[str], tear_check: str | None
         clean, scores = q_scores(net, faces), q_scores(net, outputs)
         report[q] = against_sources(clean, scores)
         if check is not None:
-            report[f"{q}+tear_check"] = against_sources(clean, tear_penalised(check, scores, seen, outputs))
+            judged = tear_penalised(check, scores, seen, outputs, q_scores(net, seen))
+            report[f"{q}+tear_check"] = against_sources(clean, judged)
     return report
 
 

@@ -88,12 +88,13 @@ def against_sources(source_scores: np.ndarray, scores: np.ndarray, q_min: float 
             "share_at_least_q_min": float((scores >= q_min).mean())}
 
 
-def tear_penalised(check, q: np.ndarray, sources: np.ndarray, variants: np.ndarray) -> np.ndarray:
-    """``q`` of ``variants`` lowered by the tear check's penalty (its rules included) against their ``sources``
-    (uint8 ``(N, S, S, 3)``)."""
+def tear_penalised(check, q: np.ndarray, sources: np.ndarray, variants: np.ndarray,
+                   source_q: np.ndarray | None = None) -> np.ndarray:
+    """``q`` of ``variants`` as the tear check judges them against their ``sources`` (uint8 ``(N, S, S, 3)``): its
+    penalty and rules, and with ``source_q`` (Q's scores of ``sources``) its bound by the source's score."""
     from augmenter.quality.tear_check import judged_against_sources
 
-    return judged_against_sources(q, check, faces_to_input(sources), faces_to_input(variants))
+    return judged_against_sources(q, check, faces_to_input(sources), faces_to_input(variants), source_q=source_q)
 
 
 def _failure_test(net, faces: np.ndarray, clean: np.ndarray, names: list[str], seed: int,
@@ -107,7 +108,7 @@ def _failure_test(net, faces: np.ndarray, clean: np.ndarray, names: list[str], s
             q = q_scores(net, damaged)
             report[f"{mode}@{severity}"] = against_sources(clean, q)
             if check is not None:
-                checked[f"{mode}@{severity}"] = against_sources(clean, tear_penalised(check, q, faces, damaged))
+                checked[f"{mode}@{severity}"] = against_sources(clean, tear_penalised(check, q, faces, damaged, clean))
     return report, checked
 
 
@@ -140,7 +141,7 @@ def measure(q: str | None, fer_val: list[str], yaleb: list[str], generator: str 
     translated = _translated(faces, generator)
     report["failures"]["generator"] = against_sources(clean, q_generated := q_scores(net, translated))
     if check is not None:
-        checked["generator"] = against_sources(clean, tear_penalised(check, q_generated, faces, translated))
+        checked["generator"] = against_sources(clean, tear_penalised(check, q_generated, faces, translated, clean))
         report["failures_tear_check"] = checked
     if "fer_val_unaligned" in sets:  # framing must not excuse a failure: the same test on unaligned crops
         report["failures_unaligned"], checked = _failure_test(

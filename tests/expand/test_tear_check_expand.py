@@ -11,6 +11,8 @@ import torch
 from augmenter.datasets.manifest import file_sha256
 from augmenter.errors import RunConflictError
 from augmenter.expand.engine import Models, run_expand
+from augmenter.quality.model import q_scores_of
+from augmenter.quality.source_rules import SourceRules
 from augmenter.quality.tear_check import DEFAULT_TEAR_CHECK, TEAR_NOTICE
 from tests.expand.helpers import make_config, quiet
 
@@ -26,14 +28,35 @@ class AlwaysTorn(torch.nn.Module):
         return torch.full((len(variant),), 50.0)
 
 
-def test_a_torn_variant_loses_the_penalty_from_q_and_a_whole_one_keeps_q():
+class BoundOnly(AlwaysTorn):
+    """A check that finds nothing torn and charges nothing but its bound: no variant above its source's score."""
+
+    rules = SourceRules(penalty=0.0, source_margin=0.0)
+
+    def forward(self, source, variant):
+        return torch.full((len(variant),), -50.0)
+
+
+def _judged_without_and_with(check: torch.nn.Module, n: int = 3):
+    """The demo models' outputs and q_scores of ``n`` random inputs, Q alone and with ``check``; and the inputs."""
     models = Models.load("demo", "demo", torch.device("cpu"), tear_check="none")
-    x = torch.rand(3, 3, 64, 64) * 2 - 1
-    keep = torch.full((3,), -1)
+    x = torch.rand(n, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    keep = torch.full((n,), -1)
     y, q_alone = models.forward(x, keep, keep)
-    models.tear_check = AlwaysTorn()
+    models.tear_check = check
     y_checked, q = models.forward(x, keep, keep)
     assert torch.equal(y, y_checked)
+    return models, x, q_alone, q
+
+
+def test_a_bounded_check_holds_each_variant_to_the_score_of_the_photo_the_generator_saw():
+    models, x, q_alone, q = _judged_without_and_with(BoundOnly(), n=4)
+    assert np.allclose(q, np.minimum(q_alone, q_scores_of(models.q_net, x)), atol=1e-6)
+    assert bool((q < q_alone).any())  # the demo Q rates these outputs above their noise inputs: the bound binds
+
+
+def test_a_torn_variant_loses_the_penalty_from_q_and_a_whole_one_keeps_q():
+    _, _, q_alone, q = _judged_without_and_with(AlwaysTorn())
     assert np.allclose(q, np.maximum(q_alone - 0.2, 0.1), atol=1e-6) and bool((q < q_alone).all())
 
 
@@ -47,6 +70,7 @@ def test_the_run_records_its_check_and_refuses_a_rerun_with_another(sample_root,
     assert summary["tear_check"] == {"hash": file_sha256(DEFAULT_TEAR_CHECK), "path": str(DEFAULT_TEAR_CHECK)}
     assert run["tear_check_hash"] == file_sha256(DEFAULT_TEAR_CHECK) and run["settings"]["tear_check"] is None
     assert any(TEAR_NOTICE in line for line in lines)
+    assert str(DEFAULT_TEAR_CHECK) in (out / "report.html").read_text()  # the report names the judge
     with pytest.raises(RunConflictError, match="tear"):
         run_expand(make_config(sample_root, out, tear_check="none", limit=2), log=quiet)
 
@@ -66,6 +90,7 @@ def test_a_missing_tear_check_is_a_one_line_error_naming_it(sample_root, tmp_pat
 def test_a_run_saved_before_the_tear_check_resumes_as_it_was_made(sample_root, tmp_path):
     out = tmp_path / "old"
     run_expand(make_config(sample_root, out, limit=2), log=quiet)  # tear_check="none", as runs before it judged
+    assert "none (Q alone)" in (out / "report.html").read_text()
     run_file = out / ".expand" / "run.json"
     saved = json.loads(run_file.read_text())
     del saved["settings"]["tear_check"]

@@ -232,3 +232,20 @@ def test_the_tear_check_joins_the_quality_loss_only_when_asked(sample, tmp_path)
         seen[name] = rows
     assert all(r["g_tear"] >= 0 and r["g_quality"] >= r["g_tear"] for r in seen["with"])
     assert all("g_tear" not in r and "g_quality" in r for r in seen["without"])
+
+
+def test_a_bounded_check_caps_what_an_output_earns_at_its_sources_rating_plus_the_margin():
+    from augmenter.gan.train import _rating_ceiling
+    from augmenter.nets.quality import QNet, QNetConfig
+    from augmenter.quality.source_rules import SourceRules
+    from augmenter.tensors import resize_square
+
+    q_net = QNet(QNetConfig(image_size=16, base_width=4)).eval()
+    sources = torch.rand(3, 3, 32, 32) * 2 - 1
+    check = type("Check", (), {"rules": SourceRules(source_margin=0.05)})()
+    ceiling = _rating_ceiling(q_net, check, sources)
+    with torch.no_grad():
+        expected = q_net(resize_square(sources, 16)) + 0.5
+    assert ceiling.shape == (3,) and torch.allclose(ceiling, expected, atol=1e-5) and not ceiling.requires_grad
+    assert _rating_ceiling(q_net, None, sources) is None
+    assert _rating_ceiling(q_net, type("Check", (), {"rules": None})(), sources) is None

@@ -1,5 +1,5 @@
-"""The source rules beside the tear check: detail lost against the source and colour added to a grey face,
-their penalty arithmetic, and how a check's checkpoint switches them on."""
+"""The source rules beside the tear check: detail lost against the source, colour added to a grey face and the
+bound by the source's score, their arithmetic, and how a check's checkpoint switches them on."""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -11,7 +11,8 @@ import torch
 
 from augmenter.checkpoint import save_checkpoint
 from augmenter.nets.tear_check import TearCheck, TearCheckConfig
-from augmenter.quality.source_rules import SourceRules, colour_on_grey, detail_kept, rule_penalty
+from augmenter.quality.source_rules import (DEFAULT_RULES, SourceRules, bounded_by_source, colour_on_grey,
+                                            detail_kept, rule_penalty)
 from augmenter.quality.tear_check import check_penalty, judged_against_sources, load_tear_check, tear_check_config
 from augmenter.tensors import faces_to_input
 
@@ -91,9 +92,31 @@ def test_a_checks_checkpoint_switches_its_rules_on_and_an_older_one_has_none(tmp
     soft = faces_to_input(cv2.GaussianBlur(face, (0, 0), 2.0)[None])
     checked, _ = load_tear_check(with_rules)
     plain, _ = load_tear_check(older)
-    assert checked.rules == SourceRules() and plain.rules is None
+    assert checked.rules == DEFAULT_RULES and plain.rules is None
     assert check_penalty(checked, x, soft).item() == pytest.approx(0.2, abs=1e-6)
     assert check_penalty(plain, x, soft).item() == pytest.approx(0.0, abs=1e-6)
     q = np.array([0.7])
-    assert judged_against_sources(q, checked, x, soft) == pytest.approx([0.5], abs=1e-6)
+    assert judged_against_sources(q, checked, x, soft, source_q=np.array([0.8])) == pytest.approx([0.5], abs=1e-6)
+    assert judged_against_sources(q, checked, x, soft, source_q=np.array([0.6])) == pytest.approx([0.45], abs=1e-6)
+    assert judged_against_sources(q, plain, x, soft) == pytest.approx([0.7])  # an older check has no bound
     assert judged_against_sources(q, None, x, soft) == pytest.approx([0.7])
+    with pytest.raises(ValueError, match="source_q"):
+        judged_against_sources(q, checked, x, soft)
+
+
+def test_the_bound_holds_a_variant_to_its_sources_score_plus_the_margin():
+    q, source_q = np.array([0.9, 0.5, 0.62]), np.array([0.6, 0.7, 0.6])
+    assert bounded_by_source(q, source_q, 0.05) == pytest.approx([0.65, 0.5, 0.62])
+    assert bounded_by_source(q, source_q, None) is q
+    t = bounded_by_source(torch.tensor(q), torch.tensor(source_q), 0.0)
+    assert torch.allclose(t, torch.tensor([0.6, 0.5, 0.6], dtype=torch.float64))
+
+
+def test_the_quality_loss_earns_nothing_above_the_ceiling():
+    from augmenter.losses import quality_loss
+
+    rating = torch.tensor([8.0, 5.0], requires_grad=True)
+    loss = quality_loss(rating, ceiling=torch.tensor([6.0, 9.0]))
+    assert loss.item() == pytest.approx(((10 - 6) + (10 - 5)) / 2 / 9)
+    loss.backward()
+    assert rating.grad[0].item() == 0.0 and rating.grad[1].item() < 0  # only the rating below its ceiling is pushed
