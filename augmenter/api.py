@@ -38,7 +38,6 @@ from augmenter.quality.tear_check import judged_against_sources, load_tear_check
 from augmenter.device import resolve_device
 
 
-
 def _to_model(images, device) -> tuple[torch.Tensor, dict]:
     """Images in any accepted form -> ``(B, 3, S, S)`` float in [-1, 1], and how to give them back."""
     if isinstance(images, torch.Tensor):

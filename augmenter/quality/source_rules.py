@@ -1,8 +1,8 @@
 """Measured rules that judge a variant against its source: detail lost, colour added to a grey face, and a score
 bounded by the source's.
 
-Both are statistics of the pair, not learned: a generator trained against them can lower them only by keeping
-its photo's detail and, on a grey photo, its greyness. Each costs a variant up to :attr:`SourceRules.penalty`
+The first two are statistics of the pair, not learned: a generator trained against them can lower them only by
+keeping its photo's detail and, on a grey photo, its greyness. Each costs a variant up to :attr:`SourceRules.penalty`
 of its q_score, like the tear check's seam penalty (:mod:`augmenter.quality.tear_check`), and both are switched
 on by the check's checkpoint (``config["rules"]``). Compare a variant with its source at the size the generator
 worked at: a 64 px generator's output beside a 128 px photo is softer by its size alone.
