@@ -97,19 +97,24 @@ class Models:
                    check, check_path, file_sha256(check_path) if check_path else None)
 
     @torch.inference_mode()
-    def forward(self, x: torch.Tensor, lighting: torch.Tensor,
-                expression: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
-        """``x`` (B, 3, S, S) in [-1, 1], target indices (B,) with -1 = keep -> (outputs (B, 3, S, S) float32
+    def forward(self, x: torch.Tensor, lighting: torch.Tensor, expression: torch.Tensor,
+                take: torch.Tensor | None = None) -> tuple[torch.Tensor, np.ndarray]:
+        """``x`` (N, 3, S, S) in [-1, 1], target indices (B,) with -1 = keep -> (outputs (B, 3, S, S) float32
         in [-1, 1], q_score (B,) float64 in [0.1, 1]: Q's rating clipped to 1..10, / 10, less the tear check's
-        penalty when there is one, rounded to 6 digits). The generator runs under bfloat16 autocast on CUDA."""
+        penalty when there is one, rounded to 6 digits). ``take`` (B,): the row of ``x`` each variant is made from
+        (``None``: one variant per row, B = N), so a source shared by several variants is scored once. The
+        generator runs under bfloat16 autocast on CUDA."""
         device = x.device
         t = self.translator
+        # the generator's input is the photo as it saw it: the source a bounded check holds each variant to
+        source_q = q_scores_of(self.q_net, x) if source_margin(self.tear_check) is not None else None
+        if take is not None:
+            x = x[take.to(device)]
+            source_q = source_q[take.cpu().numpy()] if source_q is not None else None
         autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext())
         with autocast:
             y = t.generator(x, one_hot(lighting.to(device), len(t.lighting)), one_hot(expression.to(device), len(t.expression)))
         y = y.float().clamp(-1, 1)
-        # the generator's input is the photo as it saw it: the source a bounded check holds each variant to
-        source_q = q_scores_of(self.q_net, x) if source_margin(self.tear_check) is not None else None
         return y, judged_against_sources(q_scores_of(self.q_net, y), self.tear_check, x, y, source_q=source_q).round(6)
 
 

@@ -239,10 +239,9 @@ class ChunkProcessor:
         rule, variants = self.rule, [o.variant for o in decoded]
         position = {s: i for i, s in enumerate(good)}
         take = [position[v.source] for v in variants]
-        x = to_model_input(images, self.device)[take]
         lighting = torch.tensor([self.light_index[v.target.lighting] if v.target.lighting else -1 for v in variants])
         expression = torch.tensor([self._expression(v.target.expression, self.layout.records[v.source]) for v in variants])
-        y, q = self.models.forward(x, lighting, expression)
+        y, q = self.models.forward(to_model_input(images, self.device), lighting, expression, torch.tensor(take))
         if rule.match_grey:
             is_grey = grey_sources(images)[take].to(y.device)[:, None, None, None]
             y = torch.where(is_grey, y.mean(1, keepdim=True).expand_as(y), y)

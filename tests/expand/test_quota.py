@@ -64,7 +64,8 @@ class FakeModels:
         self.translator = SimpleNamespace(lighting=["ambient"], expression=["neutral", "smile"], image_size=4)
         self.q = q
 
-    def forward(self, x, lighting, expression):
+    def forward(self, x, lighting, expression, take=None):
+        x = x if take is None else x[take]
         y = (x + torch.tensor([0.2, 0.0, -0.2])[None, :, None, None]).clamp(-1, 1)
         return y, np.array(self.q[:len(x)], dtype=np.float64)
 

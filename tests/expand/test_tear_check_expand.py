@@ -101,3 +101,14 @@ def test_a_run_saved_before_the_tear_check_resumes_as_it_was_made(sample_root, t
     if DEFAULT_TEAR_CHECK.is_file():  # the same folder judged with the check is another run
         with pytest.raises(RunConflictError, match="tear"):
             run_expand(make_config(sample_root, out, limit=2, tear_check=None), log=quiet)
+
+
+def test_variants_sharing_a_source_are_judged_as_if_it_were_repeated():
+    models = Models.load("demo", "demo", torch.device("cpu"), tear_check="none")
+    models.tear_check = BoundOnly()
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    take = torch.tensor([0, 0, 1, 1, 0])
+    keep = torch.full((5,), -1)
+    y_shared, q_shared = models.forward(x, keep, keep, take)
+    y_repeated, q_repeated = models.forward(x[take], keep, keep)
+    assert torch.allclose(y_shared, y_repeated, atol=1e-6) and np.allclose(q_shared, q_repeated, atol=1e-6)
