@@ -13,10 +13,11 @@ whole variant its small doubt (joint edits of harsh-lit photos have p of 0.1-0.2
 good Yale B variants near 0.6, for no more seams caught (docs/quality.md, "The tear check").
 
 A check whose checkpoint carries ``config["rules"]`` (the built-in one does) also applies the measured rules of
-:mod:`augmenter.quality.source_rules`: detail lost against the source and colour added to a grey face, each up to
-another 0.2 (:func:`check_penalty` is the sum), and, where the rules set ``source_margin`` (the built-in check's
-do: 0.05), a ceiling of the source's own q_score plus the margin. :func:`judged_against_sources` gives the
-adjusted q_score: ``max(min(q, source_q + margin) - check_penalty, 0.1)``.
+:mod:`augmenter.quality.source_rules`: detail lost against the source, colour added to a grey face and (where
+the rules set them; the built-in check's do) light brought out of black and texture missing where the variant
+brought new light, each up to another 0.2 (:func:`check_penalty` is the sum), and, where the rules set
+``source_margin`` (the built-in check's do: 0.05), a ceiling of the source's own q_score plus the margin.
+:func:`judged_against_sources` gives the adjusted q_score: ``max(min(q, source_q + margin) - check_penalty, 0.1)``.
 
 Example:
     >>> check, path = load_tear_check()                           # the built-in one  # doctest: +SKIP
@@ -45,8 +46,9 @@ TEAR_PENALTY = 0.2
 TEAR_THRESHOLD = 0.5
 TEAR_NOTICE = ("using the built-in tear check beside Q (variants compared with their source photo; trained on "
                "FER-2013 and Extended Yale B photos and the default generator's variants of them, with synthetic "
-               "seams; it also charges a variant softer than its photo or a grey photo's variant given colour, and "
-               "scores no variant more than 0.05 above its photo; research use only); --tear-check none turns it off")
+               "seams; it also charges a variant softer than its photo, a grey photo's variant given colour, "
+               "light brought out of the photo's black or a glow without texture, and scores no variant more "
+               "than 0.05 above its photo; research use only); --tear-check none turns it off")
 
 
 def tear_check_config(net: TearCheckConfig, rules: SourceRules | None = DEFAULT_RULES) -> dict:
@@ -104,7 +106,7 @@ def _p_torn(net: TearCheck, sources: torch.Tensor, variants: torch.Tensor) -> to
 
 
 def check_penalty(net: TearCheck, sources: torch.Tensor, variants: torch.Tensor) -> torch.Tensor:
-    """``(B,)`` in [0, 0.6]: what the check takes off each variant's q_score: the seam penalty of
+    """``(B,)`` in [0, 1]: what the check takes off each variant's q_score: the seam penalty of
     :func:`with_tear_penalty` plus, when ``net.rules`` is set, :func:`~augmenter.quality.source_rules.rule_penalty`.
     Images ``(B, 3, H, W)`` in [-1, 1], any size. Differentiable in ``variants`` (the GAN trainer's loss uses it)."""
     small = _at_check_size(net, sources, variants)

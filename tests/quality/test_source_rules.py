@@ -12,7 +12,7 @@ import torch
 from augmenter.checkpoint import save_checkpoint
 from augmenter.nets.tear_check import TearCheck, TearCheckConfig
 from augmenter.quality.source_rules import (DEFAULT_RULES, SourceRules, bounded_by_source, colour_on_grey,
-                                            detail_kept, rule_penalty)
+                                            detail_kept, light_from_black, rule_penalty, texture_in_new_light)
 from augmenter.quality.tear_check import check_penalty, judged_against_sources, load_tear_check, tear_check_config
 from augmenter.tensors import faces_to_input
 
@@ -69,12 +69,74 @@ def test_the_rules_are_linear_between_their_thresholds_and_add_up():
     assert rule_penalty(x, y, rules).item() == pytest.approx(expected, rel=1e-4)
 
 
+def _framed(face: np.ndarray, border: int = 24) -> np.ndarray:
+    """``face`` inside a black frame ``border`` px wide, as the aligner pads a photo that ends inside the crop."""
+    out = np.zeros_like(face)
+    out[border:-border, border:-border] = face[border:-border, border:-border]
+    return out
+
+
+def test_light_brought_out_of_black_is_measured_and_shading_or_a_small_warp_is_not():
+    source = _framed(_textured_grey_face())
+    ghost = source.copy()
+    ghost[source.max(-1) == 0] = 40  # a grey frame lifted out of the black padding
+    shaded = np.clip(source * np.linspace(0.5, 1.4, 128, dtype=np.float32)[None, :, None], 0, 255).astype(np.uint8)
+    jaw = np.roll(source, 5, axis=0)  # content moved 5 px down into the padding, as a dropped jaw moves the chin
+    x = faces_to_input(source[None].repeat(4, 0))
+    lift = light_from_black(x, faces_to_input(np.stack([source, ghost, shaded, jaw]))).numpy()
+    assert lift[0] == 0.0 and lift[2] == 0.0
+    assert 30 < lift[1] <= 40  # the frame's lift, less the blur at its inner edge
+    assert lift[3] < DEFAULT_RULES.black_start
+    variants = faces_to_input(np.stack([source, ghost, shaded, jaw]))
+    black_only = SourceRules(black_start=DEFAULT_RULES.black_start)
+    assert rule_penalty(x, variants, black_only).numpy() == pytest.approx([0.0, 0.2, 0.0, 0.0], abs=1e-6)
+    # with every default rule the flat grey frame is also new light without texture: charged once more
+    assert rule_penalty(x, variants, DEFAULT_RULES).numpy()[[0, 2, 3]] == pytest.approx([0.0] * 3, abs=1e-6)
+
+
+def test_light_from_black_is_off_in_rules_saved_before_it():
+    source = _framed(_textured_grey_face())
+    ghost = source.copy()
+    ghost[source.max(-1) == 0] = 40
+    rules = SourceRules(source_margin=0.05)  # what a check saved before the rule carries
+    assert rules.black_start is None
+    assert rule_penalty(faces_to_input(source[None]), faces_to_input(ghost[None]), rules).item() == 0.0
+
+
+def test_light_from_black_on_a_photo_without_black_is_about_nothing():
+    face = _textured_grey_face()
+    brighter = np.clip(face.astype(np.float32) + 60, 0, 255).astype(np.uint8)
+    assert light_from_black(faces_to_input(face[None]), faces_to_input(brighter[None])).item() == 0.0
+
+
+def test_new_light_keeps_the_shadows_texture_and_a_painted_glow_has_none():
+    face = _textured_grey_face().astype(np.float32)
+    shade = 0.15 + 0.85 / (1 + np.exp(-(np.arange(128, dtype=np.float32) - 64) / 4))  # the left half in shadow
+    source = np.clip(face * shade[None, :, None], 0, 255).astype(np.uint8)
+    relit = face.astype(np.uint8)  # the shadow lifted by a smooth gain: the source's texture, brighter
+    glow = relit.copy()
+    glow[:, :64] = cv2.GaussianBlur(relit, (0, 0), 6)[:, :64]  # the shadow painted over with smooth light
+    x = faces_to_input(source[None].repeat(3, 0))
+    y = faces_to_input(np.stack([source, relit, glow]))
+    kept = texture_in_new_light(x, y).numpy()
+    assert kept[0] == 1.0  # nothing newly lit
+    assert kept[1] > 0.8 and kept[2] < DEFAULT_RULES.texture_full
+    with_rule = rule_penalty(x, y, DEFAULT_RULES).numpy()
+    older = rule_penalty(x, y, SourceRules()).numpy()  # rules saved before it: the rule is off
+    assert with_rule[:2] == pytest.approx([0.0, 0.0], abs=1e-6)
+    assert with_rule[2] - older[2] == pytest.approx(0.2, abs=1e-6)  # the glow's whole penalty, on top of the blur's
+
+
 def test_the_rules_are_differentiable_in_the_variant():
     face = _textured_grey_face()
     x = faces_to_input(face[None])
     y = faces_to_input(cv2.GaussianBlur(face, (0, 0), 1.0)[None]).requires_grad_(True)
     rule_penalty(x, y, SourceRules(detail_start=1.0, detail_full=0.0)).sum().backward()
     assert y.grad is not None and y.grad.abs().sum().item() > 0
+    framed = faces_to_input(_framed(face)[None])
+    lifted = (framed + 0.2).requires_grad_(True)
+    light_from_black(framed, lifted).sum().backward()
+    assert lifted.grad.abs().sum().item() > 0
 
 
 def test_a_checks_checkpoint_switches_its_rules_on_and_an_older_one_has_none(tmp_path):
