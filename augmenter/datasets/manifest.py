@@ -89,6 +89,8 @@ OPTIONAL_DTYPES: dict[str, str] = {
     # augment expand: the canonical split of the source ("train", "val", "test", "unknown" for a dataset
     # without splits); absent in manifests written before it was recorded (see augmenter.datasets.leak)
     "source_split": "str",
+    # augment expand: what the tear check did to Q's score, in words ("" when nothing, or no check)
+    "q_note": "str",
 }
 """Optional columns whose dtype is fixed (``"str"``, ``"float64"``, ``"bool"``, ``"int64"``).
 

@@ -52,7 +52,7 @@ def estimate(config, plan, models, device: torch.device, start: float) -> DryRun
     keep = torch.full((batch,), -1)
     models.forward(x, keep, keep)  # warm-up
     tick = time.perf_counter()
-    y, _ = models.forward(x, keep, keep)
+    y, _, _ = models.forward(x, keep, keep)
     per_image = (time.perf_counter() - tick) / batch
     sample = to_uint8_images(y[:1])[0]
     first = next(((s, v) for _, sources in plan.chunks for s in sources for v in plan.variants[s]), None)

@@ -51,7 +51,7 @@ from augmenter.expand.synthesis import (Batch, Chunk, ChunkProcessor, ChunkRunne
 from augmenter.gan.models import EXPRESSION_ALIASES, Translator, built_in_notice, load_translator, one_hot
 from augmenter.gan.vocabulary import require_in_vocabulary
 from augmenter.quality.model import load_q, q_notice, q_scores_of
-from augmenter.quality.tear_check import (DEFAULT_TEAR_CHECK, TEAR_NOTICE, judged_against_sources, load_tear_check,
+from augmenter.quality.tear_check import (DEFAULT_TEAR_CHECK, TEAR_NOTICE, judged_and_why, load_tear_check,
                                           source_margin)
 from augmenter.device import resolve_device
 
@@ -98,10 +98,11 @@ class Models:
 
     @torch.inference_mode()
     def forward(self, x: torch.Tensor, lighting: torch.Tensor, expression: torch.Tensor,
-                take: torch.Tensor | None = None) -> tuple[torch.Tensor, np.ndarray]:
+                take: torch.Tensor | None = None) -> tuple[torch.Tensor, np.ndarray, list[str]]:
         """``x`` (N, 3, S, S) in [-1, 1], target indices (B,) with -1 = keep -> (outputs (B, 3, S, S) float32
         in [-1, 1], q_score (B,) float64 in [0.1, 1]: Q's rating clipped to 1..10, / 10, less the tear check's
-        penalty when there is one, rounded to 6 digits). ``take`` (B,): the row of ``x`` each variant is made from
+        penalty when there is one, rounded to 6 digits, and per variant what the check did to Q's score, in words
+        (:func:`~augmenter.quality.tear_check.judged_and_why`; ``""`` when nothing)). ``take`` (B,): the row of ``x`` each variant is made from
         (``None``: one variant per row, B = N), so a source shared by several variants is scored once. The
         generator runs under bfloat16 autocast on CUDA."""
         device = x.device
@@ -115,7 +116,8 @@ class Models:
         with autocast:
             y = t.generator(x, one_hot(lighting.to(device), len(t.lighting)), one_hot(expression.to(device), len(t.expression)))
         y = y.float().clamp(-1, 1)
-        return y, judged_against_sources(q_scores_of(self.q_net, y), self.tear_check, x, y, source_q=source_q).round(6)
+        q, why = judged_and_why(q_scores_of(self.q_net, y), self.tear_check, x, y, source_q=source_q)
+        return y, q.round(6), why
 
 
 def target_vocabulary(requested: str, vocabulary: list[str], kind: str, checkpoint: Path) -> list[str]:
@@ -251,7 +253,7 @@ class ExpandLayout:
             "q_score": outcome.q, "kept": outcome.kept, "seed": v.seed, "generator_hash": self.generator_hash,
             "toolkit_version": __version__, "variant_index": v.index, "target": v.target.tag,
             "source_lighting": record.lighting, "source_expression": record.expression,
-            "source_split": record_split(record),
+            "source_split": record_split(record), "q_note": outcome.note,
         }
         row.update({f"judge_{name}": outcome.verdicts[name].score for name in self.judges})
         return row
@@ -268,7 +270,7 @@ class ExpandLayout:
                     "source": s, "source_path": plan.keys[s], "identity": records[s].identity,
                     "label": f"lighting {records[s].lighting}, expression {records[s].expression}",
                     "thumb": png_b64(batch.images[n].permute(1, 2, 0).numpy()),
-                    "variants": [{"target": o.variant.target.tag, "q_score": o.q, "kept": o.kept,
+                    "variants": [{"target": o.variant.target.tag, "q_score": o.q, "kept": o.kept, "note": o.note,
                                   "thumb": png_b64(batch.pixels[o.output])} for o in decoded if o.variant.source == s]})
 
 

@@ -39,7 +39,8 @@ def _skips(entries: list[dict], reader_skips: SkipReport) -> SkipReport:
 def _report_sources(entries: list[dict], limit: int) -> list[ReportSource]:
     shown = sorted((s for e in entries for s in e["report"]), key=lambda s: s["source"])[:limit]
     return [ReportSource(s["source_path"], s["identity"], s["label"], base64.b64decode(s["thumb"]),
-                         [ReportVariant(v["target"], v["q_score"], v["kept"], base64.b64decode(v["thumb"]))
+                         [ReportVariant(v["target"], v["q_score"], v["kept"], base64.b64decode(v["thumb"]),
+                                        v.get("note", ""))  # a journal written before notes has none
                           for v in s["variants"]]) for s in shown]
 
 

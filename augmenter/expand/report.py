@@ -11,7 +11,8 @@ no external files) showing, top to bottom:
   each lighting target shown puts the light (``flash05 (az -30°, el 0°)``, see :func:`lighting_direction`);
 * a contact sheet of a sample of sources: one row per source, its thumbnail then its variants by
   q_score, high first (unscored last), each captioned with its target, its light direction when it
-  has a lighting target, its q_score and its label; rows ordered by best q_score, high first, and
+  has a lighting target, its q_score and its label, and what the tear check did to Q's score when it did
+  anything (e.g. ``Q 0.71; light from black -0.20``: why a variant Q liked was rejected); rows ordered by best q_score, high first, and
   re-sortable in the browser by best Q, mean Q, lowest best Q or source path.
 
 Example:
@@ -44,12 +45,14 @@ BINS = 20
 @dataclass
 class ReportVariant:
     """One synthesized variant: ``target`` (e.g. ``"L-flash07_E-smile"``), ``q_score`` in [0, 1] or
-    NaN when not scored, whether it was ``kept``, and a small PNG thumbnail (bytes)."""
+    NaN when not scored, whether it was ``kept``, a small PNG thumbnail (bytes), and what the tear check did to
+    Q's score in words (``note``; ``""`` when nothing), so a rejected variant shows why."""
 
     target: str
     q_score: float
     kept: bool
     thumb_png: bytes
+    note: str = ""
 
 
 @dataclass
@@ -173,7 +176,9 @@ def _row(src: ReportSource) -> str:
         direction = lighting_direction(_lighting_of(v.target) or "")
         where = f'<span class="dir">{direction}</span><br>' if direction else ""
         mark = '<span class="mark ok">kept</span>' if v.kept else '<span class="mark no">rejected</span>'
-        cells.append(_thumb(v.thumb_png, v.target, cls, f"{_esc(v.target)}<br>{where}{_fmt_q(v.q_score)}<br>{mark}"))
+        note = f'<br><span class="why">{_esc(v.note)}</span>' if v.note else ""
+        cells.append(_thumb(v.thumb_png, v.target, cls,
+                            f"{_esc(v.target)}<br>{where}{_fmt_q(v.q_score)}<br>{mark}{note}"))
     return (f'<div class="row" data-best="{best:.6f}" data-mean="{mean:.6f}" '
             f'data-name="{_esc(src.source_path)}"><div class="path">{_esc(src.source_path)}</div>'
             f'<div class="cells">{"".join(cells)}</div></div>')
@@ -187,7 +192,7 @@ padding-bottom:6px;border-bottom:1px solid #eee}.path{font-family:monospace;font
 .cells{display:flex;flex-wrap:wrap;gap:6px}figure{margin:0;width:104px;font-size:11px;
 text-align:center;overflow-wrap:anywhere}img{width:96px;height:96px;border:4px solid transparent}
 .src img{border-color:#888}.kept img{border-color:#2e9e44}.rejected img{border-color:#d23c32}
-.ok{color:#2e9e44;font-weight:bold}.no{color:#d23c32;font-weight:bold}.dir{color:#555}
+.ok{color:#2e9e44;font-weight:bold}.no{color:#d23c32;font-weight:bold}.dir{color:#555}.why{color:#8a3a2a}
 .rejected .mark{background:#d23c32;color:#fff;padding:0 4px;border-radius:3px}"""
 
 _SCRIPT = """document.getElementById("sort").addEventListener("change", function () {

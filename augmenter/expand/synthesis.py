@@ -116,6 +116,7 @@ class Outcome:
     q: float = math.nan
     kept: bool = False
     reason: str = ""                  # "" kept; "q"; a judge's name; "over quota"; the source's skip reason
+    note: str = ""                    # what the tear check did to Q's score, in words ("" when nothing)
     message: str = ""                 # why the source failed
     path: str = ""                    # where the image was written ("" when it was not)
     verdicts: dict[str, Verdict] = field(default_factory=dict)
@@ -241,7 +242,7 @@ class ChunkProcessor:
         take = [position[v.source] for v in variants]
         lighting = torch.tensor([self.light_index[v.target.lighting] if v.target.lighting else -1 for v in variants])
         expression = torch.tensor([self._expression(v.target.expression, self.layout.records[v.source]) for v in variants])
-        y, q = self.models.forward(to_model_input(images, self.device), lighting, expression, torch.tensor(take))
+        y, q, why = self.models.forward(to_model_input(images, self.device), lighting, expression, torch.tensor(take))
         if rule.match_grey:
             is_grey = grey_sources(images)[take].to(y.device)[:, None, None, None]
             y = torch.where(is_grey, y.mean(1, keepdim=True).expand_as(y), y)
@@ -249,7 +250,7 @@ class ChunkProcessor:
         kept = keep_decisions(q, [v.source for v in variants], rule.q_min, rule.keep_best)
         room = dict(self.room()) if self.room is not None else {}
         for i, o in enumerate(decoded):
-            o.q, o.output = float(q[i]), i
+            o.q, o.note, o.output = float(q[i]), why[i], i
             o.verdicts = {name: answers[i] for name, answers in verdicts.items()}
             refused = [name for name, verdict in o.verdicts.items() if not verdict.accept]
             o.reason = "" if kept[i] and not refused else (Q_REASON if not kept[i] else refused[0])

@@ -183,19 +183,29 @@ def hinge(value, start: float, full: float):
     return ((value - start) / (full - start)).clip(0, 1)
 
 
-def rule_penalty(sources: torch.Tensor, variants: torch.Tensor, rules: SourceRules) -> torch.Tensor:
-    """``(B,)`` in [0, 4 * rules.penalty]: what the rules take off each variant's q_score (each up to
-    ``rules.penalty``, linear between its start and full thresholds; light from black and texture in new light
-    only when ``rules.black_start`` and ``rules.texture_start`` are set). Differentiable in ``variants``."""
-    sources, variants = resize_square(sources.float(), SIZE), resize_square(variants.float(), SIZE)  # once for both
-    soft = hinge(detail_kept(sources, variants), rules.detail_start, rules.detail_full)
-    cast = hinge(colour_on_grey(sources, variants, rules.grey_source), rules.colour_start, rules.colour_full)
-    penalty = soft + cast
+RULE_NAMES = {"soft": "softer than the photo", "colour": "colour on a grey photo",
+              "black": "light from black", "glow": "new light without texture"}  # a charge's name -> its words
+
+
+def rule_charges(sources: torch.Tensor, variants: torch.Tensor, rules: SourceRules) -> dict[str, torch.Tensor]:
+    """Each rule's charge ``(B,)`` in [0, rules.penalty] (linear between its start and full thresholds), keyed as
+    :data:`RULE_NAMES`; ``"black"`` and ``"glow"`` only when ``rules.black_start`` / ``rules.texture_start`` are
+    set. Differentiable in ``variants``."""
+    sources, variants = resize_square(sources.float(), SIZE), resize_square(variants.float(), SIZE)  # once for all
+    share = {"soft": hinge(detail_kept(sources, variants), rules.detail_start, rules.detail_full),
+             "colour": hinge(colour_on_grey(sources, variants, rules.grey_source), rules.colour_start,
+                             rules.colour_full)}
     if rules.black_start is not None:
-        penalty = penalty + hinge(light_from_black(sources, variants), rules.black_start, rules.black_full)
+        share["black"] = hinge(light_from_black(sources, variants), rules.black_start, rules.black_full)
     if rules.texture_start is not None:
-        penalty = penalty + hinge(texture_in_new_light(sources, variants), rules.texture_start, rules.texture_full)
-    return rules.penalty * penalty
+        share["glow"] = hinge(texture_in_new_light(sources, variants), rules.texture_start, rules.texture_full)
+    return {name: rules.penalty * s for name, s in share.items()}
+
+
+def rule_penalty(sources: torch.Tensor, variants: torch.Tensor, rules: SourceRules) -> torch.Tensor:
+    """``(B,)`` in [0, 4 * rules.penalty]: what the rules take off each variant's q_score, the sum of
+    :func:`rule_charges`. Differentiable in ``variants``."""
+    return sum(rule_charges(sources, variants, rules).values())
 
 
 def bounded_by_source(q, source_q, margin: float | None):

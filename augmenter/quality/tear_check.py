@@ -38,7 +38,7 @@ from augmenter.checkpoint import load_checkpoint, load_weights
 from augmenter.errors import CheckpointError
 from augmenter.nets.tear_check import TearCheck, TearCheckConfig
 from augmenter.quality.source_rules import SIZE as RULES_SIZE
-from augmenter.quality.source_rules import DEFAULT_RULES, SourceRules, bounded_by_source, hinge, rule_penalty
+from augmenter.quality.source_rules import RULE_NAMES, DEFAULT_RULES, SourceRules, bounded_by_source, hinge, rule_charges
 from augmenter.tensors import resize_square
 
 DEFAULT_TEAR_CHECK = Path(__file__).resolve().parents[1] / "assets" / "tear_check.pt"
@@ -105,16 +105,24 @@ def _p_torn(net: TearCheck, sources: torch.Tensor, variants: torch.Tensor) -> to
     return torch.sigmoid(net(sources, variants))
 
 
-def check_penalty(net: TearCheck, sources: torch.Tensor, variants: torch.Tensor) -> torch.Tensor:
-    """``(B,)`` in [0, 1]: what the check takes off each variant's q_score: the seam penalty of
-    :func:`with_tear_penalty` plus, when ``net.rules`` is set, :func:`~augmenter.quality.source_rules.rule_penalty`.
-    Images ``(B, 3, H, W)`` in [-1, 1], any size. Differentiable in ``variants`` (the GAN trainer's loss uses it)."""
+def check_charges(net: TearCheck, sources: torch.Tensor, variants: torch.Tensor) -> dict[str, torch.Tensor]:
+    """What the check takes off each variant's q_score, by cause: ``"seam"`` (the penalty of
+    :func:`with_tear_penalty`) and, when ``net.rules`` is set, each rule's charge
+    (:func:`~augmenter.quality.source_rules.rule_charges`); each ``(B,)`` in [0, 0.2]. Images ``(B, 3, H, W)`` in
+    [-1, 1], any size. Differentiable in ``variants``."""
     small = _at_check_size(net, sources, variants)
-    penalty = TEAR_PENALTY * hinge(_p_torn(net, *small), TEAR_THRESHOLD, 1.0)
-    if net.rules is None:
-        return penalty
-    # the rules measure at 128 px, the built-in check's size: then the images are resized once for both
-    return penalty + rule_penalty(*(small if net.config.image_size == RULES_SIZE else (sources, variants)), net.rules)
+    charges = {"seam": TEAR_PENALTY * hinge(_p_torn(net, *small), TEAR_THRESHOLD, 1.0)}
+    if net.rules is not None:
+        # the rules measure at 128 px, the built-in check's size: then the images are resized once for both
+        charges.update(rule_charges(*(small if net.config.image_size == RULES_SIZE else (sources, variants)),
+                                    net.rules))
+    return charges
+
+
+def check_penalty(net: TearCheck, sources: torch.Tensor, variants: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` in [0, 1]: what the check takes off each variant's q_score, the sum of :func:`check_charges`.
+    Differentiable in ``variants`` (the GAN trainer's loss uses it)."""
+    return sum(check_charges(net, sources, variants).values())
 
 
 def source_margin(net: TearCheck | None) -> float | None:
@@ -129,17 +137,35 @@ def judged_against_sources(q: np.ndarray, net: TearCheck | None, sources: torch.
     margin (:func:`source_margin`), less :func:`check_penalty`, floored at 0.1; ``net`` ``None`` returns ``q``
     unchanged (as float64). ``source_q`` ``(B,)``: Q's q_scores of ``sources`` (each as the generator saw it);
     required when the check has a margin (``ValueError`` without it)."""
+    return judged_and_why(q, net, sources, variants, batch, source_q)[0]
+
+
+@torch.inference_mode()
+def judged_and_why(q: np.ndarray, net: TearCheck | None, sources: torch.Tensor, variants: torch.Tensor,
+                   batch: int = 256, source_q: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+    """:func:`judged_against_sources` and, per variant, what moved its score from Q's, in words (``""`` when
+    nothing did): e.g. ``"Q 0.71; at most its photo's 0.52 + 0.05; light from black -0.20"``. The words of each
+    rule are :data:`~augmenter.quality.source_rules.RULE_NAMES`; a seam is ``"torn"``."""
     q = np.asarray(q, np.float64)
     if net is None:
-        return q
-    margin = source_margin(net)
+        return q, [""] * len(q)
+    margin, bounded = source_margin(net), q
     if margin is not None:
         if source_q is None:
             raise ValueError("this tear check bounds a variant's q_score by its source's: pass source_q")
-        q = bounded_by_source(q, np.asarray(source_q, np.float64), margin)
-    penalty = torch.cat([check_penalty(net, sources[i:i + batch], variants[i:i + batch]).float().cpu()
-                         for i in range(0, len(variants), batch)]) if len(variants) else torch.zeros(0)
-    return np.maximum(q - penalty.double().numpy(), 0.1)
+        bounded = bounded_by_source(q, np.asarray(source_q, np.float64), margin)
+    parts = [check_charges(net, sources[i:i + batch], variants[i:i + batch]) for i in range(0, len(variants), batch)]
+    charges = {name: torch.cat([p[name] for p in parts]).double().cpu().numpy() for name in parts[0]} if parts else {}
+    penalty = sum(charges.values()) if charges else np.zeros(len(q))
+    why = []
+    for i in range(len(q)):
+        words = [f"at most its photo's {source_q[i]:.2f} + {margin:.2f}"] if bounded[i] < q[i] else []
+        words += [f"{_CHARGE_WORDS.get(name, name)} -{c[i]:.2f}" for name, c in charges.items() if c[i] >= 0.005]
+        why.append("; ".join([f"Q {q[i]:.2f}", *words]) if words else "")
+    return np.maximum(bounded - penalty, 0.1), why
+
+
+_CHARGE_WORDS = {"seam": "torn", **RULE_NAMES}
 
 
 def with_tear_penalty(q: np.ndarray, p: np.ndarray, penalty: float = TEAR_PENALTY,

@@ -67,7 +67,7 @@ class FakeModels:
     def forward(self, x, lighting, expression, take=None):
         x = x if take is None else x[take]
         y = (x + torch.tensor([0.2, 0.0, -0.2])[None, :, None, None]).clamp(-1, 1)
-        return y, np.array(self.q[:len(x)], dtype=np.float64)
+        return y, np.array(self.q[:len(x)], dtype=np.float64), [""] * len(x)
 
 
 class RecordingLayout:

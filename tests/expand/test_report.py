@@ -146,3 +146,12 @@ def test_lighting_targets_show_their_direction():
     assert "E-smile<br>0.700" in page  # no lighting target: no direction line
     assert "flash05 (az -30°, el 0°)" in page  # the legend of the lighting targets shown
     assert "subject's right" in page  # what the azimuth's sign means
+
+
+def test_a_variant_the_check_marked_down_says_why_and_one_it_left_says_nothing():
+    src = ReportSource("s.png", "id", "", PNG, [ReportVariant("L-flash05", 0.51, False, PNG,
+                                                              "Q 0.71; light from black -0.20"),
+                                                ReportVariant("L-flash06", 0.72, True, PNG)])
+    page = render_report([src], np.array([0.51, 0.72]), q_min=0.6, keep_best=None, title="t", facts=[])
+    assert page.count('class="why"') == 1
+    assert '<span class="why">Q 0.71; light from black -0.20</span>' in page

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -38,26 +39,32 @@ class BoundOnly(AlwaysTorn):
 
 
 def _judged_without_and_with(check: torch.nn.Module, n: int = 3):
-    """The demo models' outputs and q_scores of ``n`` random inputs, Q alone and with ``check``; and the inputs."""
+    """The demo models, the inputs, the q_scores of ``n`` random inputs' outputs, Q alone and with ``check``, and what
+    the check said of each."""
     models = Models.load("demo", "demo", torch.device("cpu"), tear_check="none")
     x = torch.rand(n, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1
     keep = torch.full((n,), -1)
-    y, q_alone = models.forward(x, keep, keep)
+    y, q_alone, _ = models.forward(x, keep, keep)
     models.tear_check = check
-    y_checked, q = models.forward(x, keep, keep)
+    y_checked, q, why = models.forward(x, keep, keep)
     assert torch.equal(y, y_checked)
-    return models, x, q_alone, q
+    return models, x, q_alone, q, why
 
 
 def test_a_bounded_check_holds_each_variant_to_the_score_of_the_photo_the_generator_saw():
-    models, x, q_alone, q = _judged_without_and_with(BoundOnly(), n=4)
-    assert np.allclose(q, np.minimum(q_alone, q_scores_of(models.q_net, x)), atol=1e-6)
+    models, x, q_alone, q, why = _judged_without_and_with(BoundOnly(), n=4)
+    source_q = q_scores_of(models.q_net, x)
+    assert np.allclose(q, np.minimum(q_alone, source_q), atol=1e-6)
     assert bool((q < q_alone).any())  # the demo Q rates these outputs above their noise inputs: the bound binds
+    for k in range(4):  # the note names the bound where it bit, and nothing where it did not
+        bound = f"Q {q_alone[k]:.2f}; at most its photo's {source_q[k]:.2f} + 0.00"
+        assert why[k] == (bound if q[k] < q_alone[k] - 1e-6 else "")
 
 
 def test_a_torn_variant_loses_the_penalty_from_q_and_a_whole_one_keeps_q():
-    _, _, q_alone, q = _judged_without_and_with(AlwaysTorn())
+    _, _, q_alone, q, why = _judged_without_and_with(AlwaysTorn())
     assert np.allclose(q, np.maximum(q_alone - 0.2, 0.1), atol=1e-6) and bool((q < q_alone).all())
+    assert why == [f"Q {s:.2f}; torn -0.20" for s in q_alone]
 
 
 @pytest.mark.skipif(not DEFAULT_TEAR_CHECK.is_file(), reason="the built-in tear check is not built")
@@ -109,6 +116,21 @@ def test_variants_sharing_a_source_are_judged_as_if_it_were_repeated():
     x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(1)) * 2 - 1
     take = torch.tensor([0, 0, 1, 1, 0])
     keep = torch.full((5,), -1)
-    y_shared, q_shared = models.forward(x, keep, keep, take)
-    y_repeated, q_repeated = models.forward(x[take], keep, keep)
+    y_shared, q_shared, _ = models.forward(x, keep, keep, take)
+    y_repeated, q_repeated, _ = models.forward(x[take], keep, keep)
     assert torch.allclose(y_shared, y_repeated, atol=1e-6) and np.allclose(q_shared, q_repeated, atol=1e-6)
+
+
+@pytest.mark.skipif(not DEFAULT_TEAR_CHECK.is_file(), reason="the built-in tear check is not built")
+def test_the_manifest_and_report_say_what_the_check_did_to_each_score(sample_root, tmp_path):
+    out = tmp_path / "noted"
+    run_expand(make_config(sample_root, out, tear_check=None, limit=2), log=quiet)
+    rows = pd.read_csv(out / "manifest.csv", keep_default_na=False)
+    assert "q_note" in rows.columns
+    noted = rows[rows["q_note"] != ""]
+    assert len(noted) > 0  # the demo Q rates the demo generator's variants above their renders: the bound bites
+    for note, score in zip(noted["q_note"], noted["q_score"]):
+        q_alone = float(note.split(";")[0].removeprefix("Q "))
+        assert note.startswith("Q ") and score <= q_alone + 0.005
+    report = (out / "report.html").read_text()
+    assert report.count('class="why"') > 0

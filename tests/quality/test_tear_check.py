@@ -131,3 +131,23 @@ def test_the_training_command_without_a_pool_says_what_to_run_first(tmp_path):
     result = CliRunner().invoke(train_tear_check, ["--pool", str(tmp_path / "pool"), "--out", str(tmp_path / "c.pt")])
     assert result.exit_code == 1 and "ratings.csv" in result.output and "augment-train-default-q" in result.output
     assert not (tmp_path / "c.pt").exists()
+
+
+@pytest.mark.skipif(not DEFAULT_TEAR_CHECK.is_file(), reason="the built-in tear check is not built")
+def test_the_built_in_check_charges_light_brought_out_of_the_photos_black_padding(aligned_photo):
+    from augmenter.api import FaceAugmenter
+    from augmenter.quality.source_rules import DEFAULT_RULES
+
+    faces = FaceAugmenter.load("fields", tear_check=None)
+    assert faces.tear_check.rules == DEFAULT_RULES  # the built-in checkpoint carries today's rules
+    framed = aligned_photo.copy()
+    framed[:20], framed[-20:], framed[:, :20], framed[:, -20:] = 0, 0, 0, 0  # the aligner's black padding
+    ghost = framed.copy()
+    ghost[framed.max(-1) == 0] = 45  # a grey frame lifted out of it
+    relit = faces.relight(framed, "az+050_el+00")
+    sources = np.stack([framed, framed])
+    variants = np.stack([ghost, relit])
+    q_alone, q_checked = faces.score(variants), faces.score(variants, sources=sources)
+    assert q_checked[0] <= q_alone[0] - 0.15
+    bound = faces.score(framed[None])[0] + DEFAULT_RULES.source_margin
+    assert q_checked[1] == pytest.approx(min(q_alone[1], bound), abs=1e-6)  # the relight keeps its black
