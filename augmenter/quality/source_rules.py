@@ -62,6 +62,7 @@ Example:
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -110,11 +111,32 @@ def _luma(x: torch.Tensor) -> torch.Tensor:
 
 
 def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """A Gaussian blur of ``(B, C, H, W)`` with replicated edges, as two matrix products: a separable
+    convolution with replicate padding is a banded matrix along each axis, and a matrix product runs several
+    times faster on a CPU than a one-channel convolution (same values, to float rounding)."""
+    rows, cols = _blur_matrix(x.shape[-2], sigma, x.dtype, x.device), _blur_matrix(x.shape[-1], sigma, x.dtype, x.device)
+    return rows.T @ x @ cols
+
+
+@functools.lru_cache(maxsize=16)
+def _blur_matrix(n: int, sigma: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``(n, n)``: ``m[j, i]`` = the weight of input ``j`` in output ``i`` (taps to 3 sigma, edges replicated)."""
     radius = int(math.ceil(3 * sigma))
-    taps = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device) / sigma) ** 2)
+    offsets = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    taps = torch.exp(-0.5 * (offsets / sigma) ** 2)
     taps = taps / taps.sum()
-    padded = F.pad(x, (radius, radius, radius, radius), mode="replicate")
-    return F.conv2d(F.conv2d(padded, taps.view(1, 1, 1, -1)), taps.view(1, 1, -1, 1))
+    source = (torch.arange(n)[:, None] + torch.arange(-radius, radius + 1)[None, :]).clamp(0, n - 1)
+    m = torch.zeros(n, n, dtype=torch.float64)
+    m.index_put_((source, torch.arange(n)[:, None].expand_as(source)), taps.expand(n, -1), accumulate=True)
+    return m.to(dtype=dtype, device=device)
+
+
+def _max_nearby(x: torch.Tensor, reach: int) -> torch.Tensor:
+    """The maximum of ``(B, 1, H, W)`` over the square within ``reach`` px, as two one-axis passes (the same
+    values as one square pass, several times faster)."""
+    size = 2 * reach + 1
+    x = F.max_pool2d(x, (1, size), stride=1, padding=(0, reach))
+    return F.max_pool2d(x, (size, 1), stride=1, padding=(reach, 0))
 
 
 def _detail(x: torch.Tensor) -> torch.Tensor:
@@ -155,7 +177,7 @@ def light_from_black(sources: torch.Tensor, variants: torch.Tensor) -> torch.Ten
     """
     source = _blur(_luma(sources) * 255, 1.0)
     variant = _blur(_luma(variants) * 255, 1.0)
-    lit_nearby = F.max_pool2d(source, 2 * BLACK_REACH + 1, stride=1, padding=BLACK_REACH)
+    lit_nearby = _max_nearby(source, BLACK_REACH)
     black = (lit_nearby <= BLACK_LEVEL).float()
     added = (variant - lit_nearby).clamp_min(0) * black
     return added.sum((1, 2, 3)) / black.sum((1, 2, 3)).clamp_min(_BLACK_FLOOR * black[0].numel())
