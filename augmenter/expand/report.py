@@ -221,6 +221,10 @@ def render_report(sources: Sequence[ReportSource], q_scores: np.ndarray, *, q_mi
     legend = lighting_legend(lights)
     directions = (f'<p class="legend">Lighting targets shown: {_esc(legend)}. Directions: {DIRECTION_CONVENTION}.</p>'
                   if legend else "")
+    notes = ('<p class="legend"><span class="why">Brown words under a variant</span>: what the tear check did to '
+             "Q's own score: Q's score, then the photo's score plus the margin where it held the variant to it, then "
+             "each charge by cause; also in the manifest's q_note.</p>"
+             if any(v.note for s in sources for v in s.variants) else "")
     facts_html = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in facts)
     options = [("best", "best Q (high first)"), ("mean", "mean Q (high first)"),
                ("worst", "lowest best Q first"), ("name", "source path")]
@@ -236,6 +240,7 @@ def render_report(sources: Sequence[ReportSource], q_scores: np.ndarray, *, q_mi
 <span class="no">red border, "rejected"</span>: rejected (recorded in the manifest, written only with
 --save-rejected). Rule: {_esc(_rule(q_min, keep_best))}.</p>
 {directions}
+{notes}
 <h2>Contact sheet ({len(rows)} sources)</h2>
 <p><label>Order rows by <select id="sort">{select}</select></label></p>
 <div id="sheet">

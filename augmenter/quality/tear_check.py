@@ -143,8 +143,8 @@ def judged_against_sources(q: np.ndarray, net: TearCheck | None, sources: torch.
 @torch.inference_mode()
 def judged_and_why(q: np.ndarray, net: TearCheck | None, sources: torch.Tensor, variants: torch.Tensor,
                    batch: int = 256, source_q: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
-    """:func:`judged_against_sources` and, per variant, what moved its score from Q's, in words (``""`` when
-    nothing did): e.g. ``"Q 0.71; at most its photo's 0.52 + 0.05; light from black -0.20"``. The words of each
+    """:func:`judged_against_sources` and, per variant, what moved its score from Q's by 0.005 or more, in words
+    (``""`` when nothing did): e.g. ``"Q 0.71; at most its photo's 0.52 + 0.05; light from black -0.20"``. The words of each
     rule are :data:`~augmenter.quality.source_rules.RULE_NAMES`; a seam is ``"torn"``."""
     q = np.asarray(q, np.float64)
     if net is None:
@@ -159,13 +159,14 @@ def judged_and_why(q: np.ndarray, net: TearCheck | None, sources: torch.Tensor, 
     penalty = sum(charges.values()) if charges else np.zeros(len(q))
     why = []
     for i in range(len(q)):
-        words = [f"at most its photo's {source_q[i]:.2f} + {margin:.2f}"] if bounded[i] < q[i] else []
-        words += [f"{_CHARGE_WORDS.get(name, name)} -{c[i]:.2f}" for name, c in charges.items() if c[i] >= 0.005]
+        words = [f"at most its photo's {source_q[i]:.2f} + {margin:.2f}"] if bounded[i] <= q[i] - _NOTED else []
+        words += [f"{_CHARGE_WORDS.get(name, name)} -{c[i]:.2f}" for name, c in charges.items() if c[i] >= _NOTED]
         why.append("; ".join([f"Q {q[i]:.2f}", *words]) if words else "")
     return np.maximum(bounded - penalty, 0.1), why
 
 
 _CHARGE_WORDS = {"seam": "torn", **RULE_NAMES}
+_NOTED = 0.005  # a cause that moved the score by less is left out of the words
 
 
 def with_tear_penalty(q: np.ndarray, p: np.ndarray, penalty: float = TEAR_PENALTY,

@@ -153,5 +153,8 @@ def test_a_variant_the_check_marked_down_says_why_and_one_it_left_says_nothing()
                                                               "Q 0.71; light from black -0.20"),
                                                 ReportVariant("L-flash06", 0.72, True, PNG)])
     page = render_report([src], np.array([0.51, 0.72]), q_min=0.6, keep_best=None, title="t", facts=[])
-    assert page.count('class="why"') == 1
-    assert '<span class="why">Q 0.71; light from black -0.20</span>' in page
+    assert page.count('<span class="why">') == 2  # the variant's words and the legend that explains them
+    assert '<span class="why">Q 0.71; light from black -0.20</span>' in page and "q_note" in page
+    quiet = render_report([ReportSource("s.png", "id", "", PNG, [ReportVariant("L-flash06", 0.72, True, PNG)])],
+                          np.array([0.72]), q_min=0.6, keep_best=None, title="t", facts=[])
+    assert 'class="why"' not in quiet  # no words, no legend for them
