@@ -120,7 +120,13 @@ def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=16)
 def _blur_matrix(n: int, sigma: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """``(n, n)``: ``m[j, i]`` = the weight of input ``j`` in output ``i`` (taps to 3 sigma, edges replicated)."""
+    """``(n, n)``: ``m[j, i]`` = the weight of input ``j`` in output ``i`` (taps to 3 sigma, edges replicated).
+    Built outside inference mode: the cached matrix also serves losses that need gradients."""
+    with torch.inference_mode(False):
+        return _banded(n, sigma).to(dtype=dtype, device=device)
+
+
+def _banded(n: int, sigma: float) -> torch.Tensor:
     radius = int(math.ceil(3 * sigma))
     offsets = torch.arange(-radius, radius + 1, dtype=torch.float64)
     taps = torch.exp(-0.5 * (offsets / sigma) ** 2)
@@ -128,7 +134,7 @@ def _blur_matrix(n: int, sigma: float, dtype: torch.dtype, device: torch.device)
     source = (torch.arange(n)[:, None] + torch.arange(-radius, radius + 1)[None, :]).clamp(0, n - 1)
     m = torch.zeros(n, n, dtype=torch.float64)
     m.index_put_((source, torch.arange(n)[:, None].expand_as(source)), taps.expand(n, -1), accumulate=True)
-    return m.to(dtype=dtype, device=device)
+    return m
 
 
 def _max_nearby(x: torch.Tensor, reach: int) -> torch.Tensor:

@@ -182,3 +182,13 @@ def test_the_quality_loss_earns_nothing_above_the_ceiling():
     assert loss.item() == pytest.approx(((10 - 6) + (10 - 5)) / 2 / 9)
     loss.backward()
     assert rating.grad[0].item() == 0.0 and rating.grad[1].item() < 0  # only the rating below its ceiling is pushed
+
+
+def test_the_rules_keep_their_gradient_after_a_judgement_in_inference_mode():
+    face = _textured_grey_face(seed=3, size=96)  # a size no other test uses: its blur matrices are built here
+    x = faces_to_input(face[None])
+    with torch.inference_mode():
+        rule_penalty(x, x, DEFAULT_RULES)  # as augment expand judges, caching what the blurs need
+    y = faces_to_input(cv2.GaussianBlur(face, (0, 0), 1.0)[None]).requires_grad_(True)
+    rule_penalty(x, y, SourceRules(detail_start=1.0, detail_full=0.0)).sum().backward()  # as the GAN trainer does
+    assert y.grad.abs().sum().item() > 0
