@@ -34,7 +34,7 @@ from augmenter.gan.models import Translator, load_translator
 from augmenter.tensors import resize_square, to_model_input, to_uint8_images
 from augmenter.nets.quality import QEnsemble, QNet
 from augmenter.quality.model import load_q, q_scores_of
-from augmenter.quality.tear_check import judged_against_sources, load_tear_check, source_margin
+from augmenter.quality.tear_check import judged_and_why, load_tear_check, source_margin
 from augmenter.device import resolve_device
 
 
@@ -119,17 +119,35 @@ class FaceAugmenter:
 
         ``sources``: the photos the faces were made from, in the same form (any size): each face then loses up
         to 0.2 where the tear check finds it torn against its source, and up to 0.2 more for each of its rules
-        (detail lost, colour added to a grey face), and scores at most its source's q_score plus 0.05
-        (:mod:`augmenter.quality.tear_check`)."""
+        (detail lost, colour added to a grey face, light brought out of the photo's black, new light without the
+        photo's texture), and scores at most its source's q_score plus 0.05 (:mod:`augmenter.quality.tear_check`;
+        :meth:`why` says which of these moved each score)."""
+        return self._judged(images, sources)[0]
+
+    @torch.inference_mode()
+    def why(self, images, sources) -> list[str]:
+        """What the tear check did to each face's q_score against its source, in words: ``""`` where Q's own
+        score stands, else e.g. ``"Q 0.69; light from black -0.20"`` (a str for one face). Same arguments as
+        :meth:`score` with ``sources``; all ``""`` without a tear check.
+
+        Example:
+            >>> faces.why(faces.relight(photo, "az+050_el+00"), sources=photo)  # doctest: +SKIP
+            ''
+        """
+        return self._judged(images, sources)[1]
+
+    def _judged(self, images, sources):
         x, how = _to_model(images, self.device)
         q = q_scores_of(self.q_net, x).astype(np.float32)
+        why = [""] * len(q)
         if sources is not None and self.tear_check is not None:
             s, _ = _to_model(sources, self.device)
             if len(s) != len(x):
                 raise ValueError(f"{len(s)} source(s) for {len(x)} face(s)")
             source_q = q_scores_of(self.q_net, s) if source_margin(self.tear_check) is not None else None
-            q = judged_against_sources(q, self.tear_check, s, x, source_q=source_q).astype(np.float32)
-        return q[0] if how.get("single") else q
+            q, why = judged_and_why(q, self.tear_check, s, x, source_q=source_q)
+            q = q.astype(np.float32)
+        return (q[0], why[0]) if how.get("single") else (q, why)
 
     def _translate(self, x: torch.Tensor, **target) -> torch.Tensor:
         t = self.translator

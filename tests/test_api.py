@@ -51,3 +51,18 @@ def test_scores_are_q_scores(faces):
 def test_unknown_names_fail_with_the_vocabulary(faces):
     with pytest.raises(CheckpointError, match="happy"):
         faces.change_expression(_face(), "grin")
+
+
+def test_why_names_what_moved_a_score_and_agrees_with_it(faces):
+    photo = _face(112, 5)
+    framed = photo.copy()
+    framed[:18], framed[-18:], framed[:, :18], framed[:, -18:] = 0, 0, 0, 0  # the aligner's black padding
+    ghost = framed.copy()
+    ghost[framed.max(-1) == 0] = 45  # a grey frame lifted out of it
+    variants, sources = np.stack([framed, ghost]), np.stack([framed, framed])
+    q_alone, q = faces.score(variants), faces.score(variants, sources=sources)
+    why = faces.why(variants, sources=sources)
+    assert why[0] == ""  # the photo beside itself: Q's score stands
+    assert q[0] == pytest.approx(q_alone[0], abs=1e-6)
+    assert why[1].startswith(f"Q {q_alone[1]:.2f}") and "light from black -0.20" in why[1]
+    assert faces.why(ghost, sources=framed) == why[1]  # one face: one string
