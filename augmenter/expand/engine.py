@@ -102,8 +102,9 @@ class Models:
         """``x`` (N, 3, S, S) in [-1, 1], target indices (B,) with -1 = keep -> (outputs (B, 3, S, S) float32
         in [-1, 1], q_score (B,) float64 in [0.1, 1]: Q's rating clipped to 1..10, / 10, less the tear check's
         penalty when there is one, rounded to 6 digits, and per variant what the check did to Q's score, in words
-        (:func:`~augmenter.quality.tear_check.judged_and_why`; ``""`` when nothing)). ``take`` (B,): the row of ``x`` each variant is made from
-        (``None``: one variant per row, B = N), so a source shared by several variants is scored once. The
+        (:func:`~augmenter.quality.tear_check.judged_and_why`; ``""`` when nothing)). ``take`` (B,): the row of
+        ``x`` each variant is made from (``None``: one variant per row, B = N), so a source shared by several
+        variants is scored once. The
         generator runs under bfloat16 autocast on CUDA."""
         device = x.device
         t = self.translator

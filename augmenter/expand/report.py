@@ -12,8 +12,8 @@ no external files) showing, top to bottom:
 * a contact sheet of a sample of sources: one row per source, its thumbnail then its variants by
   q_score, high first (unscored last), each captioned with its target, its light direction when it
   has a lighting target, its q_score and its label, and what the tear check did to Q's score when it did
-  anything (e.g. ``Q 0.71; light from black -0.20``: why a variant Q liked was rejected); rows ordered by best q_score, high first, and
-  re-sortable in the browser by best Q, mean Q, lowest best Q or source path.
+  anything (e.g. ``Q 0.71; light from black -0.20``: why a variant Q liked was rejected); rows ordered by
+  best q_score, high first, and re-sortable in the browser by best Q, mean Q, lowest best Q or source path.
 
 Example:
     >>> page = render_report(sources, scores, q_min=0.6, keep_best=None, title="expand: yaleb",

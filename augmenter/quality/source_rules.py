@@ -102,7 +102,8 @@ class SourceRules:
     texture_full: float = 0.25          # ...and ``penalty`` at or below this
 
 
-DEFAULT_RULES = SourceRules(source_margin=0.05, black_start=3.0, texture_start=0.4)  # what a newly trained check is saved with (the built-in one's)
+# what a newly trained check is saved with (the built-in one's)
+DEFAULT_RULES = SourceRules(source_margin=0.05, black_start=3.0, texture_start=0.4)
 
 
 def _luma(x: torch.Tensor) -> torch.Tensor:
@@ -114,7 +115,8 @@ def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """A Gaussian blur of ``(B, C, H, W)`` with replicated edges, as two matrix products: a separable
     convolution with replicate padding is a banded matrix along each axis, and a matrix product runs several
     times faster on a CPU than a one-channel convolution (same values, to float rounding)."""
-    rows, cols = _blur_matrix(x.shape[-2], sigma, x.dtype, x.device), _blur_matrix(x.shape[-1], sigma, x.dtype, x.device)
+    rows = _blur_matrix(x.shape[-2], sigma, x.dtype, x.device)
+    cols = _blur_matrix(x.shape[-1], sigma, x.dtype, x.device)
     return rows.T @ x @ cols
 
 
@@ -196,8 +198,9 @@ def texture_in_new_light(sources: torch.Tensor, variants: torch.Tensor) -> torch
     painted over a shadow has next to none. 1 where less than 3% of the image is newly lit. Differentiable in
     ``variants`` (the region itself is not)."""
     source, variant = _luma(sources) * 255, _luma(variants) * 255
-    gain = (_blur(variant, _LIGHT_SIGMA) + 2) / (_blur(source, _LIGHT_SIGMA) + 2)
-    lit = ((gain.detach() >= LIT_GAIN) & (_blur(variant, _LIGHT_SIGMA).detach() >= LIT_LEVEL)).float()
+    light = _blur(variant, _LIGHT_SIGMA)
+    gain = (light + 2) / (_blur(source, _LIGHT_SIGMA) + 2)
+    lit = ((gain.detach() >= LIT_GAIN) & (light.detach() >= LIT_LEVEL)).float()
     texture = (variant - _blur(variant, _HIGH_PASS_SIGMA)).abs()
     expected = gain * (source - _blur(source, _HIGH_PASS_SIGMA)).abs()
     ratio = (texture * lit).sum((1, 2, 3)) / (expected * lit).sum((1, 2, 3)).clamp_min(1.0)

@@ -38,7 +38,8 @@ from augmenter.checkpoint import load_checkpoint, load_weights
 from augmenter.errors import CheckpointError
 from augmenter.nets.tear_check import TearCheck, TearCheckConfig
 from augmenter.quality.source_rules import SIZE as RULES_SIZE
-from augmenter.quality.source_rules import RULE_NAMES, DEFAULT_RULES, SourceRules, bounded_by_source, hinge, rule_charges
+from augmenter.quality.source_rules import (RULE_NAMES, DEFAULT_RULES, SourceRules, bounded_by_source, hinge,
+                                            rule_charges)
 from augmenter.tensors import resize_square
 
 DEFAULT_TEAR_CHECK = Path(__file__).resolve().parents[1] / "assets" / "tear_check.pt"
@@ -144,8 +145,8 @@ def judged_against_sources(q: np.ndarray, net: TearCheck | None, sources: torch.
 def judged_and_why(q: np.ndarray, net: TearCheck | None, sources: torch.Tensor, variants: torch.Tensor,
                    batch: int = 256, source_q: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """:func:`judged_against_sources` and, per variant, what moved its score from Q's by 0.005 or more, in words
-    (``""`` when nothing did): e.g. ``"Q 0.71; at most its photo's 0.52 + 0.05; light from black -0.20"``. The words of each
-    rule are :data:`~augmenter.quality.source_rules.RULE_NAMES`; a seam is ``"torn"``."""
+    (``""`` when nothing did): e.g. ``"Q 0.71; at most its photo's 0.52 + 0.05; light from black -0.20"``. The
+    words of each rule are :data:`~augmenter.quality.source_rules.RULE_NAMES`; a seam is ``"torn"``."""
     q = np.asarray(q, np.float64)
     if net is None:
         return q, [""] * len(q)
