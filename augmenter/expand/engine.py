@@ -287,6 +287,11 @@ class ExpandResult:
         lines = [f"{s['variants']} variant(s) of {s['sources_processed']} source image(s): {s['kept']} kept "
                      f"({100 * s['kept_rate']:.1f}%), {s['variants'] - s['kept']} rejected; "
                      f"{s['variants_per_s']:.1f} variants/s"]
+        moved = s.get("check_moved") or {}
+        if moved.get("variants"):
+            causes = ", ".join(f"{cause} {n}" for cause, n in moved["by_cause"].items())
+            lines.append(f"the tear check moved {moved['variants']} score(s), {moved['rejected']} of those variants "
+                         f"rejected: {causes} (q_note in the manifest)")
         if s["skips"]["total"]:
             lines.append(f"skipped {s['skips']['total']}: " + ", ".join(f"{k} {v}" for k, v in s["skips"]["counts"].items()))
         lines += [f"{name}: {path}" for name, path in self.outputs.items()]

@@ -57,7 +57,16 @@ def _facts(config: ExpandConfig, summary: dict) -> list[tuple[str, str]]:
         ("generator", summary["generator"]["path"] + (" (demo-grade)" if summary["generator"]["demo"] else "")),
         ("Q", summary["q"]["path"] + (" (demo-grade)" if summary["q"]["demo"] else "")),
         ("tear check", (summary.get("tear_check") or {}).get("path") or "none (Q alone)"),
+        *_moved(summary.get("check_moved")),
     ]
+
+
+def _moved(moved: dict | None) -> list[tuple[str, str]]:
+    """The facts row saying what the tear check did to the run's scores (none without notes)."""
+    if not moved or not moved["variants"]:
+        return []
+    causes = ", ".join(f"{cause} {n:,}" for cause, n in moved["by_cause"].items())
+    return [("check moved", f"{moved['variants']:,} scores ({moved['rejected']:,} of them rejected): {causes}")]
 
 
 def _write_manifest(df, folder: Path) -> tuple[Path, Path]:

@@ -28,6 +28,24 @@ def q_distribution(q: np.ndarray) -> dict:
                           "counts": histogram_counts(q).tolist()}}
 
 
+def check_moved(df: pd.DataFrame) -> dict | None:
+    """How many scores the tear check moved (a ``q_note``), how many of those variants were rejected, and how many
+    notes name each cause (a variant may name two); ``None`` for a manifest without notes (no check, or written
+    before notes were recorded)."""
+    from augmenter.quality.tear_check import note_causes
+
+    if "q_note" not in df.columns:
+        return None
+    notes = df["q_note"].fillna("").astype(str)
+    moved = notes != ""
+    causes: dict[str, int] = {}
+    for note in notes[moved]:
+        for cause in note_causes(note):
+            causes[cause] = causes.get(cause, 0) + 1
+    return {"variants": int(moved.sum()), "rejected": int((moved & ~df["kept"].astype(bool)).sum()),
+            "by_cause": dict(sorted(causes.items(), key=lambda kv: (-kv[1], kv[0])))}
+
+
 def build_summary(df: pd.DataFrame, skips: SkipReport, *, sources_planned: int, processing_s: float,
                   wall_s: float, meta: dict) -> dict:
     """The summary dict; ``meta`` (settings, models, device, notices...) is merged in as given."""
@@ -47,6 +65,7 @@ def build_summary(df: pd.DataFrame, skips: SkipReport, *, sources_planned: int, 
         "per_target": _counts(df, "target") if n else {},
         **groups,
         "q_score": q_distribution(df["q_score"].to_numpy(dtype=np.float64)),
+        "check_moved": check_moved(df) if n else None,
         "skips": {"total": skips.total, "counts": dict(skips.counts), "examples": skips.examples},
         "processing_s": round(processing_s, 3),
         "variants_per_s": n / processing_s if processing_s > 0 else 0.0,

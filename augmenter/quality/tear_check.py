@@ -167,6 +167,14 @@ def judged_and_why(q: np.ndarray, net: TearCheck | None, sources: torch.Tensor, 
 
 
 _CHARGE_WORDS = {"seam": "torn", **RULE_NAMES}
+BOUND_WORDS = "held to its photo's score"  # the cause :func:`note_causes` names for the bound
+
+
+def note_causes(note: str) -> list[str]:
+    """The causes named in one of :func:`judged_and_why`'s notes, in order: ``"Q 0.71; at most its photo's 0.52 +
+    0.05; torn -0.20"`` -> ``["held to its photo's score", "torn"]``; ``""`` -> ``[]``."""
+    parts = note.split("; ")[1:] if note else []
+    return [BOUND_WORDS if part.startswith("at most its photo's") else part.rsplit(" -", 1)[0] for part in parts]
 _NOTED = 0.005  # a cause that moved the score by less is left out of the words
 
 

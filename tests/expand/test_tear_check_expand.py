@@ -134,3 +134,20 @@ def test_the_manifest_and_report_say_what_the_check_did_to_each_score(sample_roo
         assert note.startswith("Q ") and score <= q_alone + 0.005
     report = (out / "report.html").read_text()
     assert report.count('class="why"') > 0
+    moved = json.loads((out / "summary.json").read_text())["check_moved"]
+    assert moved["variants"] == len(noted)
+    assert moved["rejected"] == int((~noted["kept"].astype(str).str.lower().eq("true")).sum())
+    assert sum(moved["by_cause"].values()) >= len(noted) and "check moved</th>" in report
+
+
+def test_the_causes_of_a_note_and_the_runs_count_of_them():
+    from augmenter.expand.summary import check_moved
+    from augmenter.quality.tear_check import BOUND_WORDS, note_causes
+
+    assert note_causes("") == []
+    assert note_causes("Q 0.71; at most its photo's 0.52 + 0.05; light from black -0.20") == [BOUND_WORDS,
+                                                                                          "light from black"]
+    df = pd.DataFrame({"q_note": ["", "Q 0.70; torn -0.20", "Q 0.66; at most its photo's 0.55 + 0.05; torn -0.05"],
+                       "kept": [True, False, True]})
+    assert check_moved(df) == {"variants": 2, "rejected": 1, "by_cause": {"torn": 2, BOUND_WORDS: 1}}
+    assert check_moved(df.drop(columns="q_note")) is None  # a manifest from before notes
