@@ -63,9 +63,9 @@ class Models:
     """The generator, Q and tear check of a run, with what the manifest and summary say about them.
 
     ``tear_check`` (``None``: none) compares each variant with its source; a torn variant's q_score loses up to
-    :data:`~augmenter.quality.tear_check.TEAR_PENALTY`, and with the check's rules a softened one or a grey face
-    given colour up to that again each, and no variant scores more than the rules' margin above its source (see
-    :mod:`augmenter.quality.tear_check`)."""
+    :data:`~augmenter.quality.tear_check.TEAR_PENALTY`, and with the check's rules a softened one, a grey face
+    given colour, light brought out of the source's black or new light without its texture up to that again each,
+    and no variant scores more than the rules' margin above its source (see :mod:`augmenter.quality.tear_check`)."""
 
     translator: Translator
     q_net: torch.nn.Module
