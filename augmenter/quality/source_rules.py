@@ -140,11 +140,19 @@ def _banded(n: int, sigma: float) -> torch.Tensor:
 
 
 def _max_nearby(x: torch.Tensor, reach: int) -> torch.Tensor:
-    """The maximum of ``(B, 1, H, W)`` over the square within ``reach`` px, as two one-axis passes (the same
-    values as one square pass, several times faster)."""
-    size = 2 * reach + 1
-    x = F.max_pool2d(x, (1, size), stride=1, padding=(0, reach))
-    return F.max_pool2d(x, (size, 1), stride=1, padding=(reach, 0))
+    """The maximum of ``(B, C, H, W)`` over the square within ``reach`` px (edges see only the image): one axis at
+    a time, each by doubling windows (the same values as a square max-pool, about ten times faster on a CPU)."""
+    return _max_along(_max_along(x, reach, 3), reach, 2)
+
+
+def _max_along(x: torch.Tensor, reach: int, dim: int) -> torch.Tensor:
+    n, size = x.shape[dim], 2 * reach + 1
+    padding = (reach, reach) if dim == 3 else (0, 0, reach, reach)
+    m, width = F.pad(x, padding, value=float("-inf")), 1
+    while 2 * width <= size:
+        m = torch.maximum(m.narrow(dim, 0, m.shape[dim] - width), m.narrow(dim, width, m.shape[dim] - width))
+        width *= 2  # now m[i] = max over [i, i + width)
+    return torch.maximum(m.narrow(dim, 0, n), m.narrow(dim, size - width, n))  # two windows of width cover size
 
 
 def _detail(x: torch.Tensor) -> torch.Tensor:

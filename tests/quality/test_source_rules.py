@@ -192,3 +192,13 @@ def test_the_rules_keep_their_gradient_after_a_judgement_in_inference_mode():
     y = faces_to_input(cv2.GaussianBlur(face, (0, 0), 1.0)[None]).requires_grad_(True)
     rule_penalty(x, y, SourceRules(detail_start=1.0, detail_full=0.0)).sum().backward()  # as the GAN trainer does
     assert y.grad.abs().sum().item() > 0
+
+
+def test_the_fast_neighbourhood_maximum_equals_a_square_max_pool():
+    from torch.nn import functional as F
+
+    from augmenter.quality.source_rules import _max_nearby
+
+    x = torch.rand(2, 1, 37, 53, generator=torch.Generator().manual_seed(0))
+    for reach in (1, 3, 8, 20):
+        assert torch.equal(_max_nearby(x, reach), F.max_pool2d(x, 2 * reach + 1, stride=1, padding=reach))
