@@ -32,18 +32,14 @@ def check_moved(df: pd.DataFrame) -> dict | None:
     """How many scores the tear check moved (a ``q_note``), how many of those variants were rejected, and how many
     notes name each cause (a variant may name two); ``None`` for a manifest without notes (no check, or written
     before notes were recorded)."""
-    from augmenter.quality.tear_check import note_causes
+    from augmenter.quality.tear_check import count_causes
 
     if "q_note" not in df.columns:
         return None
     notes = df["q_note"].fillna("").astype(str)
     moved = notes != ""
-    causes: dict[str, int] = {}
-    for note in notes[moved]:
-        for cause in note_causes(note):
-            causes[cause] = causes.get(cause, 0) + 1
     return {"variants": int(moved.sum()), "rejected": int((moved & ~df["kept"].astype(bool)).sum()),
-            "by_cause": dict(sorted(causes.items(), key=lambda kv: (-kv[1], kv[0])))}
+            "by_cause": count_causes(notes[moved])}
 
 
 def build_summary(df: pd.DataFrame, skips: SkipReport, *, sources_planned: int, processing_s: float,

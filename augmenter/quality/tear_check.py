@@ -175,6 +175,15 @@ def note_causes(note: str) -> list[str]:
     0.05; torn -0.20"`` -> ``["held to its photo's score", "torn"]``; ``""`` -> ``[]``."""
     parts = note.split("; ")[1:] if note else []
     return [BOUND_WORDS if part.startswith("at most its photo's") else part.rsplit(" -", 1)[0] for part in parts]
+
+
+def count_causes(notes) -> dict[str, int]:
+    """How many of ``notes`` name each cause (a note may name two), most frequent first."""
+    counts: dict[str, int] = {}
+    for note in notes:
+        for cause in note_causes(note):
+            counts[cause] = counts.get(cause, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 _NOTED = 0.005  # a cause that moved the score by less is left out of the words
 
 

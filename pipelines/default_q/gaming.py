@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.default_q.measure import _translated, against_sources, q_scores, tear_penalised
+from pipelines.default_q.measure import _translated, against_sources, q_scores
 
 
 def held_out_pick(results: dict, n: int = 300, seed: int = 0) -> list[str]:
@@ -27,8 +27,8 @@ def held_out_pick(results: dict, n: int = 300, seed: int = 0) -> list[str]:
 def measure(results: Path, generator: str, qs: list[str], tear_check: str | None = "none") -> dict:
     from augmenter.gan.models import load_translator
     from augmenter.quality.model import load_q
-    from augmenter.quality.tear_check import load_tear_check
-    from augmenter.tensors import fit_face, load_face
+    from augmenter.quality.tear_check import count_causes, judged_and_why, load_tear_check
+    from augmenter.tensors import faces_to_input, fit_face, load_face
 
     faces = np.stack([load_face(p, 128) for p in held_out_pick(json.loads(Path(results).read_text()))])
     outputs = _translated(faces, generator)
@@ -43,8 +43,10 @@ def measure(results: Path, generator: str, qs: list[str], tear_check: str | None
         clean, scores = q_scores(net, faces), q_scores(net, outputs)
         report[q] = against_sources(clean, scores)
         if check is not None:
-            judged = tear_penalised(check, scores, seen, outputs, q_scores(net, seen))
-            report[f"{q}+tear_check"] = against_sources(clean, judged)
+            judged, why = judged_and_why(scores, check, faces_to_input(seen), faces_to_input(outputs),
+                                         source_q=q_scores(net, seen))
+            # how many outputs each cause moved, as augment expand's summary counts them
+            report[f"{q}+tear_check"] = {**against_sources(clean, judged), "check_moved": count_causes(why)}
     return report
 
 
