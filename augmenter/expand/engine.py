@@ -51,8 +51,8 @@ from augmenter.expand.synthesis import (Batch, Chunk, ChunkProcessor, ChunkRunne
 from augmenter.gan.models import EXPRESSION_ALIASES, Translator, built_in_notice, load_translator, one_hot
 from augmenter.gan.vocabulary import require_in_vocabulary
 from augmenter.quality.model import load_q, q_notice, q_scores_of
-from augmenter.quality.tear_check import (DEFAULT_TEAR_CHECK, TEAR_NOTICE, judged_and_why, load_tear_check,
-                                          source_margin)
+from augmenter.quality.tear_check import (DEFAULT_TEAR_CHECK, TEAR_NOTICE, describe_causes, judged_and_why,
+                                          load_tear_check, source_margin)
 from augmenter.device import resolve_device
 
 __all__ = ["ExpandResult", "Models", "Plan", "keep_decisions", "make_plan", "run_expand"]
@@ -104,8 +104,7 @@ class Models:
         penalty when there is one, rounded to 6 digits, and per variant what the check did to Q's score, in words
         (:func:`~augmenter.quality.tear_check.judged_and_why`; ``""`` when nothing)). ``take`` (B,): the row of
         ``x`` each variant is made from (``None``: one variant per row, B = N), so a source shared by several
-        variants is scored once. The
-        generator runs under bfloat16 autocast on CUDA."""
+        variants is scored once. The generator runs under bfloat16 autocast on CUDA."""
         device = x.device
         t = self.translator
         # the generator's input is the photo as it saw it: the source a bounded check holds each variant to
@@ -289,9 +288,8 @@ class ExpandResult:
                      f"{s['variants_per_s']:.1f} variants/s"]
         moved = s.get("check_moved") or {}
         if moved.get("variants"):
-            causes = ", ".join(f"{cause} {n}" for cause, n in moved["by_cause"].items())
             lines.append(f"the tear check moved {moved['variants']} score(s), {moved['rejected']} of those variants "
-                         f"rejected: {causes} (q_note in the manifest)")
+                         f"rejected: {describe_causes(moved['by_cause'])} (q_note in the manifest)")
         if s["skips"]["total"]:
             lines.append(f"skipped {s['skips']['total']}: " + ", ".join(f"{k} {v}" for k, v in s["skips"]["counts"].items()))
         lines += [f"{name}: {path}" for name, path in self.outputs.items()]

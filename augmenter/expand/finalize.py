@@ -24,6 +24,7 @@ from augmenter.expand.report import ReportSource, ReportVariant, render_report
 from augmenter.expand.run_dir import PARTS, RunDir
 from augmenter.expand.summary import build_summary
 from augmenter.jsonsafe import json_safe
+from augmenter.quality.tear_check import describe_causes
 from augmenter.skips import SkipReport
 
 
@@ -65,8 +66,8 @@ def _moved(moved: dict | None) -> list[tuple[str, str]]:
     """The facts row saying what the tear check did to the run's scores (none without notes)."""
     if not moved or not moved["variants"]:
         return []
-    causes = ", ".join(f"{cause} {n:,}" for cause, n in moved["by_cause"].items())
-    return [("check moved", f"{moved['variants']:,} scores ({moved['rejected']:,} of them rejected): {causes}")]
+    return [("check moved", f"{moved['variants']:,} scores ({moved['rejected']:,} of them rejected): "
+                            f"{describe_causes(moved['by_cause'])}")]
 
 
 def _write_manifest(df, folder: Path) -> tuple[Path, Path]:

@@ -8,6 +8,7 @@ import pandas as pd
 
 from augmenter.datasets.record import UNKNOWN
 from augmenter.expand.report import BINS, histogram_counts
+from augmenter.quality.tear_check import count_causes
 from augmenter.skips import SkipReport
 
 
@@ -32,8 +33,6 @@ def check_moved(df: pd.DataFrame) -> dict | None:
     """How many scores the tear check moved (a ``q_note``), how many of those variants were rejected, and how many
     notes name each cause (a variant may name two); ``None`` for a manifest without notes (no check, or written
     before notes were recorded)."""
-    from augmenter.quality.tear_check import count_causes
-
     if "q_note" not in df.columns:
         return None
     notes = df["q_note"].fillna("").astype(str)

@@ -155,16 +155,20 @@ def _max_along(x: torch.Tensor, reach: int, dim: int) -> torch.Tensor:
     return torch.maximum(m.narrow(dim, 0, n), m.narrow(dim, size - width, n))  # two windows of width cover size
 
 
-def _detail(x: torch.Tensor) -> torch.Tensor:
-    log_luma = torch.log(_luma(x).clamp_min(0) + _LOG_FLOOR)
+def _detail(luma: torch.Tensor) -> torch.Tensor:
+    log_luma = torch.log(luma.clamp_min(0) + _LOG_FLOOR)
     a, b = _BOX
     return (log_luma - _blur(log_luma, _HIGH_PASS_SIGMA)).abs()[:, 0, a:b, a:b].mean((1, 2))
+
+
+def _detail_kept(source_luma: torch.Tensor, variant_luma: torch.Tensor) -> torch.Tensor:
+    return _detail(variant_luma) / _detail(source_luma).clamp_min(1e-4)
 
 
 def detail_kept(sources: torch.Tensor, variants: torch.Tensor) -> torch.Tensor:
     """``(B, 3, H, W)`` each in [-1, 1] (any size; measured at 128 px) -> ``(B,)``: the variant's fine detail over
     the source's (1 = as sharp; a flat source counts as 1). Differentiable in ``variants``."""
-    return _detail(variants) / _detail(sources).clamp_min(1e-4)
+    return _detail_kept(_luma(sources), _luma(variants))
 
 
 def _colour(x: torch.Tensor) -> torch.Tensor:
@@ -191,8 +195,17 @@ def light_from_black(sources: torch.Tensor, variants: torch.Tensor) -> torch.Ten
 
     Example: a black frame around a face, lifted to grey 40 -> about 40; the face alone relit -> 0.
     """
-    source = _blur(_luma(sources) * 255, 1.0)
-    variant = _blur(_luma(variants) * 255, 1.0)
+    return _light_from_black(*_levels(_luma(sources), _luma(variants))[2:])
+
+
+def _levels(source_luma: torch.Tensor, variant_luma: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Both lumas in grey levels (0-255), then each smoothed at the high-pass scale (sensor noise blurred away)."""
+    source, variant = source_luma * 255, variant_luma * 255
+    return source, variant, _blur(source, _HIGH_PASS_SIGMA), _blur(variant, _HIGH_PASS_SIGMA)
+
+
+def _light_from_black(source: torch.Tensor, variant: torch.Tensor) -> torch.Tensor:
+    """:func:`light_from_black` of smoothed grey levels ``(B, 1, 128, 128)``."""
     lit_nearby = _max_nearby(source, BLACK_REACH)
     black = (lit_nearby <= BLACK_LEVEL).float()
     added = (variant - lit_nearby).clamp_min(0) * black
@@ -205,12 +218,17 @@ def texture_in_new_light(sources: torch.Tensor, variants: torch.Tensor) -> torch
     variant's fine texture over the source's times that gain: a relight (a smooth gain) keeps it near 1, a glow
     painted over a shadow has next to none. 1 where less than 3% of the image is newly lit. Differentiable in
     ``variants`` (the region itself is not)."""
-    source, variant = _luma(sources) * 255, _luma(variants) * 255
+    return _texture_in_new_light(*_levels(_luma(sources), _luma(variants)))
+
+
+def _texture_in_new_light(source: torch.Tensor, variant: torch.Tensor, source_smooth: torch.Tensor,
+                          variant_smooth: torch.Tensor) -> torch.Tensor:
+    """:func:`texture_in_new_light` of grey levels ``(B, 1, 128, 128)`` and their high-pass-scale blurs."""
     light = _blur(variant, _LIGHT_SIGMA)
     gain = (light + 2) / (_blur(source, _LIGHT_SIGMA) + 2)
     lit = ((gain.detach() >= LIT_GAIN) & (light.detach() >= LIT_LEVEL)).float()
-    texture = (variant - _blur(variant, _HIGH_PASS_SIGMA)).abs()
-    expected = gain * (source - _blur(source, _HIGH_PASS_SIGMA)).abs()
+    texture = (variant - variant_smooth).abs()
+    expected = gain * (source - source_smooth).abs()
     ratio = (texture * lit).sum((1, 2, 3)) / (expected * lit).sum((1, 2, 3)).clamp_min(1.0)
     enough = lit.mean((1, 2, 3)) >= _LIT_AREA
     return torch.where(enough, ratio, torch.ones_like(ratio))
@@ -231,13 +249,16 @@ def rule_charges(sources: torch.Tensor, variants: torch.Tensor, rules: SourceRul
     :data:`RULE_NAMES`; ``"black"`` and ``"glow"`` only when ``rules.black_start`` / ``rules.texture_start`` are
     set. Differentiable in ``variants``."""
     sources, variants = resize_square(sources.float(), SIZE), resize_square(variants.float(), SIZE)  # once for all
-    share = {"soft": hinge(detail_kept(sources, variants), rules.detail_start, rules.detail_full),
+    source_luma, variant_luma = _luma(sources), _luma(variants)  # once for every rule that reads luma
+    share = {"soft": hinge(_detail_kept(source_luma, variant_luma), rules.detail_start, rules.detail_full),
              "colour": hinge(colour_on_grey(sources, variants, rules.grey_source), rules.colour_start,
                              rules.colour_full)}
-    if rules.black_start is not None:
-        share["black"] = hinge(light_from_black(sources, variants), rules.black_start, rules.black_full)
-    if rules.texture_start is not None:
-        share["glow"] = hinge(texture_in_new_light(sources, variants), rules.texture_start, rules.texture_full)
+    if rules.black_start is not None or rules.texture_start is not None:
+        levels = _levels(source_luma, variant_luma)  # the two light rules share the grey levels and their blurs
+        if rules.black_start is not None:
+            share["black"] = hinge(_light_from_black(*levels[2:]), rules.black_start, rules.black_full)
+        if rules.texture_start is not None:
+            share["glow"] = hinge(_texture_in_new_light(*levels), rules.texture_start, rules.texture_full)
     return {name: rules.penalty * s for name, s in share.items()}
 
 

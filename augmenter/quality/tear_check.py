@@ -138,7 +138,11 @@ def judged_against_sources(q: np.ndarray, net: TearCheck | None, sources: torch.
     margin (:func:`source_margin`), less :func:`check_penalty`, floored at 0.1; ``net`` ``None`` returns ``q``
     unchanged (as float64). ``source_q`` ``(B,)``: Q's q_scores of ``sources`` (each as the generator saw it);
     required when the check has a margin (``ValueError`` without it)."""
-    return judged_and_why(q, net, sources, variants, batch, source_q)[0]
+    q = np.asarray(q, np.float64)
+    if net is None:
+        return q
+    bounded, charges = _bound_and_charges(q, net, sources, variants, batch, source_q)
+    return np.maximum(bounded - sum(charges.values(), np.zeros(len(q))), 0.1)
 
 
 @torch.inference_mode()
@@ -150,6 +154,19 @@ def judged_and_why(q: np.ndarray, net: TearCheck | None, sources: torch.Tensor, 
     q = np.asarray(q, np.float64)
     if net is None:
         return q, [""] * len(q)
+    bounded, charges = _bound_and_charges(q, net, sources, variants, batch, source_q)
+    margin = source_margin(net)
+    why = []
+    for i in range(len(q)):
+        words = [f"at most its photo's {source_q[i]:.2f} + {margin:.2f}"] if bounded[i] <= q[i] - _NOTED else []
+        words += [f"{_CHARGE_WORDS[name]} -{c[i]:.2f}" for name, c in charges.items() if c[i] >= _NOTED]
+        why.append("; ".join([f"Q {q[i]:.2f}", *words]) if words else "")
+    return np.maximum(bounded - sum(charges.values(), np.zeros(len(q))), 0.1), why
+
+
+def _bound_and_charges(q: np.ndarray, net: TearCheck, sources: torch.Tensor, variants: torch.Tensor, batch: int,
+                       source_q: np.ndarray | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """``q`` held to ``source_q + margin`` (when the check has a margin) and each cause's charge, ``(B,)`` each."""
     margin, bounded = source_margin(net), q
     if margin is not None:
         if source_q is None:
@@ -157,16 +174,11 @@ def judged_and_why(q: np.ndarray, net: TearCheck | None, sources: torch.Tensor, 
         bounded = bounded_by_source(q, np.asarray(source_q, np.float64), margin)
     parts = [check_charges(net, sources[i:i + batch], variants[i:i + batch]) for i in range(0, len(variants), batch)]
     charges = {name: torch.cat([p[name] for p in parts]).double().cpu().numpy() for name in parts[0]} if parts else {}
-    penalty = sum(charges.values()) if charges else np.zeros(len(q))
-    why = []
-    for i in range(len(q)):
-        words = [f"at most its photo's {source_q[i]:.2f} + {margin:.2f}"] if bounded[i] <= q[i] - _NOTED else []
-        words += [f"{_CHARGE_WORDS.get(name, name)} -{c[i]:.2f}" for name, c in charges.items() if c[i] >= _NOTED]
-        why.append("; ".join([f"Q {q[i]:.2f}", *words]) if words else "")
-    return np.maximum(bounded - penalty, 0.1), why
+    return bounded, charges
 
 
-_CHARGE_WORDS = {"seam": "torn", **RULE_NAMES}
+_CHARGE_WORDS = {"seam": "torn", **RULE_NAMES}  # a charge's name -> its words in a note
+_NOTED = 0.005  # a cause that moved the score by less is left out of the words
 BOUND_WORDS = "held to its photo's score"  # the cause :func:`note_causes` names for the bound
 
 
@@ -184,7 +196,11 @@ def count_causes(notes) -> dict[str, int]:
         for cause in note_causes(note):
             counts[cause] = counts.get(cause, 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-_NOTED = 0.005  # a cause that moved the score by less is left out of the words
+
+
+def describe_causes(counts: dict[str, int]) -> str:
+    """``{"torn": 8, "light from black": 2}`` -> ``"torn 8, light from black 2"``."""
+    return ", ".join(f"{cause} {n:,}" for cause, n in counts.items())
 
 
 def with_tear_penalty(q: np.ndarray, p: np.ndarray, penalty: float = TEAR_PENALTY,
