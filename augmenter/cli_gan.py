@@ -17,6 +17,9 @@ from augmenter.cli_util import make_bar, make_config, one_line_errors
 @click.option("--tear-check", default=None,
               help="With --q: the quality loss also charges outputs a tear check finds torn against their source "
                    "('default': the built-in check; off without it).")
+@click.option("--rules-in-loss", is_flag=True,
+              help="With --tear-check: its hand rules (soft, colour, light from black, glow) also charge in the loss; "
+                   "by default they only judge (a rule in the loss is learned up to its threshold).")
 @click.option("--identity-net", default=None,
               help="LightCNN-29 v2 weight file or a toolkit 'attr'/'verifier' checkpoint (identity loss off without it).")
 @click.option("--attr", default=None, help="Attribute classifier checkpoint for held-out figures during training.")
@@ -37,8 +40,8 @@ from augmenter.cli_util import make_bar, make_config, one_line_errors
 @click.option("--device", default="auto", show_default=True)
 @click.option("--workers", default=2, show_default=True)
 @one_line_errors
-def train_legan_command(data, out, arch, q_path, tear_check, identity_net, attr, image_size, g_width, steps, minutes,
-                        batch_size, n_critic, paired_weight, quality_weight, identity_weight, holdout, seed, grid_every,
+def train_legan_command(data, out, arch, q_path, tear_check, rules_in_loss, identity_net, attr, image_size, g_width,
+                        steps, minutes, batch_size, n_critic, paired_weight, quality_weight, identity_weight, holdout, seed, grid_every,
                         eval_every, device, workers):
     """Train LEGAN (or the StarGAN baseline) for lighting and expression translation."""
     from augmenter.gan.train import GanTrainConfig, LossWeights, train_gan
@@ -47,6 +50,7 @@ def train_legan_command(data, out, arch, q_path, tear_check, identity_net, attr,
     config = make_config(GanTrainConfig, data=list(data), out=str(out), arch=arch, image_size=image_size,
                          g_width=g_width or (24 if arch == "legan" else 32), steps=steps, minutes=minutes,
                          batch_size=batch_size, n_critic=n_critic, weights=weights, q=q_path, tear_check=tear_check,
+                         rules_in_loss=rules_in_loss,
                          identity_net=identity_net, attr=attr, holdout=holdout, seed=seed,
                          grid_every=grid_every, eval_every=eval_every, device=device, workers=workers)
     with make_bar(desc=f"train {arch}", unit="step", total=steps) as bar:

@@ -62,3 +62,20 @@ def test_align_command_summary_accounts_for_every_entry(tmp_path):
     assert "5 image(s): 0 aligned, 1 without a face, 4 skipped" in result.output
     for reason in TRAP_REASONS:
         assert f"1 x {reason}, e.g. {tmp_path / 'src' / 'sub'}" in result.output
+
+
+@pytest.mark.parametrize("flags, expected", [([], False), (["--rules-in-loss"], True)])
+def test_train_legan_passes_the_rules_choice_to_the_trainer(monkeypatch, tmp_path, flags, expected):
+    import augmenter.gan.train as gan_train
+
+    seen = {}
+
+    def fake_train(config, progress=None, log=print):
+        seen["config"] = config
+        return gan_train.GanTrainResult(0, 0.0, tmp_path, {}, gan_train.SkipReport(), [])
+
+    monkeypatch.setattr(gan_train, "train_gan", fake_train)
+    result = CliRunner().invoke(main, ["train-legan", "--data", "sample:x", "--out", str(tmp_path / "run"), "--q",
+                                       "demo", "--tear-check", "default", *flags])
+    assert result.exit_code == 0, result.output
+    assert seen["config"].tear_check == "default" and seen["config"].rules_in_loss is expected

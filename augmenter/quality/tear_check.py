@@ -106,24 +106,26 @@ def _p_torn(net: TearCheck, sources: torch.Tensor, variants: torch.Tensor) -> to
     return torch.sigmoid(net(sources, variants))
 
 
-def check_charges(net: TearCheck, sources: torch.Tensor, variants: torch.Tensor) -> dict[str, torch.Tensor]:
+def check_charges(net: TearCheck, sources: torch.Tensor, variants: torch.Tensor,
+                  rules: bool = True) -> dict[str, torch.Tensor]:
     """What the check takes off each variant's q_score, by cause: ``"seam"`` (the penalty of
-    :func:`with_tear_penalty`) and, when ``net.rules`` is set, each rule's charge
+    :func:`with_tear_penalty`) and, when ``net.rules`` is set and ``rules``, each rule's charge
     (:func:`~augmenter.quality.source_rules.rule_charges`); each ``(B,)`` in [0, 0.2]. Images ``(B, 3, H, W)`` in
     [-1, 1], any size. Differentiable in ``variants``."""
     small = _at_check_size(net, sources, variants)
     charges = {"seam": TEAR_PENALTY * hinge(_p_torn(net, *small), TEAR_THRESHOLD, 1.0)}
-    if net.rules is not None:
+    if rules and net.rules is not None:
         # the rules measure at 128 px, the built-in check's size: then the images are resized once for both
         charges.update(rule_charges(*(small if net.config.image_size == RULES_SIZE else (sources, variants)),
                                     net.rules))
     return charges
 
 
-def check_penalty(net: TearCheck, sources: torch.Tensor, variants: torch.Tensor) -> torch.Tensor:
-    """``(B,)`` in [0, 1]: what the check takes off each variant's q_score, the sum of :func:`check_charges`.
-    Differentiable in ``variants`` (the GAN trainer's loss uses it)."""
-    return sum(check_charges(net, sources, variants).values())
+def check_penalty(net: TearCheck, sources: torch.Tensor, variants: torch.Tensor, rules: bool = True) -> torch.Tensor:
+    """``(B,)`` in [0, 1]: what the check takes off each variant's q_score, the sum of :func:`check_charges`
+    (``rules=False``: the seam network's charge alone, as the GAN trainer's loss uses it by default).
+    Differentiable in ``variants``."""
+    return sum(check_charges(net, sources, variants, rules).values())
 
 
 def source_margin(net: TearCheck | None) -> float | None:

@@ -234,6 +234,33 @@ def test_the_tear_check_joins_the_quality_loss_only_when_asked(sample, tmp_path)
     assert all("g_tear" not in r and "g_quality" in r for r in seen["without"])
 
 
+def test_the_checks_rules_judge_but_charge_in_the_loss_only_when_asked(sample, tmp_path):
+    import cv2
+
+    from augmenter.gan.train import _tear_loss
+    from augmenter.nets.tear_check import TearCheck, TearCheckConfig
+    from augmenter.quality.source_rules import DEFAULT_RULES
+    from augmenter.tensors import faces_to_input
+
+    net = TearCheck(TearCheckConfig(image_size=32, width=4))
+    with torch.no_grad():  # a network that finds nothing torn: only the rules could charge
+        net.head[-1].bias.fill_(-20.0)
+    net.rules = DEFAULT_RULES
+    face = (torch.rand(64, 64, generator=torch.Generator().manual_seed(0)) * 200 + 20).to(torch.uint8).numpy()
+    face = cv2.cvtColor(cv2.GaussianBlur(face, (0, 0), 0.7), cv2.COLOR_GRAY2RGB)
+    x, soft = faces_to_input(face[None]), faces_to_input(cv2.GaussianBlur(face, (0, 0), 2.0)[None])
+    assert _tear_loss(net, x, soft, rules=True).item() > 0.1  # softer than its photo: the rule's charge
+    assert _tear_loss(net, x, soft, rules=False).item() == pytest.approx(0.0, abs=1e-6)
+    assert GanTrainConfig(data=[], out="x").rules_in_loss is False
+    seen = {}
+    for rules in (False, True):
+        rows = []
+        train_gan(_config(sample, tmp_path / str(rules), steps=1, grid_every=100, q="demo", tear_check="default",
+                          rules_in_loss=rules), progress=rows.append, log=lambda m: None)
+        seen[rules] = rows[0]["g_tear"]
+    assert seen[True] >= seen[False] >= 0  # the same first step: the rules only add charges
+
+
 def test_a_bounded_check_caps_what_an_output_earns_at_its_sources_rating_plus_the_margin():
     from augmenter.gan.train import _rating_ceiling
     from augmenter.nets.quality import QNet, QNetConfig

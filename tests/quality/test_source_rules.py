@@ -157,6 +157,7 @@ def test_a_checks_checkpoint_switches_its_rules_on_and_an_older_one_has_none(tmp
     assert checked.rules == DEFAULT_RULES and plain.rules is None
     assert check_penalty(checked, x, soft).item() == pytest.approx(0.2, abs=1e-6)
     assert check_penalty(plain, x, soft).item() == pytest.approx(0.0, abs=1e-6)
+    assert check_penalty(checked, x, soft, rules=False).item() == pytest.approx(0.0, abs=1e-6)  # the network alone
     q = np.array([0.7])
     assert judged_against_sources(q, checked, x, soft, source_q=np.array([0.8])) == pytest.approx([0.5], abs=1e-6)
     assert judged_against_sources(q, checked, x, soft, source_q=np.array([0.6])) == pytest.approx([0.45], abs=1e-6)
