@@ -41,8 +41,8 @@ from augmenter.cli_util import make_bar, make_config, one_line_errors
 @click.option("--workers", default=2, show_default=True)
 @one_line_errors
 def train_legan_command(data, out, arch, q_path, tear_check, rules_in_loss, identity_net, attr, image_size, g_width,
-                        steps, minutes, batch_size, n_critic, paired_weight, quality_weight, identity_weight, holdout, seed, grid_every,
-                        eval_every, device, workers):
+                        steps, minutes, batch_size, n_critic, paired_weight, quality_weight, identity_weight, holdout,
+                        seed, grid_every, eval_every, device, workers):
     """Train LEGAN (or the StarGAN baseline) for lighting and expression translation."""
     from augmenter.gan.train import GanTrainConfig, LossWeights, train_gan
 

@@ -101,7 +101,7 @@ class GanTrainConfig:
     weights: LossWeights = field(default_factory=LossWeights)
     q: str | None = None
     tear_check: str | None = None   # with q: the quality loss also charges torn outputs (augmenter.quality.tear_check)
-    rules_in_loss: bool = False     # with tear_check: its hand rules charge in the loss too, not only in the judge (why: docstring)
+    rules_in_loss: bool = False     # with tear_check: its hand rules charge in the loss too (why not: docstring)
     identity_net: str | None = None
     attr: str | None = None
     holdout: float = 0.2
