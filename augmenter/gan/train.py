@@ -28,7 +28,8 @@ in ``augment expand``, unless ``rules_in_loss``. Why: a threshold rule in the lo
 A 128 px generator trained with the rules in its loss painted vertical streaks over Yale B's shadowed sides that
 hold "texture in new light" just above where it starts charging (64.7% of its outputs passed); trained without
 them, its light damage (ghost frames from the black padding, glows, a brown cast on grey photos) is what the rules
-exist to turn away, and what passes (46.7%) are near-copies (docs/quality.md, "Rules judge, they do not train").
+exist to turn away, and what passes (46.7% and 13.0% over two seeds) are near-copies (docs/quality.md, "Rules judge,
+they do not train").
 
 Determinism and resuming: the batch, the targets and the gradient-penalty mixing of step ``t`` come
 from a generator seeded by ``(seed, t)``, so a run resumed from ``last.pt`` continues exactly as an
