@@ -1,7 +1,8 @@
 """How far a generator trained against a Q fools it: the "hard to game" table of docs/quality.md.
 
 ``python -m pipelines.default_q.gaming RESULTS GENERATOR Q [Q ...]``: 300 held-out real photos (a seeded pick of
-``RESULTS``' ``heldout_real`` FER-2013 validation and Yale B lists, as ``augment-train-default-q`` writes them),
+``RESULTS``' ``heldout_real`` FER-2013 validation and Yale B lists, as ``augment-train-default-q`` writes them, or
+``python -m pipelines.default_q.heldout WORK`` alone in two minutes),
 each translated once by ``GENERATOR`` to a seeded random light and expression; for every Q checkpoint, the share
 of outputs scoring below their own source, their median q_score and their share at 0.6. With
 ``--tear-check=CKPT`` (``default``: the built-in one) each Q is also reported with the tear check's penalty
