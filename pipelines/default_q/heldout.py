@@ -15,20 +15,21 @@ from dataclasses import replace
 from pathlib import Path
 
 from augmenter.atomic import write_text_atomic
-from pipelines.default_q.run import DefaultQRecipe, align_sources, crops, raw_files, yaleb_split
+from pipelines.default_q.run import DefaultQRecipe, align_sources, heldout_real, yaleb_split
 
 
-def write_heldout(work: Path, recipe: DefaultQRecipe = DefaultQRecipe(), log=print) -> Path:
-    """Align ``recipe``'s sources under ``work`` and write ``work/results.json`` with ``heldout_real`` (lists of paths);
-    returns its path. ``FileExistsError`` when ``work/results.json`` exists (a full run's results are kept)."""
+def write_heldout(work: Path, recipe: DefaultQRecipe | None = None, log=print) -> Path:
+    """Align ``recipe``'s sources (default: :class:`DefaultQRecipe`) under ``work`` and write ``work/results.json``
+    with ``heldout_real`` (lists of paths); returns its path. ``FileExistsError`` when ``work/results.json`` exists
+    (a full run's results are kept)."""
+    recipe = recipe or DefaultQRecipe()
     out = Path(work) / "results.json"
     if out.exists():
         raise FileExistsError(f"{out}: already there (a full run's results are never overwritten)")
     aligned = align_sources(recipe, Path(work), log)
     _, yale_heldout = yaleb_split(aligned["yaleb"], recipe.yaleb_train_subjects)
-    held = {"fer_val": crops(aligned["fer_val"]), "yaleb_heldout": yale_heldout,
-            "fer_val_unaligned": raw_files(Path(work) / "raw" / "fer_val")}
-    write_text_atomic(out, json.dumps({"heldout_real": {k: [str(p) for p in v] for k, v in held.items()}}, indent=1))
+    held = heldout_real(aligned, yale_heldout, Path(work))
+    write_text_atomic(out, json.dumps({"heldout_real": held}, indent=1))
     log(f"{out}: " + ", ".join(f"{k} {len(v)}" for k, v in held.items()))
     return out
 

@@ -127,6 +127,14 @@ def yaleb_split(folder: Path, train_subjects: int) -> tuple[list[Path], list[Pat
     return [p for p in paths if p.parent.name in train], [p for p in paths if p.parent.name not in train]
 
 
+def heldout_real(aligned: dict[str, Path], yale_heldout: list[Path], work: Path) -> dict[str, list[str]]:
+    """``results.json``'s ``heldout_real``: the aligned FER-2013 validation crops, the held-out Yale B subjects'
+    crops and the linked unaligned FER-2013 validation files, as path strings."""
+    held = {"fer_val": crops(aligned["fer_val"]), "yaleb_heldout": yale_heldout,
+            "fer_val_unaligned": raw_files(work / "raw" / "fer_val")}
+    return {k: [str(p) for p in v] for k, v in held.items()}
+
+
 FRAMINGS = {"aligned": ("path",), "whole": ("whole",), "both": ("path", "whole")}
 
 
@@ -235,9 +243,7 @@ def train_default_q(recipe: DefaultQRecipe, work: Path, log=print) -> dict:
     final = _train(recipe, final_csv, stage2 / "all" / "run", recipe.stage2_epochs, recipe.stage2_margin, stage1, 1e-4)
     results = {**{name: agreement(humans, column) for name, column in AGREEMENTS.items()},
                "final": str(final), "stage1": str(stage1), "stage1_selection": selection,
-               "heldout_real": {"fer_val": crops(aligned["fer_val"]), "yaleb_heldout": yale_heldout,
-                                "fer_val_unaligned": raw_files(work / "raw" / "fer_val")}}
-    results["heldout_real"] = {k: [str(p) for p in v] for k, v in results["heldout_real"].items()}
+               "heldout_real": heldout_real(aligned, yale_heldout, work)}
     write_text_atomic(work / "results.json", json.dumps(results, indent=2, default=str))
     return results
 
