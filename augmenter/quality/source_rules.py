@@ -17,7 +17,10 @@ generator worked at: a 64 px generator's output beside a 128 px photo is softer 
 * **Colour on a grey face** (:func:`colour_on_grey`): the colour a variant adds to a grey photo (its mean
   distance from grey over the face less the photo's, in grey levels). A grey photo's variant should be grey
   (the default generator's are, exactly); faint pink and green casts are what generators trained against Q
-  learned to fool it with (docs/quality.md, "The source rules").
+  learned to fool it with (docs/quality.md, "The source rules"). Where the check sets ``patch_start``, a cast
+  confined to part of the image counts too (:func:`colour_patch_on_grey`: the colour added over the 5% most
+  coloured 8 px blocks of the whole image, where a face-box mean dilutes a pink background or one pink cheek, the
+  tints a 128 px generator trained against the judge found next); the rule charges the larger of the two.
 * **Light from black** (:func:`light_from_black`, when ``black_start`` is set): the light a variant adds where its
   source is black all around (luma at most :data:`BLACK_LEVEL` within :data:`BLACK_REACH` px at 128 px: the
   aligner's padding, a background in the dark, a face in deep shadow), in grey levels averaged over that region.
@@ -94,6 +97,8 @@ class SourceRules:
     colour_start: float = 0.5    # grey levels of colour added to a grey source's variant above this lose points...
     colour_full: float = 2.0     # ...and ``penalty`` at or above this
     grey_source: float = 1.0     # a source with less colour than this (grey levels) over the face is grey
+    patch_start: float | None = None  # grey levels of colour added to a grey source's most coloured blocks above
+    patch_full: float = 4.0           # this lose points, ``penalty`` at or above this (None: face mean only)
     penalty: float = 0.2
     source_margin: float | None = None  # a variant scores at most its source's q_score plus this (None: no bound)
     black_start: float | None = None  # grey levels of light from black above this lose points (None: rule off)...
@@ -103,7 +108,7 @@ class SourceRules:
 
 
 # what a newly trained check is saved with (the built-in one's)
-DEFAULT_RULES = SourceRules(source_margin=0.05, black_start=3.0, texture_start=0.4)
+DEFAULT_RULES = SourceRules(source_margin=0.05, black_start=3.0, texture_start=0.4, patch_start=2.0)
 
 
 def _luma(x: torch.Tensor) -> torch.Tensor:
@@ -187,6 +192,30 @@ def colour_on_grey(sources: torch.Tensor, variants: torch.Tensor, grey_source: f
     return torch.where(source < grey_source, added, torch.zeros_like(added))
 
 
+_PATCH_BLOCK = 8  # px at 128 px: a colour patch is measured over blocks of this side...
+_PATCH_SHARE = 0.05  # ...the most coloured this share of them (13 of the 256 blocks)
+
+
+def colour_patch_on_grey(sources: torch.Tensor, variants: torch.Tensor, grey_source: float = 1.0) -> torch.Tensor:
+    """``(B, 3, H, W)`` each in [-1, 1] (any size; measured at 128 px) -> ``(B,)``: the colour a variant adds to a
+    grey source where it adds the most: per 8 px block of the whole image the variant's mean distance from grey less
+    the source's (grey levels, at least 0), averaged over the 5% most coloured blocks; 0 for colour sources (as
+    :func:`colour_on_grey`). A grey photo saved as a colour JPEG measures 0. Differentiable in ``variants``.
+
+    Example: a grey face whose top tenth (the background above the head) moves 6 levels from grey -> 6, while
+    the face-box mean of :func:`colour_on_grey` stays 0.
+    """
+    added = (_block_colour(variants) - _block_colour(sources)).clamp_min(0)
+    top = added.topk(max(1, round(_PATCH_SHARE * added.shape[1])), dim=1).values.mean(1)
+    return torch.where(_colour(sources) < grey_source, top, torch.zeros_like(top))
+
+
+def _block_colour(x: torch.Tensor) -> torch.Tensor:
+    u = (resize_square(x.float(), SIZE) + 1) * 127.5
+    chroma = (u - u.mean(1, keepdim=True)).abs().amax(1, keepdim=True)
+    return F.avg_pool2d(chroma, _PATCH_BLOCK).flatten(1)
+
+
 def light_from_black(sources: torch.Tensor, variants: torch.Tensor) -> torch.Tensor:
     """``(B, 3, H, W)`` each in [-1, 1] (any size; measured at 128 px) -> ``(B,)``: the mean light (grey levels,
     0-255 scale) the variant adds over the region where the source is black within :data:`BLACK_REACH` px; the
@@ -250,9 +279,12 @@ def rule_charges(sources: torch.Tensor, variants: torch.Tensor, rules: SourceRul
     set. Differentiable in ``variants``."""
     sources, variants = resize_square(sources.float(), SIZE), resize_square(variants.float(), SIZE)  # once for all
     source_luma, variant_luma = _luma(sources), _luma(variants)  # once for every rule that reads luma
+    colour = hinge(colour_on_grey(sources, variants, rules.grey_source), rules.colour_start, rules.colour_full)
+    if rules.patch_start is not None:
+        colour = torch.maximum(colour, hinge(colour_patch_on_grey(sources, variants, rules.grey_source),
+                                             rules.patch_start, rules.patch_full))
     share = {"soft": hinge(_detail_kept(source_luma, variant_luma), rules.detail_start, rules.detail_full),
-             "colour": hinge(colour_on_grey(sources, variants, rules.grey_source), rules.colour_start,
-                             rules.colour_full)}
+             "colour": colour}
     if rules.black_start is not None or rules.texture_start is not None:
         levels = _levels(source_luma, variant_luma)  # the two light rules share the grey levels and their blurs
         if rules.black_start is not None:

@@ -12,7 +12,8 @@ import torch
 from augmenter.checkpoint import save_checkpoint
 from augmenter.nets.tear_check import TearCheck, TearCheckConfig
 from augmenter.quality.source_rules import (DEFAULT_RULES, SourceRules, bounded_by_source, colour_on_grey,
-                                            detail_kept, light_from_black, rule_penalty, texture_in_new_light)
+                                            colour_patch_on_grey, detail_kept, light_from_black, rule_charges,
+                                            rule_penalty, texture_in_new_light)
 from augmenter.quality.tear_check import check_penalty, judged_against_sources, load_tear_check, tear_check_config
 from augmenter.tensors import faces_to_input
 
@@ -55,6 +56,39 @@ def test_colour_on_a_grey_face_is_charged_and_on_a_colour_face_is_left_to_q():
     colour = colour_on_grey(sources, variants).numpy()
     assert colour[0] > SourceRules().colour_full and colour[1] == 0.0
     assert rule_penalty(sources, variants, SourceRules()).numpy() == pytest.approx([0.2, 0.0])
+
+
+def _pink_corner(face: np.ndarray, levels: float) -> np.ndarray:
+    """``face`` with a 24 x 40 px band at its top right (background above the face box) moved ``levels`` from
+    grey: red up and blue down by that much."""
+    out = face.astype(np.float32)
+    out[:24, -40:] += np.array([levels, 0.0, -levels], np.float32)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def test_a_colour_patch_off_the_face_is_charged_where_the_face_mean_misses_it():
+    grey = _textured_grey_face()
+    sources = faces_to_input(np.stack([grey, grey]))
+    variants = faces_to_input(np.stack([_pink_corner(grey, 6), _pink_corner(grey, 3)]))
+    assert colour_on_grey(sources, variants).numpy() == pytest.approx([0.0, 0.0], abs=1e-5)  # outside the box
+    patch = colour_patch_on_grey(sources, variants).numpy()
+    assert patch[0] == pytest.approx(6.0, abs=0.1) and patch[1] == pytest.approx(3.0, abs=0.1)
+    charged = rule_charges(sources, variants, DEFAULT_RULES)["colour"].numpy()
+    expected = 0.2 * ((patch - DEFAULT_RULES.patch_start) / (DEFAULT_RULES.patch_full - DEFAULT_RULES.patch_start))
+    assert charged == pytest.approx(np.clip(expected, 0, 0.2), abs=1e-4)
+    assert charged[0] == pytest.approx(0.2)
+    before = SourceRules(**{**asdict(DEFAULT_RULES), "patch_start": None})  # a check saved before the patch rule
+    assert rule_charges(sources, variants, before)["colour"].numpy() == pytest.approx([0.0, 0.0], abs=1e-5)
+
+
+def test_a_grey_photo_as_a_colour_jpeg_and_a_colour_photo_measure_no_added_patch(tmp_path):
+    grey = _textured_grey_face()
+    cv2.imwrite(str(tmp_path / "grey.jpg"), grey, [cv2.IMWRITE_JPEG_QUALITY, 60])
+    copy = cv2.imread(str(tmp_path / "grey.jpg"), cv2.IMREAD_COLOR)
+    colour_photo = np.clip(grey * np.array([1.0, 0.85, 0.7]), 0, 255).astype(np.uint8)
+    sources = faces_to_input(np.stack([grey, colour_photo]))
+    variants = faces_to_input(np.stack([copy[..., ::-1].copy(), _pink_corner(colour_photo, 30)]))
+    assert colour_patch_on_grey(sources, variants).numpy() == pytest.approx([0.0, 0.0], abs=0.05)
 
 
 def test_the_rules_are_linear_between_their_thresholds_and_add_up():

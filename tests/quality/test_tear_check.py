@@ -119,8 +119,11 @@ def test_the_built_in_check_charges_colour_on_a_grey_photo_softening_and_beating
     assert np.allclose(faces.score(relit, sources=sources), np.minimum(faces.score(relit), bound), atol=1e-6)
     cast = np.clip(grey * np.array([1.08, 1.0, 0.92]), 0, 255).astype(np.uint8)  # a faint pink cast
     soft = cv2.GaussianBlur(grey, (0, 0), 2.0)
-    damaged = np.stack([cast, soft])
-    assert bool((faces.score(damaged, sources=sources[:2]) <= faces.score(damaged) - 0.15).all())
+    corner = grey.astype(np.float32)
+    corner[:24, -48:] += np.array([5.0, 0.0, -5.0], np.float32)  # a pink patch off the face, 5 levels from grey
+    patch = np.clip(corner, 0, 255).astype(np.uint8)
+    damaged = np.stack([cast, soft, patch])
+    assert bool((faces.score(damaged, sources=sources) <= faces.score(damaged) - 0.15).all())
 
 
 def test_the_training_command_without_a_pool_says_what_to_run_first(tmp_path):
