@@ -13,8 +13,13 @@ them to the full-resolution source, so only the change is new:
    New content is only what the warp cannot make: teeth, a mouth interior. The target's prior mouth
    (``prior_mouth``: coverage and brightness relative to the skin, from the renderer's parted lips in
    the template frame, at twice the working size) is blended last, at the face's own skin brightness
-   (the median grey of a box over the nose and cheeks). That content is grey in all three channels:
-   right for grey photos, a pale mouth interior on colour ones.
+   (the median grey of a box over the nose and cheeks). On a colour photo the new content takes the face's
+   own hue (:meth:`FieldGenerator.skin_hue`: the same box's median colour over its luma), twice the skin's
+   colour where the content is dark (a mouth interior is dark and redder than skin) and half of it where it is as
+   bright as the skin (teeth stay a warm white): chosen by eye on the study's FFHQ photos, which no model here trains
+   on (docs/generator.md); its luma is unchanged, so a grey judge sees the same face. Grey
+   content on a colour face looked like a grey grille pasted into the mouth (docs/generator.md, "Colour
+   photos"); a grey photo's content stays grey, bit for bit.
 2. **Lighting** (``H_l`` on the grey working-size expression output + the target light's direction
    as three constant maps): a log-gain ``g`` and an offset ``o`` (1 channel each), upsampled and
    applied in [0, 1] space inside the face: ``out = u * exp(up(m * g)) + up(m * o)`` with ``m`` the
@@ -77,6 +82,8 @@ PRIOR_AMBIENT, PRIOR_WRAP, PRIOR_DIFFUSE, SRGB_GAMMA = 0.10, 0.1, 1.1, 2.2  # th
 MAX_FLOW = 0.08  # residual deformation, in grid units ([-1, 1] spans the image): 4% of the side at most
 _BLEND_BIAS = -5.0
 EXPOSURE_KNEE = 0.8  # keep_exposure: values above this (in [0, 1]) are compressed smoothly toward 1
+CONTENT_HUE_DARK = 2.0  # new content on a colour photo takes this many times the skin's colour where black...
+CONTENT_HUE_BRIGHT = 0.5  # ...and this many where as bright as the skin (see the module docstring)
 
 
 @dataclass(frozen=True)
@@ -193,6 +200,26 @@ class FieldGenerator(nn.Module):
         box = (self._small(x)[:, :, int(0.52 * s):int(0.68 * s), int(0.25 * s):int(0.75 * s)] + 1) / 2
         return box.flatten(1).median(1).values[:, None, None, None]
 
+    def skin_hue(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, 1, 1)``: the per-channel median of the template's nose-and-cheeks box over its luma (luma 1:
+        multiplying a grey level by it gives that level the skin's hue); exactly 1 for a grey photo."""
+        s = self.config.work_size
+        small = F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
+        box = (small[:, :, int(0.52 * s):int(0.68 * s), int(0.25 * s):int(0.75 * s)] + 1) / 2
+        rgb = box.flatten(2).median(2).values[:, :, None, None]
+        hue = (rgb / grey(rgb).clamp_min(1e-3)).clamp(0.5, 2.0)
+        is_grey = (x.amax(1) == x.amin(1)).flatten(1).all(1)
+        return torch.where(is_grey[:, None, None, None], torch.ones_like(hue), hue)
+
+    @staticmethod
+    def _in_skin_hue(level: torch.Tensor, hue: torch.Tensor, skin: torch.Tensor) -> torch.Tensor:
+        """Grey content ``level`` ``(B, 1, H, W)`` in [0, 1] coloured by the skin's ``hue``: twice its colour
+        where black (a mouth interior is redder than skin), half where as bright as ``skin`` or brighter (teeth),
+        linear between; luma kept (up to clipping)."""
+        dark = (1 - level / skin.clamp_min(1e-3)).clamp(0, 1)
+        strength = CONTENT_HUE_BRIGHT + (CONTENT_HUE_DARK - CONTENT_HUE_BRIGHT) * dark
+        return (level * (1 + strength * (hue - 1))).clamp(0, 1)
+
     def express(self, x: torch.Tensor, c_e: torch.Tensor) -> torch.Tensor:
         """The expression change alone, at ``x``'s size."""
         flow, content, mask = self.expression_fields(x, c_e)
@@ -201,13 +228,13 @@ class FieldGenerator(nn.Module):
         base = F.affine_grid(torch.eye(2, 3, device=x.device).expand(len(x), 2, 3), list(x.shape), align_corners=False)
         warped = F.grid_sample(x, base + up(flow).permute(0, 2, 3, 1), mode="bilinear", padding_mode="border",
                                align_corners=False)
-        mask = up(mask)
-        out = (1 - mask) * warped + mask * (up(content) * 2 - 1)
+        mask, hue, skin = up(mask), self.skin_hue(x), self.skin(x)
+        out = (1 - mask) * warped + mask * (self._in_skin_hue(up(content), hue, skin) * 2 - 1)
         cover, ratio = torch.einsum("be,ecxy->bcxy", c_e, self.prior_mouth).split(1, 1)
         if not bool((cover > 0).any()):
             return out
         cover = up(cover)
-        return (1 - cover) * out + cover * ((up(ratio) * self.skin(x)).clamp(0, 1) * 2 - 1)
+        return (1 - cover) * out + cover * (self._in_skin_hue((up(ratio) * skin).clamp(0, 1), hue, skin) * 2 - 1)
 
     def shading_fields(self, x: torch.Tensor, direction: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-gain and offset ``(B, 1, w, w)`` for lights of ``direction`` ``(B, 3)``."""

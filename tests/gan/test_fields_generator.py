@@ -22,6 +22,11 @@ def _images(b: int = 2, size: int = 40, seed: int = 0) -> torch.Tensor:
     return torch.rand(b, 3, size, size, generator=g) * 2 - 1
 
 
+def _grey_images(b: int = 2, size: int = 40, seed: int = 0) -> torch.Tensor:
+    """Like :func:`_images` with the three channels equal: new content stays grey on them."""
+    return _images(b, size, seed)[:, :1].expand(-1, 3, -1, -1).contiguous()
+
+
 def _randomise_heads(generator: FieldGenerator, seed: int = 1, std: float = 0.3) -> FieldGenerator:
     """Give the zero-initialised heads weights, so the generator changes its input."""
     g = torch.Generator().manual_seed(seed)
@@ -158,7 +163,7 @@ def test_untrained_expression_is_the_prior_flow_warp():
     prior[1, 1] = -0.15 * xx * yy
     with torch.no_grad():
         g.prior_flow.copy_(prior)
-    x = _images(2, 48)
+    x = _grey_images(2, 48)  # a grey photo's content is grey: 0.5 -> 0
     with torch.no_grad():
         y = g(x, torch.zeros(2, 3), torch.tensor([[0.0, 1], [0, 1]]))
         neutral = g(x, torch.zeros(2, 3), torch.tensor([[1.0, 0], [1, 0]]))
@@ -179,7 +184,7 @@ def test_prior_flow_is_a_backward_flow_in_grid_units():
     size, k = 40, 4
     with torch.no_grad():
         g.prior_flow[1, 0] = 2 * k / size
-    x = _images(1, size)
+    x = _grey_images(1, size)
     with torch.no_grad():
         y = g.express(x, torch.tensor([[0.0, 1]])) / (1 - MASK)
     torch.testing.assert_close(y[..., : size - k], x[..., k:], atol=1e-5, rtol=0)
@@ -252,6 +257,42 @@ def test_prior_mouth_paints_content_at_the_skins_brightness():
     # the other expression has no mouth prior: nothing painted
     kept = g(x, torch.zeros(1, 3), torch.tensor([[1.0, 0.0]]))
     assert torch.allclose(kept, x, atol=1e-5)
+
+
+def test_on_a_colour_photo_the_prior_mouth_takes_the_skins_hue_and_keeps_its_luma():
+    from augmenter.nets.fields import CONTENT_HUE_BRIGHT, CONTENT_HUE_DARK, grey
+
+    g = FieldGenerator(SMALL)
+    with torch.no_grad():
+        g.expression.head.bias[3] = -100.0  # no learned blend: only the prior mouth adds content
+        g.prior_mouth[1, 0, 40:50, 20:44] = 1.0
+        g.prior_mouth[1, 1, 40:46, 20:44] = 0.2  # a dark interior...
+        g.prior_mouth[1, 1, 46:50, 20:44] = 1.2  # ...and a row of teeth brighter than the skin
+    skin_rgb = torch.tensor([0.8, 0.6, 0.5])  # a warm skin, in [0, 1]
+    x = (skin_rgb * 2 - 1)[None, :, None, None].expand(1, 3, 64, 64).clone()
+    out = (g(x, torch.zeros(1, 3), torch.tensor([[0.0, 1.0]])) + 1) / 2
+    luma = grey(skin_rgb[None, :, None, None]).item()
+    hue = skin_rgb / luma
+    interior, teeth = out[0, :, 41:45, 24:40].mean((1, 2)), out[0, :, 47:49, 24:40].mean((1, 2))
+    dark = 1 - 0.2  # the interior is 0.2 of the skin's brightness
+    expected_interior = 0.2 * luma * (1 + (CONTENT_HUE_BRIGHT + (CONTENT_HUE_DARK - CONTENT_HUE_BRIGHT) * dark)
+                                      * (hue - 1))
+    torch.testing.assert_close(interior, expected_interior, atol=2e-3, rtol=0)
+    torch.testing.assert_close(teeth, (1.2 * luma * (1 + CONTENT_HUE_BRIGHT * (hue - 1))).clamp(0, 1), atol=2e-3,
+                               rtol=0)
+    assert interior[0] > interior[1] > interior[2]  # warm, like the skin
+    assert grey(interior[None, :, None, None]).item() == pytest.approx(0.2 * luma, abs=2e-3)  # luma kept
+
+
+def test_a_grey_photos_new_content_stays_grey_bit_for_bit():
+    g = _randomise_heads(FieldGenerator(SMALL))
+    with torch.no_grad():
+        g.prior_mouth[1, 0, 40:50, 20:44] = 1.0
+        g.prior_mouth[1, 1, 40:50, 20:44] = 0.3
+    x = _grey_images(2, 64)
+    out = g.express(x, torch.tensor([[0.0, 1.0], [0.0, 1.0]]))
+    assert torch.equal(g.skin_hue(x), torch.ones(2, 3, 1, 1))
+    assert torch.equal(out[:, 0], out[:, 1]) and torch.equal(out[:, 1], out[:, 2])
 
 
 def test_shading_stays_inside_the_face_mask():
