@@ -101,6 +101,7 @@ class FieldsConfig:
     offset_on_albedo: bool = False  # True: the offset is added light, scaled by the source's own detail (below)
     keep_exposure: bool = False  # True: the relit face keeps the source's mean brightness, as a camera's exposure does
     shading_strength: float = 1.0  # the log-gain is multiplied by this when relighting: above 1, deeper shadows
+    content_in_skin_hue: bool = True  # False: new content grey in all three channels (before 2026-12-07)
 
 
 def direction_vector(azimuth: float, elevation: float) -> tuple[float, float, float]:
@@ -202,7 +203,10 @@ class FieldGenerator(nn.Module):
 
     def skin_hue(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, 3, 1, 1)``: the per-channel median of the template's nose-and-cheeks box over its luma (luma 1:
-        multiplying a grey level by it gives that level the skin's hue); exactly 1 for a grey photo."""
+        multiplying a grey level by it gives that level the skin's hue); exactly 1 for a grey photo, and for every
+        photo when ``config.content_in_skin_hue`` is off."""
+        if not self.config.content_in_skin_hue:
+            return torch.ones(len(x), 3, 1, 1, dtype=x.dtype, device=x.device)
         s = self.config.work_size
         small = F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
         box = (small[:, :, int(0.52 * s):int(0.68 * s), int(0.25 * s):int(0.75 * s)] + 1) / 2

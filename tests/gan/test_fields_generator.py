@@ -295,6 +295,13 @@ def test_a_grey_photos_new_content_stays_grey_bit_for_bit():
     assert torch.equal(out[:, 0], out[:, 1]) and torch.equal(out[:, 1], out[:, 2])
 
 
+def test_with_content_in_skin_hue_off_a_colour_photos_new_content_is_grey():
+    g = FieldGenerator(dataclasses.replace(SMALL, content_in_skin_hue=False))
+    x = torch.tensor([0.6, 0.2, 0.0])[None, :, None, None].expand(2, 3, 32, 32)
+    assert torch.equal(g.skin_hue(x), torch.ones(2, 3, 1, 1))
+    assert not torch.equal(FieldGenerator(SMALL).skin_hue(x), torch.ones(2, 3, 1, 1))
+
+
 def test_shading_stays_inside_the_face_mask():
     g = _randomise_heads(FieldGenerator(SMALL))
     with torch.no_grad():
