@@ -1,11 +1,11 @@
-"""Measured rules that judge a variant against its source: detail lost, colour added to a grey face, light brought
-out of black, new light without texture, and a score bounded by the source's.
+"""Measured rules that judge a variant against its source: detail lost, colour added to a grey face or a colour face's
+colour changed, light brought out of black, new light without texture, and a score bounded by the source's.
 
-The first four are statistics of the pair, not learned: a generator trained against them can lower them only by
-keeping its photo's detail, its black and, on a grey photo, its greyness. Each costs a variant up to
+All but the bound are statistics of the pair, not learned: a generator trained against them can lower them only by
+keeping its photo's detail, its black and its colour (on a grey photo, its greyness). Each costs a variant up to
 :attr:`SourceRules.penalty` of its q_score, like the tear check's seam penalty (:mod:`augmenter.quality.tear_check`),
-and all are switched on by the check's checkpoint (``config["rules"]``; the last two only where it names their
-thresholds, so a check saved before them judges as it did). Compare a variant with its source at the size the
+and all are switched on by the check's checkpoint (``config["rules"]``; the colour patch, colour not in the photo
+and the two light rules only where it names their thresholds, so a check saved before them judges as it did). Compare a variant with its source at the size the
 generator worked at: a 64 px generator's output beside a 128 px photo is softer by its size alone.
 
 * **Detail kept** (:func:`detail_kept`): the fine texture of the variant's face against the source's, measured
@@ -21,6 +21,15 @@ generator worked at: a 64 px generator's output beside a 128 px photo is softer 
   confined to part of the image counts too (:func:`colour_patch_on_grey`: the colour added over the 5% most
   coloured 8 px blocks of the whole image, where a face-box mean dilutes a pink background or one pink cheek, the
   tints a 128 px generator trained against the judge found next); the rule charges the larger of the two.
+* **Colour a colour photo does not have** (:func:`colour_not_in_photo`, when ``hue_start`` is set): the colour
+  rule's twin for colour photos. A change of light multiplies a pixel's three channels alike, so its colour relative
+  to its luma stays; darkening, brightening and desaturation (a highlight rolling off, a shadow) only move along
+  that colour. Per pixel at 32 px, the colour the variant has beyond any such change of a source pixel within
+  :data:`HUE_REACH` px (a warp moves colour a few pixels), in grey levels; pixels the variant brightens past
+  :data:`HUE_KNEE` (where highlights roll off channel by channel and turn yellow, as a camera's do) and their
+  neighbours, and pixels whose photo is near black (its colour unknown; the light rules judge black), are left out;
+  averaged over the 5% most coloured 8 px blocks, as the patch measure. Why: tints, colour shifts and painted
+  shading masks on colour photos, which Q alone passes at faint severity (docs/quality.md, "Colour photos").
 * **Light from black** (:func:`light_from_black`, when ``black_start`` is set): the light a variant adds where its
   source is black all around (luma at most :data:`BLACK_LEVEL` within :data:`BLACK_REACH` px at 128 px: the
   aligner's padding, a background in the dark, a face in deep shadow), in grey levels averaged over that region.
@@ -56,7 +65,14 @@ held-out photos 2.8 at most; a 128 px generator trained against the judge lifts 
 starts at 3 and takes all of ``penalty`` at 8. Texture in new light: measured (not 1) for 935 of those 6,000
 variants, 0.89 at their median, 0.30 at their 1st percentile (dark hair or glasses brightened into a painted
 look), below 0.25 once; 0.55 at least on the held-out photos; the 128 px generator's glows over shadowed faces
-0.15-0.29: the rule starts at 0.4 and takes all of ``penalty`` at 0.25.
+0.15-0.29: the rule starts at 0.4 and takes all of ``penalty`` at 0.25. Colour not in the photo (thresholds set on the
+human study's 75 GAN faces, colour, so that its 75 FFHQ photos judge it): the default generator's variants of them
+(every light and expression) measure 0.14 at the median, 2.5 at the 99th percentile, 3.8 at the 99.9th and 4.9 at
+most (surprise's mouth, new content in the skin's hue); the pool's failures at severity 0.3 measure 5.8 at the
+median for shading masks, 5.0 for tints, 10.9 for colour shifts: the rule starts at 4 and takes all of
+``penalty`` at 8. Colour patch: the default generator's variants of grey photos measure 0 exactly; the 128 px
+adversary's tints that show by eye measure 3.1-5.9, those that do not 1.6-3.2: the rule starts at 2 and takes all of
+``penalty`` at 4.
 
 Example:
     >>> x = torch.rand(2, 3, 128, 128) * 2 - 1
@@ -105,10 +121,13 @@ class SourceRules:
     black_full: float = 8.0          # ...and ``penalty`` at or above this
     texture_start: float | None = None  # texture in new light below this loses points (None: rule off)...
     texture_full: float = 0.25          # ...and ``penalty`` at or below this
+    hue_start: float | None = None  # grey levels of colour a colour photo's variant adds (colour_not_in_photo)
+    hue_full: float = 8.0           # above this lose points, ``penalty`` at or above this (None: rule off)
 
 
 # what a newly trained check is saved with (the built-in one's)
-DEFAULT_RULES = SourceRules(source_margin=0.05, black_start=3.0, texture_start=0.4, patch_start=2.0)
+DEFAULT_RULES = SourceRules(source_margin=0.05, black_start=3.0, texture_start=0.4, patch_start=2.0,
+                            hue_start=4.0)
 
 
 def _luma(x: torch.Tensor) -> torch.Tensor:
@@ -194,6 +213,12 @@ def colour_on_grey(sources: torch.Tensor, variants: torch.Tensor, grey_source: f
 
 _PATCH_BLOCK = 8  # px at 128 px: a colour patch is measured over blocks of this side...
 _PATCH_SHARE = 0.05  # ...the most coloured this share of them (13 of the 256 blocks)
+HUE_SIZE = 32  # colour_not_in_photo measures at this side...
+HUE_REACH = 2  # ...where a variant pixel's colour may come from a source pixel this many px away (8 at 128 px)
+HUE_KNEE = 0.8  # ...and leaves out variant pixels with a channel above this (in [0, 1]): rolled-off highlights
+_HUE_FLOOR = 0.03  # a source pixel darker than this (luma in [0, 1]) has no colour of its own: grey...
+_HUE_DARK = 0.06  # ...and a variant pixel whose source is darker than this is not judged (its colour is unknown)
+_LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 
 def colour_patch_on_grey(sources: torch.Tensor, variants: torch.Tensor, grey_source: float = 1.0) -> torch.Tensor:
@@ -214,6 +239,44 @@ def _block_colour(x: torch.Tensor) -> torch.Tensor:
     u = (resize_square(x.float(), SIZE) + 1) * 127.5
     chroma = (u - u.mean(1, keepdim=True)).abs().amax(1, keepdim=True)
     return F.avg_pool2d(chroma, _PATCH_BLOCK).flatten(1)
+
+
+def colour_not_in_photo(sources: torch.Tensor, variants: torch.Tensor, grey_source: float = 1.0) -> torch.Tensor:
+    """``(B, 3, H, W)`` each in [-1, 1] (any size; measured at :data:`HUE_SIZE` px) -> ``(B,)``: the colour a variant
+    of a colour photo has that no change of light gives its photo (see the module docstring), grey levels over the
+    5% most coloured 8 px blocks; 0 for grey sources (the colour rule judges those). Differentiable in ``variants``.
+
+    Example: a smooth warm skin relit (its three channels times one smooth gain) -> 0.2 (rounding); the same skin
+    with red and blue up 10 levels (a pink cast) -> 9.2, with red alone up 10 (redder, part of it along the skin's
+    own colour) -> 7.5.
+    """
+    out = torch.zeros(len(sources), dtype=torch.float32, device=sources.device)
+    colour = _colour(sources) >= grey_source
+    if bool(colour.any()):
+        out = out.index_put((colour.nonzero()[:, 0],), _colour_not_in_photo(sources[colour], variants[colour]))
+    return out
+
+
+def _colour_not_in_photo(sources: torch.Tensor, variants: torch.Tensor) -> torch.Tensor:
+    s = (F.interpolate(sources.float(), size=HUE_SIZE, mode="area") + 1) / 2
+    v = (F.interpolate(variants.float(), size=HUE_SIZE, mode="area") + 1) / 2
+    weights = torch.tensor(_LUMA_WEIGHTS, dtype=s.dtype, device=s.device)[None, :, None, None]
+    source_luma, variant_luma = (s * weights).sum(1, keepdim=True), (v * weights).sum(1, keepdim=True)
+    own = torch.where(source_luma > _HUE_FLOOR, s / source_luma.clamp_min(_HUE_FLOOR), torch.ones_like(s))
+    chroma, r = v - variant_luma, HUE_REACH
+    padded = F.pad(own, (r,) * 4, mode="replicate")
+    beyond = torch.full_like(variant_luma, float("inf"))
+    for dy in range(2 * r + 1):  # every source pixel within the reach, one shift at a time
+        for dx in range(2 * r + 1):
+            expected = variant_luma * (padded[:, :, dy:dy + HUE_SIZE, dx:dx + HUE_SIZE] - 1)
+            along = (chroma * expected).sum(1, keepdim=True) / (expected * expected).sum(1, keepdim=True).clamp_min(1e-8)
+            rest = chroma - along.clamp(0, 1) * expected
+            beyond = torch.minimum(beyond, (rest * rest).sum(1, keepdim=True))  # squared (norm() is slow here)
+    bright = F.adaptive_max_pool2d((variants.float().amax(1, keepdim=True) + 1) / 2, HUE_SIZE) >= HUE_KNEE
+    judged = ~F.max_pool2d(bright.float(), 3, 1, 1).bool() & (source_luma >= _HUE_DARK)  # see the module docstring
+    blocks = F.avg_pool2d(beyond.clamp_min(1e-12).sqrt() * 255 * judged.float(), _PATCH_BLOCK * HUE_SIZE // SIZE)
+    blocks = blocks.flatten(1)
+    return blocks.topk(max(1, round(_PATCH_SHARE * blocks.shape[1])), dim=1).values.mean(1)
 
 
 def light_from_black(sources: torch.Tensor, variants: torch.Tensor) -> torch.Tensor:
@@ -270,13 +333,15 @@ def hinge(value, start: float, full: float):
 
 
 RULE_NAMES = {"soft": "softer than the photo", "colour": "colour on a grey photo",
-              "black": "light from black", "glow": "new light without texture"}  # a charge's name -> its words
+              "hue": "colour the photo does not have", "black": "light from black",
+              "glow": "new light without texture"}  # a charge's name -> its words
 
 
 def rule_charges(sources: torch.Tensor, variants: torch.Tensor, rules: SourceRules) -> dict[str, torch.Tensor]:
     """Each rule's charge ``(B,)`` in [0, rules.penalty] (linear between its start and full thresholds), keyed as
-    :data:`RULE_NAMES`; ``"black"`` and ``"glow"`` only when ``rules.black_start`` / ``rules.texture_start`` are
-    set. Differentiable in ``variants``."""
+    :data:`RULE_NAMES`; ``"hue"``, ``"black"`` and ``"glow"`` only when ``rules.hue_start`` /
+    ``rules.black_start`` / ``rules.texture_start`` are set. ``"colour"`` charges only grey sources' variants and
+    ``"hue"`` only colour ones'. Differentiable in ``variants``."""
     sources, variants = resize_square(sources.float(), SIZE), resize_square(variants.float(), SIZE)  # once for all
     source_luma, variant_luma = _luma(sources), _luma(variants)  # once for every rule that reads luma
     colour = hinge(colour_on_grey(sources, variants, rules.grey_source), rules.colour_start, rules.colour_full)
@@ -285,6 +350,8 @@ def rule_charges(sources: torch.Tensor, variants: torch.Tensor, rules: SourceRul
                                              rules.patch_start, rules.patch_full))
     share = {"soft": hinge(_detail_kept(source_luma, variant_luma), rules.detail_start, rules.detail_full),
              "colour": colour}
+    if rules.hue_start is not None:
+        share["hue"] = hinge(colour_not_in_photo(sources, variants, rules.grey_source), rules.hue_start, rules.hue_full)
     if rules.black_start is not None or rules.texture_start is not None:
         levels = _levels(source_luma, variant_luma)  # the two light rules share the grey levels and their blurs
         if rules.black_start is not None:
@@ -295,8 +362,8 @@ def rule_charges(sources: torch.Tensor, variants: torch.Tensor, rules: SourceRul
 
 
 def rule_penalty(sources: torch.Tensor, variants: torch.Tensor, rules: SourceRules) -> torch.Tensor:
-    """``(B,)`` in [0, 4 * rules.penalty]: what the rules take off each variant's q_score, the sum of
-    :func:`rule_charges`. Differentiable in ``variants``."""
+    """``(B,)`` in [0, 4 * rules.penalty] (the two colour rules never both charge): what the rules take off each
+    variant's q_score, the sum of :func:`rule_charges`. Differentiable in ``variants``."""
     return sum(rule_charges(sources, variants, rules).values())
 
 

@@ -12,8 +12,8 @@ import torch
 from augmenter.checkpoint import save_checkpoint
 from augmenter.nets.tear_check import TearCheck, TearCheckConfig
 from augmenter.quality.source_rules import (DEFAULT_RULES, SourceRules, bounded_by_source, colour_on_grey,
-                                            colour_patch_on_grey, detail_kept, light_from_black, rule_charges,
-                                            rule_penalty, texture_in_new_light)
+                                            colour_not_in_photo, colour_patch_on_grey, detail_kept, light_from_black,
+                                            rule_charges, rule_penalty, texture_in_new_light)
 from augmenter.quality.tear_check import check_penalty, judged_against_sources, load_tear_check, tear_check_config
 from augmenter.tensors import faces_to_input
 
@@ -89,6 +89,39 @@ def test_a_grey_photo_as_a_colour_jpeg_and_a_colour_photo_measure_no_added_patch
     sources = faces_to_input(np.stack([grey, colour_photo]))
     variants = faces_to_input(np.stack([copy[..., ::-1].copy(), _pink_corner(colour_photo, 30)]))
     assert colour_patch_on_grey(sources, variants).numpy() == pytest.approx([0.0, 0.0], abs=0.05)
+
+
+def _warm_skin(size: int = 128) -> np.ndarray:
+    """A smooth warm skin-coloured face-sized image, ``(S, S, 3)`` uint8, brighter to the right."""
+    ramp = np.linspace(90, 170, size, dtype=np.float32)[None, :, None]
+    return np.clip(np.ones((size, size, 1), np.float32) * ramp * np.array([1.15, 0.95, 0.8]), 0, 255).astype(np.uint8)
+
+
+def test_a_colour_photo_relit_keeps_its_colour_and_a_cast_or_a_shift_does_not():
+    face = _warm_skin()
+    relit = np.clip(face * np.linspace(0.5, 1.2, 128, dtype=np.float32)[:, None, None], 0, 255).astype(np.uint8)
+    shifted = np.roll(face, 4, axis=1)  # a warp moves colour a few pixels
+    pink = np.clip(face.astype(np.float32) + np.array([10.0, 0.0, 10.0]), 0, 255).astype(np.uint8)
+    sources = faces_to_input(np.stack([face] * 3))
+    measured = colour_not_in_photo(sources, faces_to_input(np.stack([relit, shifted, pink]))).numpy()
+    assert measured[0] < 0.5 and measured[1] < 0.5 and measured[2] > DEFAULT_RULES.hue_full
+    charged = rule_charges(sources, faces_to_input(np.stack([relit, shifted, pink])), DEFAULT_RULES)
+    assert charged["hue"].numpy() == pytest.approx([0.0, 0.0, 0.2])
+    assert charged["colour"].numpy() == pytest.approx([0.0, 0.0, 0.0])  # the grey rule leaves colour photos be
+
+
+def test_colour_not_in_photo_leaves_grey_photos_rolled_off_highlights_and_black_alone():
+    grey = _textured_grey_face()
+    tinted = np.clip(grey * np.array([1.1, 0.95, 0.9]), 0, 255).astype(np.uint8)
+    face = _warm_skin()
+    blown = np.clip(face.astype(np.float32) * 1.8, 0, 255).astype(np.uint8)  # red clips first: a yellower highlight
+    dark = (face * 0.02).astype(np.uint8)  # a photo in the dark: its colour is unknown
+    lifted = np.clip(dark.astype(np.float32) + np.array([0.0, 4.0, 0.0]), 0, 255).astype(np.uint8)
+    sources = faces_to_input(np.stack([grey, face, dark]))
+    measured = colour_not_in_photo(sources, faces_to_input(np.stack([tinted, blown, lifted]))).numpy()
+    assert measured == pytest.approx([0.0, 0.0, 0.0], abs=0.5)
+    before = SourceRules(**{**asdict(DEFAULT_RULES), "hue_start": None})  # a check saved before the rule
+    assert "hue" not in rule_charges(sources, sources, before)
 
 
 def test_the_rules_are_linear_between_their_thresholds_and_add_up():
