@@ -1,5 +1,5 @@
 """The default Q on real photos from a camera outside its pool: ``python -m pipelines.default_q.other_camera
-[FOLDER [GLOB]] [--failures]`` (default: ``build/dq10/aligned/human``, ``FFHQ_*.jpg``: the human study's 75 real photos, aligned
+[FOLDER [GLOB]] [--failures] [--picture OUT]`` (default: ``build/dq10/aligned/human``, ``FFHQ_*.jpg``: the human study's 75 real photos, aligned
 at 128 px by :mod:`pipelines.default_q.heldout`).
 
 Every real photo in Q's pool is FER-2013 (48 px, upscaled) or Yale B (one lab). This scores other photos as they
@@ -11,6 +11,8 @@ With ``--failures`` it also runs the failure test of ``augment measure-default-q
 mode at severity 0.3 / 0.6 / 1.0, the share scoring below its own photo) with Q and the built-in tear check, as
 shipped and without its rule for colour photos (``hue_start`` off): the rule's thresholds were set on the study's
 GAN faces, so its FFHQ photos judge it (docs/quality.md, "Colour photos: colour the photo does not have").
+``--picture OUT`` draws six of the photos beside their faint damage and the default generator's variants, each
+scored without and with that rule.
 """
 from __future__ import annotations
 
@@ -70,11 +72,51 @@ def failure_figures(paths: list[Path], faces: np.ndarray) -> dict[str, dict[str,
     return {cell: {name: shares[name][cell] for name in shares} for cell in shares["check"]}
 
 
+def hue_rule_picture(faces: np.ndarray, out: str | Path, rows: int = 6, seed: int = 0) -> None:
+    """A sheet of ``rows`` of ``faces`` (seeded pick): the photo, faint shading masks, a tint and a colour shift,
+    the default generator's relight and surprise edit; under each its score with Q + the check without the
+    colour-photo rule -> with it; a damaged face's label is green when it scores below its photo, red when not."""
+    from dataclasses import replace
+
+    from PIL import Image, ImageDraw
+
+    from augmenter.api import FaceAugmenter
+    from pipelines.default_q.measure import _rng
+    from pipelines.default_q.pool import damage
+
+    pick = faces[np.sort(np.random.default_rng(seed).choice(len(faces), rows, replace=False))]
+    aug = FaceAugmenter.load()
+    cols = [("photo", pick, False)]
+    cols += [(f"{mode} {sev}", np.stack([damage(f, mode, sev, _rng(seed, str(i), mode)) for i, f in enumerate(pick)]),
+              True) for mode, sev in (("shading_mask", 0.3), ("shading_mask", 0.6), ("tint", 0.3), ("colour", 0.3))]
+    cols += [("relit az-070", aug.relight(pick, "az-070_el+00"), False),
+             ("surprise", aug.change_expression(pick, "surprise"), False)]
+    with_rule, rules = aug.tear_check.rules, aug.tear_check.rules
+    photo_q = aug.score(pick)
+    t, label = pick.shape[1], 14
+    sheet = Image.new("RGB", (len(cols) * t, label + rows * (t + label)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for c, (name, images, damaged) in enumerate(cols):
+        draw.text((c * t + 2, 1), name, fill="black")
+        aug.tear_check.rules = replace(rules, hue_start=None)
+        before = aug.score(images, sources=pick) if c else photo_q
+        aug.tear_check.rules = with_rule
+        after = aug.score(images, sources=pick) if c else photo_q
+        for r in range(rows):
+            y = label + r * (t + label)
+            sheet.paste(Image.fromarray(images[r]), (c * t, y))
+            text = f"{before[r]:.2f} -> {after[r]:.2f}" if c else f"photo {photo_q[r]:.2f}"
+            colour = ((0, 140, 0) if after[r] < photo_q[r] else (200, 0, 0)) if damaged else (60, 60, 60)
+            draw.text((c * t + 2, y + t), text, fill=colour)
+    sheet.save(out)
+
+
 def main(argv: list[str]) -> None:
     from augmenter.api import FaceAugmenter
 
     failures = "--failures" in argv
-    argv = [a for a in argv if a != "--failures"]
+    picture = argv[argv.index("--picture") + 1] if "--picture" in argv else None
+    argv = [a for i, a in enumerate(argv) if a not in ("--failures", "--picture") and argv[i - 1] != "--picture"]
     folder = Path(argv[0]) if argv else Path("build/dq10/aligned/human")
     paths = sorted(folder.glob(argv[1] if len(argv) > 1 else "FFHQ_*.jpg"))
     if not paths:
@@ -83,6 +125,9 @@ def main(argv: list[str]) -> None:
     print(f"{len(paths)} photos from {folder}")
     for name, f in other_camera_figures(FaceAugmenter.load().score, faces).items():
         print(f"{name:16s} median {f['median']:.3f}  at 0.6 {100 * f['share_at_q_min']:.0f}%")
+    if picture:
+        hue_rule_picture(faces, picture)
+        print(f"{picture}: written")
     if failures:
         cells = failure_figures(paths, faces)
         print("below their own photo, Q + check without its colour-photo rule -> as shipped (cells under 95%: "
