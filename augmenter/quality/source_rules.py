@@ -5,8 +5,9 @@ All but the bound are statistics of the pair, not learned: a generator trained a
 keeping its photo's detail, its black and its colour (on a grey photo, its greyness). Each costs a variant up to
 :attr:`SourceRules.penalty` of its q_score, like the tear check's seam penalty (:mod:`augmenter.quality.tear_check`),
 and all are switched on by the check's checkpoint (``config["rules"]``; the colour patch, colour not in the photo
-and the two light rules only where it names their thresholds, so a check saved before them judges as it did). Compare a variant with its source at the size the
-generator worked at: a 64 px generator's output beside a 128 px photo is softer by its size alone.
+and the two light rules only where it names their thresholds, so a check saved before them judges as it did).
+Compare a variant with its source at the size the generator worked at: a 64 px generator's output beside a 128 px
+photo is softer by its size alone.
 
 * **Detail kept** (:func:`detail_kept`): the fine texture of the variant's face against the source's, measured
   on log luma (a relight multiplies the photo by a smooth gain, which a log turns into a smooth offset that the
@@ -269,7 +270,8 @@ def _colour_not_in_photo(sources: torch.Tensor, variants: torch.Tensor) -> torch
     for dy in range(2 * r + 1):  # every source pixel within the reach, one shift at a time
         for dx in range(2 * r + 1):
             expected = variant_luma * (padded[:, :, dy:dy + HUE_SIZE, dx:dx + HUE_SIZE] - 1)
-            along = (chroma * expected).sum(1, keepdim=True) / (expected * expected).sum(1, keepdim=True).clamp_min(1e-8)
+            along = (chroma * expected).sum(1, keepdim=True) / (expected * expected).sum(1, keepdim=True).clamp_min(
+                1e-8)
             rest = chroma - along.clamp(0, 1) * expected
             beyond = torch.minimum(beyond, (rest * rest).sum(1, keepdim=True))  # squared (norm() is slow here)
     bright = F.adaptive_max_pool2d((variants.float().amax(1, keepdim=True) + 1) / 2, HUE_SIZE) >= HUE_KNEE

@@ -1,6 +1,6 @@
 """The default Q on real photos from a camera outside its pool: ``python -m pipelines.default_q.other_camera
-[FOLDER [GLOB]] [--failures] [--picture OUT]`` (default: ``build/dq10/aligned/human``, ``FFHQ_*.jpg``: the human study's 75 real photos, aligned
-at 128 px by :mod:`pipelines.default_q.heldout`).
+[FOLDER [GLOB]] [--failures] [--picture OUT]`` (default: ``build/dq10/aligned/human``, ``FFHQ_*.jpg``: the human
+study's 75 real photos, aligned at 128 px by :mod:`pipelines.default_q.heldout`).
 
 Every real photo in Q's pool is FER-2013 (48 px, upscaled) or Yale B (one lab). This scores other photos as they
 come (colour), as grey photos (their luma) and the grey ones through 96 / 64 / 48 px, and prints each set's median
@@ -68,7 +68,8 @@ def failure_figures(paths: list[Path], faces: np.ndarray) -> dict[str, dict[str,
     clean, names, shares = q_scores(net, faces), [p.name for p in paths], {}
     for name, rules in (("check", check.rules), ("check without hue", replace(check.rules, hue_start=None))):
         check.rules = rules
-        shares[name] = {cell: r["below_source"] for cell, r in _failure_test(net, faces, clean, names, 0, check)[1].items()}
+        checked = _failure_test(net, faces, clean, names, 0, check)[1]
+        shares[name] = {cell: r["below_source"] for cell, r in checked.items()}
     return {cell: {name: shares[name][cell] for name in shares} for cell in shares["check"]}
 
 
