@@ -35,6 +35,11 @@ def to_uint8_images(images: torch.Tensor) -> np.ndarray:
     return ((images.detach().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
+def grey_images(images: torch.Tensor) -> torch.Tensor:
+    """``(n,)`` bool: which ``(n, 3, H, W)`` images have three equal channels (a grey photo, bit for bit)."""
+    return (images.amax(1) == images.amin(1)).flatten(1).all(1)
+
+
 def resize_square(x: torch.Tensor, size: int) -> torch.Tensor:
     """Bilinear resize of ``(B, C, H, W)`` to ``size x size``, antialiased when it shrinks; differentiable."""
     h, w = x.shape[-2:]

@@ -47,7 +47,7 @@ from augmenter.expand.journal import ChunkJournal
 from augmenter.expand.plan import Target, Variant, own_expression, same_expression
 from augmenter.expand.sources import ChunkImages
 from augmenter.io import write_image_atomic
-from augmenter.tensors import to_model_input, to_uint8_images
+from augmenter.tensors import grey_images, to_model_input, to_uint8_images
 
 IN_FLIGHT = 8  # chunks whose images may still be queued for writing
 
@@ -186,11 +186,6 @@ def generator_index(vocabulary: Sequence[str], name: str) -> int:
     raise KeyError(f"{name!r} is not in the generator's vocabulary ({', '.join(vocabulary)})")
 
 
-def grey_sources(images: torch.Tensor) -> torch.Tensor:
-    """``(n,)`` bool: which ``(n, 3, S, S)`` images have three equal channels."""
-    return ((images[:, 0] == images[:, 1]).flatten(1).all(1) & (images[:, 1] == images[:, 2]).flatten(1).all(1))
-
-
 class ChunkProcessor:
     """Turns one decoded chunk into written images and its journal entry.
 
@@ -244,7 +239,7 @@ class ChunkProcessor:
         expression = torch.tensor([self._expression(v.target.expression, self.layout.records[v.source]) for v in variants])
         y, q, why = self.models.forward(to_model_input(images, self.device), lighting, expression, torch.tensor(take))
         if rule.match_grey:
-            is_grey = grey_sources(images)[take].to(y.device)[:, None, None, None]
+            is_grey = grey_images(images)[take].to(y.device)[:, None, None, None]
             y = torch.where(is_grey, y.mean(1, keepdim=True).expand_as(y), y)
         verdicts = {name: judge_batch(name, judge, y, [v.target for v in variants]) for name, judge in rule.judges.items()}
         kept = keep_decisions(q, [v.source for v in variants], rule.q_min, rule.keep_best)

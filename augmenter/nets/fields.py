@@ -76,6 +76,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from augmenter.nets.blocks import Hourglass, tile_labels
+from augmenter.tensors import grey_images
 
 MAX_LOG_GAIN = 3.0
 PRIOR_AMBIENT, PRIOR_WRAP, PRIOR_DIFFUSE, SRGB_GAMMA = 0.10, 0.1, 1.1, 2.2  # the renderer's flash shading
@@ -205,14 +206,14 @@ class FieldGenerator(nn.Module):
         """``(B, 3, 1, 1)``: the per-channel median of the template's nose-and-cheeks box over its luma (luma 1:
         multiplying a grey level by it gives that level the skin's hue); exactly 1 for a grey photo, and for every
         photo when ``config.content_in_skin_hue`` is off."""
-        if not self.config.content_in_skin_hue:
+        is_grey = grey_images(x)
+        if not self.config.content_in_skin_hue or bool(is_grey.all()):  # grey batches (all of training) skip the rest
             return torch.ones(len(x), 3, 1, 1, dtype=x.dtype, device=x.device)
         s = self.config.work_size
         small = F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
         box = (small[:, :, int(0.52 * s):int(0.68 * s), int(0.25 * s):int(0.75 * s)] + 1) / 2
         rgb = box.flatten(2).median(2).values[:, :, None, None]
         hue = (rgb / grey(rgb).clamp_min(1e-3)).clamp(0.5, 2.0)
-        is_grey = (x.amax(1) == x.amin(1)).flatten(1).all(1)
         return torch.where(is_grey[:, None, None, None], torch.ones_like(hue), hue)
 
     @staticmethod

@@ -122,8 +122,8 @@ class SourceRules:
     black_full: float = 8.0          # ...and ``penalty`` at or above this
     texture_start: float | None = None  # texture in new light below this loses points (None: rule off)...
     texture_full: float = 0.25          # ...and ``penalty`` at or below this
-    hue_start: float | None = None  # grey levels of colour a colour photo's variant adds (colour_not_in_photo)
-    hue_full: float = 8.0           # above this lose points, ``penalty`` at or above this (None: rule off)
+    hue_start: float | None = None  # grey levels of colour not in a colour photo above this lose points (None: off)
+    hue_full: float = 8.0           # ...and ``penalty`` at or above this
 
 
 # what a newly trained check is saved with (the built-in one's)
@@ -132,7 +132,11 @@ DEFAULT_RULES = SourceRules(source_margin=0.05, black_start=3.0, texture_start=0
 
 
 def _luma(x: torch.Tensor) -> torch.Tensor:
-    u = (resize_square(x.float(), SIZE) + 1) / 2
+    return _luma_of((resize_square(x.float(), SIZE) + 1) / 2)
+
+
+def _luma_of(u: torch.Tensor) -> torch.Tensor:
+    """``(B, 3, H, W)`` -> ``(B, 1, H, W)``: BT.601 luma, same units."""
     return 0.299 * u[:, 0:1] + 0.587 * u[:, 1:2] + 0.114 * u[:, 2:3]
 
 
@@ -196,11 +200,16 @@ def detail_kept(sources: torch.Tensor, variants: torch.Tensor) -> torch.Tensor:
     return _detail_kept(_luma(sources), _luma(variants))
 
 
-def _colour(x: torch.Tensor) -> torch.Tensor:
+def _chroma(x: torch.Tensor) -> torch.Tensor:
+    """``(B, 3, H, W)`` in [-1, 1] -> ``(B, 1, 128, 128)``: each pixel's largest channel distance from its mean,
+    in grey levels (0 for a grey pixel)."""
     u = (resize_square(x.float(), SIZE) + 1) * 127.5
+    return (u - u.mean(1, keepdim=True)).abs().amax(1, keepdim=True)
+
+
+def _colour(x: torch.Tensor) -> torch.Tensor:
     a, b = _BOX
-    box = u[:, :, a:b, a:b]
-    return (box - box.mean(1, keepdim=True)).abs().amax(1).mean((1, 2))
+    return _chroma(x)[:, 0, a:b, a:b].mean((1, 2))
 
 
 def colour_on_grey(sources: torch.Tensor, variants: torch.Tensor, grey_source: float = 1.0) -> torch.Tensor:
@@ -219,7 +228,6 @@ HUE_REACH = 2  # ...where a variant pixel's colour may come from a source pixel 
 HUE_KNEE = 0.8  # ...and leaves out variant pixels with a channel above this (in [0, 1]): rolled-off highlights
 _HUE_FLOOR = 0.03  # a source pixel darker than this (luma in [0, 1]) has no colour of its own: grey...
 _HUE_DARK = 0.06  # ...and a variant pixel whose source is darker than this is not judged (its colour is unknown)
-_LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 
 def colour_patch_on_grey(sources: torch.Tensor, variants: torch.Tensor, grey_source: float = 1.0) -> torch.Tensor:
@@ -231,15 +239,17 @@ def colour_patch_on_grey(sources: torch.Tensor, variants: torch.Tensor, grey_sou
     Example: a grey face whose top tenth (the background above the head) moves 6 levels from grey -> 6, while
     the face-box mean of :func:`colour_on_grey` stays 0.
     """
-    added = (_block_colour(variants) - _block_colour(sources)).clamp_min(0)
-    top = added.topk(max(1, round(_PATCH_SHARE * added.shape[1])), dim=1).values.mean(1)
+    top = _most_coloured((_block_colour(variants) - _block_colour(sources)).clamp_min(0))
     return torch.where(_colour(sources) < grey_source, top, torch.zeros_like(top))
 
 
 def _block_colour(x: torch.Tensor) -> torch.Tensor:
-    u = (resize_square(x.float(), SIZE) + 1) * 127.5
-    chroma = (u - u.mean(1, keepdim=True)).abs().amax(1, keepdim=True)
-    return F.avg_pool2d(chroma, _PATCH_BLOCK).flatten(1)
+    return F.avg_pool2d(_chroma(x), _PATCH_BLOCK).flatten(1)
+
+
+def _most_coloured(blocks: torch.Tensor) -> torch.Tensor:
+    """``(B, N)`` -> ``(B,)``: the mean of each row's largest :data:`_PATCH_SHARE` of values."""
+    return blocks.topk(max(1, round(_PATCH_SHARE * blocks.shape[1])), dim=1).values.mean(1)
 
 
 def colour_not_in_photo(sources: torch.Tensor, variants: torch.Tensor, grey_source: float = 1.0) -> torch.Tensor:
@@ -251,18 +261,17 @@ def colour_not_in_photo(sources: torch.Tensor, variants: torch.Tensor, grey_sour
     with red and blue up 10 levels (a pink cast) -> 9.2, with red alone up 10 (redder, part of it along the skin's
     own colour) -> 7.5.
     """
-    out = torch.zeros(len(sources), dtype=torch.float32, device=sources.device)
+    out = torch.zeros(len(sources), device=sources.device)
     colour = _colour(sources) >= grey_source
-    if bool(colour.any()):
-        out = out.index_put((colour.nonzero()[:, 0],), _colour_not_in_photo(sources[colour], variants[colour]))
+    if bool(colour.any()):  # only colour photos pay for the measure
+        out[colour] = _colour_not_in_photo(sources[colour], variants[colour])
     return out
 
 
 def _colour_not_in_photo(sources: torch.Tensor, variants: torch.Tensor) -> torch.Tensor:
     s = (F.interpolate(sources.float(), size=HUE_SIZE, mode="area") + 1) / 2
     v = (F.interpolate(variants.float(), size=HUE_SIZE, mode="area") + 1) / 2
-    weights = torch.tensor(_LUMA_WEIGHTS, dtype=s.dtype, device=s.device)[None, :, None, None]
-    source_luma, variant_luma = (s * weights).sum(1, keepdim=True), (v * weights).sum(1, keepdim=True)
+    source_luma, variant_luma = _luma_of(s), _luma_of(v)
     own = torch.where(source_luma > _HUE_FLOOR, s / source_luma.clamp_min(_HUE_FLOOR), torch.ones_like(s))
     chroma, r = v - variant_luma, HUE_REACH
     padded = F.pad(own, (r,) * 4, mode="replicate")
@@ -270,15 +279,14 @@ def _colour_not_in_photo(sources: torch.Tensor, variants: torch.Tensor) -> torch
     for dy in range(2 * r + 1):  # every source pixel within the reach, one shift at a time
         for dx in range(2 * r + 1):
             expected = variant_luma * (padded[:, :, dy:dy + HUE_SIZE, dx:dx + HUE_SIZE] - 1)
-            along = (chroma * expected).sum(1, keepdim=True) / (expected * expected).sum(1, keepdim=True).clamp_min(
-                1e-8)
-            rest = chroma - along.clamp(0, 1) * expected
+            length = (expected * expected).sum(1, keepdim=True).clamp_min(1e-8)
+            share = (chroma * expected).sum(1, keepdim=True) / length
+            rest = chroma - share.clamp(0, 1) * expected  # what no darkening or desaturation of that colour explains
             beyond = torch.minimum(beyond, (rest * rest).sum(1, keepdim=True))  # squared (norm() is slow here)
     bright = F.adaptive_max_pool2d((variants.float().amax(1, keepdim=True) + 1) / 2, HUE_SIZE) >= HUE_KNEE
     judged = ~F.max_pool2d(bright.float(), 3, 1, 1).bool() & (source_luma >= _HUE_DARK)  # see the module docstring
-    blocks = F.avg_pool2d(beyond.clamp_min(1e-12).sqrt() * 255 * judged.float(), _PATCH_BLOCK * HUE_SIZE // SIZE)
-    blocks = blocks.flatten(1)
-    return blocks.topk(max(1, round(_PATCH_SHARE * blocks.shape[1])), dim=1).values.mean(1)
+    beyond = beyond.clamp_min(1e-12).sqrt() * 255 * judged.float()  # grey levels; the floor keeps sqrt's gradient
+    return _most_coloured(F.avg_pool2d(beyond, _PATCH_BLOCK * HUE_SIZE // SIZE).flatten(1))
 
 
 def light_from_black(sources: torch.Tensor, variants: torch.Tensor) -> torch.Tensor:

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from augmenter.identity import LUMA_601
+
 PASTED = ("surprise", "disgust", "fear")  # the expressions with a renderer mouth (happy is a warp alone)
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+_LUMA = np.asarray(LUMA_601, np.float32)
 
 
 def with_grey_content(aug):

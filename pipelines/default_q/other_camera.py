@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from augmenter.identity import LUMA_601
 from augmenter.tensors import load_face
 
 SIDES = (96, 64, 48)  # FER-2013 ships 48 px faces
@@ -29,7 +30,7 @@ SIDES = (96, 64, 48)  # FER-2013 ships 48 px faces
 
 def as_grey(faces: np.ndarray) -> np.ndarray:
     """uint8 ``(N, S, S, 3)`` RGB -> the same shape, each pixel its BT.601 luma in all three channels."""
-    luma = (faces.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).round().astype(np.uint8)
+    luma = (faces.astype(np.float32) @ np.asarray(LUMA_601, np.float32)).round().astype(np.uint8)
     return np.repeat(luma[..., None], 3, -1)
 
 
@@ -92,7 +93,7 @@ def hue_rule_picture(faces: np.ndarray, out: str | Path, rows: int = 6, seed: in
               True) for mode, sev in (("shading_mask", 0.3), ("shading_mask", 0.6), ("tint", 0.3), ("colour", 0.3))]
     cols += [("relit az-070", aug.relight(pick, "az-070_el+00"), False),
              ("surprise", aug.change_expression(pick, "surprise"), False)]
-    with_rule, rules = aug.tear_check.rules, aug.tear_check.rules
+    rules = aug.tear_check.rules
     photo_q = aug.score(pick)
     t, label = pick.shape[1], 14
     sheet = Image.new("RGB", (len(cols) * t, label + rows * (t + label)), "white")
@@ -101,7 +102,7 @@ def hue_rule_picture(faces: np.ndarray, out: str | Path, rows: int = 6, seed: in
         draw.text((c * t + 2, 1), name, fill="black")
         aug.tear_check.rules = replace(rules, hue_start=None)
         before = aug.score(images, sources=pick) if c else photo_q
-        aug.tear_check.rules = with_rule
+        aug.tear_check.rules = rules
         after = aug.score(images, sources=pick) if c else photo_q
         for r in range(rows):
             y = label + r * (t + label)
