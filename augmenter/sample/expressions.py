@@ -69,6 +69,22 @@ def offset_field(name: str, neutral: np.ndarray, landmarks: np.ndarray) -> np.nd
     elif name == "nose_wrinkle":  # nose sides up, upper lip follows a little
         for i in (31, 35, 29):
             out += _blob(neutral, landmarks[i], 7.0)[:, None] * np.array([0.0, 2.0, 0.5], np.float32)
+    elif name == "brow_knit":  # AU4: the inner brows drawn together (and a little down)
+        middle = (landmarks[21, 0] + landmarks[22, 0]) / 2
+        for i in (20, 21, 22, 23):
+            side = 1.0 if landmarks[i, 0] < middle else -1.0
+            out += _blob(neutral, landmarks[i], 7.0)[:, None] * np.array([2.0 * side, -0.8, 0.0], np.float32)
+    elif name == "inner_brow_raise":  # AU1: the inner ends of the brows up (the oblique brows of sadness and fear)
+        for i in (20, 21, 22, 23):
+            out += _blob(neutral, landmarks[i], 6.0)[:, None] * np.array([0.0, 3.5, 0.0], np.float32)
+    elif name in ("corners_down", "lip_stretch"):  # AU15 (corners down) or AU20 (corners out, a little down)
+        move = {"corners_down": (0.5, -3.5, 0.0), "lip_stretch": (3.5, -1.0, -0.5)}[name]
+        for corner, side in ((48, -1.0), (54, 1.0)):
+            out += _blob(neutral, landmarks[corner], 7.0)[:, None] * np.array([move[0] * side, move[1], move[2]],
+                                                                              np.float32)
+    elif name == "chin_raise":  # AU17: the chin boss pushes the lower lip up
+        for i in (57, 8):
+            out += _blob(neutral, landmarks[i], 8.0)[:, None] * np.array([0.0, 2.0, 1.0], np.float32)
     else:
         raise ValueError(f"unknown expression part {name!r}")
     return out
