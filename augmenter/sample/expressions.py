@@ -4,7 +4,9 @@ Recipes (component index: coefficient in std units) come from measurements on a 
 the jaw (about 17 mm at -3), c1 stretches or puckers, c3 raises the upper lip, c5 raises nose and lip,
 c6 lowers (+) or raises (-) the inner brows, c7 presses the lips. No component moves the eyelids or the
 outer brows, so each recipe adds hand-made parts: vertex offsets around landmarks (``offsets``: smile
-corners, brow raise, nose wrinkle, cheek raise) and how open the painted eyes are (``eye_open``: 1 is
+corners, brow raise or lower, nose wrinkle, cheek raise, and for the emotions of
+:data:`augmenter.sample.flows.EMOTION_RECIPES` knit brows, inner brows raised, corners down, lips stretched, chin
+raised) and how open the painted eyes are (``eye_open``: 1 is
 neutral, 0 closed; ``lower_lid`` raises the lower lid).
 """
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Sad, anger, disgust and fear as the facial actions that make them, measured against the recipes they replace.
 
 ``python -m pipelines.default_generator.emotion_recipes JUDGE [JUDGE ...] [--faces DIR] [--yaleb DIR] [--out JSON]
-[--picture PNG]``: edits the neutral faces under ``DIR/neutral`` (default ``build/v39/aligned/fer_val_neutral``, every
-FER-2013 validation neutral face aligned at 128 px) to each emotion of :data:`CHANGED` with the recipes shipped until
+[--picture PNG]``: edits the neutral faces under ``DIR/neutral`` (default: every FER-2013 validation neutral face,
+aligned at 128 px into ``build/emotion_recipes`` on the first run, :func:`fer_val_neutral`) to each emotion of
+:data:`CHANGED` with the recipes shipped until
 2026-12-07 (:data:`BEFORE`) and with today's (:data:`augmenter.sample.flows.EMOTION_RECIPES`), and prints for each
 the share every ``JUDGE`` (an expression checkpoint trained on FER-2013 train) calls the target, the judge's mean
 probability of it, and the share passing the default Q with the tear check at 0.6; with ``--yaleb`` (an ``augment
@@ -33,6 +34,21 @@ BEFORE: dict[str, ExpressionRecipe] = {
     "fear": ExpressionRecipe({0: -1.0, 1: 1.5, 6: -2.0}, {"brow_raise": 0.8}),
 }
 """The recipes of these emotions until 2026-12-07: on FER-2013 faces they barely moved a judge (docs/generator.md)."""
+
+
+def fer_val_neutral(data: Path = Path("../shared/data"), work: Path = Path("build/emotion_recipes")) -> Path:
+    """``work/aligned``: every FER-2013 validation neutral face, aligned as users align (128 px), made once."""
+    import os
+
+    from augmenter.align_tree import AlignConfig, align_tree
+
+    raw, aligned = work / "raw", work / "aligned"
+    if not (aligned / "landmarks.csv").is_file():
+        raw.mkdir(parents=True, exist_ok=True)
+        if not os.path.lexists(raw / "neutral"):
+            os.symlink(os.path.abspath(data / "fer2013" / "validation" / "neutral"), raw / "neutral")
+        align_tree(raw, aligned, AlignConfig(image_size=128))
+    return aligned
 
 
 def emotion_priors(recipes: dict[str, ExpressionRecipe], work_size: int = 64, flow_identities: int = 8,
@@ -168,7 +184,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("judges", nargs="*")
-    parser.add_argument("--faces", default="build/v39/aligned/fer_val_neutral")
+    parser.add_argument("--faces", default=None)
     parser.add_argument("--yaleb", default=None)
     parser.add_argument("--out", default=None)
     parser.add_argument("--picture", default=None)
@@ -184,7 +200,7 @@ def main(argv: list[str] | None = None) -> dict:
     w = base.translator.generator.prior_flow.shape[-1]
     arms = {"before": with_priors(base, emotion_priors(BEFORE, w)),
             "now": with_priors(base, emotion_priors({e: EMOTION_RECIPES[e] for e in CHANGED}, w))}
-    faces, _ = class_folder_arrays(Path(args.faces), ("neutral",), 128)
+    faces, _ = class_folder_arrays(Path(args.faces) if args.faces else fer_val_neutral(), ("neutral",), 128)
     judges = {Path(j).parent.name + "/" + Path(j).stem: load_expression_model(j) for j in args.judges}
     results = compare(arms, faces, judges) if judges else {}
     if args.yaleb:

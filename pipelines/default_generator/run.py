@@ -51,7 +51,8 @@ def renderer_priors(recipe: GeneratorRecipe, work_size: int = 64, log=print) -> 
     The other expressions stay at 1. Stronger disgust and anger are called so more often, at a price: on
     300 FER-2013 *train* neutral faces (FER-train judge) at 1.0 / 1.8 / 2.6 / 3.4, disgust 16 / 27 / 31 /
     37% called disgust and 86 / 71 / 49 / 34% passing the default Q, anger 15 / 24 / 31 / 32% and 85 / 81 /
-    72 / 66%; fear and sad do not move (7-9%, 13-16%). Disgust 1.8 and anger 2.6 (where the product of the
+    72 / 66%; fear and sad do not move (7-9%, 13-16%) (these are the recipes before 2026-12-07; today's are facial
+    actions, :mod:`pipelines.default_generator.emotion_recipes`). Disgust 1.8 and anger 2.6 (where the product of the
     two shares peaks) on held-out faces: called so 23% / 33% (from 14% / 17%), but all variants passing Q
     69.8% (from 71.1%) and dlib verifying 43% / 71% of the held-out Yale B edits at FAR 1e-3 (from 100%):
     a choice for a rebalancing run (``amplitudes``), not for the default.
