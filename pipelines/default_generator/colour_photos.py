@@ -27,11 +27,9 @@ _LUMA = np.asarray(LUMA_601, np.float32)
 def with_grey_content(aug):
     """A copy of a :class:`~augmenter.api.FaceAugmenter` on the built-in field generator whose new content is grey
     (``content_in_skin_hue`` off): the generator as it was before 2026-12-07."""
-    import copy
+    from pipelines.default_generator.measure import with_generator_copy
 
-    grey = copy.copy(aug)
-    grey.translator = copy.copy(aug.translator)
-    grey.translator.generator = copy.deepcopy(aug.translator.generator)
+    grey = with_generator_copy(aug)
     grey.translator.generator.config = replace(grey.translator.generator.config, content_in_skin_hue=False)
     return grey
 

@@ -15,7 +15,6 @@ new recipe needs no training.
 """
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
@@ -63,10 +62,10 @@ def emotion_priors(recipes: dict[str, ExpressionRecipe], work_size: int = 64, fl
 
 def with_priors(aug, priors: dict[str, tuple[np.ndarray, np.ndarray]]):
     """A copy of a :class:`~augmenter.api.FaceAugmenter` on the field generator with ``priors`` in place."""
-    out = copy.copy(aug)
-    out.translator = copy.copy(aug.translator)
-    g = out.translator.generator = copy.deepcopy(aug.translator.generator)
-    names = list(aug.translator.expression)
+    from pipelines.default_generator.measure import with_generator_copy
+
+    out = with_generator_copy(aug)
+    g, names = out.translator.generator, list(aug.translator.expression)
     for e, (flow, mouth) in priors.items():
         k = names.index(e)
         g.prior_flow[k] = torch.as_tensor(flow, dtype=g.prior_flow.dtype)
@@ -74,25 +73,19 @@ def with_priors(aug, priors: dict[str, tuple[np.ndarray, np.ndarray]]):
     return out
 
 
-@torch.inference_mode()
-def judge_probabilities(judge, grey: np.ndarray, batch: int = 64) -> np.ndarray:
-    """``(N, classes)`` softmax of a ``load_expression_model`` judge on grey uint8 faces ``(N, S, S)``, read as its
-    evaluation reads files."""
+def judged(judges: dict[str, tuple], grey: np.ndarray, targets, batch: int = 64) -> dict[str, dict]:
+    """Per target and judge: the share of grey uint8 faces ``(N, S, S)`` called ``target`` and the mean probability
+    of it (each judge runs once over the faces)."""
     from pipelines.default_generator.data import grey_to_model
-    from pipelines.default_generator.measure import as_read_from_files
+    from pipelines.default_generator.measure import judge_probabilities
 
-    backbone, head, size, _ = judge
-    out = [head(backbone(as_read_from_files(grey_to_model(grey[i:i + batch]), size)).float()).softmax(1).numpy()
-           for i in range(0, len(grey), batch)]
-    return np.concatenate(out)
-
-
-def judged(judges: dict[str, tuple], grey: np.ndarray, target: str) -> dict[str, dict[str, float]]:
-    """Per judge: the share of ``grey`` faces called ``target`` and the mean probability of it."""
-    out = {}
+    out = {t: {} for t in targets}
     for name, judge in judges.items():
-        p, k = judge_probabilities(judge, grey), judge[3].index(target)
-        out[name] = {"called": float((p.argmax(1) == k).mean()), "p_target": float(p[:, k].mean())}
+        p = np.concatenate([judge_probabilities(judge, grey_to_model(grey[i:i + batch]))
+                            for i in range(0, len(grey), batch)])
+        for t in targets:
+            k = judge[3].index(t)
+            out[t][name] = {"called": float((p.argmax(1) == k).mean()), "p_target": float(p[:, k].mean())}
     return out
 
 
@@ -102,19 +95,19 @@ def compare(arms: dict, faces: np.ndarray, judges: dict[str, tuple], q_min: floa
     judges on the unedited faces."""
     rgb = np.repeat(faces[..., None], 3, -1)
     first = next(iter(arms.values()))
-    out = {"faces": len(faces), "sources": {e: judged(judges, faces, e) for e in CHANGED},
+    out = {"faces": len(faces), "sources": judged(judges, faces, CHANGED),
            "sources_q_pass": float((first.score(rgb) >= q_min).mean())}
     for emotion in CHANGED:
         out[emotion] = {}
         for arm, aug in arms.items():
             edits = aug.change_expression(rgb, emotion)
-            row = judged(judges, edits[..., 0], emotion)
+            row = judged(judges, edits[..., 0], [emotion])[emotion]
             row["q_pass"] = float((aug.score(edits, sources=rgb) >= q_min).mean())
             out[emotion][arm] = row
     return out
 
 
-def dlib_identity(arms: dict, yaleb: Path) -> dict:
+def dlib_identity(arms: dict, yaleb: Path, data: Path = Path("../shared/data")) -> dict:
     """Per arm and emotion of :data:`CHANGED`: dlib's median cosine between each held-out Yale B subject's frontal
     photo and its edit, and the share verified at FAR 1e-3 (:func:`~pipelines.default_generator.measure.
     identity_cosines`)."""
@@ -123,7 +116,7 @@ def dlib_identity(arms: dict, yaleb: Path) -> dict:
     from pipelines.default_generator.run import held_out_subjects
     from recognition.dlib_identity import dlib_embedder
 
-    series = yaleb_light_series(Path("../shared/data/yaleb"), yaleb / "landmarks.csv")
+    series = yaleb_light_series(data / "yaleb", yaleb / "landmarks.csv")
     embed, held = dlib_embedder(), held_out_subjects(series.subject)
     out = {}
     for arm, aug in arms.items():

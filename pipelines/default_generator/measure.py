@@ -73,11 +73,27 @@ def as_read_from_files(x: torch.Tensor, size: int) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def judge_predictions(judge, x: torch.Tensor) -> np.ndarray:
-    """Class indices a ``(backbone, head, size, vocabulary)`` judge gives ``(B, 3, S, S)`` faces in [-1, 1],
+def judge_probabilities(judge, x: torch.Tensor) -> np.ndarray:
+    """``(B, classes)`` softmax a ``(backbone, head, size, vocabulary)`` judge gives ``(B, 3, S, S)`` faces in [-1, 1],
     preprocessed as its evaluation reads files (:func:`as_read_from_files`)."""
     backbone, head, size, _ = judge
-    return head(backbone(as_read_from_files(x, size)).float()).argmax(1).numpy()  # unnormalised, as eval-expression feeds the head
+    return head(backbone(as_read_from_files(x, size)).float()).softmax(1).numpy()  # unnormalised, as eval-expression feeds the head
+
+
+def judge_predictions(judge, x: torch.Tensor) -> np.ndarray:
+    """Class indices a judge gives ``(B, 3, S, S)`` faces in [-1, 1] (the argmax of :func:`judge_probabilities`)."""
+    return judge_probabilities(judge, x).argmax(1)
+
+
+def with_generator_copy(aug):
+    """A shallow copy of a :class:`~augmenter.api.FaceAugmenter` whose translator holds its own deep copy of the
+    generator, to change (buffers, config) without touching ``aug``."""
+    import copy
+
+    out = copy.copy(aug)
+    out.translator = copy.copy(aug.translator)
+    out.translator.generator = copy.deepcopy(aug.translator.generator)
+    return out
 
 
 @torch.inference_mode()

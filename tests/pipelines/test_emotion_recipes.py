@@ -70,3 +70,23 @@ def test_with_priors_changes_a_copy(tmp_path, monkeypatch):
     k = EXPRESSIONS.index("sad")
     assert torch.allclose(copy.translator.generator.prior_flow[k], torch.full((2, 16, 16), 0.01))
     assert not torch.allclose(translator.generator.prior_flow[k], torch.full((2, 16, 16), 0.01))
+
+
+def test_judged_counts_calls_and_mean_probability_per_target():
+    """A fake judge whose logits favour class 1 on bright faces and class 0 on dark ones."""
+    vocabulary = ["neutral", "sad"]
+
+    class Backbone(torch.nn.Module):
+        def forward(self, x):
+            return x.mean((1, 2, 3))[:, None]
+
+    class Head(torch.nn.Module):
+        def forward(self, f):
+            return torch.cat([-4 * f, 4 * f], 1)
+
+    judge = (Backbone(), Head(), 16, vocabulary)
+    grey = np.concatenate([np.full((3, 32, 32), 250, np.uint8), np.full((1, 32, 32), 5, np.uint8)])
+    out = emotion_recipes.judged({"fake": judge}, grey, ["sad", "neutral"], batch=3)
+    assert out["sad"]["fake"]["called"] == 0.75 and out["neutral"]["fake"]["called"] == 0.25
+    assert abs(out["sad"]["fake"]["p_target"] + out["neutral"]["fake"]["p_target"] - 1.0) < 1e-6
+    assert 0.7 < out["sad"]["fake"]["p_target"] <= 0.75
