@@ -36,6 +36,9 @@ from augmenter.cli_util import make_bar, make_config, one_line_errors, progress_
 @click.option("--lights", default=None,
               help="--edit lighting: comma-separated lights (default: those within 70° of azimuth, not from below, "
                    "frontal left out).")
+@click.option("--sources", default=None,
+              help="--edit expression: comma-separated classes whose training faces are translated, e.g. neutral "
+                   "(default: every other class).")
 @click.option("--max-uses", default=3, show_default=True,
               help="Times one source image may be translated (--edit expression; lighting gives each light once).")
 @click.option("--batch-size", default=64, show_default=True)
@@ -57,8 +60,8 @@ from augmenter.cli_util import make_bar, make_config, one_line_errors, progress_
 @click.option("--workers", default=1, show_default=True)
 @one_line_errors
 def rebalance_affectnet(dataset, root, csv, out, target, legan, q, tear_check, q_min, expression_model,
-                        verify_expression, budget, edit, lights, max_uses, batch_size, seed, device, train, also,
-                        synthetic_share, epochs, epoch_choice, seeds, workers):
+                        verify_expression, budget, edit, lights, sources, max_uses, batch_size, seed, device, train,
+                        also, synthetic_share, epochs, epoch_choice, seeds, workers):
     """Bring rare expression classes up to a target count with LEGAN faces that Q and an expression model accept."""
     from pipelines.rebalance.compare import DEFAULT_REMEDIES, CompareSettings, train_seeds
     from pipelines.rebalance.config import RebalanceConfig
@@ -73,7 +76,7 @@ def rebalance_affectnet(dataset, root, csv, out, target, legan, q, tear_check, q
     config = make_config(RebalanceConfig, dataset=dataset, root=root, out=str(out), csv=csv, target=target, legan=legan,
                          q=q, tear_check=tear_check, q_min=q_min, expression_model=expression_model,
                          verify_expression=verify_expression, budget=budget, edit=edit, lights=lights,
-                         max_uses=max_uses, batch_size=batch_size,
+                         sources=sources, max_uses=max_uses, batch_size=batch_size,
                          seed=seed, device=device,
                          train={"epochs": epochs, "epoch": epoch_choice, "remedies": list(remedies), "seeds": seed_list,
                                 "synthetic_share": synthetic_share} if train else {})

@@ -49,7 +49,10 @@ class RebalanceConfig:
     the sampler scored (seed 0) 4.9 points of balanced accuracy below the sampler alone, the class's own
     faces relit at a quarter of its draws (3 seeds) 0.3 below it, level within noise, and 4 above no remedy. In lighting
     mode each source gets each light at most once and ``max_uses`` does not apply; ``lights`` (comma-
-    separated names) defaults to :func:`default_lights`.
+    separated names) defaults to :func:`default_lights`. ``sources`` (expression mode; comma-separated class
+    names, e.g. ``neutral``): only those classes' training images are translated. The generator's expressions are
+    written as changes from a neutral face, so a neutral face edited to disgust shows disgust alone, where a happy
+    or an angry face edited to it keeps some of its own expression under the new label.
     """
 
     dataset: str                          # affectnet | fer2013 | folder | class-folder
@@ -72,6 +75,7 @@ class RebalanceConfig:
     report_examples: int = 8              # kept (and rejected) examples per class on report.html
     edit: str = "lighting"                # lighting | expression (the paper's)
     lights: str | None = None             # lighting mode: comma-separated light names (None: default_lights)
+    sources: str | None = None            # expression mode: comma-separated source classes (None: every other class)
     train: dict = field(default_factory=dict)  # compare settings when --train (epochs, remedies, ...)
 
     def __post_init__(self) -> None:
@@ -82,6 +86,16 @@ class RebalanceConfig:
             raise ValueError(f"unknown edit {self.edit!r}; expected one of {', '.join(EDITS)}")
         if self.lights is not None and self.edit != "lighting":
             raise ValueError("lights are chosen for edit 'lighting' only")
+        if self.sources is not None and self.edit != "expression":
+            raise ValueError("source classes are chosen for edit 'expression' only")
+        if self.sources is not None and not self.source_classes():
+            raise ValueError(f"no source class in {self.sources!r}")
+
+    def source_classes(self) -> list[str] | None:
+        """``sources`` as a list (``None``: expression edits start from every other class's images)."""
+        if self.sources is None:
+            return None
+        return list(dict.fromkeys(n.strip() for n in self.sources.split(",") if n.strip()))
 
     @property
     def verify(self) -> bool:
@@ -91,5 +105,5 @@ class RebalanceConfig:
         """Settings a resumed run must share (what it synthesizes depends on them)."""
         skip = {"out", "device", "report_examples", "train"}
         if self.edit == "expression":  # settings that came later, left out so that older runs still resume
-            skip |= {"edit", "lights"}
+            skip |= {"edit", "lights"} | ({"sources"} if self.sources is None else set())
         return {k: v for k, v in asdict(self).items() if k not in skip}

@@ -66,13 +66,15 @@ def _rank(seed: int, *parts: object) -> int:
     return int.from_bytes(hashlib.sha256(key).digest()[:8], "big")
 
 
-def source_queue(records: Sequence[FaceRecord], target: str, seed: int, own: bool = False, salt: str = "") -> list[int]:
+def source_queue(records: Sequence[FaceRecord], target: str, seed: int, own: bool = False, salt: str = "",
+                 sources: Sequence[str] | None = None) -> list[int]:
     """Indices of the records usable as sources for ``target``, identities spread: the other classes'
-    images, or with ``own`` the class's own (lighting rebalancing); ``salt`` (a light's name) reorders."""
+    images (only those of the classes in ``sources`` when given, e.g. ``["neutral"]``), or with ``own`` the
+    class's own (lighting rebalancing); ``salt`` (a light's name) reorders."""
     key = (seed, target, salt) if salt else (seed, target)  # unsalted: the order runs made before lights existed
     by_group: dict[str, list[int]] = {}
     for i, r in enumerate(records):
-        if (r.expression == target) != own:
+        if (r.expression == target) != own or (sources is not None and not own and r.expression not in sources):
             continue
         group = f"{r.dataset}/{r.identity}" if r.identity != UNKNOWN else f"file/{r.path}"
         by_group.setdefault(group, []).append(i)
@@ -97,16 +99,17 @@ class Job:
 class SourcePlanner:
     """Hands out sources round after round, each at most ``max_uses`` times in total.
 
-    Without ``lights`` the queues are keyed by class (other classes' images, walked in cycles); with
-    ``lights`` by ``(class, light)`` (the class's own images, each queue walked once)."""
+    Without ``lights`` the queues are keyed by class (other classes' images, or only those of the classes in
+    ``sources``, walked in cycles); with ``lights`` by ``(class, light)`` (the class's own images, each queue
+    walked once)."""
 
     def __init__(self, records: Sequence[FaceRecord], classes: Sequence[str], seed: int, max_uses: int,
-                 lights: Sequence[str] = ()):
+                 lights: Sequence[str] = (), sources: Sequence[str] | None = None):
         if lights:
             self.queues = {(c, light): source_queue(records, c, seed, own=True, salt=light)
                            for c in classes for light in lights}
         else:
-            self.queues = {c: source_queue(records, c, seed) for c in classes}
+            self.queues = {c: source_queue(records, c, seed, sources=sources) for c in classes}
         self.cycle = not lights
         self.cursor = {key: 0 for key in self.queues}
         self.uses = np.zeros(len(records), dtype=np.int64)

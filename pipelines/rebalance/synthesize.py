@@ -120,9 +120,10 @@ class SourceSupply:
     first ``examples_per_class`` of each class in round 0 become the report's examples (kept or not)."""
 
     def __init__(self, records: Sequence[FaceRecord], classes: Sequence[str], seed: int, max_uses: int,
-                 layout: RebalanceLayout, examples_per_class: int = 8, lights: Sequence[str] = ()):
+                 layout: RebalanceLayout, examples_per_class: int = 8, lights: Sequence[str] = (),
+                 sources: Sequence[str] | None = None):
         self.records, self.seed, self.layout, self.examples_per_class = records, seed, layout, examples_per_class
-        self.planner = SourcePlanner(records, classes, seed, max_uses, lights)
+        self.planner = SourcePlanner(records, classes, seed, max_uses, lights, sources)
         self.shown: dict[str, int] = {}  # examples taken per class (a class's lights share its examples)
 
     def __call__(self, target: Target, n: int, round_number: int) -> list[Variant]:
@@ -142,13 +143,14 @@ class SourceSupply:
 def synthesize(records: Sequence[FaceRecord], classes: Sequence[str], needed: dict[str, int], models,
                device: torch.device, out: Path, judge: Judge | None, *, q_min: float, seed: int, budget: float,
                max_uses: int, max_rounds: int, batch_size: int, examples_per_class: int = 8,
-               lights: Sequence[str] = (), progress: Callable[[dict], None] | None = None,
-               log: Callable[[str], None] = print) -> Synthesis:
+               lights: Sequence[str] = (), sources: Sequence[str] | None = None,
+               progress: Callable[[dict], None] | None = None, log: Callable[[str], None] = print) -> Synthesis:
     """Synthesize until every class has ``needed`` kept faces, its budget is spent or its sources run out
-    (``lights``: relight each class's own faces to these lights instead of translating other classes')."""
+    (``lights``: relight each class's own faces to these lights instead of translating other classes';
+    ``sources``: translate only the images of these classes, e.g. ``["neutral"]``)."""
     layout = RebalanceLayout(records)
     uses = len(lights) if lights else max_uses  # relighting: each light once per face, max_uses does not apply
-    supply = SourceSupply(records, classes, seed, uses, layout, examples_per_class, lights)
+    supply = SourceSupply(records, classes, seed, uses, layout, examples_per_class, lights, sources)
     rule = KeepRule(q_min, judges={EXPRESSION_JUDGE: judge} if judge is not None else {}, match_grey=True)
     if lights:
         quotas = {Target(lighting=light, expression=c): n for c in classes

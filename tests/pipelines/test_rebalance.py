@@ -77,6 +77,39 @@ def test_sources_come_from_other_classes_spread_over_identities_and_bounded():
     assert planner.take("sad", 5, 1) == []  # every happy image was used once already
 
 
+def test_sources_can_be_limited_to_chosen_classes():
+    records = [FaceRecord(path=f"/d/{who}_{k}.png", dataset="d", identity=who, expression=e)
+               for who, e in (("a", "happy"), ("b", "neutral"), ("c", "sad"), ("d", "neutral")) for k in range(3)]
+    queue = source_queue(records, "disgust", seed=0, sources=["neutral"])
+    assert sorted({records[i].identity for i in queue}) == ["b", "d"] and len(queue) == 6
+    assert source_queue(records, "neutral", 0, sources=["neutral"]) == []  # never a class's own faces
+    planner = SourcePlanner(records, ["sad", "disgust"], seed=0, max_uses=1, sources=["neutral"])
+    assert {records[j.source].expression for j in planner.take("sad", 100, 0)} == {"neutral"}
+    assert planner.take("disgust", 5, 1) == []  # the six neutral faces were used once already
+
+
+def test_source_classes_are_checked():
+    config = RebalanceConfig(dataset="fer2013", root="r", out="o", edit="expression", sources="neutral, sad,neutral")
+    assert config.source_classes() == ["neutral", "sad"]
+    assert config.identity()["sources"] == "neutral, sad,neutral"
+    assert "sources" not in RebalanceConfig(dataset="fer2013", root="r", out="o", edit="expression").identity()
+    with pytest.raises(ValueError, match="source classes are chosen for edit 'expression' only"):
+        RebalanceConfig(dataset="fer2013", root="r", out="o", sources="neutral")
+    with pytest.raises(ValueError, match="no source class"):
+        RebalanceConfig(dataset="fer2013", root="r", out="o", edit="expression", sources=" , ")
+
+
+def test_rebalance_from_neutral_faces_only(setup, tmp_path):
+    result = run_rebalance(_config(setup, tmp_path / "run", sources="neutral", verify_expression=False),
+                           log=lambda m: None)
+    rows = [r for line in open(tmp_path / "run" / ".rebalance" / "journal.jsonl") for r in json.loads(line)["rows"]]
+    assert rows and {r["source_expression"] for r in rows} == {"neutral"}
+    assert {r["target"] for r in rows} == {"sad"}  # neutral itself is below the target but has no other source
+    assert result.summary["facts"]["sources"] == "neutral"
+    with pytest.raises(ValueError, match="--sources angry: not a class of"):
+        run_rebalance(_config(setup, tmp_path / "bad", sources="angry"), log=lambda m: None)
+
+
 def test_rebalance_keeps_judged_faces_up_to_the_quota_and_resumes(setup, tmp_path):
     out = tmp_path / "run"
     result = run_rebalance(_config(setup, out), log=lambda m: None)
