@@ -98,6 +98,10 @@ def _rebalance(config: RebalanceConfig, out: Path, log: Callable[[str], None],
     save_config_json(out / "config.json", asdict(config))
     records, skips = training_records(config, out)
     classes = expression_classes([r.expression for r in records])
+    unknown = [c for c in config.source_classes() or () if c not in classes]
+    if unknown:
+        raise ValueError(f"--sources {', '.join(unknown)}: not a class of {config.root}; its classes are "
+                         f"{', '.join(classes)}")
     counts = class_counts(records, classes)
     targets = parse_target(config.target, counts)
     needed = needed_counts(counts, targets)
@@ -109,10 +113,6 @@ def _rebalance(config: RebalanceConfig, out: Path, log: Callable[[str], None],
     for notice in models.notices:
         log(notice)
     lights = rebalance_lights(config, models.translator)
-    unknown = [c for c in config.source_classes() or () if c not in classes]
-    if unknown:
-        raise ValueError(f"--sources {', '.join(unknown)}: not a class of {config.root}; its classes are "
-                         f"{', '.join(classes)}")
     vocabulary = models.translator.expression
     missing = [c for c, n in needed.items() if n and not any(same_expression(e, c) for e in vocabulary)]
     if missing and not lights:
