@@ -64,7 +64,7 @@ def rebalance_affectnet(dataset, root, csv, out, target, legan, q, tear_check, q
                         also, synthetic_share, epochs, epoch_choice, seeds, workers):
     """Bring rare expression classes up to a target count with LEGAN faces that Q and an expression model accept."""
     from pipelines.rebalance.compare import DEFAULT_REMEDIES, CompareSettings, train_seeds
-    from pipelines.rebalance.config import RebalanceConfig
+    from pipelines.rebalance.config import RebalanceConfig, comma_names
     from pipelines.rebalance.run import run_rebalance
     from pipelines.seed_table import parse_seeds
 
@@ -72,7 +72,7 @@ def rebalance_affectnet(dataset, root, csv, out, target, legan, q, tear_check, q
         seed_list = parse_seeds(seeds, start=seed)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--seeds") from None
-    remedies = tuple(dict.fromkeys(DEFAULT_REMEDIES + tuple(r.strip() for r in also.split(",") if r.strip())))
+    remedies = tuple(dict.fromkeys(DEFAULT_REMEDIES + tuple(comma_names(also))))
     config = make_config(RebalanceConfig, dataset=dataset, root=root, out=str(out), csv=csv, target=target, legan=legan,
                          q=q, tear_check=tear_check, q_min=q_min, expression_model=expression_model,
                          verify_expression=verify_expression, budget=budget, edit=edit, lights=lights,

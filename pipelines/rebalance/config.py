@@ -11,6 +11,11 @@ EDITS = ("expression", "lighting")
 MAX_AZIMUTH = 70.0
 
 
+def comma_names(text: str) -> list[str]:
+    """``"a, b,,a"`` -> ``["a", "b"]``: the names of a comma-separated option, blanks and repeats left out."""
+    return list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+
+
 def default_lights(names: Sequence[str]) -> list[str]:
     """The lights lighting rebalancing uses by default: within ``MAX_AZIMUTH`` degrees of azimuth, not from
     below, the frontal light left out. Harsher relights of photos from other cameras are the ones the
@@ -95,7 +100,7 @@ class RebalanceConfig:
         """``sources`` as a list (``None``: expression edits start from every other class's images)."""
         if self.sources is None:
             return None
-        return list(dict.fromkeys(n.strip() for n in self.sources.split(",") if n.strip()))
+        return comma_names(self.sources)
 
     @property
     def verify(self) -> bool:

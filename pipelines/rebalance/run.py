@@ -23,7 +23,7 @@ from augmenter.expand.plan import same_expression
 from augmenter.expand.run_dir import claim_settings
 from augmenter.expand.sources import open_sources
 from augmenter.device import resolve_device
-from pipelines.rebalance.config import RebalanceConfig, default_lights
+from pipelines.rebalance.config import RebalanceConfig, comma_names, default_lights
 from pipelines.rebalance.judge import ExpressionJudge
 from pipelines.rebalance.outputs import class_table, write_manifest_files, write_report, write_summary
 from pipelines.rebalance.plan import class_counts, needed_counts, parse_target
@@ -71,7 +71,7 @@ def rebalance_lights(config: RebalanceConfig, translator) -> list[str]:
     if config.lights is None:
         lights = default_lights(names)
     else:
-        lights = list(dict.fromkeys(n.strip() for n in config.lights.split(",") if n.strip()))
+        lights = comma_names(config.lights)
         unknown = [n for n in lights if n not in names]
         if unknown:
             raise CheckpointError(translator.path, f"has no light {', '.join(unknown)}; its lights are {', '.join(names)}")
