@@ -15,6 +15,11 @@ photo is softer by its size alone.
   meant to be softer than its photo, and a single-image Q rates a soft face as a soft photo; only the source
   shows that it was sharp. Deep shadow does lower it (texture sinks into the black), so it charges only clear
   softening.
+* **Grain or a pattern the photo does not have** (the same ratio, when ``grain_start`` is set): detail kept well
+  above 1, fine texture the photo lacks: added noise, a generator's checkerboard, tiles cut apart. Why: on colour
+  photos faint noise and checkerboards scored at or above their photo 19-24% of the time (on grey ones the colour
+  rule caught them by their colour); a change of light or expression keeps the photo's texture, and a single-image
+  Q cannot tell a grainy photo from a grainy variant.
 * **Colour on a grey face** (:func:`colour_on_grey`): the colour a variant adds to a grey photo (its mean
   distance from grey over the face less the photo's, in grey levels). A grey photo's variant should be grey
   (the default generator's are, exactly); faint pink and green casts are what generators trained against Q
@@ -73,7 +78,12 @@ most (surprise's mouth, new content in the skin's hue); the pool's failures at s
 median for shading masks, 5.0 for tints, 10.9 for colour shifts: the rule starts at 4 and takes all of
 ``penalty`` at 8. Colour patch: the default generator's variants of grey photos measure 0 exactly; the 128 px
 adversary's tints that show by eye measure 3.1-5.9, those that do not 1.6-3.2: the rule starts at 2 and takes all of
-``penalty`` at 4.
+``penalty`` at 4. Grain (set on the default generator's variants of 93 FER-2013 train faces, 150 Yale B photos and
+the study's 75 GAN faces, every light and expression but neutral, and on the pool's failures of the same faces):
+those variants measure 0.98 at the median and at most 1.23 / 1.34 / 1.07 (brightened dark Yale B faces show their
+photo's sensor noise), a JPEG copy at quality 75 at most 1.20; faint noise and checkerboards (severity 0.3) 1.61 and
+1.72 at the median on the GAN faces, 1.97 and 2.24 on FER-2013: the rule starts at 1.35, above every good variant
+measured, and takes all of ``penalty`` at 1.7.
 
 Example:
     >>> x = torch.rand(2, 3, 128, 128) * 2 - 1
@@ -124,11 +134,13 @@ class SourceRules:
     texture_full: float = 0.25          # ...and ``penalty`` at or below this
     hue_start: float | None = None  # grey levels of colour not in a colour photo above this lose points (None: off)
     hue_full: float = 8.0           # ...and ``penalty`` at or above this
+    grain_start: float | None = None  # detail kept above this (texture the photo lacks) loses points (None: off)...
+    grain_full: float = 1.7           # ...and ``penalty`` at or above this
 
 
 # what a newly trained check is saved with (the built-in one's)
 DEFAULT_RULES = SourceRules(source_margin=0.05, black_start=3.0, texture_start=0.4, patch_start=2.0,
-                            hue_start=4.0)
+                            hue_start=4.0, grain_start=1.35)
 
 
 def _luma(x: torch.Tensor) -> torch.Tensor:
@@ -342,15 +354,16 @@ def hinge(value, start: float, full: float):
     return ((value - start) / (full - start)).clip(0, 1)
 
 
-RULE_NAMES = {"soft": "softer than the photo", "colour": "colour on a grey photo",
+RULE_NAMES = {"soft": "softer than the photo", "grain": "grain or pattern the photo does not have",
+              "colour": "colour on a grey photo",
               "hue": "colour the photo does not have", "black": "light from black",
               "glow": "new light without texture"}  # a charge's name -> its words
 
 
 def rule_charges(sources: torch.Tensor, variants: torch.Tensor, rules: SourceRules) -> dict[str, torch.Tensor]:
     """Each rule's charge ``(B,)`` in [0, rules.penalty] (linear between its start and full thresholds), keyed as
-    :data:`RULE_NAMES`; ``"hue"``, ``"black"`` and ``"glow"`` only when ``rules.hue_start`` /
-    ``rules.black_start`` / ``rules.texture_start`` are set. ``"colour"`` charges only grey sources' variants and
+    :data:`RULE_NAMES`; ``"grain"``, ``"hue"``, ``"black"`` and ``"glow"`` only when ``rules.grain_start`` /
+    ``rules.hue_start`` / ``rules.black_start`` / ``rules.texture_start`` are set. ``"colour"`` charges only grey sources' variants and
     ``"hue"`` only colour ones'. Differentiable in ``variants``."""
     sources, variants = resize_square(sources.float(), SIZE), resize_square(variants.float(), SIZE)  # once for all
     source_luma, variant_luma = _luma(sources), _luma(variants)  # once for every rule that reads luma
@@ -358,8 +371,10 @@ def rule_charges(sources: torch.Tensor, variants: torch.Tensor, rules: SourceRul
     if rules.patch_start is not None:
         colour = torch.maximum(colour, hinge(colour_patch_on_grey(sources, variants, rules.grey_source),
                                              rules.patch_start, rules.patch_full))
-    share = {"soft": hinge(_detail_kept(source_luma, variant_luma), rules.detail_start, rules.detail_full),
-             "colour": colour}
+    kept = _detail_kept(source_luma, variant_luma)
+    share = {"soft": hinge(kept, rules.detail_start, rules.detail_full), "colour": colour}
+    if rules.grain_start is not None:
+        share["grain"] = hinge(kept, rules.grain_start, rules.grain_full)
     if rules.hue_start is not None:
         share["hue"] = hinge(colour_not_in_photo(sources, variants, rules.grey_source), rules.hue_start, rules.hue_full)
     if rules.black_start is not None or rules.texture_start is not None:
@@ -372,8 +387,8 @@ def rule_charges(sources: torch.Tensor, variants: torch.Tensor, rules: SourceRul
 
 
 def rule_penalty(sources: torch.Tensor, variants: torch.Tensor, rules: SourceRules) -> torch.Tensor:
-    """``(B,)`` in [0, 4 * rules.penalty] (the two colour rules never both charge): what the rules take off each
-    variant's q_score, the sum of :func:`rule_charges`. Differentiable in ``variants``."""
+    """``(B,)`` in [0, 4 * rules.penalty] (the two colour rules never both charge, nor soft and grain): what the
+    rules take off each variant's q_score, the sum of :func:`rule_charges`. Differentiable in ``variants``."""
     return sum(rule_charges(sources, variants, rules).values())
 
 

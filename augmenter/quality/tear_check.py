@@ -47,10 +47,10 @@ TEAR_PENALTY = 0.2
 TEAR_THRESHOLD = 0.5
 TEAR_NOTICE = ("using the built-in tear check beside Q (variants compared with their source photo; trained on "
                "FER-2013 and Extended Yale B photos and the default generator's variants of them, with synthetic "
-               "seams; it also charges a variant softer than its photo, a grey photo's variant given colour, a "
-               "colour photo's variant given colour it does not have, light brought out of the photo's black or a "
-               "glow without texture, and scores no variant more than 0.05 above its photo; research use only); "
-               "--tear-check none turns it off")
+               "seams; it also charges a variant softer or grainier than its photo, a grey photo's variant given "
+               "colour, a colour photo's variant given colour it does not have, light brought out of the photo's "
+               "black or a glow without texture, and scores no variant more than 0.05 above its photo; research use "
+               "only); --tear-check none turns it off")
 
 
 def tear_check_config(net: TearCheckConfig, rules: SourceRules | None = DEFAULT_RULES) -> dict:

@@ -1,6 +1,6 @@
 """The default Q on real photos from a camera outside its pool: ``python -m pipelines.default_q.other_camera
-[FOLDER [GLOB]] [--failures] [--picture OUT]`` (default: ``build/dq10/aligned/human``, ``FFHQ_*.jpg``: the human
-study's 75 real photos, aligned at 128 px by :mod:`pipelines.default_q.heldout`).
+[FOLDER [GLOB]] [--failures] [--picture OUT [--rule hue|grain]]`` (default: ``build/dq10/aligned/human``,
+``FFHQ_*.jpg``: the human study's 75 real photos, aligned at 128 px by :mod:`pipelines.default_q.heldout`).
 
 Every real photo in Q's pool is FER-2013 (48 px, upscaled) or Yale B (one lab). This scores other photos as they
 come (colour), as grey photos (their luma) and the grey ones through 96 / 64 / 48 px, and prints each set's median
@@ -9,10 +9,12 @@ grey sets alike (docs/quality.md, "Real photos from a camera outside the pool").
 
 With ``--failures`` it also runs the failure test of ``augment measure-default-q`` on these photos (every failure
 mode at severity 0.3 / 0.6 / 1.0, the share scoring below its own photo) with Q and the built-in tear check, as
-shipped and without its rule for colour photos (``hue_start`` off): the rule's thresholds were set on the study's
-GAN faces, so its FFHQ photos judge it (docs/quality.md, "Colour photos: colour the photo does not have").
+shipped and without each rule added for colour photos (colour the photo does not have, grain or a pattern it does
+not have; ``hue_start`` / ``grain_start`` off): their thresholds were set on other faces (the study's GAN faces,
+FER-2013 train and Yale B), so its FFHQ photos judge them (docs/quality.md, "Colour photos: colour the photo does
+not have", "Grain or a pattern the photo does not have").
 ``--picture OUT`` draws six of the photos beside their faint damage and the default generator's variants, each
-scored without and with that rule.
+scored without and with the rule ``--rule`` names (default ``hue``).
 """
 from __future__ import annotations
 
@@ -54,10 +56,14 @@ def other_camera_figures(score, faces: np.ndarray, q_min: float = 0.6) -> dict[s
     return figures
 
 
+LATER_RULES = ("hue", "grain")  # the rules set for colour photos: each is also measured switched off
+
+
 def failure_figures(paths: list[Path], faces: np.ndarray) -> dict[str, dict[str, float]]:
     """Per ``mode@severity``: the share of ``faces``' damaged copies scoring below their own photo with the default Q
-    and the built-in tear check as shipped (``"check"``) and without its colour-photo rule (``"check without
-    hue"``)."""
+    and the built-in tear check as shipped (``"check"``), without each of :data:`LATER_RULES` (``"without hue"``:
+    colour the photo does not have; ``"without grain"``: grain or a pattern it does not have) and without both
+    (``"without either"``)."""
     from dataclasses import replace
 
     from augmenter.quality.model import load_q
@@ -67,17 +73,24 @@ def failure_figures(paths: list[Path], faces: np.ndarray) -> dict[str, dict[str,
     net, _ = load_q(None, "cpu")
     check, _ = load_tear_check(None)
     clean, names, shares = q_scores(net, faces), [p.name for p in paths], {}
-    for name, rules in (("check", check.rules), ("check without hue", replace(check.rules, hue_start=None))):
+    off = {f"without {rule}": replace(check.rules, **{f"{rule}_start": None}) for rule in LATER_RULES}
+    off["without either"] = replace(check.rules, **{f"{rule}_start": None for rule in LATER_RULES})
+    for name, rules in {"check": check.rules, **off}.items():
         check.rules = rules
         checked = _failure_test(net, faces, clean, names, 0, check)[1]
         shares[name] = {cell: r["below_source"] for cell, r in checked.items()}
     return {cell: {name: shares[name][cell] for name in shares} for cell in shares["check"]}
 
 
-def hue_rule_picture(faces: np.ndarray, out: str | Path, rows: int = 6, seed: int = 0) -> None:
-    """A sheet of ``rows`` of ``faces`` (seeded pick): the photo, faint shading masks, a tint and a colour shift,
-    the default generator's relight and surprise edit; under each its score with Q + the check without the
-    colour-photo rule -> with it; a damaged face's label is green when it scores below its photo, red when not."""
+PICTURE_DAMAGE = {"hue": (("shading_mask", 0.3), ("shading_mask", 0.6), ("tint", 0.3), ("colour", 0.3)),
+                  "grain": (("noise", 0.3), ("checkerboard", 0.3), ("checkerboard", 0.6), ("ghosting", 0.3))}
+
+
+def rule_picture(faces: np.ndarray, out: str | Path, rule: str = "hue", rows: int = 6, seed: int = 0) -> None:
+    """A sheet of ``rows`` of ``faces`` (seeded pick): the photo, the faint damage of :data:`PICTURE_DAMAGE`
+    ``[rule]``, the default generator's relight and surprise edit; under each its score with Q + the check without
+    ``rule`` (one of :data:`LATER_RULES`) -> with it; a damaged face's label is green when it scores below its
+    photo, red when not."""
     from dataclasses import replace
 
     from PIL import Image, ImageDraw
@@ -90,7 +103,7 @@ def hue_rule_picture(faces: np.ndarray, out: str | Path, rows: int = 6, seed: in
     aug = FaceAugmenter.load()
     cols = [("photo", pick, False)]
     cols += [(f"{mode} {sev}", np.stack([damage(f, mode, sev, _rng(seed, str(i), mode)) for i, f in enumerate(pick)]),
-              True) for mode, sev in (("shading_mask", 0.3), ("shading_mask", 0.6), ("tint", 0.3), ("colour", 0.3))]
+              True) for mode, sev in PICTURE_DAMAGE[rule]]
     cols += [("relit az-070", aug.relight(pick, "az-070_el+00"), False),
              ("surprise", aug.change_expression(pick, "surprise"), False)]
     rules = aug.tear_check.rules
@@ -100,7 +113,7 @@ def hue_rule_picture(faces: np.ndarray, out: str | Path, rows: int = 6, seed: in
     draw = ImageDraw.Draw(sheet)
     for c, (name, images, damaged) in enumerate(cols):
         draw.text((c * t + 2, 1), name, fill="black")
-        aug.tear_check.rules = replace(rules, hue_start=None)
+        aug.tear_check.rules = replace(rules, **{f"{rule}_start": None})
         before = aug.score(images, sources=pick) if c else photo_q
         aug.tear_check.rules = rules
         after = aug.score(images, sources=pick) if c else photo_q
@@ -118,7 +131,11 @@ def main(argv: list[str]) -> None:
 
     failures = "--failures" in argv
     picture = argv[argv.index("--picture") + 1] if "--picture" in argv else None
-    argv = [a for i, a in enumerate(argv) if a not in ("--failures", "--picture") and argv[i - 1] != "--picture"]
+    rule = argv[argv.index("--rule") + 1] if "--rule" in argv else "hue"
+    if rule not in LATER_RULES:
+        raise SystemExit(f"--rule {rule}: not one of {', '.join(LATER_RULES)}")
+    valued = ("--picture", "--rule")
+    argv = [a for i, a in enumerate(argv) if a not in ("--failures", *valued) and (i == 0 or argv[i - 1] not in valued)]
     folder = Path(argv[0]) if argv else Path("build/dq10/aligned/human")
     paths = sorted(folder.glob(argv[1] if len(argv) > 1 else "FFHQ_*.jpg"))
     if not paths:
@@ -128,16 +145,16 @@ def main(argv: list[str]) -> None:
     for name, f in other_camera_figures(FaceAugmenter.load().score, faces).items():
         print(f"{name:16s} median {f['median']:.3f}  at 0.6 {100 * f['share_at_q_min']:.0f}%")
     if picture:
-        hue_rule_picture(faces, picture)
+        rule_picture(faces, picture, rule)
         print(f"{picture}: written")
     if failures:
         cells = failure_figures(paths, faces)
-        print("below their own photo, Q + check without its colour-photo rule -> as shipped (cells under 95%: "
-              f"{sum(c['check without hue'] < 0.95 for c in cells.values())} -> "
-              f"{sum(c['check'] < 0.95 for c in cells.values())} of {len(cells)})")
+        columns = list(next(iter(cells.values())))
+        print("below their own photo with Q + check, cells under 95% of", len(cells), "| "
+              + " | ".join(f"{name}: {sum(c[name] < 0.95 for c in cells.values())}" for name in columns))
         for cell, c in cells.items():
             if min(c.values()) < 0.95:
-                print(f"  {cell:20s} {100 * c['check without hue']:5.1f} -> {100 * c['check']:5.1f}%")
+                print(f"  {cell:20s} " + "  ".join(f"{name} {100 * c[name]:5.1f}%" for name in columns))
 
 
 if __name__ == "__main__":

@@ -78,3 +78,24 @@ def test_the_default_generators_variants_of_a_grey_photo_add_no_colour_for_the_p
     sources, edits = faces_to_input(np.concatenate([grey] * len(variants))), faces_to_input(np.concatenate(variants))
     assert colour_patch_on_grey(sources, edits).abs().max().item() == 0.0
     assert colour_on_grey(sources, edits).abs().max().item() == 0.0
+
+
+def test_the_grain_rule_leaves_the_default_generators_variants_and_only_ever_adds_to_the_failure_figures(astronaut):
+    from pathlib import Path
+
+    from augmenter.api import FaceAugmenter
+    from augmenter.quality.source_rules import DEFAULT_RULES, detail_kept
+    from augmenter.tensors import faces_to_input
+    from pipelines.default_q.other_camera import LATER_RULES, failure_figures
+
+    aug = FaceAugmenter.load("fields", tear_check="none")
+    face = astronaut[None]
+    variants = np.concatenate([aug.relight(face, light) for light in ("az-070_el+00", "az+000_el+45")]
+                              + [aug.change_expression(face, e) for e in ("happy", "surprise")])
+    kept = detail_kept(faces_to_input(np.concatenate([face] * len(variants))), faces_to_input(variants))
+    assert kept.max().item() < DEFAULT_RULES.grain_start
+    cells = failure_figures([Path("astronaut.png")], face)
+    assert {"noise@0.3", "checkerboard@0.3", "ghosting@1.0"} <= set(cells)
+    for shares in cells.values():
+        assert list(shares) == ["check", *(f"without {rule}" for rule in LATER_RULES), "without either"]
+        assert all(shares["check"] >= shares[name] >= shares["without either"] for name in shares if name != "check")

@@ -110,6 +110,24 @@ def test_a_colour_photo_relit_keeps_its_colour_and_a_cast_or_a_shift_does_not():
     assert charged["colour"].numpy() == pytest.approx([0.0, 0.0, 0.0])  # the grey rule leaves colour photos be
 
 
+def test_grain_or_a_pattern_the_photo_lacks_is_charged_and_a_relight_a_warp_or_a_jpeg_copy_is_not():
+    face = np.clip(_textured_grey_face() * np.array([1.15, 0.95, 0.8]), 0, 255).astype(np.uint8)  # skin with texture
+    relit = np.clip(face * np.linspace(0.5, 1.2, 128, dtype=np.float32)[:, None, None], 0, 255).astype(np.uint8)
+    shifted = np.roll(face, 4, axis=1)
+    jpeg = cv2.imdecode(cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, 75])[1], cv2.IMREAD_COLOR)
+    noisy = np.clip(face + np.random.default_rng(0).normal(0, 30, face.shape), 0, 255).astype(np.uint8)
+    checker = np.clip(face + 20.0 * (np.indices((128, 128)).sum(0) % 2 * 2 - 1)[..., None], 0, 255).astype(np.uint8)
+    variants = faces_to_input(np.stack([relit, shifted, jpeg, noisy, checker]))
+    sources = faces_to_input(np.stack([face] * 5))
+    kept = detail_kept(sources, variants).numpy()
+    assert kept[:3].max() < DEFAULT_RULES.grain_start < DEFAULT_RULES.grain_full < kept[3:].min()
+    charged = rule_charges(sources, variants, DEFAULT_RULES)
+    assert charged["grain"].numpy() == pytest.approx([0.0, 0.0, 0.0, 0.2, 0.2])
+    assert charged["soft"].numpy() == pytest.approx([0.0] * 5)
+    before = SourceRules(**{**asdict(DEFAULT_RULES), "grain_start": None})  # a check saved before the rule
+    assert "grain" not in rule_charges(sources, variants, before)
+
+
 def test_colour_not_in_photo_leaves_grey_photos_rolled_off_highlights_and_black_alone():
     grey = _textured_grey_face()
     tinted = np.clip(grey * np.array([1.1, 0.95, 0.9]), 0, 255).astype(np.uint8)
