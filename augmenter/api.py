@@ -120,8 +120,9 @@ class FaceAugmenter:
         ``sources``: the photos the faces were made from, in the same form (any size): each face then loses up
         to 0.2 where the tear check finds it torn against its source, and up to 0.2 more for each of its rules
         (detail lost, grain or a pattern the photo does not have, colour added to a grey face or a colour the photo
-        does not have, light brought out of the photo's black, new light without the photo's texture), and scores at most its source's q_score plus 0.05
-        (:mod:`augmenter.quality.tear_check`; :meth:`why` says which of these moved each score)."""
+        does not have, light brought out of the photo's black, new light without the photo's texture), and scores
+        at most its source's q_score plus 0.05 (:mod:`augmenter.quality.tear_check`; :meth:`why` says which of
+        these moved each score)."""
         return self._judged(images, sources)[0]
 
     @torch.inference_mode()

@@ -363,8 +363,8 @@ RULE_NAMES = {"soft": "softer than the photo", "grain": "grain or pattern the ph
 def rule_charges(sources: torch.Tensor, variants: torch.Tensor, rules: SourceRules) -> dict[str, torch.Tensor]:
     """Each rule's charge ``(B,)`` in [0, rules.penalty] (linear between its start and full thresholds), keyed as
     :data:`RULE_NAMES`; ``"grain"``, ``"hue"``, ``"black"`` and ``"glow"`` only when ``rules.grain_start`` /
-    ``rules.hue_start`` / ``rules.black_start`` / ``rules.texture_start`` are set. ``"colour"`` charges only grey sources' variants and
-    ``"hue"`` only colour ones'. Differentiable in ``variants``."""
+    ``rules.hue_start`` / ``rules.black_start`` / ``rules.texture_start`` are set. ``"colour"`` charges only grey
+    sources' variants and ``"hue"`` only colour ones'. Differentiable in ``variants``."""
     sources, variants = resize_square(sources.float(), SIZE), resize_square(variants.float(), SIZE)  # once for all
     source_luma, variant_luma = _luma(sources), _luma(variants)  # once for every rule that reads luma
     colour = hinge(colour_on_grey(sources, variants, rules.grey_source), rules.colour_start, rules.colour_full)
