@@ -97,18 +97,24 @@ def tear_penalised(check, q: np.ndarray, sources: np.ndarray, variants: np.ndarr
     return judged_against_sources(q, check, faces_to_input(sources), faces_to_input(variants), source_q=source_q)
 
 
+def damaged_cells(net, faces: np.ndarray, names: list[str], seed: int):
+    """Yield ``(mode@severity, damaged copies of faces, Q's scores of them)`` for every failure mode and severity of
+    the test (each face's damage seeded by its name, so every caller damages alike)."""
+    for mode in FAILURE_MODES + ARTIFACTS:
+        for severity in SEVERITIES:
+            damaged = np.stack([damage(f, mode, severity, _rng(seed, n, mode)) for f, n in zip(faces, names)])
+            yield f"{mode}@{severity}", damaged, q_scores(net, damaged)
+
+
 def _failure_test(net, faces: np.ndarray, clean: np.ndarray, names: list[str], seed: int,
                   check=None) -> tuple[dict, dict]:
     """Per ``mode@severity``: the share of ``faces`` whose damaged copy scores below the face's own score
     (``clean``), and the median; Q alone, and with the tear check ``check`` (an empty dict without one)."""
     report, checked = {}, {}
-    for mode in FAILURE_MODES + ARTIFACTS:
-        for severity in SEVERITIES:
-            damaged = np.stack([damage(f, mode, severity, _rng(seed, n, mode)) for f, n in zip(faces, names)])
-            q = q_scores(net, damaged)
-            report[f"{mode}@{severity}"] = against_sources(clean, q)
-            if check is not None:
-                checked[f"{mode}@{severity}"] = against_sources(clean, tear_penalised(check, q, faces, damaged, clean))
+    for cell, damaged, q in damaged_cells(net, faces, names, seed):
+        report[cell] = against_sources(clean, q)
+        if check is not None:
+            checked[cell] = against_sources(clean, tear_penalised(check, q, faces, damaged, clean))
     return report, checked
 
 

@@ -68,18 +68,20 @@ def failure_figures(paths: list[Path], faces: np.ndarray) -> dict[str, dict[str,
 
     from augmenter.quality.model import load_q
     from augmenter.quality.tear_check import load_tear_check
-    from pipelines.default_q.measure import _failure_test, q_scores
+    from pipelines.default_q.measure import against_sources, damaged_cells, q_scores, tear_penalised
 
     net, _ = load_q(None, "cpu")
     check, _ = load_tear_check(None)
-    clean, names, shares = q_scores(net, faces), [p.name for p in paths], {}
+    clean = q_scores(net, faces)
     off = {f"without {rule}": replace(check.rules, **{f"{rule}_start": None}) for rule in LATER_RULES}
     off["without either"] = replace(check.rules, **{f"{rule}_start": None for rule in LATER_RULES})
-    for name, rules in {"check": check.rules, **off}.items():
-        check.rules = rules
-        checked = _failure_test(net, faces, clean, names, 0, check)[1]
-        shares[name] = {cell: r["below_source"] for cell, r in checked.items()}
-    return {cell: {name: shares[name][cell] for name in shares} for cell in shares["check"]}
+    judges, cells = {"check": check.rules, **off}, {}
+    for cell, damaged, q in damaged_cells(net, faces, [p.name for p in paths], 0):  # Q once per cell, judged 4 ways
+        cells[cell] = {}
+        for name, rules in judges.items():
+            check.rules = rules
+            cells[cell][name] = against_sources(clean, tear_penalised(check, q, faces, damaged, clean))["below_source"]
+    return cells
 
 
 PICTURE_DAMAGE = {"hue": (("shading_mask", 0.3), ("shading_mask", 0.6), ("tint", 0.3), ("colour", 0.3)),

@@ -98,7 +98,8 @@ def _rebalance(config: RebalanceConfig, out: Path, log: Callable[[str], None],
     save_config_json(out / "config.json", asdict(config))
     records, skips = training_records(config, out)
     classes = expression_classes([r.expression for r in records])
-    unknown = [c for c in config.source_classes() or () if c not in classes]
+    sources = config.source_classes()
+    unknown = [c for c in sources or () if c not in classes]
     if unknown:
         raise ValueError(f"--sources {', '.join(unknown)}: not a class of {config.root}; its classes are "
                          f"{', '.join(classes)}")
@@ -125,7 +126,7 @@ def _rebalance(config: RebalanceConfig, out: Path, log: Callable[[str], None],
     synthesis = synthesize(records, classes, needed, models, device, out, judge, q_min=config.q_min, seed=config.seed,
                            budget=config.budget, max_uses=config.max_uses, max_rounds=config.max_rounds,
                            batch_size=config.batch_size, examples_per_class=config.report_examples,
-                           lights=lights, sources=config.source_classes(), progress=progress, log=log)
+                           lights=lights, sources=sources, progress=progress, log=log)
     for note in synthesis.notes:
         log(note)
     write_manifest_files(out, records, synthesis.rows, models.generator_hash)
@@ -136,7 +137,7 @@ def _rebalance(config: RebalanceConfig, out: Path, log: Callable[[str], None],
         "facts": {
             "dataset": f"{config.dataset}:{config.root}", "target": config.target, "q_min": config.q_min,
             "edit": config.edit if not lights else f"lighting ({', '.join(lights)})",
-            "sources": ", ".join(config.source_classes() or ["every other class"]) if not lights else "own class",
+            "sources": ", ".join(sources or ["every other class"]) if not lights else "own class",
             "expression judge": config.expression_model if config.verify else "off",
             "generator": str(models.translator.path), "generator_hash": models.generator_hash,
             "q": str(models.q_path), "q_hash": models.q_hash,
