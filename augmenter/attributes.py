@@ -61,14 +61,18 @@ FIELD_LIGHTING: tuple[str, ...] = tuple(direction_name(a, e) for a, e in FIELD_L
 """The default field generator's lighting vocabulary, in its order."""
 
 RELIGHT_STYLES: dict[str, dict] = {
-    "photo": {"shading_offset": False, "keep_exposure": True, "shading_strength": 1.0},
-    "photo-deep": {"shading_offset": False, "keep_exposure": True, "shading_strength": 2.0},
-    "lab": {"shading_offset": True, "keep_exposure": False, "shading_strength": 1.0},
+    "photo": {"shading_offset": False, "keep_exposure": True, "shading_strength": 1.0,
+              "shading_fill": 0.15, "shading_wrap": 0.4},
+    "photo-deep": {"shading_offset": False, "keep_exposure": True, "shading_strength": 2.0,
+                   "shading_fill": 0.15, "shading_wrap": 0.4},
+    "lab": {"shading_offset": True, "keep_exposure": False, "shading_strength": 1.0,
+            "shading_fill": 0.0, "shading_wrap": 0.1},
 }
 """How a trained field generator relights (settings of :class:`augmenter.nets.fields.FieldsConfig`): ``photo``
-multiplies the photo by the shading and keeps its exposure (faces from ordinary cameras; the built-in model's);
-``photo-deep`` the same with the log-gain doubled (a harder lamp, deeper shadows); ``lab`` adds the learned
-offset at fixed exposure (fits Yale B's dark-room series). Measured side by side in docs/generator.md."""
+multiplies the photo by the shading and keeps its exposure, under a key light with a soft fill from the camera's
+side (faces from ordinary cameras; the built-in model's); ``photo-deep`` the same with the log-gain doubled (a
+harder lamp, deeper shadows); ``lab`` adds the learned offset at fixed exposure, with no fill (fits Yale B's
+dark-room series, as the model was trained). Measured side by side in docs/generator.md."""
 
 MULTIPIE_EXPRESSIONS: tuple[str, ...] = ("neutral", "smile", "surprise", "squint", "disgust", "scream")
 EMOTIONS: tuple[str, ...] = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")

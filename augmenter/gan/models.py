@@ -58,17 +58,23 @@ def generator_from_config(arch: str, config: Mapping) -> nn.Module:
     if unknown:
         raise ValueError(f"unknown generator setting(s) {', '.join(map(str, unknown))}")
     defaults = asdict(config_class(**{k: config[k] for k in _REQUIRED}))
-    odd = [f"{k}={v!r}" for k, v in config.items() if not _valid_setting(v, defaults[k])]
+    odd = [f"{k}={v!r}" for k, v in config.items() if not _valid_setting(v, defaults[k], k in _SHARES)]
     if odd:
         raise ValueError(f"generator settings must be positive integers (switches true/false, scales positive "
-                         f"numbers), not {', '.join(odd)}")
+                         f"numbers, shares in [0, 1]), not {', '.join(odd)}")
     return generator(config_class(**config))
 
 
-def _valid_setting(value, default) -> bool:
-    """A saved setting has its default's type: a switch is a bool, a scale a positive number, else a positive int."""
+_SHARES = {"shading_fill"}  # float settings that are a share in [0, 1], where 0 is meaningful
+
+
+def _valid_setting(value, default, share: bool = False) -> bool:
+    """A saved setting has its default's type: a switch is a bool, a scale a positive number, a share a number in
+    [0, 1], else a positive int."""
     if type(default) is bool:
         return type(value) is bool
+    if share:
+        return type(value) in (int, float) and 0 <= value <= 1
     if type(default) is float:
         return type(value) in (int, float) and value > 0
     return type(value) is int and value >= 1

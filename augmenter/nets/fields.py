@@ -32,7 +32,12 @@ them to the full-resolution source, so only the change is new:
    normals ``N`` (the ``normals`` buffer, template frame), taken to sRGB. Trained on Yale B alone, an
    unbounded gain learns that lab's faces and exposure and paints blotches and blown-out skin on other
    photos (measured and shown in the README); the prior makes every aligned face shade like a face, and
-   the residual adds what the normals miss (cast shadows of the nose and brows). With
+   the residual adds what the normals miss (cast shadows of the nose and brows). ``shading_fill`` gives a share of
+   the prior's light to a soft fill, a uniform half-sky on the camera's side (irradiance ``(1 + n_z) / 2``), and
+   ``shading_wrap`` sets how far past 90 degrees the key light wraps: without them (as trained, the *lab* style) a
+   side light leaves the far half at the ambient floor, 12:1 below the lit half and starting on a straight line, a
+   dark room's light that splits a colour photo in two; the *photo* styles use fill 0.15, wrap 0.4 (about 4.5:1, a
+   portrait's ratio; docs/generator.md, "A fill light in the photo style"). With
    ``shading_sees_face`` off the residual is a function of the light alone — a learned mean quotient
    image per direction in the template frame — so it cannot learn one lab's faces at all. With
    ``shading_offset`` off the output is ``u * exp(up(m * g))`` alone: relighting is a change of shading,
@@ -103,6 +108,8 @@ class FieldsConfig:
     keep_exposure: bool = False  # True: the relit face keeps the source's mean brightness, as a camera's exposure does
     shading_strength: float = 1.0  # the log-gain is multiplied by this when relighting: above 1, deeper shadows
     content_in_skin_hue: bool = True  # False: new content grey in all three channels (before 2026-12-07)
+    shading_fill: float = 0.0  # the prior's share of soft fill light on the camera's side (photo style: 0.15)
+    shading_wrap: float = PRIOR_WRAP  # how far past 90 degrees the prior's key light wraps (photo style: 0.4)
 
 
 def direction_vector(azimuth: float, elevation: float) -> tuple[float, float, float]:
@@ -257,8 +264,12 @@ class FieldGenerator(nn.Module):
 
     def prior_log_gain(self, direction: torch.Tensor) -> torch.Tensor:
         """``(B, 1, w, w)``: the quotient-image prior for lights of ``direction`` ``(B, 3)`` (see the module)."""
+        wrap, fill = self.config.shading_wrap, self.config.shading_fill
+        fill_light = (1 + self.normals[2]) / 2  # a uniform half-sky on the camera's side: irradiance (1 + n_z) / 2
+
         def shading(n_dot_l: torch.Tensor) -> torch.Tensor:
-            return PRIOR_AMBIENT + PRIOR_DIFFUSE * ((n_dot_l + PRIOR_WRAP) / (1 + PRIOR_WRAP)).clamp(0, 1)
+            key = ((n_dot_l + wrap) / (1 + wrap)).clamp(0, 1)
+            return PRIOR_AMBIENT + PRIOR_DIFFUSE * ((1 - fill) * key + fill * fill_light)
 
         target = shading(torch.einsum("bc,cxy->bxy", direction, self.normals)[:, None])
         return torch.log(target / shading(self.normals[2])) / SRGB_GAMMA  # frontal light: n . l = n_z

@@ -334,6 +334,26 @@ def test_the_shading_prior_is_one_under_a_frontal_light_and_lights_the_side_the_
     assert float(left.max()) <= math.log((0.1 + 1.1) / (0.1 + 1.1 * 0.1 / 1.1)) / 2.2 + 1e-5  # bounded by the model
 
 
+def test_without_fill_the_prior_is_the_renderers_flash_shading():
+    g = _prior_generator()
+    d = torch.tensor([direction_vector(95, 0)])
+    ndl = torch.einsum("bc,cxy->bxy", d, g.normals)[:, None]
+    flash = lambda t: 0.1 + 1.1 * ((t + 0.1) / 1.1).clamp(0, 1)  # noqa: E731
+    assert torch.allclose(g.prior_log_gain(d), torch.log(flash(ndl) / flash(g.normals[2])) / 2.2, atol=1e-6)
+
+
+def test_a_fill_light_lifts_the_shadow_side_and_softens_the_step_across_the_face():
+    d = torch.tensor([direction_vector(95, 0)])  # a side light: the image's right half in shadow
+    hard = _prior_generator().prior_log_gain(d)
+    soft = _prior_generator(shading_fill=0.15, shading_wrap=0.4).prior_log_gain(d)
+    row = lambda g: g[0, 0, 16, 4:-4]  # noqa: E731  (across the ball's middle, inside its rim)
+    assert float(row(soft)[-8:].mean()) > float(row(hard)[-8:].mean()) + 0.3  # the shadow keeps light
+    assert float(row(soft).diff().abs().max()) < 0.6 * float(row(hard).diff().abs().max())  # no hard line
+    assert float(row(soft)[:4].mean()) > float(row(soft)[-4:].mean()) + 0.3  # and the light still comes from its side
+    frontal = _prior_generator(shading_fill=0.15, shading_wrap=0.4).prior_log_gain(torch.tensor([[0.0, 0.0, 1.0]]))
+    assert torch.allclose(frontal, torch.zeros_like(frontal))
+
+
 def test_with_the_prior_the_learned_gain_is_a_bounded_residual_on_top():
     g = _prior_generator(residual_log_gain=0.5)
     with torch.no_grad():

@@ -167,3 +167,10 @@ def test_every_named_style_loads_with_its_settings(tmp_path, style):
     path = _saved_fields(tmp_path, SMALL)
     config = load_translator(path, relight_style=style).generator.config
     assert {k: getattr(config, k) for k in RELIGHT_STYLES[style]} == RELIGHT_STYLES[style]
+
+
+def test_a_saved_fill_share_may_be_zero_but_not_outside_zero_to_one(tmp_path):
+    assert load_translator(_saved_fields(tmp_path, dataclasses.replace(SMALL, shading_fill=0.0))).arch == "fields"
+    odd = _saved_fields(tmp_path, dataclasses.replace(SMALL, shading_fill=1.5))
+    with pytest.raises(CheckpointError, match=r"fields\.pt.*shares in \[0, 1\]\), not shading_fill=1.5"):
+        load_translator(odd)

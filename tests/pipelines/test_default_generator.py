@@ -279,6 +279,15 @@ def test_the_shipped_field_generator_speaks_the_named_lights():
     assert tuple(load_translator("fields").lighting) == FIELD_LIGHTING
 
 
+def test_the_shipped_field_generator_relights_in_the_photo_style_with_its_fill_light():
+    from augmenter.attributes import RELIGHT_STYLES
+    from augmenter.gan.models import load_translator
+
+    config = load_translator("fields").generator.config
+    assert {k: getattr(config, k) for k in RELIGHT_STYLES["photo"]} == RELIGHT_STYLES["photo"]
+    assert config.shading_fill > 0
+
+
 def test_identity_cosines_compare_edits_with_real_pairs():
     from pipelines.default_generator.measure import identity_cosines
 
