@@ -35,7 +35,11 @@ photo is softer by its size alone.
   :data:`HUE_KNEE` (where highlights roll off channel by channel and turn yellow, as a camera's do) and their
   neighbours, and pixels whose photo is near black (its colour unknown; the light rules judge black), are left out;
   averaged over the 5% most coloured 8 px blocks, as the patch measure. Why: tints, colour shifts and painted
-  shading masks on colour photos, which Q alone passes at faint severity (docs/quality.md, "Colour photos").
+  shading masks on colour photos, which Q alone passes at faint severity (docs/quality.md, "Colour photos"). With
+  ``hue_upper_start`` set the same measure over the blocks above the nose tip alone (:func:`colours_not_in_photo`)
+  charges from a lower start, and the rule takes the larger part: an expression paints new content (a mouth's
+  interior and teeth in the skin's hue) only below the nose tip, so above it faint casts stand out sooner
+  (docs/quality.md, "Colour above the nose tip").
 * **Light from black** (:func:`light_from_black`, when ``black_start`` is set): the light a variant adds where its
   source is black all around (luma at most :data:`BLACK_LEVEL` within :data:`BLACK_REACH` px at 128 px: the
   aligner's padding, a background in the dark, a face in deep shadow), in grey levels averaged over that region.
@@ -76,7 +80,9 @@ human study's 75 GAN faces, colour, so that its 75 FFHQ photos judge it): the de
 (every light and expression) measure 0.14 at the median, 2.5 at the 99th percentile, 3.8 at the 99.9th and 4.9 at
 most (surprise's mouth, new content in the skin's hue); the pool's failures at severity 0.3 measure 5.8 at the
 median for shading masks, 5.0 for tints, 10.9 for colour shifts: the rule starts at 4 and takes all of
-``penalty`` at 8. Colour patch: the default generator's variants of grey photos measure 0 exactly; the 128 px
+``penalty`` at 8. Above the nose tip the generator's variants of the GAN faces measure at most 1.24 (0.86 at the
+99th percentile), faint shading masks 4.9 and tints 3.4 at the median: that part starts at 2 and takes all of
+``penalty`` at 4. Colour patch: the default generator's variants of grey photos measure 0 exactly; the 128 px
 adversary's tints that show by eye measure 3.1-5.9, those that do not 1.6-3.2: the rule starts at 2 and takes all of
 ``penalty`` at 4. Grain (set on the default generator's variants of 93 FER-2013 train faces, 150 Yale B photos and
 the study's 75 GAN faces, every light and expression but neutral, and on the pool's failures of the same faces):
@@ -134,13 +140,15 @@ class SourceRules:
     texture_full: float = 0.25          # ...and ``penalty`` at or below this
     hue_start: float | None = None  # grey levels of colour not in a colour photo above this lose points (None: off)
     hue_full: float = 8.0           # ...and ``penalty`` at or above this
+    hue_upper_start: float | None = None  # the same measure above the nose tip only, where no expression paints new
+    hue_upper_full: float = 4.0           # content, above this loses points, ``penalty`` at or above this (None: off)
     grain_start: float | None = None  # detail kept above this (texture the photo lacks) loses points (None: off)...
     grain_full: float = 1.7           # ...and ``penalty`` at or above this
 
 
 # what a newly trained check is saved with (the built-in one's)
 DEFAULT_RULES = SourceRules(source_margin=0.05, black_start=3.0, texture_start=0.4, patch_start=2.0,
-                            hue_start=4.0, grain_start=1.35)
+                            hue_start=4.0, hue_upper_start=2.0, grain_start=1.35)
 
 
 def _luma(x: torch.Tensor) -> torch.Tensor:
@@ -273,14 +281,28 @@ def colour_not_in_photo(sources: torch.Tensor, variants: torch.Tensor, grey_sour
     with red and blue up 10 levels (a pink cast) -> 9.2, with red alone up 10 (redder, part of it along the skin's
     own colour) -> 7.5.
     """
-    out = torch.zeros(len(sources), device=sources.device)
+    return colours_not_in_photo(sources, variants, grey_source)[0]
+
+
+UPPER_BLOCK_ROWS = 10  # 8 px block rows above 80 px at 128: the template's nose tip is at 82 px, its mouth at 106
+
+
+def colours_not_in_photo(sources: torch.Tensor, variants: torch.Tensor,
+                         grey_source: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(B,)`` twice: :func:`colour_not_in_photo` over the whole image, and over its blocks above the nose tip
+    only (:data:`UPPER_BLOCK_ROWS`), where an expression moves the face but paints no new content: the mouth's
+    interior and teeth, new content in the skin's hue, lie below it. Both 0 for grey sources."""
+    whole, upper = torch.zeros(len(sources), device=sources.device), torch.zeros(len(sources), device=sources.device)
     colour = _colour(sources) >= grey_source
     if bool(colour.any()):  # only colour photos pay for the measure
-        out[colour] = _colour_not_in_photo(sources[colour], variants[colour])
-    return out
+        blocks = _colour_not_in_photo_blocks(sources[colour], variants[colour])
+        whole[colour] = _most_coloured(blocks.flatten(1))
+        upper[colour] = _most_coloured(blocks[:, :, :UPPER_BLOCK_ROWS].flatten(1))
+    return whole, upper
 
 
-def _colour_not_in_photo(sources: torch.Tensor, variants: torch.Tensor) -> torch.Tensor:
+def _colour_not_in_photo_blocks(sources: torch.Tensor, variants: torch.Tensor) -> torch.Tensor:
+    """``(B, 1, 16, 16)``: the colour not in the photo (grey levels) averaged over each 8 px block at 128 px."""
     s = (F.interpolate(sources.float(), size=HUE_SIZE, mode="area") + 1) / 2
     v = (F.interpolate(variants.float(), size=HUE_SIZE, mode="area") + 1) / 2
     source_luma, variant_luma = _luma_of(s), _luma_of(v)
@@ -298,7 +320,7 @@ def _colour_not_in_photo(sources: torch.Tensor, variants: torch.Tensor) -> torch
     bright = F.adaptive_max_pool2d((variants.float().amax(1, keepdim=True) + 1) / 2, HUE_SIZE) >= HUE_KNEE
     judged = ~F.max_pool2d(bright.float(), 3, 1, 1).bool() & (source_luma >= _HUE_DARK)  # see the module docstring
     beyond = beyond.clamp_min(1e-12).sqrt() * 255 * judged.float()  # grey levels; the floor keeps sqrt's gradient
-    return _most_coloured(F.avg_pool2d(beyond, _PATCH_BLOCK * HUE_SIZE // SIZE).flatten(1))
+    return F.avg_pool2d(beyond, _PATCH_BLOCK * HUE_SIZE // SIZE)
 
 
 def light_from_black(sources: torch.Tensor, variants: torch.Tensor) -> torch.Tensor:
@@ -376,7 +398,10 @@ def rule_charges(sources: torch.Tensor, variants: torch.Tensor, rules: SourceRul
     if rules.grain_start is not None:
         share["grain"] = hinge(kept, rules.grain_start, rules.grain_full)
     if rules.hue_start is not None:
-        share["hue"] = hinge(colour_not_in_photo(sources, variants, rules.grey_source), rules.hue_start, rules.hue_full)
+        whole, upper = colours_not_in_photo(sources, variants, rules.grey_source)
+        share["hue"] = hinge(whole, rules.hue_start, rules.hue_full)
+        if rules.hue_upper_start is not None:
+            share["hue"] = torch.maximum(share["hue"], hinge(upper, rules.hue_upper_start, rules.hue_upper_full))
     if rules.black_start is not None or rules.texture_start is not None:
         levels = _levels(source_luma, variant_luma)  # the two light rules share the grey levels and their blurs
         if rules.black_start is not None:

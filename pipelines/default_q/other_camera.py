@@ -1,5 +1,5 @@
 """The default Q on real photos from a camera outside its pool: ``python -m pipelines.default_q.other_camera
-[FOLDER [GLOB]] [--failures] [--picture OUT [--rule hue|grain]]`` (default: ``build/dq10/aligned/human``,
+[FOLDER [GLOB]] [--failures] [--picture OUT [--rule hue|hue_upper|grain]]`` (default: ``build/dq10/aligned/human``,
 ``FFHQ_*.jpg``: the human study's 75 real photos, aligned at 128 px by :mod:`pipelines.default_q.heldout`).
 
 Every real photo in Q's pool is FER-2013 (48 px, upscaled) or Yale B (one lab). This scores other photos as they
@@ -56,14 +56,14 @@ def other_camera_figures(score, faces: np.ndarray, q_min: float = 0.6) -> dict[s
     return figures
 
 
-LATER_RULES = ("hue", "grain")  # the rules set for colour photos: each is also measured switched off
+LATER_RULES = ("hue", "hue_upper", "grain")  # the rules set for colour photos: each is also measured switched off
 
 
 def failure_figures(paths: list[Path], faces: np.ndarray) -> dict[str, dict[str, float]]:
     """Per ``mode@severity``: the share of ``faces``' damaged copies scoring below their own photo with the default Q
     and the built-in tear check as shipped (``"check"``), without each of :data:`LATER_RULES` (``"without hue"``:
-    colour the photo does not have; ``"without grain"``: grain or a pattern it does not have) and without both
-    (``"without either"``)."""
+    colour the photo does not have, both parts; ``"without hue_upper"``: its part above the nose tip;
+    ``"without grain"``: grain or a pattern it does not have) and without any (``"without any"``)."""
     from dataclasses import replace
 
     from augmenter.quality.model import load_q
@@ -74,9 +74,9 @@ def failure_figures(paths: list[Path], faces: np.ndarray) -> dict[str, dict[str,
     check, _ = load_tear_check(None)
     clean = q_scores(net, faces)
     off = {f"without {rule}": replace(check.rules, **{f"{rule}_start": None}) for rule in LATER_RULES}
-    off["without either"] = replace(check.rules, **{f"{rule}_start": None for rule in LATER_RULES})
+    off["without any"] = replace(check.rules, **{f"{rule}_start": None for rule in LATER_RULES})
     judges, cells = {"check": check.rules, **off}, {}
-    for cell, damaged, q in damaged_cells(net, faces, [p.name for p in paths], 0):  # Q once per cell, judged 4 ways
+    for cell, damaged, q in damaged_cells(net, faces, [p.name for p in paths], 0):  # Q once per cell, judged 5 ways
         cells[cell] = {}
         for name, rules in judges.items():
             check.rules = rules
@@ -85,6 +85,7 @@ def failure_figures(paths: list[Path], faces: np.ndarray) -> dict[str, dict[str,
 
 
 PICTURE_DAMAGE = {"hue": (("shading_mask", 0.3), ("shading_mask", 0.6), ("tint", 0.3), ("colour", 0.3)),
+                  "hue_upper": (("shading_mask", 0.3), ("tint", 0.3), ("tint", 0.6), ("colour", 0.3)),
                   "grain": (("noise", 0.3), ("checkerboard", 0.3), ("checkerboard", 0.6), ("ghosting", 0.3))}
 
 

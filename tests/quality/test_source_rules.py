@@ -12,8 +12,8 @@ import torch
 from augmenter.checkpoint import save_checkpoint
 from augmenter.nets.tear_check import TearCheck, TearCheckConfig
 from augmenter.quality.source_rules import (DEFAULT_RULES, SourceRules, bounded_by_source, colour_on_grey,
-                                            colour_not_in_photo, colour_patch_on_grey, detail_kept, light_from_black,
-                                            rule_charges, rule_penalty, texture_in_new_light)
+                                            colour_not_in_photo, colour_patch_on_grey, colours_not_in_photo, detail_kept,
+                                            hinge, light_from_black, rule_charges, rule_penalty, texture_in_new_light)
 from augmenter.quality.tear_check import check_penalty, judged_against_sources, load_tear_check, tear_check_config
 from augmenter.tensors import faces_to_input
 
@@ -108,6 +108,25 @@ def test_a_colour_photo_relit_keeps_its_colour_and_a_cast_or_a_shift_does_not():
     charged = rule_charges(sources, faces_to_input(np.stack([relit, shifted, pink])), DEFAULT_RULES)
     assert charged["hue"].numpy() == pytest.approx([0.0, 0.0, 0.2])
     assert charged["colour"].numpy() == pytest.approx([0.0, 0.0, 0.0])  # the grey rule leaves colour photos be
+
+
+def test_above_the_nose_tip_a_faint_cast_is_charged_and_new_content_at_the_mouth_is_not():
+    face = _warm_skin()
+    faint = face.astype(np.float32)
+    faint[:72] += np.array([3.0, 0.0, 3.0])  # a faint pink cast over the upper face only
+    mouth = face.astype(np.float32)
+    mouth[92:112, 40:88] = np.array([150.0, 40.0, 45.0])  # a red mouth interior painted below the nose tip
+    variants = faces_to_input(np.clip(np.stack([faint, mouth]), 0, 255).astype(np.uint8))
+    sources = faces_to_input(np.stack([face] * 2))
+    whole, upper = colours_not_in_photo(sources, variants)
+    assert DEFAULT_RULES.hue_upper_start < upper[0] and whole[0] < DEFAULT_RULES.hue_start  # only the upper part sees it
+    assert upper[1] < 0.5 < DEFAULT_RULES.hue_start < whole[1]  # the mouth: the whole-image part as before
+    assert torch.equal(whole, colour_not_in_photo(sources, variants))
+    charged = rule_charges(sources, variants, DEFAULT_RULES)["hue"].numpy()
+    assert charged[0] > 0
+    assert charged[1] == pytest.approx(float(0.2 * hinge(whole[1], DEFAULT_RULES.hue_start, DEFAULT_RULES.hue_full)))
+    before = SourceRules(**{**asdict(DEFAULT_RULES), "hue_upper_start": None})  # a check saved before the upper part
+    assert rule_charges(sources, variants, before)["hue"][0] == 0
 
 
 def test_grain_or_a_pattern_the_photo_lacks_is_charged_and_a_relight_a_warp_or_a_jpeg_copy_is_not():
