@@ -184,6 +184,20 @@ def class_targets(config: ExpandConfig, classes: tuple[str, ...] | None, names: 
     return [n for n in names if n in labels], labels
 
 
+def nothing_to_make(config: ExpandConfig, n_sources: int, lighting: list[str], expression: list[str]) -> str:
+    """The one-line refusal of a run whose plan has no variant although it has sources: every source's targets
+    were its own (a source's own lighting and expression are never targets), or were left out for want of a
+    class, so the run would write an empty set."""
+    kinds = {"lighting": "lighting", "expression": "expression", "both": "lighting and expression"}[config.mode]
+    listed = "; ".join(([f"{len(lighting)} lighting target(s)"] if "lighting" in kinds else []) +
+                       ([f"expression targets left: {', '.join(expression) or 'none'}"] if "expression" in kinds else []))
+    hint = ("; --mode both gives every variant a new light and a new expression: try --mode lighting, or give "
+            "expressions a class with --expression-map NAME=CLASS") if config.mode == "both" else \
+        "; try another --mode, or --expression-map NAME=CLASS" if config.mode == "expression" else ""
+    return (f"nothing to make: none of the {n_sources} source(s) has a {kinds} target it does not already have "
+            f"({listed}){hint}")
+
+
 def planned_paths(plan: "Plan", source: int, variant: Variant) -> tuple[str, str]:
     """The kept and the rejected path a variant may be written to."""
     path = variant_path(plan.listing.dataset, plan.listing.records[source], plan.keys[source], variant.target,
@@ -339,8 +353,8 @@ def run_expand(config: ExpandConfig, resume: bool = False, progress: Callable[[i
     Refused before anything is written (one-line errors naming the file): an ``out`` that is a file
     (``NotADirectoryError``), that overlaps the dataset (:func:`~augmenter.expand.run_dir.check_out_and_root`),
     that holds another run, or that another live process is expanding (:mod:`augmenter.expand.lock`);
-    targets the checkpoint or the dataset's classes lack (:func:`class_targets`); sources whose variants
-    would overwrite each other. Operating-system errors while writing (disk full...) are OSErrors
+    targets the checkpoint or the dataset's classes lack (:func:`class_targets`); sources of which none has a
+    target it does not already have (:func:`nothing_to_make`); sources whose variants would overwrite each other. Operating-system errors while writing (disk full...) are OSErrors
     naming the file; finished chunks stay journaled, so rerunning the command resumes.
     """
     start = time.perf_counter()
@@ -381,6 +395,8 @@ def run_expand(config: ExpandConfig, resume: bool = False, progress: Callable[[i
             listing.records = listing.records[:config.limit]
         expression, labels = class_targets(config, classes, expression, t.expression, t.path, notice)
         plan = make_plan(config, listing, lighting, expression, labels)
+        if plan.n_sources and not plan.n_variants:
+            raise ValueError(nothing_to_make(config, plan.n_sources, lighting, expression))
         if config.dry_run:
             from augmenter.expand.dry_run import estimate
 

@@ -231,6 +231,20 @@ def test_expression_targets_on_the_command_line(tmp_path):
     assert set(df["target"]) == {"E-scream"} and set(df["expression"]) == {"surprise"} and len(df) == 4
 
 
+def test_a_run_with_sources_but_no_target_they_lack_is_refused_and_lighting_mode_still_works(tmp_path):
+    root = make_fer_folders(tmp_path / "fer", {("train", "neutral"): 2})  # one class: its own is never a target
+    args = ["expand", "--dataset", "class-folder", "--root", str(root / "train"), "--min-size", "8", "--workers", "0",
+            "--device", "cpu", "--q-min", "0", "--per-image", "1"]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "a")])  # --mode both by default
+    one_line_error(result, "nothing to make", "2 source(s)", "expression targets left: neutral", "--mode lighting")
+    assert not (tmp_path / "a").exists()
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "b"), "--mode", "expression"])
+    one_line_error(result, "nothing to make", "expression targets left: neutral")
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "c"), "--mode", "lighting"])
+    assert result.exit_code == 0, result.output
+    assert len(manifest(tmp_path / "c")) == 2
+
+
 def test_affectnet_draws_only_targets_that_map_to_its_emotions(tmp_path):
     rows = [affectnet_row("1/a.jpg"), affectnet_row("1/b.jpg", expression="0"),
             affectnet_row("2/c.jpg", expression="6")]
