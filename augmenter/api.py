@@ -81,8 +81,9 @@ class FaceAugmenter:
              relight_style: str | None = None, tear_check: str | None = None) -> "FaceAugmenter":
         """``generator``: ``None``/``"fields"`` (the built-in field generator), ``"demo"`` (the demo LEGAN) or a
         checkpoint path; ``q``: ``None`` (the default Q), ``"demo"`` or a path; ``relight_style``: ``"photo"`` (the
-        photo's texture shaded, its exposure kept), ``"photo-deep"`` (the same, deeper shadows) or ``"lab"`` (Yale
-        B's fixed-exposure look) for a field generator, ``None`` for the checkpoint's own; ``tear_check``: ``None``
+        photo's texture shaded by a key light and a soft fill, its exposure kept; the built-in generator's own),
+        ``"photo-deep"`` (the same, deeper shadows) or ``"lab"`` (Yale B's fixed-exposure dark-room look) for a field
+        generator, ``None`` for the checkpoint's own; ``tear_check``: ``None``
         (the built-in one, used by :meth:`score` when given the sources), ``"none"`` or a path. Nothing is
         downloaded."""
         dev = resolve_device(device)
