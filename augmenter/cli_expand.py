@@ -66,8 +66,8 @@ def device_for_rank(device: str) -> str:
 @click.option("--legan", default=None, help="Generator checkpoint (default: the built-in field generator, any size; "
               "'demo': the render-trained demo LEGAN, 64 px, for the built-in sample).")
 @click.option("--relight-style", type=click.Choice(list(RELIGHT_STYLES)), default=None,
-              help="How a fields generator relights: 'photo' shades the photo and keeps its exposure (faces from "
-                   "ordinary cameras), 'photo-deep' the same with deeper shadows, 'lab' adds the learned offset at "
+              help="How a fields generator relights: 'photo' shades the photo under a key light and a soft fill "
+                   "and keeps its exposure (faces from ordinary cameras), 'photo-deep' the same with deeper shadows, 'lab' adds the learned offset at "
                    "fixed exposure (Yale B's dark-room series). Default: the checkpoint's own (the built-in "
                    "generator: photo).")
 @click.option("--size", "image_size", default=None, type=int,
