@@ -60,13 +60,12 @@ def direction_name(azimuth: float, elevation: float) -> str:
 FIELD_LIGHTING: tuple[str, ...] = tuple(direction_name(a, e) for a, e in FIELD_LIGHT_DIRECTIONS)
 """The default field generator's lighting vocabulary, in its order."""
 
+_PHOTO_LIGHT = {"shading_offset": False, "keep_exposure": True, "shading_fill": 0.15, "shading_wrap": 0.4}
 RELIGHT_STYLES: dict[str, dict] = {
-    "photo": {"shading_offset": False, "keep_exposure": True, "shading_strength": 1.0,
-              "shading_fill": 0.15, "shading_wrap": 0.4},
-    "photo-deep": {"shading_offset": False, "keep_exposure": True, "shading_strength": 2.0,
-                   "shading_fill": 0.15, "shading_wrap": 0.4},
+    "photo": {**_PHOTO_LIGHT, "shading_strength": 1.0},
+    "photo-deep": {**_PHOTO_LIGHT, "shading_strength": 2.0},
     "lab": {"shading_offset": True, "keep_exposure": False, "shading_strength": 1.0,
-            "shading_fill": 0.0, "shading_wrap": 0.1},
+            "shading_fill": 0.0, "shading_wrap": 0.1},  # as the model was trained
 }
 """How a trained field generator relights (settings of :class:`augmenter.nets.fields.FieldsConfig`): ``photo``
 multiplies the photo by the shading and keeps its exposure, under a key light with a soft fill from the camera's

@@ -67,9 +67,9 @@ def device_for_rank(device: str) -> str:
               "'demo': the render-trained demo LEGAN, 64 px, for the built-in sample).")
 @click.option("--relight-style", type=click.Choice(list(RELIGHT_STYLES)), default=None,
               help="How a fields generator relights: 'photo' shades the photo under a key light and a soft fill "
-                   "and keeps its exposure (faces from ordinary cameras), 'photo-deep' the same with deeper shadows, 'lab' adds the learned offset at "
-                   "fixed exposure (Yale B's dark-room series). Default: the checkpoint's own (the built-in "
-                   "generator: photo).")
+                   "and keeps its exposure (faces from ordinary cameras), 'photo-deep' the same with deeper "
+                   "shadows, 'lab' adds the learned offset at fixed exposure (Yale B's dark-room series). Default: "
+                   "the checkpoint's own (the built-in generator: photo).")
 @click.option("--size", "image_size", default=None, type=int,
               help="Side of the variants in px (default: the generator's; a fields generator "
                    "takes any size, e.g. 112).")

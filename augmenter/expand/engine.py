@@ -188,14 +188,17 @@ def nothing_to_make(config: ExpandConfig, n_sources: int, lighting: list[str], e
     """The one-line refusal of a run whose plan has no variant although it has sources: every source's targets
     were its own (a source's own lighting and expression are never targets), or were left out for want of a
     class, so the run would write an empty set."""
-    kinds = {"lighting": "lighting", "expression": "expression", "both": "lighting and expression"}[config.mode]
-    listed = "; ".join(([f"{len(lighting)} lighting target(s)"] if "lighting" in kinds else []) +
-                       ([f"expression targets left: {', '.join(expression) or 'none'}"] if "expression" in kinds else []))
-    hint = ("; --mode both gives every variant a new light and a new expression: try --mode lighting, or give "
-            "expressions a class with --expression-map NAME=CLASS") if config.mode == "both" else \
-        "; try another --mode, or --expression-map NAME=CLASS" if config.mode == "expression" else ""
-    return (f"nothing to make: none of the {n_sources} source(s) has a {kinds} target it does not already have "
-            f"({listed}){hint}")
+    lights = f"{len(lighting)} lighting target(s)"
+    expressions = f"expression targets left: {', '.join(expression) or 'none'}"
+    kind, listed, hint = {
+        "lighting": ("lighting", lights, ""),
+        "expression": ("expression", expressions, "; try another --mode, or --expression-map NAME=CLASS"),
+        "both": ("lighting and expression", f"{lights}; {expressions}",
+                 "; --mode both gives every variant a new light and a new expression: try --mode lighting, or give "
+                 "expressions a class with --expression-map NAME=CLASS"),
+    }[config.mode]
+    return f"nothing to make: none of the {n_sources} source(s) has a {kind} target it does not already have " \
+           f"({listed}){hint}"
 
 
 def planned_paths(plan: "Plan", source: int, variant: Variant) -> tuple[str, str]:
@@ -354,8 +357,9 @@ def run_expand(config: ExpandConfig, resume: bool = False, progress: Callable[[i
     (``NotADirectoryError``), that overlaps the dataset (:func:`~augmenter.expand.run_dir.check_out_and_root`),
     that holds another run, or that another live process is expanding (:mod:`augmenter.expand.lock`);
     targets the checkpoint or the dataset's classes lack (:func:`class_targets`); sources of which none has a
-    target it does not already have (:func:`nothing_to_make`); sources whose variants would overwrite each other. Operating-system errors while writing (disk full...) are OSErrors
-    naming the file; finished chunks stay journaled, so rerunning the command resumes.
+    target it does not already have (:func:`nothing_to_make`); sources whose variants would overwrite each other.
+    Operating-system errors while writing (disk full...) are OSErrors naming the file; finished chunks stay
+    journaled, so rerunning the command resumes.
     """
     start = time.perf_counter()
     out = Path(config.out)

@@ -11,8 +11,8 @@ import torch
 
 from augmenter.checkpoint import save_checkpoint
 from augmenter.nets.tear_check import TearCheck, TearCheckConfig
-from augmenter.quality.source_rules import (DEFAULT_RULES, SourceRules, bounded_by_source, colour_on_grey,
-                                            colour_not_in_photo, colour_patch_on_grey, colours_not_in_photo, detail_kept,
+from augmenter.quality.source_rules import (DEFAULT_RULES, SourceRules, bounded_by_source, colour_not_in_photo,
+                                            colour_on_grey, colour_patch_on_grey, colours_not_in_photo, detail_kept,
                                             hinge, light_from_black, rule_charges, rule_penalty, texture_in_new_light)
 from augmenter.quality.tear_check import check_penalty, judged_against_sources, load_tear_check, tear_check_config
 from augmenter.tensors import faces_to_input
@@ -119,7 +119,7 @@ def test_above_the_nose_tip_a_faint_cast_is_charged_and_new_content_at_the_mouth
     variants = faces_to_input(np.clip(np.stack([faint, mouth]), 0, 255).astype(np.uint8))
     sources = faces_to_input(np.stack([face] * 2))
     whole, upper = colours_not_in_photo(sources, variants)
-    assert DEFAULT_RULES.hue_upper_start < upper[0] and whole[0] < DEFAULT_RULES.hue_start  # only the upper part sees it
+    assert DEFAULT_RULES.hue_upper_start < upper[0] and whole[0] < DEFAULT_RULES.hue_start  # the upper part sees it
     assert upper[1] < 0.5 < DEFAULT_RULES.hue_start < whole[1]  # the mouth: the whole-image part as before
     assert torch.equal(whole, colour_not_in_photo(sources, variants))
     charged = rule_charges(sources, variants, DEFAULT_RULES)["hue"].numpy()
